@@ -1,0 +1,72 @@
+# Archipelago: `make run` to play locally, `make test` to check everything.
+# Both install the Debian/Ubuntu packages they need when they are missing.
+
+CARGO ?= cargo
+# The client is built with its renderer; everything in one feature set so dependencies
+# compile once. The server alone (`make server`) never compiles rendering.
+RENDER := --features archipelago-client/render
+DATA_DIR ?= data
+BIND ?= 127.0.0.1:7447
+NAME ?=
+
+BUILD_PACKAGES := pkg-config libasound2-dev libudev-dev libx11-dev libxkbcommon-dev libwayland-dev
+RUN_PACKAGES := $(BUILD_PACKAGES) libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6
+TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test server client bots deps-run deps-test fmt clippy check-headless clean-data
+
+define install_missing
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+deps-run:
+	$(call install_missing,$(RUN_PACKAGES))
+
+deps-test:
+	$(call install_missing,$(TEST_PACKAGES))
+
+server:
+	$(CARGO) build -p archipelago-server --bin archipelago-server
+
+client:
+	$(CARGO) build -p archipelago-client $(RENDER) --bin archipelago
+
+## run: a local server with its SQLite data in ./data, and one client window connected to it.
+run: deps-run server client
+	@mkdir -p $(DATA_DIR)
+	@rm -f $(DATA_DIR)/cert-digest.txt
+	@./target/debug/archipelago-server --bind $(BIND) --data-dir $(DATA_DIR) & \
+	server=$$!; trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 100); do [ -s $(DATA_DIR)/cert-digest.txt ] && break; sleep 0.1; done; \
+	./target/debug/archipelago --server $(BIND) --cert-digest "$$(cat $(DATA_DIR)/cert-digest.txt)" $(if $(NAME),--name "$(NAME)")
+
+## bots: 20 bots against the local server started by `make run`.
+bots:
+	$(CARGO) run -p archipelago-client --bin archipelago-bots -- --server $(BIND) \
+		--cert-digest "$$(cat $(DATA_DIR)/cert-digest.txt)" --count 20 --seconds 60
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets $(RENDER) -- -D warnings
+
+## The server's dependency tree must not contain rendering or UI crates.
+check-headless:
+	@if $(CARGO) tree -p archipelago-server -e normal --prefix none | grep -E '^(bevy_render|bevy_pbr|bevy_winit|wgpu|bevy_egui|egui) ' ; then \
+		echo "error: the server pulls in rendering crates (above)"; exit 1; \
+	else echo "server is headless: no rendering crates in its tree"; fi
+
+## test: formatting, lints, the headless check, then every test (the screenshot test needs
+## the client binary, built first).
+test: deps-test fmt check-headless clippy client
+	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test --workspace $(RENDER) -- --test-threads=1
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,69 @@
+//! `archipelago-bots`: many headless clients in one process, for tests and load.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use archipelago_client::ClientConfig;
+use archipelago_client::bots::{SwarmConfig, run_swarm};
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
+use archipelago_shared::world::load_world_dir;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "archipelago-bots", version, about = "Run headless Archipelago bots against a server")]
+struct Cli {
+    /// Server address (IPv4).
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
+    server: SocketAddr,
+    /// The server certificate's SHA-256 digest, plain hex (the server prints it).
+    #[arg(long)]
+    cert_digest: String,
+    /// How many bots.
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// World data folder (the same the server uses).
+    #[arg(long, default_value = "assets/world")]
+    world: PathBuf,
+    /// Simulation ticks per second (must match the server's).
+    #[arg(long, default_value_t = DEFAULT_TICK_HZ)]
+    tick_hz: u32,
+    /// Updates of every bot per second.
+    #[arg(long, default_value_t = 30.0)]
+    rate_hz: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let world = load_world_dir(&cli.world).context("the world data is invalid")?;
+    let mut template = ClientConfig::new(cli.server, cli.cert_digest.trim().to_owned(), String::new(), ephemeral());
+    template.tick_hz = cli.tick_hz;
+    let config = SwarmConfig {
+        template,
+        count: cli.count,
+        duration: Duration::from_secs(cli.seconds),
+        rate_hz: cli.rate_hz,
+        seed: cli.seed,
+    };
+    eprintln!("running {} bots against {} for {} s", cli.count, cli.server, cli.seconds);
+    let report = run_swarm(&config, &world);
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    if let Some(path) = &cli.report {
+        std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if report.connected < report.bots {
+        anyhow::bail!("{} of {} bots connected", report.connected, report.bots);
+    }
+    Ok(())
+}

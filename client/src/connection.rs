@@ -1,0 +1,314 @@
+//! Connecting, logging in and staying informed: the client entity, the login handshake, and
+//! a [`ConnectionState`] the UI shows in words. Failure is always visible: an unreachable
+//! server, a wrong certificate or a refused key ends in [`ConnectionState::Failed`] with a
+//! reason, never in an endless wait.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use archipelago_shared::identity::login_payload;
+use archipelago_shared::protocol::{
+    AvatarInput, AvatarPose, ControlChannel, PROTOCOL_ID, PROTOCOL_VERSION, Role, ToClient,
+    ToServer,
+};
+use bevy::prelude::*;
+use ed25519_dalek::Signer;
+use lightyear::connection::client::{Connected, Disconnected, DisconnectedReason};
+use lightyear::netcode::client_plugin::NetcodeConfig;
+use lightyear::prelude::client::*;
+use lightyear::prelude::input::native::InputMarker;
+use lightyear::prelude::*;
+
+use crate::{ClientConfig, ClientSystems};
+
+/// Where the client stands, in the words the HUD uses.
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub enum ConnectionState {
+    /// Waiting for the server to answer.
+    Connecting { attempt: u32, elapsed: Duration },
+    /// Connected; proving who we are.
+    LoggingIn,
+    /// Logged in with an avatar in the world.
+    InWorld,
+    /// Gave up; the reason says why in words a person understands.
+    Failed { reason: String },
+}
+
+impl ConnectionState {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, ConnectionState::Failed { .. })
+    }
+}
+
+/// What the server told us.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Session {
+    pub name: String,
+    pub role: Option<Role>,
+    pub nation: String,
+    /// Protocity id the avatar was last placed at.
+    pub protocity: Option<String>,
+    /// Notices from the server, oldest first, with the time they came (seconds since start).
+    pub notices: Vec<(f64, String)>,
+    pub teleports: u32,
+    /// Round-trip time to the server.
+    pub ping: Duration,
+    /// Our own (predicted) avatar entity, once it exists.
+    pub own_avatar: Option<Entity>,
+    /// Server tick rate announced at login.
+    pub server_tick_hz: u32,
+}
+
+/// Ask the client to try connecting again after a failure.
+#[derive(Message, Debug, Clone, Copy, Default)]
+pub struct Retry;
+
+/// A request to send to the server once logged in.
+#[derive(Message, Debug, Clone)]
+pub struct Request(pub ToServer);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.insert_resource(ConnectionState::Connecting {
+        attempt: 1,
+        elapsed: Duration::ZERO,
+    })
+    .init_resource::<Session>()
+    .insert_resource(PredictionManager::default())
+    .add_message::<Retry>()
+    .add_message::<Request>()
+    .add_systems(Startup, spawn_client)
+    .add_systems(
+        Update,
+        (
+            watch_connection,
+            receive_messages,
+            adopt_own_avatar,
+            retry,
+            send_requests,
+        )
+            .chain()
+            .in_set(ClientSystems::Receive),
+    );
+}
+
+fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
+    let auth = Authentication::Manual {
+        server_addr: config.server,
+        client_id: rand::random(),
+        private_key: [0; 32],
+        protocol_id: PROTOCOL_ID,
+    };
+    let netcode = NetcodeClient::new(
+        auth,
+        NetcodeConfig {
+            client_timeout_secs: 3,
+            token_expire_secs: -1,
+            ..default()
+        },
+    )?;
+    let client = commands
+        .spawn((
+            Name::new("Client"),
+            Client,
+            Link::default(),
+            LocalAddr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+            PeerAddr(config.server),
+            ReplicationReceiver,
+            netcode,
+            WebTransportClientIo {
+                certificate_digest: config.cert_digest.clone(),
+                target: None,
+            },
+        ))
+        .id();
+    commands.trigger(Connect { entity: client });
+    info!("connecting to {}", config.server);
+    Ok(())
+}
+
+/// Turns a lightyear disconnect reason into words for a person.
+fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
+    let text = format!("{reason:?}");
+    if text.contains("certificate") || text.contains("UnknownIssuer") {
+        format!(
+            "The server at {server} presented a certificate that does not match the digest you \
+             gave (--cert-digest). Ask its host for the current digest."
+        )
+    } else if text.contains("refused") || text.contains("unreachable") || text.contains("TimedOut") {
+        format!("No server answered at {server}. Is it running, and is the address right?")
+    } else {
+        format!("Lost the connection to {server} ({text}).")
+    }
+}
+
+fn watch_connection(
+    mut state: ResMut<ConnectionState>,
+    config: Res<ClientConfig>,
+    client: Single<(Entity, Option<&Connected>, Option<&Disconnected>, &Link), With<Client>>,
+    mut session: ResMut<Session>,
+    time: Res<Time>,
+    mut commands: Commands,
+) {
+    let (entity, connected, disconnected, link) = *client;
+    session.ping = link.stats.rtt;
+    let next = match &*state {
+        ConnectionState::Connecting { attempt, elapsed } => {
+            let elapsed = *elapsed + time.delta();
+            if connected.is_some() {
+                Some(ConnectionState::LoggingIn)
+            } else if elapsed > config.connect_timeout {
+                commands.trigger(Disconnect { entity });
+                Some(ConnectionState::Failed {
+                    reason: format!(
+                        "No answer from {} after {} s. Is the server running, and is the \
+                         address right?",
+                        config.server,
+                        config.connect_timeout.as_secs()
+                    ),
+                })
+            } else if let Some(d) = disconnected.filter(|d| {
+                !matches!(d.reason, DisconnectedReason::Unknown) && elapsed > Duration::from_millis(200)
+            }) {
+                Some(ConnectionState::Failed {
+                    reason: explain(&d.reason, config.server),
+                })
+            } else {
+                Some(ConnectionState::Connecting {
+                    attempt: *attempt,
+                    elapsed,
+                })
+            }
+        }
+        ConnectionState::LoggingIn | ConnectionState::InWorld => disconnected.map(|d| {
+            ConnectionState::Failed {
+                reason: explain(&d.reason, config.server),
+            }
+        }),
+        ConnectionState::Failed { .. } => None,
+    };
+    if let Some(next) = next
+        && next != *state
+    {
+        if let ConnectionState::Failed { reason } = &next {
+            warn!("connection failed: {reason}");
+        }
+        *state = next;
+    }
+}
+
+fn receive_messages(
+    mut receivers: Query<(&mut MessageReceiver<ToClient>, &mut MessageSender<ToServer>), With<Client>>,
+    client: Single<Entity, With<Client>>,
+    config: Res<ClientConfig>,
+    mut state: ResMut<ConnectionState>,
+    mut session: ResMut<Session>,
+    time: Res<Time>,
+    mut commands: Commands,
+) {
+    let Ok((mut receiver, mut sender)) = receivers.single_mut() else {
+        return;
+    };
+    for message in receiver.receive() {
+        match message {
+            ToClient::Challenge { nonce, tick_hz } => {
+                session.server_tick_hz = tick_hz;
+                if tick_hz != config.tick_hz {
+                    warn!("the server ticks at {tick_hz} Hz, this client at {} Hz", config.tick_hz);
+                }
+                let signature = config.key.sign(&login_payload(&nonce, &config.name));
+                sender.send::<ControlChannel>(ToServer::Login {
+                    protocol_version: PROTOCOL_VERSION,
+                    name: config.name.clone(),
+                    public_key: config.key.verifying_key().to_bytes(),
+                    signature: signature.to_bytes().to_vec(),
+                });
+            }
+            ToClient::Welcome {
+                name,
+                role,
+                nation,
+                arrived_at,
+            } => {
+                info!("logged in as {name} ({role}) in {nation}");
+                session.name = name;
+                session.role = Some(role);
+                session.nation = nation;
+                session.protocity = Some(arrived_at);
+                *state = ConnectionState::InWorld;
+            }
+            ToClient::Rejected { reason } => {
+                warn!("login refused: {reason}");
+                *state = ConnectionState::Failed {
+                    reason: format!("The server refused the login: {reason}"),
+                };
+                commands.trigger(Disconnect { entity: *client });
+            }
+            ToClient::Notice { text } => {
+                info!("server notice: {text}");
+                session.notices.push((time.elapsed_secs_f64(), text));
+            }
+            ToClient::Teleported { protocity } => {
+                session.teleports += 1;
+                session.protocity = Some(protocity);
+            }
+        }
+    }
+}
+
+/// The avatar the server predicts for us gets our input.
+fn adopt_own_avatar(
+    mut commands: Commands,
+    mut session: ResMut<Session>,
+    new_own: Query<Entity, (With<Predicted>, With<AvatarPose>, Without<InputMarker<AvatarInput>>)>,
+) {
+    for entity in &new_own {
+        commands
+            .entity(entity)
+            .insert((InputMarker::<AvatarInput>::default(), Name::new("Own avatar")));
+        session.own_avatar = Some(entity);
+    }
+    if let Some(entity) = session.own_avatar
+        && commands.get_entity(entity).is_err()
+    {
+        session.own_avatar = None;
+    }
+}
+
+fn retry(
+    mut requests: MessageReader<Retry>,
+    mut state: ResMut<ConnectionState>,
+    client: Single<Entity, With<Client>>,
+    mut commands: Commands,
+    mut attempts: Local<u32>,
+) {
+    if requests.read().count() == 0 || !state.is_failed() {
+        return;
+    }
+    *attempts += 1;
+    info!("retrying the connection (attempt {})", *attempts + 1);
+    commands.trigger(Connect { entity: *client });
+    *state = ConnectionState::Connecting {
+        attempt: *attempts + 1,
+        elapsed: Duration::ZERO,
+    };
+}
+
+fn send_requests(
+    mut requests: MessageReader<Request>,
+    mut senders: Query<&mut MessageSender<ToServer>, With<Client>>,
+    state: Res<ConnectionState>,
+    mut session: ResMut<Session>,
+    time: Res<Time>,
+) {
+    let Ok(mut sender) = senders.single_mut() else {
+        return;
+    };
+    for Request(message) in requests.read() {
+        if *state == ConnectionState::InWorld {
+            sender.send::<ControlChannel>(message.clone());
+        } else {
+            let text = "Not in the world yet: the request was not sent.".to_owned();
+            session.notices.push((time.elapsed_secs_f64(), text));
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The Archipelago client. The networking, login and prediction plugin ([`NetworkPlugin`])
+//! runs without a window, so the windowed client, the bots and the tests all use the same
+//! code; rendering and UI live in [`render`], compiled with the `render` feature.
+
+pub mod connection;
+pub mod control;
+pub mod identity;
+pub mod bots;
+#[cfg(feature = "render")]
+pub mod render;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use archipelago_shared::movement::WorldColliders;
+use archipelago_shared::protocol::{DEFAULT_TICK_HZ, ProtocolPlugin};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use ed25519_dalek::SigningKey;
+use lightyear::prelude::client::ClientPlugins;
+
+/// What a client needs to connect.
+#[derive(Resource, Clone, Debug)]
+pub struct ClientConfig {
+    pub server: SocketAddr,
+    /// SHA-256 digest of the server's certificate, plain hex.
+    pub cert_digest: String,
+    pub name: String,
+    pub key: SigningKey,
+    pub tick_hz: u32,
+    /// Give up connecting after this long and say so.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(server: SocketAddr, cert_digest: String, name: String, key: SigningKey) -> Self {
+        Self {
+            server,
+            cert_digest,
+            name,
+            key,
+            tick_hz: DEFAULT_TICK_HZ,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub fn tick_duration(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(self.tick_hz.max(1)))
+    }
+}
+
+/// The phases of the client's frame, in order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientSystems {
+    /// Read server messages and connection changes.
+    Receive,
+    /// Decide what to do: bots' brains, keyboard and mouse.
+    Control,
+    /// Show the result (render plugin).
+    Present,
+}
+
+/// Networking, login, input and prediction: everything but pixels.
+pub struct NetworkPlugin;
+
+impl Plugin for NetworkPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            (ClientSystems::Receive, ClientSystems::Control, ClientSystems::Present).chain(),
+        );
+        app.add_plugins((connection::plugin, control::plugin));
+    }
+}
+
+/// Adds lightyear's client plugins, the protocol, the world and [`NetworkPlugin`] to an app
+/// that already has its base plugins (MinimalPlugins or DefaultPlugins).
+pub fn add_client_plugins(app: &mut App, config: ClientConfig, world: World) {
+    app.add_plugins(ClientPlugins {
+        tick_duration: config.tick_duration(),
+    });
+    app.add_plugins(ProtocolPlugin);
+    app.insert_resource(WorldColliders::new(&world));
+    app.insert_resource(world);
+    app.insert_resource(config);
+    app.add_plugins(NetworkPlugin);
+}
+
+/// A complete headless client app (used by bots and tests).
+pub fn headless_app(config: ClientConfig, world: World) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins);
+    app.add_plugins(bevy::state::app::StatesPlugin);
+    add_client_plugins(&mut app, config, world);
+    app
+}

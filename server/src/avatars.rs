@@ -1,0 +1,194 @@
+//! Avatars: one per logged-in connection, moved every tick by the shared movement rule from
+//! the client's input, clamped to what the rules allow. Teleports go to a protocity's spawn.
+
+use std::time::Duration;
+
+use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
+use archipelago_shared::protocol::{AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_TELEPORTS_PER_SECOND, ToClient};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use lightyear::prelude::input::native::ActionState;
+use lightyear::prelude::input::server::authorize_controlled_targets;
+use lightyear::prelude::input::native::NativeStateSequence;
+use lightyear::prelude::input::server::InputValidationAppExt;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::login::{LoggedIn, notice};
+
+/// At most one log line per avatar per this long about clamped input.
+const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Ask for an avatar for a link that just logged in.
+#[derive(Message, Debug, Clone)]
+pub struct SpawnAvatar {
+    pub link: Entity,
+    pub protocity: String,
+}
+
+/// A logged-in client asks to be moved to a protocity.
+#[derive(Message, Debug, Clone)]
+pub struct TeleportRequest {
+    pub link: Entity,
+    pub protocity: String,
+}
+
+/// Server-side bookkeeping of an avatar.
+#[derive(Component, Debug)]
+pub struct Avatar {
+    pub link: Entity,
+    clamped_inputs: u64,
+    clamp_log: Timer,
+    teleport_budget: f32,
+}
+
+/// The avatar entity of a link.
+#[derive(Component, Debug)]
+pub struct HasAvatar(pub Entity);
+
+/// Round-robin over spawn points so arrivals do not stack.
+#[derive(Resource, Default)]
+struct SpawnCounter(usize);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_message::<SpawnAvatar>()
+        .add_message::<TeleportRequest>()
+        .init_resource::<SpawnCounter>()
+        .add_input_validator(authorize_controlled_targets::<NativeStateSequence<AvatarInput>>)
+        .add_systems(FixedUpdate, move_avatars)
+        .add_systems(
+            Update,
+            (spawn_avatars, teleport, refill_teleport_budget).in_set(ServerSystems::Apply),
+        );
+}
+
+fn spawn_avatars(
+    mut commands: Commands,
+    mut requests: MessageReader<SpawnAvatar>,
+    links: Query<(&RemoteId, &LoggedIn), Without<HasAvatar>>,
+    world: Res<World>,
+    mut counter: ResMut<SpawnCounter>,
+) {
+    for request in requests.read() {
+        let Ok((remote, member)) = links.get(request.link) else {
+            continue;
+        };
+        let Some(protocity) = world.protocity(&request.protocity) else {
+            continue;
+        };
+        counter.0 += 1;
+        let position = world.spawn_position(protocity, counter.0);
+        let client = remote.0;
+        let avatar = commands
+            .spawn((
+                Name::new(format!("Avatar {}", member.name)),
+                AvatarPose {
+                    position,
+                    yaw: 0.0,
+                    vertical_speed: 0.0,
+                    grounded: false,
+                },
+                AvatarProfile {
+                    name: member.name.clone(),
+                    role: member.role,
+                    fingerprint: member.fingerprint(),
+                },
+                Avatar {
+                    link: request.link,
+                    clamped_inputs: 0,
+                    clamp_log: Timer::new(CLAMP_LOG_INTERVAL, TimerMode::Once),
+                    teleport_budget: MAX_TELEPORTS_PER_SECOND,
+                },
+                Replicate::to_clients(NetworkTarget::All),
+                PredictionTarget::to_clients(NetworkTarget::Single(client)),
+                InterpolationTarget::to_clients(NetworkTarget::AllExceptSingle(client)),
+                ControlledBy {
+                    owner: request.link,
+                    lifetime: Lifetime::SessionBased,
+                },
+            ))
+            .id();
+        commands.entity(request.link).insert(HasAvatar(avatar));
+        info!("{} arrived at {} ({position})", member.name, protocity.name);
+    }
+}
+
+/// The authoritative movement step: clamp the input, then apply the shared rule.
+fn move_avatars(
+    mut avatars: Query<(&mut AvatarPose, &mut Avatar, Option<&ActionState<AvatarInput>>, &Name)>,
+    colliders: Res<WorldColliders>,
+    world: Res<World>,
+    time: Res<Time<Fixed>>,
+) {
+    let dt = time.delta_secs();
+    for (mut pose, mut avatar, action, name) in &mut avatars {
+        let requested = action.map(|a| a.0).unwrap_or_default();
+        let checked = sanitize(&requested);
+        avatar.clamp_log.tick(time.delta());
+        if checked.clamped {
+            avatar.clamped_inputs += 1;
+            if avatar.clamp_log.is_finished() {
+                warn!(
+                    "{name}: impossible input clamped ({} so far): direction {:?}, yaw {}",
+                    avatar.clamped_inputs, requested.direction, requested.yaw
+                );
+                avatar.clamp_log.reset();
+            }
+        }
+        let mut next = *pose;
+        step(&mut next, &checked.input, dt, &colliders);
+        if next.position.y < KILL_DEPTH {
+            next = AvatarPose {
+                position: world.spawn_position(world.capital(), 0),
+                ..default()
+            };
+        }
+        if next != *pose {
+            *pose = next;
+        }
+    }
+}
+
+fn refill_teleport_budget(mut avatars: Query<&mut Avatar>, time: Res<Time>) {
+    for mut avatar in &mut avatars {
+        avatar.teleport_budget =
+            (avatar.teleport_budget + time.delta_secs() * MAX_TELEPORTS_PER_SECOND).min(MAX_TELEPORTS_PER_SECOND);
+    }
+}
+
+fn teleport(
+    mut requests: MessageReader<TeleportRequest>,
+    mut links: Query<(&RemoteId, &HasAvatar, &mut MessageSender<ToClient>)>,
+    mut avatars: Query<(&mut AvatarPose, &mut Avatar)>,
+    world: Res<World>,
+    mut counter: ResMut<SpawnCounter>,
+) {
+    for request in requests.read() {
+        let Ok((remote, has_avatar, mut sender)) = links.get_mut(request.link) else {
+            continue;
+        };
+        let Ok((mut pose, mut avatar)) = avatars.get_mut(has_avatar.0) else {
+            continue;
+        };
+        let Some(protocity) = world.protocity(&request.protocity) else {
+            notice(&mut sender, remote.0, format!("there is no protocity `{}`", request.protocity));
+            continue;
+        };
+        if avatar.teleport_budget < 1.0 {
+            notice(&mut sender, remote.0, "too many teleports; wait a moment".into());
+            continue;
+        }
+        avatar.teleport_budget -= 1.0;
+        counter.0 += 1;
+        *pose = AvatarPose {
+            position: world.spawn_position(protocity, counter.0),
+            yaw: pose.yaw,
+            vertical_speed: 0.0,
+            grounded: false,
+        };
+        sender.send::<ControlChannel>(ToClient::Teleported {
+            protocity: protocity.id.clone(),
+        });
+        info!("client {:?} teleported to {}", remote.0, protocity.name);
+    }
+}

@@ -1,0 +1,128 @@
+//! The authoritative, headless Archipelago server: a Bevy app without rendering that accepts
+//! clients over WebTransport (QUIC), checks who they are, and moves every avatar with the
+//! shared movement rule against colliders built from the world data.
+
+pub mod avatars;
+pub mod login;
+pub mod network;
+pub mod status;
+pub mod storage;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use archipelago_shared::movement::WorldColliders;
+use archipelago_shared::protocol::ProtocolPlugin;
+use archipelago_shared::world::World;
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use lightyear::prelude::server::ServerPlugins;
+use lightyear::webtransport::prelude::Identity;
+
+use crate::storage::{Storage, StorageHandle};
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub tick_hz: u32,
+    pub data_dir: PathBuf,
+}
+
+/// The phases of the server's frame, in order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerSystems {
+    /// Read client requests and storage replies.
+    Receive,
+    /// Apply what was received: logins, teleports.
+    Apply,
+    /// Publish derived state: online counts.
+    Publish,
+}
+
+/// Set to ask a running server app to stop (used by tests and Ctrl-C).
+#[derive(Resource, Clone, Default)]
+pub struct ShutdownFlag(pub Arc<AtomicBool>);
+
+/// Composes the server's feature plugins. Needs the resources [`World`], [`StorageHandle`],
+/// [`ServerSettings`] inserted first.
+pub struct ServerPlugin;
+
+/// Settings the plugins read.
+#[derive(Resource, Debug, Clone)]
+pub struct ServerSettings {
+    pub config: ServerConfig,
+}
+
+impl Plugin for ServerPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            (ServerSystems::Receive, ServerSystems::Apply, ServerSystems::Publish).chain(),
+        );
+        app.add_plugins((network::plugin, login::plugin, avatars::plugin, status::plugin));
+        app.add_systems(Last, stop_when_asked);
+    }
+}
+
+fn stop_when_asked(flag: Option<Res<ShutdownFlag>>, mut exit: MessageWriter<AppExit>) {
+    if flag.is_some_and(|f| f.0.load(Ordering::Relaxed)) {
+        exit.write(AppExit::Success);
+    }
+}
+
+/// Opens the database and seeds it from the world data. Runs before the app starts, so a
+/// broken data directory stops the server with a clear error instead of a half-started world.
+pub fn open_storage(
+    config: &ServerConfig,
+    world: &World,
+) -> anyhow::Result<(StorageHandle, Arc<tokio::runtime::Runtime>)> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("storage")
+            .enable_all()
+            .build()?,
+    );
+    let storage = runtime.block_on(async {
+        let storage = Storage::open(&config.data_dir).await?;
+        storage.seed_founders(&world.nation.founders).await?;
+        anyhow::Ok(storage)
+    })?;
+    Ok((StorageHandle::new(storage, runtime.clone()), runtime))
+}
+
+/// Builds the server app, ready to `run()`. `log` adds Bevy's log plugin (off in tests that
+/// run several apps in one process).
+pub fn build_app(
+    config: ServerConfig,
+    world: World,
+    identity: Identity,
+    storage: StorageHandle,
+    log: bool,
+) -> App {
+    let tick = Duration::from_secs_f64(1.0 / f64::from(config.tick_hz.max(1)));
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)));
+    if log {
+        app.add_plugins(LogPlugin::default());
+    }
+    app.add_plugins(StatesPlugin);
+    app.add_plugins(ServerPlugins { tick_duration: tick });
+    app.add_plugins(ProtocolPlugin);
+    app.insert_resource(WorldColliders::new(&world));
+    app.insert_resource(world);
+    app.insert_resource(storage);
+    app.insert_resource(network::TlsIdentity(identity));
+    app.insert_resource(ServerSettings { config });
+    app.init_resource::<ShutdownFlag>();
+    app.add_plugins(ServerPlugin);
+    app
+}

@@ -1,0 +1,283 @@
+//! Who is connecting: the server sends each new connection a nonce, the client signs it with
+//! its ed25519 key, and the member registry says which role that key holds. Only then does
+//! the connection get an avatar.
+
+use std::time::Duration;
+
+use archipelago_shared::identity::{LoginError, fingerprint, to_hex, verify_login};
+use archipelago_shared::protocol::{
+    ControlChannel, MAX_ID_CHARS, PROTOCOL_VERSION, Role, ToClient, ToServer,
+};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use lightyear::connection::client::Connected;
+use lightyear::link::server::LinkOf;
+use lightyear::link::{Unlink, UnlinkReason};
+use lightyear::prelude::*;
+use rand::RngCore;
+
+use crate::avatars::{SpawnAvatar, TeleportRequest};
+use crate::storage::{StorageHandle, StorageReply};
+use crate::{ServerSettings, ServerSystems};
+
+/// A connection must log in within this time or is closed.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time a refused client gets to read its refusal before the link closes.
+const REFUSAL_GRACE: Duration = Duration::from_secs(1);
+
+/// On a link that has connected but not yet logged in.
+#[derive(Component, Debug)]
+pub struct PendingLogin {
+    nonce: [u8; 32],
+    age: Timer,
+    challenge_sent: bool,
+    /// The signature checked out; the registry is being asked for the role.
+    awaiting_registry: bool,
+}
+
+/// On a link whose login was refused; it closes when the timer ends.
+#[derive(Component, Debug)]
+pub struct Refused(Timer);
+
+/// On a link that logged in: who is behind it.
+#[derive(Component, Debug, Clone)]
+pub struct LoggedIn {
+    pub public_key: [u8; 32],
+    pub name: String,
+    pub role: Role,
+}
+
+impl LoggedIn {
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.public_key)
+    }
+}
+
+/// The public key a link's login claimed while the registry is being asked.
+#[derive(Component, Debug, Clone)]
+struct ClaimedKey([u8; 32], String);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_observer(on_connected);
+    app.add_systems(
+        Update,
+        (
+            (send_challenges, receive_requests, apply_registry_replies)
+                .chain()
+                .in_set(ServerSystems::Receive),
+            close_stale_links.in_set(ServerSystems::Apply),
+        ),
+    );
+}
+
+fn on_connected(
+    trigger: On<Add, Connected>,
+    links: Query<&RemoteId, With<LinkOf>>,
+    mut commands: Commands,
+) {
+    let Ok(remote) = links.get(trigger.entity) else {
+        return;
+    };
+    let mut nonce = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    info!("client {:?} connected; asking it to log in", remote.0);
+    commands.entity(trigger.entity).insert(PendingLogin {
+        nonce,
+        age: Timer::new(LOGIN_TIMEOUT, TimerMode::Once),
+        challenge_sent: false,
+        awaiting_registry: false,
+    });
+}
+
+fn send_challenges(
+    mut links: Query<(&mut PendingLogin, &mut MessageSender<ToClient>)>,
+    settings: Res<ServerSettings>,
+) {
+    for (mut pending, mut sender) in &mut links {
+        if !pending.challenge_sent {
+            sender.send::<ControlChannel>(ToClient::Challenge {
+                nonce: pending.nonce,
+                tick_hz: settings.config.tick_hz,
+            });
+            pending.challenge_sent = true;
+        }
+    }
+}
+
+/// Tells one client something went wrong with its request, and logs it.
+pub fn notice(sender: &mut MessageSender<ToClient>, who: impl std::fmt::Debug, text: String) {
+    warn!("refused request from {who:?}: {text}");
+    sender.send::<ControlChannel>(ToClient::Notice { text });
+}
+
+fn refuse(
+    commands: &mut Commands,
+    link: Entity,
+    sender: &mut MessageSender<ToClient>,
+    remote: &RemoteId,
+    reason: String,
+) {
+    warn!("login of client {:?} refused: {reason}", remote.0);
+    sender.send::<ControlChannel>(ToClient::Rejected { reason });
+    commands
+        .entity(link)
+        .remove::<PendingLogin>()
+        .insert(Refused(Timer::new(REFUSAL_GRACE, TimerMode::Once)));
+}
+
+fn receive_requests(
+    mut commands: Commands,
+    mut links: Query<(
+        Entity,
+        &RemoteId,
+        &mut MessageReceiver<ToServer>,
+        &mut MessageSender<ToClient>,
+        Option<&mut PendingLogin>,
+        Option<&LoggedIn>,
+        Has<Refused>,
+    )>,
+    storage: Res<StorageHandle>,
+    mut teleports: MessageWriter<TeleportRequest>,
+) {
+    for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
+        for message in receiver.receive() {
+            if refused {
+                continue;
+            }
+            match message {
+                ToServer::Login {
+                    protocol_version,
+                    name,
+                    public_key,
+                    signature,
+                } => {
+                    if logged_in.is_some() {
+                        notice(&mut sender, remote.0, "you are already logged in".into());
+                        continue;
+                    }
+                    let Some(pending) = pending.as_deref_mut() else {
+                        continue;
+                    };
+                    if pending.awaiting_registry {
+                        notice(&mut sender, remote.0, "your login is already being checked".into());
+                        continue;
+                    }
+                    let checked = if protocol_version != PROTOCOL_VERSION {
+                        Err(LoginError::WrongVersion {
+                            client: protocol_version,
+                            server: PROTOCOL_VERSION,
+                        })
+                    } else {
+                        verify_login(&public_key, &name, &pending.nonce, &signature)
+                    };
+                    match checked {
+                        Ok(name) => {
+                            pending.awaiting_registry = true;
+                            commands
+                                .entity(link)
+                                .insert(ClaimedKey(public_key, name.clone()));
+                            storage.login(link, to_hex(&public_key), name);
+                        }
+                        Err(error) => {
+                            refuse(&mut commands, link, &mut sender, remote, error.to_string())
+                        }
+                    }
+                }
+                ToServer::Teleport { protocity } => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before teleporting".into());
+                    } else if protocity.chars().count() > MAX_ID_CHARS {
+                        notice(&mut sender, remote.0, "that protocity id is too long".into());
+                    } else {
+                        teleports.write(TeleportRequest { link, protocity });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn apply_registry_replies(
+    mut commands: Commands,
+    storage: Res<StorageHandle>,
+    mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
+    world: Res<World>,
+    mut spawns: MessageWriter<SpawnAvatar>,
+) {
+    for reply in storage.replies() {
+        match reply {
+            StorageReply::Login { link, result } => {
+                // The client may have left while the registry was answering.
+                let Ok((remote, claimed, mut sender)) = links.get_mut(link) else {
+                    continue;
+                };
+                match result {
+                    Ok(member) => {
+                        let logged_in = LoggedIn {
+                            public_key: claimed.0,
+                            name: claimed.1.clone(),
+                            role: member.role,
+                        };
+                        info!(
+                            "client {:?} logged in as {} ({}, {})",
+                            remote.0,
+                            logged_in.name,
+                            logged_in.role,
+                            logged_in.fingerprint()
+                        );
+                        let arrived_at = world.capital().id.clone();
+                        sender.send::<ControlChannel>(ToClient::Welcome {
+                            name: logged_in.name.clone(),
+                            role: logged_in.role,
+                            nation: world.nation.name.clone(),
+                            arrived_at: arrived_at.clone(),
+                        });
+                        commands
+                            .entity(link)
+                            .remove::<(PendingLogin, ClaimedKey)>()
+                            .insert(logged_in);
+                        spawns.write(SpawnAvatar {
+                            link,
+                            protocity: arrived_at,
+                        });
+                    }
+                    Err(error) => {
+                        error!("member registry failed during login: {error}");
+                        refuse(
+                            &mut commands,
+                            link,
+                            &mut sender,
+                            remote,
+                            "the member registry is unavailable; try again shortly".into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn close_stale_links(
+    mut commands: Commands,
+    time: Res<Time>,
+    mut pending: Query<(Entity, &RemoteId, &mut PendingLogin)>,
+    mut refused: Query<(Entity, &mut Refused)>,
+) {
+    for (link, remote, mut login) in &mut pending {
+        if login.age.tick(time.delta()).just_finished() {
+            warn!("client {:?} did not log in in time; closing", remote.0);
+            commands.trigger(Unlink {
+                entity: link,
+                reason: UnlinkReason::UserRequested(Some("login timed out".into())),
+            });
+        }
+    }
+    for (link, mut timer) in &mut refused {
+        if timer.0.tick(time.delta()).just_finished() {
+            commands.trigger(Unlink {
+                entity: link,
+                reason: UnlinkReason::UserRequested(Some("login refused".into())),
+            });
+        }
+    }
+}

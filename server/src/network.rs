@@ -1,0 +1,96 @@
+//! The server's network endpoint: a lightyear server over WebTransport (QUIC) with netcode,
+//! and the per-client link setup.
+
+use std::time::Duration;
+
+use archipelago_shared::protocol::PROTOCOL_ID;
+use bevy::prelude::*;
+use lightyear::connection::client::Disconnected;
+use lightyear::link::{Unlinked, server::LinkOf};
+use lightyear::netcode::NetcodeServer;
+use lightyear::netcode::server_plugin::NetcodeConfig;
+use lightyear::prelude::server::*;
+use lightyear::prelude::*;
+use lightyear::webtransport::prelude::Identity;
+
+use crate::ServerSettings;
+
+/// How often replicated state goes out to clients.
+const REPLICATION_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The TLS identity the endpoint presents.
+#[derive(Resource)]
+pub struct TlsIdentity(pub Identity);
+
+/// Present once the endpoint listens.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct Listening;
+
+pub(crate) fn plugin(app: &mut App) {
+    app.insert_resource(ReplicationMetadata::new(REPLICATION_INTERVAL));
+    app.add_systems(Startup, start_server);
+    app.add_observer(on_started);
+    app.add_observer(on_unlinked);
+    app.add_observer(on_new_link);
+    app.add_observer(on_disconnected);
+}
+
+fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<TlsIdentity>) {
+    let bind = settings.config.bind;
+    // The netcode key only frames packets; who a client is gets proven by its ed25519 login.
+    let netcode = NetcodeServer::new(NetcodeConfig {
+        protocol_id: PROTOCOL_ID,
+        private_key: [0; 32],
+        ..default()
+    });
+    let server = commands
+        .spawn((
+            Name::new("Server"),
+            netcode,
+            LocalAddr(bind),
+            WebTransportServerIo {
+                certificate: tls.0.clone_identity(),
+            },
+        ))
+        .id();
+    commands.trigger(Start { entity: server });
+    info!("starting server on {bind}");
+}
+
+fn on_started(trigger: On<Add, Started>, mut commands: Commands, settings: Res<ServerSettings>) {
+    let _ = trigger;
+    info!("listening on {} (QUIC/WebTransport)", settings.config.bind);
+    commands.insert_resource(Listening);
+}
+
+/// The endpoint itself failing (for example the port is taken) stops the server loudly:
+/// lightyear only marks the entity, and a silent server helps nobody.
+fn on_unlinked(
+    trigger: On<Add, Unlinked>,
+    servers: Query<&Unlinked, With<Server>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if let Ok(unlinked) = servers.get(trigger.entity) {
+        error!("the server endpoint stopped: {:?}", unlinked.reason);
+        exit.write(AppExit::error());
+    }
+}
+
+fn on_new_link(trigger: On<Add, LinkOf>, mut commands: Commands) {
+    commands
+        .entity(trigger.entity)
+        .insert((ReplicationSender, Name::new("ClientLink")));
+}
+
+fn on_disconnected(
+    trigger: On<Add, Disconnected>,
+    links: Query<(&Disconnected, Option<&RemoteId>), With<LinkOf>>,
+) {
+    if let Ok((disconnected, remote)) = links.get(trigger.entity) {
+        info!(
+            "client {:?} disconnected: {:?}",
+            remote.map(|r| r.0),
+            disconnected.reason
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! The world's live numbers, replicated to everyone on one entity: people online, in total
+//! and per island.
+
+use std::time::Duration;
+
+use archipelago_shared::protocol::{AvatarPose, WorldStatus};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+
+const REFRESH: Duration = Duration::from_millis(500);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(Startup, spawn_status)
+        .add_systems(Update, refresh_status.in_set(ServerSystems::Publish));
+}
+
+fn spawn_status(mut commands: Commands) {
+    commands.spawn((
+        Name::new("WorldStatus"),
+        WorldStatus::default(),
+        Replicate::to_clients(NetworkTarget::All),
+    ));
+}
+
+fn refresh_status(
+    mut status: Single<&mut WorldStatus>,
+    avatars: Query<&AvatarPose>,
+    world: Res<World>,
+    time: Res<Time>,
+    mut timer: Local<Option<Timer>>,
+) {
+    let timer = timer.get_or_insert_with(|| Timer::new(REFRESH, TimerMode::Repeating));
+    if !timer.tick(time.delta()).just_finished() {
+        return;
+    }
+    let mut per_island: Vec<(String, u32)> =
+        world.protocities.iter().map(|p| (p.id.clone(), 0)).collect();
+    per_island.sort();
+    for pose in &avatars {
+        if let Some(protocity) = world.island_at(pose.position)
+            && let Some(entry) = per_island.iter_mut().find(|(id, _)| *id == protocity.id)
+        {
+            entry.1 += 1;
+        }
+    }
+    let next = WorldStatus {
+        online: avatars.iter().len() as u32,
+        per_island,
+    };
+    if **status != next {
+        **status = next;
+    }
+}

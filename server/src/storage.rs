@@ -1,0 +1,265 @@
+//! The server's one door to its database: an embedded SQLite file in the data directory,
+//! reached through sqlx so the same queries can later target PostgreSQL. Schema changes are
+//! numbered migrations under `server/migrations/`.
+//!
+//! Simulation systems never wait on it: they hand work to [`StorageHandle`], which runs it on
+//! its own runtime and posts the outcome back as a [`StorageReply`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use archipelago_shared::protocol::Role;
+use archipelago_shared::world::FounderSeed;
+use bevy::prelude::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+/// Numbered migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_members.sql"))];
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "archipelago.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("no member matches `{0}` (give a 64-character key or an exact name)")]
+    UnknownMember(String),
+    #[error("`{0}` matches several members; give the public key instead")]
+    AmbiguousMember(String),
+    #[error("stored role `{0}` is not a role")]
+    BadRole(String),
+}
+
+/// A row of the member registry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    pub public_key: String,
+    pub name: String,
+    pub role: Role,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A cloneable handle on the database.
+#[derive(Clone)]
+pub struct Storage {
+    pool: SqlitePool,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let storage = Self { pool };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    async fn migrate(&self) -> Result<(), StorageError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let applied = sqlx::query("SELECT 1 FROM schema_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if applied {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            info!("database migrated to version {version}");
+        }
+        Ok(())
+    }
+
+    fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, StorageError> {
+        let role: String = row.try_get("role")?;
+        Ok(Member {
+            public_key: row.try_get("public_key")?,
+            name: row.try_get("name")?,
+            role: Role::parse(&role).ok_or(StorageError::BadRole(role))?,
+            first_seen: row.try_get("first_seen")?,
+            last_seen: row.try_get("last_seen")?,
+        })
+    }
+
+    /// Records a login: a new key joins the registry as a visitor; a known key keeps its role
+    /// and takes the name it logged in with.
+    pub async fn login(&self, public_key: &str, name: &str) -> Result<Member, StorageError> {
+        let at = now();
+        let row = sqlx::query(
+            "INSERT INTO members (public_key, name, role, first_seen, last_seen)
+             VALUES (?, ?, 'visitor', ?, ?)
+             ON CONFLICT (public_key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen
+             RETURNING public_key, name, role, first_seen, last_seen",
+        )
+        .bind(public_key)
+        .bind(name)
+        .bind(at)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?;
+        Self::member_from_row(&row)
+    }
+
+    /// Makes sure every founder named in the world data is registered as a founder.
+    pub async fn seed_founders(&self, founders: &[FounderSeed]) -> Result<(), StorageError> {
+        for founder in founders {
+            let key = founder.public_key.to_lowercase();
+            let at = now();
+            let mut tx = self.pool.begin().await?;
+            let previous: Option<String> =
+                sqlx::query_scalar("SELECT role FROM members WHERE public_key = ?")
+                    .bind(&key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if previous.as_deref() == Some("founder") {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO members (public_key, name, role, first_seen, last_seen)
+                 VALUES (?, ?, 'founder', ?, ?)
+                 ON CONFLICT (public_key) DO UPDATE SET role = 'founder'",
+            )
+            .bind(&key)
+            .bind(&founder.name)
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, 'founder', 'world data', ?)")
+                .bind(&key)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Finds one member by full public key or exact name.
+    pub async fn find(&self, who: &str) -> Result<Member, StorageError> {
+        let rows = sqlx::query("SELECT * FROM members WHERE public_key = ? OR name = ?")
+            .bind(who.to_lowercase())
+            .bind(who)
+            .fetch_all(&self.pool)
+            .await?;
+        match rows.as_slice() {
+            [] => Err(StorageError::UnknownMember(who.to_owned())),
+            [row] => Self::member_from_row(row),
+            _ => Err(StorageError::AmbiguousMember(who.to_owned())),
+        }
+    }
+
+    /// Gives a member a role and records who did it.
+    pub async fn grant_role(&self, who: &str, role: Role, by: &str) -> Result<Member, StorageError> {
+        let member = self.find(who).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE members SET role = ? WHERE public_key = ?")
+            .bind(role.as_str())
+            .bind(&member.public_key)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, ?, ?, ?)")
+            .bind(&member.public_key)
+            .bind(role.as_str())
+            .bind(by)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Member { role, ..member })
+    }
+
+    /// Every member, founders first, then by name.
+    pub async fn members(&self) -> Result<Vec<Member>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT * FROM members ORDER BY CASE role WHEN 'founder' THEN 0 WHEN 'resident' THEN 1
+             WHEN 'member' THEN 2 ELSE 3 END, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::member_from_row).collect()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The outcome of work handed to [`StorageHandle`], read back on the simulation thread.
+#[derive(Debug)]
+pub enum StorageReply {
+    Login {
+        link: Entity,
+        result: Result<Member, String>,
+    },
+}
+
+/// Runs database work off the simulation thread and collects the replies.
+#[derive(Resource, Clone)]
+pub struct StorageHandle {
+    storage: Storage,
+    runtime: Arc<tokio::runtime::Runtime>,
+    sender: crossbeam_channel::Sender<StorageReply>,
+    receiver: crossbeam_channel::Receiver<StorageReply>,
+}
+
+impl StorageHandle {
+    pub fn new(storage: Storage, runtime: Arc<tokio::runtime::Runtime>) -> Self {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        Self {
+            storage,
+            runtime,
+            sender,
+            receiver,
+        }
+    }
+
+    /// Records a login in the background; the reply names the link it was for.
+    pub fn login(&self, link: Entity, public_key: String, name: String) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage
+                .login(&public_key, &name)
+                .await
+                .map_err(|e| e.to_string());
+            // The receiver lives as long as the app; a send error means it is shutting down.
+            let _ = sender.send(StorageReply::Login { link, result });
+        });
+    }
+
+    /// Replies that have arrived since the last call.
+    pub fn replies(&self) -> impl Iterator<Item = StorageReply> + '_ {
+        self.receiver.try_iter()
+    }
+}

@@ -1,0 +1,192 @@
+//! The whole wire protocol: every replicated component, message, input and channel, registered
+//! in one plugin that the server and the client both add, in the same order.
+//!
+//! Change [`PROTOCOL_VERSION`] with any change to this file's types.
+
+use bevy::ecs::entity::MapEntities;
+use bevy::math::curve::{Ease, EaseFunction, FunctionCurve, Interval};
+use bevy::math::{Curve, Vec2, Vec3};
+use bevy::prelude::*;
+use lightyear::prelude::input::native::InputPlugin;
+use lightyear::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Netcode protocol id: clients of another protocol are refused during the handshake.
+pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
+/// Bumped with every change to the types in this file; checked at login.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Simulation ticks per second the server runs unless told otherwise.
+pub const DEFAULT_TICK_HZ: u32 = 30;
+/// Default UDP port of the server (QUIC).
+pub const DEFAULT_PORT: u16 = 7447;
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 24;
+/// Longest protocity id a client may send.
+pub const MAX_ID_CHARS: usize = 32;
+/// Longest signature a client may send (ed25519 signatures are 64 bytes).
+pub const SIGNATURE_BYTES: usize = 64;
+/// Teleports a client may request per second; more are refused.
+pub const MAX_TELEPORTS_PER_SECOND: f32 = 2.0;
+
+/// A member's standing in the nation. Ordered: later variants hold more rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Reflect)]
+pub enum Role {
+    /// A key the registry does not know yet.
+    Visitor,
+    Member,
+    Resident,
+    Founder,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Visitor => "visitor",
+            Role::Member => "member",
+            Role::Resident => "resident",
+            Role::Founder => "founder",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Visitor, Role::Member, Role::Resident, Role::Founder]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an avatar stands and how it is moving: the state the movement rule advances.
+/// Predicted for one's own avatar, interpolated for everyone else's.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, Reflect)]
+pub struct AvatarPose {
+    /// Feet position in world space.
+    pub position: Vec3,
+    /// Facing, radians around +Y.
+    pub yaw: f32,
+    /// Vertical speed in m/s (positive up).
+    pub vertical_speed: f32,
+    pub grounded: bool,
+}
+
+impl Ease for AvatarPose {
+    fn interpolating_curve_unbounded(start: Self, end: Self) -> impl Curve<Self> {
+        FunctionCurve::new(Interval::UNIT, move |t| AvatarPose {
+            position: start.position.lerp(end.position, t),
+            yaw: lerp_angle(start.yaw, end.yaw, t),
+            vertical_speed: end.vertical_speed,
+            grounded: end.grounded,
+        })
+    }
+}
+
+/// Interpolates angles the short way round.
+fn lerp_angle(a: f32, b: f32, t: f32) -> f32 {
+    let delta = (b - a + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
+    a + delta * EaseFunction::Linear.sample_clamped(t)
+}
+
+/// Who an avatar belongs to, shown on its name tag.
+#[derive(Component, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarProfile {
+    pub name: String,
+    pub role: Role,
+    /// Short fingerprint of the member's public key, to tell equal names apart.
+    pub fingerprint: String,
+}
+
+/// The world's live numbers, on one replicated entity.
+#[derive(Component, Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WorldStatus {
+    /// People with an avatar in the world.
+    pub online: u32,
+    /// People online per protocity id (those standing on its island), sorted by id.
+    pub per_island: Vec<(String, u32)>,
+}
+
+/// What a client asks of its avatar each tick. The server clamps it to what the rules allow.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, Reflect)]
+pub struct AvatarInput {
+    /// Desired horizontal direction in world space (`x`, `z`); length at most 1.
+    pub direction: Vec2,
+    /// Facing, radians around +Y.
+    pub yaw: f32,
+    pub run: bool,
+    pub jump: bool,
+}
+
+impl MapEntities for AvatarInput {
+    fn map_entities<M: EntityMapper>(&mut self, _entity_mapper: &mut M) {}
+}
+
+/// Requests from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToServer {
+    /// Answer to [`ToClient::Challenge`]: who I am, proven by signing the nonce.
+    Login {
+        protocol_version: u32,
+        name: String,
+        public_key: [u8; 32],
+        /// ed25519 signature of [`crate::identity::login_payload`].
+        signature: Vec<u8>,
+    },
+    /// Move my avatar to a protocity's spawn point.
+    Teleport { protocity: String },
+}
+
+/// Answers and notices from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToClient {
+    /// Sent on connect: sign this nonce to log in.
+    Challenge { nonce: [u8; 32], tick_hz: u32 },
+    /// Login accepted; the avatar follows.
+    Welcome {
+        name: String,
+        role: Role,
+        nation: String,
+        /// Protocity id where the avatar appears.
+        arrived_at: String,
+    },
+    /// Login refused; the server closes the connection right after.
+    Rejected { reason: String },
+    /// A request was refused or something worth telling happened.
+    Notice { text: String },
+    /// The avatar was moved to a protocity.
+    Teleported { protocity: String },
+}
+
+/// Reliable, ordered channel for requests and answers.
+pub struct ControlChannel;
+
+/// Registers the protocol. Server and client add this exact plugin.
+pub struct ProtocolPlugin;
+
+impl Plugin for ProtocolPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_channel::<ControlChannel>(ChannelSettings {
+            mode: ChannelMode::OrderedReliable(ReliableSettings::default()),
+            ..default()
+        })
+        .add_direction(NetworkDirection::Bidirectional);
+
+        app.register_message::<ToServer>()
+            .add_direction(NetworkDirection::ClientToServer);
+        app.register_message::<ToClient>()
+            .add_direction(NetworkDirection::ServerToClient);
+
+        app.add_plugins(InputPlugin::<AvatarInput>::default());
+
+        app.component::<AvatarPose>()
+            .replicate()
+            .predict()
+            .add_linear_interpolation();
+        app.component::<AvatarProfile>().replicate();
+        app.component::<WorldStatus>().replicate();
+    }
+}

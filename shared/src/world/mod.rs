@@ -1,0 +1,201 @@
+//! The archipelago as data: the nation, its protocities and their islands, loaded from
+//! `assets/world/*.ron` and validated before a server or client uses them.
+//!
+//! All island-local coordinates are metres in the island's own frame: `x` east, `z` south,
+//! origin at the island's centre on its flat top. [`World`] turns them into world space.
+
+mod geometry;
+mod load;
+mod validate;
+
+pub use geometry::{SolidBox, SolidKind};
+pub use load::{WorldError, load_world_dir, load_world_texts, parse_nation, parse_protocity};
+pub use validate::{Problem, valid_date};
+
+use bevy::math::{Vec2, Vec3};
+use serde::{Deserialize, Serialize};
+
+/// Height of the ocean surface in world space.
+pub const SEA_LEVEL: f32 = 0.0;
+/// Depth of the sea floor an avatar stands on when wading off an island.
+pub const SEA_FLOOR: f32 = -1.2;
+/// Horizontal width of the sloped beach ring around every island's flat top.
+pub const BEACH_WIDTH: f32 = 10.0;
+
+/// `nation.ron`: the network state itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Nation {
+    pub name: String,
+    pub motto: String,
+    /// Id of the protocity that is the capital.
+    pub capital: String,
+    /// Founding date, `YYYY-MM-DD`.
+    pub founded: String,
+    /// Half the side of the square ocean; an invisible wall stands at its edge.
+    pub ocean_half_extent: f32,
+    /// Members who are founders from the first start (hex ed25519 public keys).
+    #[serde(default)]
+    pub founders: Vec<FounderSeed>,
+}
+
+/// A founder named in the world data, granted the founder role when the server starts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FounderSeed {
+    pub name: String,
+    /// 64 hex characters: the founder's ed25519 public key.
+    pub public_key: String,
+}
+
+/// One `*.ron` file per protocity: a real-world outpost and its island.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Protocity {
+    /// Stable id used on the wire and in the database (lowercase, `a-z0-9-`).
+    pub id: String,
+    pub name: String,
+    /// The real-world city the outpost sits in.
+    pub city: String,
+    /// The jurisdiction (country or special zone) whose law applies to the land.
+    pub jurisdiction: String,
+    pub continent: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// `YYYY-MM-DD`.
+    pub founded: String,
+    pub population: u32,
+    pub island: Island,
+}
+
+/// The island a protocity is drawn as.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Island {
+    /// Centre of the island in the ocean (world `x`, `z`).
+    pub position: Vec2,
+    /// Radius of the flat, walkable top. A beach slopes down to the sea floor around it.
+    pub radius: f32,
+    /// Height of the flat top above sea level.
+    pub height: f32,
+    /// Colour of the grass, as linear RGB.
+    pub ground_color: [f32; 3],
+    pub parcels: Vec<Parcel>,
+    #[serde(default)]
+    pub buildings: Vec<Building>,
+    pub town_hall: TownHall,
+    /// Where avatars appear (island-local `x`, `z`; they are dropped onto the ground).
+    pub spawn_points: Vec<Vec2>,
+    /// The capital's open square, if this island is the capital.
+    #[serde(default)]
+    pub plaza: Option<Plaza>,
+    /// Trees, purely for looks and shade (island-local `x`, `z`).
+    #[serde(default)]
+    pub trees: Vec<Vec2>,
+}
+
+/// A plot of land, an axis-aligned rectangle on the island's top.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Parcel {
+    /// Unique across the whole world, e.g. `"lis-03"`.
+    pub id: String,
+    pub min: Vec2,
+    pub max: Vec2,
+}
+
+/// A solid building: a box with a roof, for walking around, not into.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Building {
+    pub id: String,
+    pub name: String,
+    /// Centre of the footprint (island-local `x`, `z`).
+    pub center: Vec2,
+    /// Width (`x`), height, depth (`z`) in metres.
+    pub size: Vec3,
+    /// Wall colour, linear RGB.
+    pub color: [f32; 3],
+    /// The parcel it stands on, if any.
+    #[serde(default)]
+    pub parcel: Option<String>,
+}
+
+/// Which side of a hall its door is on.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Side {
+    North,
+    South,
+    East,
+    West,
+}
+
+/// A town hall: four walls with a door, a stage against the back wall, rows of seats.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TownHall {
+    pub center: Vec2,
+    /// Inner width (`x`) and depth (`z`).
+    pub size: Vec2,
+    pub wall_height: f32,
+    pub door_side: Side,
+    pub door_width: f32,
+    /// Depth of the stage, against the wall opposite the door.
+    pub stage_depth: f32,
+    pub stage_height: f32,
+    pub seat_rows: u32,
+    pub seats_per_row: u32,
+}
+
+/// The capital's plaza: a paved circle with a monument at its centre.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Plaza {
+    pub center: Vec2,
+    pub radius: f32,
+    pub monument_height: f32,
+}
+
+/// The loaded, validated world.
+#[derive(Debug, Clone, PartialEq, bevy::prelude::Resource)]
+pub struct World {
+    pub nation: Nation,
+    /// Sorted by id, the capital first.
+    pub protocities: Vec<Protocity>,
+}
+
+impl World {
+    pub fn protocity(&self, id: &str) -> Option<&Protocity> {
+        self.protocities.iter().find(|p| p.id == id)
+    }
+
+    pub fn capital(&self) -> &Protocity {
+        self.protocity(&self.nation.capital)
+            .unwrap_or(&self.protocities[0])
+    }
+
+    /// The protocity whose island (beach included) contains the world point, if any.
+    pub fn island_at(&self, point: Vec3) -> Option<&Protocity> {
+        self.protocities.iter().find(|p| {
+            p.island.position.distance(Vec2::new(point.x, point.z))
+                <= p.island.radius + BEACH_WIDTH
+        })
+    }
+
+    /// World-space spawn position for the `index`-th spawn point of a protocity, standing on
+    /// the island's top.
+    pub fn spawn_position(&self, protocity: &Protocity, index: usize) -> Vec3 {
+        let island = &protocity.island;
+        let local = island.spawn_points[index % island.spawn_points.len()];
+        let p = island.position + local;
+        Vec3::new(p.x, island.height + 0.05, p.y)
+    }
+}
+
+impl Island {
+    /// World-space point of an island-local position at ground height.
+    pub fn to_world(&self, local: Vec2, height_above_ground: f32) -> Vec3 {
+        let p = self.position + local;
+        Vec3::new(p.x, self.height + height_above_ground, p.y)
+    }
+}

@@ -1,0 +1,181 @@
+//! Test harness: a real server on a loopback port, in its own thread, and real headless
+//! clients over QUIC, stepped from the test thread.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use archipelago_client::ClientConfig;
+use archipelago_client::connection::{ConnectionState, Session};
+use archipelago_server::tls::{TlsSource, load_identity};
+use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
+use archipelago_shared::protocol::{AvatarPose, AvatarProfile};
+use archipelago_shared::world::{World, load_world_dir};
+use bevy::prelude::*;
+use ed25519_dalek::SigningKey;
+
+/// The world data every test uses: the real files under `assets/world`.
+pub fn world_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world")
+}
+
+pub fn world() -> World {
+    load_world_dir(world_dir()).expect("assets/world is valid")
+}
+
+/// A UDP port nobody uses right now on loopback.
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port")
+}
+
+/// A server running in its own thread.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub digest: String,
+    pub data_dir: PathBuf,
+    flag: ShutdownFlag,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh data directory inside `dir`.
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with_data(dir.join("data"))
+    }
+
+    /// Starts a server on an existing data directory (to test restarts).
+    pub fn start_with_data(data_dir: PathBuf) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let (identity, digest) = load_identity(&TlsSource::SelfSigned).expect("self-signed cert");
+        let config = ServerConfig {
+            bind: addr,
+            tick_hz: archipelago_shared::protocol::DEFAULT_TICK_HZ,
+            data_dir: data_dir.clone(),
+        };
+        let flag = ShutdownFlag::default();
+        let thread_flag = flag.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || {
+                let world = world();
+                let (storage, _runtime) = open_storage(&config, &world).expect("storage opens");
+                let mut app = build_app(config, world, identity, storage, false);
+                app.insert_resource(thread_flag);
+                let _ = ready_tx.send(());
+                app.run();
+            })
+            .expect("server thread");
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server starts");
+        // Give the endpoint a moment to bind before clients knock.
+        std::thread::sleep(Duration::from_millis(300));
+        Self {
+            addr,
+            digest,
+            data_dir,
+            flag,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn client_config(&self, name: &str, key: SigningKey) -> ClientConfig {
+        ClientConfig::new(self.addr, self.digest.clone(), name.to_owned(), key)
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.flag.0.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A headless client app.
+pub struct TestClient {
+    pub app: App,
+}
+
+impl TestClient {
+    pub fn new(config: ClientConfig) -> Self {
+        let mut app = archipelago_client::headless_app(config, world());
+        app.finish();
+        app.cleanup();
+        Self { app }
+    }
+
+    pub fn state(&self) -> ConnectionState {
+        self.app.world().resource::<ConnectionState>().clone()
+    }
+
+    pub fn session(&self) -> Session {
+        self.app.world().resource::<Session>().clone()
+    }
+
+    /// Our own avatar's pose, once we have one.
+    pub fn own_pose(&mut self) -> Option<AvatarPose> {
+        let entity = self.session().own_avatar?;
+        self.app.world().get::<AvatarPose>(entity).copied()
+    }
+
+    /// Poses of avatars other than our own, by name.
+    pub fn others(&mut self) -> Vec<(String, AvatarPose)> {
+        let own = self.session().own_avatar;
+        let world = self.app.world_mut();
+        let mut query = world.query::<(Entity, &AvatarProfile, &AvatarPose)>();
+        query
+            .iter(world)
+            .filter(|(e, _, _)| Some(*e) != own)
+            .map(|(_, profile, pose)| (profile.name.clone(), *pose))
+            .collect()
+    }
+
+    pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
+        self.others().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+}
+
+/// Updates every client (about 60 times a second) until `done` holds or `timeout` passes.
+/// Returns whether it held.
+pub fn wait_until(
+    clients: &mut [&mut TestClient],
+    timeout: Duration,
+    mut done: impl FnMut(&mut [&mut TestClient]) -> bool,
+) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        for client in clients.iter_mut() {
+            client.app.update();
+        }
+        if done(clients) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    false
+}
+
+/// Waits until the client is in the world with its avatar, or panics with its state.
+pub fn enter_world(client: &mut TestClient) {
+    let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
+        c[0].state() == ConnectionState::InWorld && c[0].own_pose().is_some()
+    });
+    assert!(entered, "client should enter the world; state is {:?}", client.state());
+}
