@@ -128,13 +128,15 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
 
 /// Turns a lightyear disconnect reason into words for a person.
 fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
-    let text = format!("{reason:?}");
-    if text.contains("certificate") || text.contains("UnknownIssuer") {
+    // Transport errors carry a multi-line chain and backtrace; the first line says enough.
+    let full = format!("{reason:?}");
+    let text = full.split("\\n").next().unwrap_or_default().trim_end_matches(['(', '"']).to_owned();
+    if full.contains("certificate") || full.contains("UnknownIssuer") {
         format!(
             "The server at {server} presented a certificate that does not match the digest you \
              gave (--cert-digest). Ask its host for the current digest."
         )
-    } else if text.contains("refused") || text.contains("unreachable") || text.contains("TimedOut") {
+    } else if full.contains("timed out") || full.contains("refused") || full.contains("unreachable") {
         format!("No server answered at {server}. Is it running, and is the address right?")
     } else {
         format!("Lost the connection to {server} ({text}).")

@@ -6,7 +6,7 @@ use std::time::Duration;
 use archipelago_shared::protocol::PROTOCOL_ID;
 use bevy::prelude::*;
 use lightyear::connection::client::Disconnected;
-use lightyear::link::{Unlinked, server::LinkOf};
+use lightyear::link::{UnlinkReason, Unlinked, server::LinkOf};
 use lightyear::netcode::NetcodeServer;
 use lightyear::netcode::server_plugin::NetcodeConfig;
 use lightyear::prelude::server::*;
@@ -70,7 +70,9 @@ fn on_unlinked(
     servers: Query<&Unlinked, With<Server>>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    if let Ok(unlinked) = servers.get(trigger.entity) {
+    if let Ok(unlinked) = servers.get(trigger.entity)
+        && !matches!(unlinked.reason, UnlinkReason::Initial)
+    {
         error!("the server endpoint stopped: {:?}", unlinked.reason);
         exit.write(AppExit::error());
     }

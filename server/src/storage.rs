@@ -6,7 +6,6 @@
 //! its own runtime and posts the outcome back as a [`StorageReply`].
 
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,7 +58,7 @@ pub struct Storage {
 impl Storage {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?
+        let options = SqliteConnectOptions::new()
             .filename(data_dir.join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

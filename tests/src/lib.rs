@@ -65,7 +65,7 @@ impl TestServer {
             .spawn(move || {
                 let world = world();
                 let (storage, _runtime) = open_storage(&config, &world).expect("storage opens");
-                let mut app = build_app(config, world, identity, storage, false);
+                let mut app = build_app(config, world, identity, storage, std::env::var_os("ARCHIPELAGO_TEST_LOG").is_some());
                 app.insert_resource(thread_flag);
                 let _ = ready_tx.send(());
                 app.run();

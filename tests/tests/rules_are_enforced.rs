@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use archipelago_client::connection::{ConnectionState, Request};
-use archipelago_client::control::{AvatarControl, write_input};
+use archipelago_client::control::write_input;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::movement::RUN_SPEED;
 use archipelago_shared::protocol::{AvatarInput, ToServer};
@@ -84,9 +84,9 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
     let told = wait_until(&mut [&mut client], Duration::from_secs(5), |c| c[0].session().notices.len() >= 3);
     let notices: Vec<String> = client.session().notices.into_iter().map(|(_, n)| n).collect();
     assert!(told, "three notices arrive, got {notices:?}");
-    assert!(notices[0].contains("no protocity `atlantis`"), "{notices:?}");
-    assert!(notices[1].contains("too long"), "{notices:?}");
-    assert!(notices[2].contains("already logged in"), "{notices:?}");
+    for expected in ["no protocity `atlantis`", "too long", "already logged in"] {
+        assert!(notices.iter().any(|n| n.contains(expected)), "a notice says {expected:?}: {notices:?}");
+    }
     assert_eq!(client.state(), ConnectionState::InWorld, "the client stays in the world");
 
     // Teleport flooding is refused too.
@@ -97,6 +97,5 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
         c[0].session().notices.iter().any(|(_, n)| n.contains("too many teleports"))
     });
     assert!(limited, "a teleport flood is rate limited");
-    let _ = AvatarControl::default();
     server.stop();
 }
