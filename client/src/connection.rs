@@ -130,6 +130,7 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
 fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
     // Transport errors carry a multi-line chain and backtrace; the first line says enough.
     let full = format!("{reason:?}");
+    debug!("disconnect reason: {full}");
     let text = full.split("\\n").next().unwrap_or_default().trim_end_matches(['(', '"']).to_owned();
     if full.contains("certificate") || full.contains("UnknownIssuer") {
         format!(
