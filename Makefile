@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test bench server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -63,10 +63,16 @@ check-headless:
 		echo "error: the server pulls in rendering crates (above)"; exit 1; \
 	else echo "server is headless: no rendering crates in its tree"; fi
 
-## test: formatting, lints, the headless check, then every test (the screenshot test needs
-## the client binary, built first).
-test: deps-test fmt check-headless clippy client
+## test: formatting, lints, the headless check, then every test. Tests build the whole
+## workspace in one feature set (with the renderer) so dependencies compile once; the
+## screenshot test runs the client binary built here.
+test: deps-test fmt check-headless clippy
+	$(CARGO) build --workspace $(RENDER) --bins
 	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test --workspace $(RENDER) -- --test-threads=1
 
 clean-data:
 	rm -rf $(DATA_DIR)
+
+## bench: release server plus 100 bots for 60 s (see BENCHMARKS.md).
+bench:
+	bash tests/bench/server-and-bots.sh

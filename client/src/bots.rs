@@ -2,6 +2,8 @@
 //! teleport between protocities. Many run in one process, one App each, updated in turn on
 //! one thread (lightyear allows one connected client per App).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use archipelago_shared::protocol::{AvatarPose, ToServer};
@@ -30,6 +32,7 @@ pub struct BotStats {
 /// The bot's brain: where it is heading and when it changes its mind.
 #[derive(Resource)]
 struct Brain {
+    behaviour: Behaviour,
     rng: StdRng,
     target: Option<Vec3>,
     next_decision: Duration,
@@ -39,11 +42,23 @@ struct Brain {
 /// Makes an app a bot: a brain that writes [`AvatarControl`] and records [`BotStats`].
 pub struct BotPlugin {
     pub seed: u64,
+    pub behaviour: Behaviour,
+}
+
+/// What bots do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// Wander, gather at town halls, teleport between protocities.
+    #[default]
+    Roam,
+    /// Stay on the capital and mill about near its spawn points (for screenshots).
+    Gather,
 }
 
 impl Plugin for BotPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(Brain {
+            behaviour: self.behaviour,
             rng: StdRng::seed_from_u64(self.seed),
             target: None,
             next_decision: Duration::ZERO,
@@ -75,7 +90,11 @@ fn think(
         brain.next_decision = now + wait;
         let roll: f32 = brain.rng.r#gen();
         let here = world.island_at(own.position).unwrap_or(world.capital());
-        brain.target = if roll < 0.1 {
+        brain.target = if brain.behaviour == Behaviour::Gather {
+            let spawn = world.spawn_position(world.capital(), brain.rng.gen_range(0..8));
+            let jitter = Vec3::new(brain.rng.gen_range(-5.0..5.0), 0.0, brain.rng.gen_range(-5.0..5.0));
+            Some(spawn + jitter)
+        } else if roll < 0.1 {
             let index = brain.rng.gen_range(0..world.protocities.len());
             let protocity = world.protocities[index].id.clone();
             requests.write(Request(ToServer::Teleport { protocity }));
@@ -140,6 +159,9 @@ pub struct SwarmConfig {
     /// Passes over all bots per second.
     pub rate_hz: f64,
     pub seed: u64,
+    pub behaviour: Behaviour,
+    /// Set to end the run early.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// The bots' report, written as JSON by `archipelago-bots --report`.
@@ -166,7 +188,12 @@ fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
 }
 
 /// Builds one bot app, ready to update by hand.
-pub fn bot_app(config: ClientConfig, world: World, seed: u64, runtime: &tokio::runtime::Runtime) -> App {
+pub fn bot_app(
+    config: ClientConfig,
+    world: World,
+    bot: BotPlugin,
+    runtime: &tokio::runtime::Runtime,
+) -> App {
     let mut app = App::new();
     // One shared runtime for every bot's transport, instead of one leaked runtime per App.
     app.insert_resource(aeronet_webtransport::WebTransportRuntime::from(
@@ -174,7 +201,7 @@ pub fn bot_app(config: ClientConfig, world: World, seed: u64, runtime: &tokio::r
     ));
     app.add_plugins((MinimalPlugins, bevy::state::app::StatesPlugin));
     crate::add_client_plugins(&mut app, config, world);
-    app.add_plugins(BotPlugin { seed });
+    app.add_plugins(bot);
     app.finish();
     app.cleanup();
     // Bots are updated in turn on one thread: a multi-threaded executor per App only adds
@@ -198,12 +225,16 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             let mut bot = config.template.clone();
             bot.name = format!("Bot {:03}", i + 1);
             bot.key = identity::ephemeral();
-            bot_app(bot, world.clone(), config.seed.wrapping_add(i as u64), &runtime)
+            let brain = BotPlugin {
+                seed: config.seed.wrapping_add(i as u64),
+                behaviour: config.behaviour,
+            };
+            bot_app(bot, world.clone(), brain, &runtime)
         })
         .collect();
     let start = Instant::now();
     let pass = Duration::from_secs_f64(1.0 / config.rate_hz.max(1.0));
-    while start.elapsed() < config.duration {
+    while start.elapsed() < config.duration && !config.stop.load(Ordering::Relaxed) {
         let pass_start = Instant::now();
         for app in &mut apps {
             app.update();

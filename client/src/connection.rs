@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use archipelago_shared::identity::login_payload;
 use archipelago_shared::protocol::{
-    AvatarInput, AvatarPose, ControlChannel, PROTOCOL_ID, PROTOCOL_VERSION, Role, ToClient,
+    AvatarInput, AvatarPose, ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION, Role, ToClient,
     ToServer,
 };
 use bevy::prelude::*;
 use ed25519_dalek::Signer;
 use lightyear::connection::client::{Connected, Disconnected, DisconnectedReason};
+use lightyear::link::UnlinkReason;
 use lightyear::netcode::client_plugin::NetcodeConfig;
 use lightyear::prelude::client::*;
 use lightyear::prelude::input::native::InputMarker;
@@ -101,7 +102,7 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
     let netcode = NetcodeClient::new(
         auth,
         NetcodeConfig {
-            client_timeout_secs: 3,
+            client_timeout_secs: NETCODE_TIMEOUT_SECS,
             token_expire_secs: -1,
             ..default()
         },
@@ -131,7 +132,6 @@ fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
     // Transport errors carry a multi-line chain and backtrace; the first line says enough.
     let full = format!("{reason:?}");
     debug!("disconnect reason: {full}");
-    let text = full.split("\\n").next().unwrap_or_default().trim_end_matches(['(', '"']).to_owned();
     if full.contains("certificate") || full.contains("UnknownIssuer") {
         format!(
             "The server at {server} presented a certificate that does not match the digest you \
@@ -139,8 +139,13 @@ fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
         )
     } else if full.contains("timed out") || full.contains("refused") || full.contains("unreachable") {
         format!("No server answered at {server}. Is it running, and is the address right?")
+    } else if matches!(reason, DisconnectedReason::ByPeer(_))
+        || matches!(reason, DisconnectedReason::LinkFailed(UnlinkReason::ByPeer(_)))
+    {
+        format!("The server at {server} closed the connection. It may have restarted; try again.")
     } else {
-        format!("Lost the connection to {server} ({text}).")
+        let first = full.split("\\n").next().unwrap_or_default();
+        format!("Lost the connection to {server} ({}).", first.trim_end_matches(['(', '"']))
     }
 }
 

@@ -3,6 +3,7 @@
 //! shared movement rule against colliders built from the world data.
 
 pub mod avatars;
+pub mod diagnostics;
 pub mod login;
 pub mod network;
 pub mod status;
@@ -66,7 +67,13 @@ impl Plugin for ServerPlugin {
             Update,
             (ServerSystems::Receive, ServerSystems::Apply, ServerSystems::Publish).chain(),
         );
-        app.add_plugins((network::plugin, login::plugin, avatars::plugin, status::plugin));
+        app.add_plugins((
+            network::plugin,
+            login::plugin,
+            avatars::plugin,
+            status::plugin,
+            diagnostics::plugin,
+        ));
         app.add_systems(Last, stop_when_asked);
     }
 }

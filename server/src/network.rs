@@ -41,6 +41,7 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
     let netcode = NetcodeServer::new(NetcodeConfig {
         protocol_id: PROTOCOL_ID,
         private_key: [0; 32],
+        client_timeout_secs: archipelago_shared::protocol::NETCODE_TIMEOUT_SECS,
         ..default()
     });
     let server = commands

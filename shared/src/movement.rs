@@ -4,7 +4,7 @@
 
 use bevy::math::{Vec2, Vec3};
 use bevy::prelude::Resource;
-use bevy_rapier3d::parry::query::DefaultQueryDispatcher;
+use bevy_rapier3d::parry::query::{DefaultQueryDispatcher, Ray};
 use bevy_rapier3d::parry::shape::Capsule;
 use bevy_rapier3d::rapier::control::{CharacterAutostep, CharacterLength, KinematicCharacterController};
 use bevy_rapier3d::rapier::prelude::{
@@ -129,6 +129,20 @@ impl WorldColliders {
 
     pub fn is_empty(&self) -> bool {
         self.colliders.is_empty()
+    }
+
+    /// Distance along a ray (direction of unit length) to the first collider, if any within
+    /// `max`. The camera uses it to stay out of walls.
+    pub fn cast_ray(&self, origin: Vec3, direction: Vec3, max: f32) -> Option<f32> {
+        let queries = self.broad_phase.as_query_pipeline(
+            &DefaultQueryDispatcher,
+            &self.bodies,
+            &self.colliders,
+            QueryFilter::default(),
+        );
+        queries
+            .cast_ray(&Ray::new(origin, direction), max, true)
+            .map(|(_, distance)| distance)
     }
 
     /// Moves the character capsule whose feet are at `feet` by `desired`, sliding along and

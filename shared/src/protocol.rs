@@ -20,6 +20,10 @@ pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
 pub const DEFAULT_PORT: u16 = 7447;
 
+/// Seconds of silence after which either side drops a connection. Generous: a client whose
+/// software renderer compiles shaders can stall for seconds.
+pub const NETCODE_TIMEOUT_SECS: i32 = 15;
+
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
 /// Longest protocity id a client may send.

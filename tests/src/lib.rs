@@ -147,6 +147,20 @@ impl TestClient {
             .collect()
     }
 
+    /// Leaves the way a closing client does: tells the server, lets the packets go out.
+    pub fn disconnect(mut self) {
+        let world = self.app.world_mut();
+        let mut clients = world.query_filtered::<Entity, With<lightyear::prelude::client::Client>>();
+        let entities: Vec<Entity> = clients.iter(world).collect();
+        for entity in entities {
+            world.trigger(lightyear::prelude::client::Disconnect { entity });
+        }
+        for _ in 0..5 {
+            self.app.update();
+            std::thread::sleep(Duration::from_millis(16));
+        }
+    }
+
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
         self.others().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use archipelago_client::bots::{SwarmConfig, run_swarm};
+use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
 use archipelago_client::identity::ephemeral;
 use archipelago_tests::{TestServer, world};
 
@@ -16,6 +16,8 @@ fn twenty_bots_all_connect_and_see_each_other() {
         duration: Duration::from_secs(20),
         rate_hz: 30.0,
         seed: 7,
+        behaviour: Behaviour::Roam,
+        stop: Default::default(),
     };
     let report = run_swarm(&config, &world());
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

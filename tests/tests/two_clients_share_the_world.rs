@@ -49,8 +49,8 @@ fn a_second_client_sees_the_first_move_teleport_and_leave() {
     assert_eq!(a.session().protocity.as_deref(), Some(destination.id.as_str()), "A is told where it went");
 
     // A leaves; B sees the avatar go.
-    drop(a);
-    let gone = wait_until(&mut [&mut b], Duration::from_secs(8), |c| c[0].other("Ada").is_none());
+    a.disconnect();
+    let gone = wait_until(&mut [&mut b], Duration::from_secs(3), |c| c[0].other("Ada").is_none());
     assert!(gone, "A's avatar disappears for B after A disconnects");
     server.stop();
 }

@@ -1,1 +1,107 @@
-fn main(){}
+//! `archipelago`: the windowed client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use archipelago_client::identity::{default_identity_path, default_name, load_or_create};
+use archipelago_client::render::screenshot::ScreenshotPlan;
+use archipelago_client::{ClientConfig, add_client_plugins, render};
+use archipelago_shared::identity::validate_name;
+use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
+use archipelago_shared::world::load_world_dir;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "archipelago", version, about = "The Archipelago client")]
+struct Cli {
+    /// Server address (IPv4 and UDP port). Default: a server on this machine.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
+    server: SocketAddr,
+    /// Your display name (remembered for next time).
+    #[arg(long)]
+    name: Option<String>,
+    /// SHA-256 digest of the server's certificate, plain hex, as the server prints it.
+    /// Default: read from DATA_DIR/cert-digest.txt, where a local server writes it.
+    #[arg(long)]
+    cert_digest: Option<String>,
+    /// The local server's data directory, to find its certificate digest.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Your key file (made on first run). Default: in your config directory.
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    /// World data folder (the same the server uses).
+    #[arg(long, default_value = "assets/world")]
+    world: PathBuf,
+    /// Simulation ticks per second (must match the server's).
+    #[arg(long, default_value_t = DEFAULT_TICK_HZ)]
+    tick_hz: u32,
+    /// Save a PNG here once the world is loaded and drawn, then exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// With --screenshot: wait until this many other avatars are in view.
+    #[arg(long, default_value_t = 0)]
+    screenshot_min_avatars: usize,
+}
+
+/// The name to use: the flag (saved for next time), else the saved one, else the login name.
+fn resolve_name(flag: Option<&str>, identity: &Path) -> anyhow::Result<String> {
+    let file = identity.with_file_name("name.txt");
+    if let Some(name) = flag {
+        let name = validate_name(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+        if let Err(e) = std::fs::write(&file, &name) {
+            eprintln!("cannot remember the name in {}: {e}", file.display());
+        }
+        return Ok(name);
+    }
+    Ok(std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|n| validate_name(&n).ok())
+        .unwrap_or_else(default_name))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let world = load_world_dir(&cli.world).context("the world data is invalid")?;
+    let identity_path = match cli.identity {
+        Some(path) => path,
+        None => default_identity_path()?,
+    };
+    let key = load_or_create(&identity_path)?;
+    let name = resolve_name(cli.name.as_deref(), &identity_path)?;
+    // Without a digest the connection fails with a message on screen that says what to do.
+    let cert_digest = cli
+        .cert_digest
+        .or_else(|| std::fs::read_to_string(cli.data_dir.join("cert-digest.txt")).ok())
+        .map(|d| d.trim().to_owned())
+        .unwrap_or_default();
+    let mut config = ClientConfig::new(cli.server, cert_digest, name, key);
+    config.tick_hz = cli.tick_hz;
+
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: format!("Archipelago — {}", world.nation.name),
+            resolution: WindowResolution::new(1280, 720),
+            ..default()
+        }),
+        // Closing the window first says goodbye to the server (render::Quit).
+        close_when_requested: false,
+        ..default()
+    }));
+    add_client_plugins(&mut app, config, world);
+    app.add_plugins(render::plugin);
+    if let Some(path) = cli.screenshot {
+        app.insert_resource(ScreenshotPlan {
+            path,
+            min_others: cli.screenshot_min_avatars,
+        });
+    }
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => anyhow::bail!("the client stopped with error code {code}"),
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use archipelago_client::ClientConfig;
-use archipelago_client::bots::{SwarmConfig, run_swarm};
+use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
 use archipelago_shared::world::load_world_dir;
@@ -39,8 +39,12 @@ struct Cli {
     /// Updates of every bot per second.
     #[arg(long, default_value_t = 30.0)]
     rate_hz: f64,
+    /// Random seed for the bots' decisions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Keep every bot on the capital near its spawn points instead of roaming.
+    #[arg(long)]
+    gather: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +58,8 @@ fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs(cli.seconds),
         rate_hz: cli.rate_hz,
         seed: cli.seed,
+        behaviour: if cli.gather { Behaviour::Gather } else { Behaviour::Roam },
+        stop: Default::default(),
     };
     eprintln!("running {} bots against {} for {} s", cli.count, cli.server, cli.seconds);
     let report = run_swarm(&config, &world);

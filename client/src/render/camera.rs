@@ -1,0 +1,109 @@
+//! The third-person orbit camera: it follows one's own avatar; the right mouse button (or
+//! Q and E) turns it, the wheel zooms. Before the avatar exists it looks over the capital.
+
+use archipelago_shared::movement::WorldColliders;
+use archipelago_shared::world::World;
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
+use bevy::pbr::{DistanceFog, FogFalloff};
+use bevy::prelude::*;
+use bevy_egui::input::egui_wants_any_pointer_input;
+
+use crate::connection::Session;
+
+/// Where the camera orbits.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct OrbitCamera {
+    /// Radians around +Y; 0 puts the camera south of (behind, +Z from) the target.
+    pub yaw: f32,
+    /// Radians above the horizon.
+    pub pitch: f32,
+    pub distance: f32,
+    pub target: Vec3,
+}
+
+impl Default for OrbitCamera {
+    fn default() -> Self {
+        Self {
+            yaw: 0.35,
+            pitch: 0.42,
+            distance: 14.0,
+            target: Vec3::ZERO,
+        }
+    }
+}
+
+impl OrbitCamera {
+    /// Horizontal forward direction (away from the camera), as world `x`, `z`.
+    pub fn forward(&self) -> Vec2 {
+        Vec2::new(-self.yaw.sin(), -self.yaw.cos())
+    }
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<OrbitCamera>()
+        .add_systems(Startup, spawn_camera)
+        .add_systems(Update, orbit.run_if(not(egui_wants_any_pointer_input)))
+        .add_systems(PostUpdate, place_camera.after(super::avatars::follow_pose).before(TransformSystems::Propagate));
+}
+
+fn spawn_camera(mut commands: Commands, world: Res<World>, mut orbit: ResMut<OrbitCamera>) {
+    let capital = world.capital();
+    orbit.target = world.spawn_position(capital, 0);
+    commands.spawn((
+        Name::new("Camera"),
+        Camera3d::default(),
+        Transform::from_xyz(0.0, 30.0, 60.0).looking_at(Vec3::ZERO, Vec3::Y),
+        DistanceFog {
+            color: Color::srgba(0.62, 0.78, 0.92, 1.0),
+            falloff: FogFalloff::Linear {
+                start: 250.0,
+                end: 1300.0,
+            },
+            ..default()
+        },
+    ));
+}
+
+fn orbit(
+    mut orbit: ResMut<OrbitCamera>,
+    buttons: Res<ButtonInput<MouseButton>>,
+    keys: Res<ButtonInput<KeyCode>>,
+    motion: Res<AccumulatedMouseMotion>,
+    scroll: Res<AccumulatedMouseScroll>,
+    time: Res<Time>,
+) {
+    if buttons.pressed(MouseButton::Right) {
+        orbit.yaw -= motion.delta.x * 0.005;
+        orbit.pitch = (orbit.pitch + motion.delta.y * 0.004).clamp(-0.1, 1.35);
+    }
+    let turn = f32::from(keys.pressed(KeyCode::KeyQ)) - f32::from(keys.pressed(KeyCode::KeyE));
+    orbit.yaw += turn * 1.8 * time.delta_secs();
+    let lines = match scroll.unit {
+        MouseScrollUnit::Line => scroll.delta.y,
+        MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+    };
+    orbit.distance = (orbit.distance * (1.0 - lines * 0.1)).clamp(3.0, 120.0);
+}
+
+fn place_camera(
+    mut orbit: ResMut<OrbitCamera>,
+    session: Res<Session>,
+    targets: Query<&Transform, Without<Camera3d>>,
+    mut camera: Single<&mut Transform, With<Camera3d>>,
+    colliders: Res<WorldColliders>,
+) {
+    if let Some(own) = session.own_avatar.and_then(|e| targets.get(e).ok()) {
+        orbit.target = own.translation + Vec3::Y * 1.6;
+    }
+    let direction = Vec3::new(
+        orbit.yaw.sin() * orbit.pitch.cos(),
+        orbit.pitch.sin(),
+        orbit.yaw.cos() * orbit.pitch.cos(),
+    );
+    // Pull the camera in front of any wall between it and the avatar.
+    let distance = colliders
+        .cast_ray(orbit.target, direction, orbit.distance)
+        .map_or(orbit.distance, |hit| (hit - 0.3).max(0.5));
+    **camera = Transform::from_translation(orbit.target + direction * distance)
+        .looking_at(orbit.target, Vec3::Y);
+}

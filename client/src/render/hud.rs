@@ -1,0 +1,228 @@
+//! The heads-up display: connection state, ping and people online; name tags over avatars and
+//! labels over islands; the server's notices; and a clear screen when connecting fails.
+
+
+use archipelago_shared::protocol::{AvatarPose, AvatarProfile, WorldStatus};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use super::role_color;
+use crate::ClientConfig;
+use crate::connection::{ConnectionState, Retry, Session};
+
+/// Notices stay on screen this long.
+const NOTICE_SECONDS: f64 = 6.0;
+/// Islands are labelled when the camera is closer than this.
+const ISLAND_LABEL_RANGE: f32 = 900.0;
+/// Name tags are drawn for avatars closer than this.
+const NAME_TAG_RANGE: f32 = 60.0;
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(
+        EguiPrimaryContextPass,
+        (labels, status_bar, notices, connection_overlay).chain(),
+    );
+}
+
+fn egui_color(color: Color) -> egui::Color32 {
+    let c = color.to_srgba();
+    egui::Color32::from_rgb((c.red * 255.0) as u8, (c.green * 255.0) as u8, (c.blue * 255.0) as u8)
+}
+
+fn state_words(state: &ConnectionState) -> (egui::Color32, String) {
+    match state {
+        ConnectionState::Connecting { attempt, elapsed } => (
+            egui::Color32::YELLOW,
+            format!("Connecting… {:.0} s (attempt {attempt})", elapsed.as_secs_f32()),
+        ),
+        ConnectionState::LoggingIn => (egui::Color32::YELLOW, "Logging in…".into()),
+        ConnectionState::InWorld => (egui::Color32::from_rgb(90, 220, 110), "Connected".into()),
+        ConnectionState::Failed { .. } => (egui::Color32::from_rgb(240, 90, 80), "Disconnected".into()),
+    }
+}
+
+fn status_bar(
+    mut contexts: EguiContexts,
+    state: Res<ConnectionState>,
+    session: Res<Session>,
+    status: Query<&WorldStatus>,
+    world: Res<World>,
+    poses: Query<&AvatarPose>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let online = status.iter().next().map_or(0, |s| s.online);
+    let here = session
+        .own_avatar
+        .and_then(|e| poses.get(e).ok())
+        .and_then(|p| world.island_at(p.position))
+        .map_or_else(|| "the open sea".to_owned(), |p| format!("{} ({})", p.name, p.city));
+    egui::Area::new(egui::Id::new("status_bar"))
+        .anchor(egui::Align2::LEFT_TOP, egui::vec2(10.0, 10.0))
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.strong(&world.nation.name);
+                    ui.separator();
+                    let (color, words) = state_words(&state);
+                    let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    ui.painter().circle_filled(dot.center(), 5.0, color);
+                    ui.label(words);
+                    ui.separator();
+                    ui.label(format!("ping {} ms", session.ping.as_millis()));
+                    ui.separator();
+                    ui.label(format!("{online} online"));
+                    if let Some(role) = session.role {
+                        ui.separator();
+                        ui.colored_label(egui_color(role_color(role)), format!("{} · {role}", session.name));
+                    }
+                    ui.separator();
+                    ui.label(format!("at {here}"));
+                });
+            });
+        });
+    egui::Area::new(egui::Id::new("controls"))
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-10.0, -10.0))
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.small("WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · M atlas");
+            });
+        });
+    Ok(())
+}
+
+fn notices(mut contexts: EguiContexts, session: Res<Session>, time: Res<Time>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let now = time.elapsed_secs_f64();
+    let recent: Vec<&String> = session
+        .notices
+        .iter()
+        .filter(|(at, _)| now - at < NOTICE_SECONDS)
+        .map(|(_, text)| text)
+        .collect();
+    if recent.is_empty() {
+        return Ok(());
+    }
+    egui::Area::new(egui::Id::new("notices"))
+        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(10.0, -10.0))
+        .show(ctx, |ui| {
+            for text in recent {
+                egui::Frame::popup(ui.style()).show(ui, |ui| {
+                    ui.label(text.as_str());
+                });
+            }
+        });
+    Ok(())
+}
+
+/// Name tags over avatars and labels over islands, drawn behind every window.
+fn labels(
+    mut contexts: EguiContexts,
+    camera: Single<(&Camera, &GlobalTransform)>,
+    avatars: Query<(Entity, &AvatarProfile, &GlobalTransform)>,
+    session: Res<Session>,
+    world: Res<World>,
+    status: Query<&WorldStatus>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let (camera, camera_transform) = *camera;
+    let eye = camera_transform.translation();
+    let painter = ctx.layer_painter(egui::LayerId::background());
+    let status = status.iter().next();
+    for protocity in &world.protocities {
+        let island = &protocity.island;
+        let top = island.to_world(Vec2::ZERO, 16.0);
+        if top.distance(eye) > ISLAND_LABEL_RANGE {
+            continue;
+        }
+        let Ok(at) = camera.world_to_viewport(camera_transform, top) else {
+            continue;
+        };
+        let online = status
+            .and_then(|s| s.per_island.iter().find(|(id, _)| *id == protocity.id))
+            .map_or(0, |(_, n)| *n);
+        let text = format!("{}\n{}, {} · {} online", protocity.name, protocity.city, protocity.jurisdiction, online);
+        let galley = painter.layout(text, egui::FontId::proportional(15.0), egui::Color32::WHITE, 400.0);
+        let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(6.0);
+        painter.rect_filled(rect, 6.0, egui::Color32::from_black_alpha(140));
+        painter.galley(rect.min + egui::vec2(6.0, 6.0), galley, egui::Color32::WHITE);
+    }
+    for (entity, profile, transform) in &avatars {
+        let head = transform.translation() + Vec3::Y * 2.25;
+        let distance = head.distance(eye);
+        if distance > NAME_TAG_RANGE {
+            continue;
+        }
+        let Ok(at) = camera.world_to_viewport(camera_transform, head) else {
+            continue;
+        };
+        let own = Some(entity) == session.own_avatar;
+        let text = format!("{} · {}", profile.name, profile.role);
+        let size = if own { 14.0 } else { 13.0 };
+        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(size), egui::Color32::WHITE);
+        let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(4.0);
+        painter.rect_filled(rect, 4.0, egui::Color32::from_black_alpha(150));
+        painter.rect_filled(
+            egui::Rect::from_min_size(rect.left_top(), egui::vec2(4.0, rect.height())),
+            2.0,
+            egui_color(role_color(profile.role)),
+        );
+        painter.galley(rect.min + egui::vec2(4.0, 4.0), galley, egui::Color32::WHITE);
+    }
+    Ok(())
+}
+
+/// While not in the world: a clear message in the middle of the screen, and on failure the
+/// reason with a way to retry.
+fn connection_overlay(
+    mut contexts: EguiContexts,
+    state: Res<ConnectionState>,
+    config: Res<ClientConfig>,
+    mut retry: MessageWriter<Retry>,
+    mut quit: MessageWriter<super::Quit>,
+) -> Result {
+    if *state == ConnectionState::InWorld {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    egui::Window::new("Archipelago")
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+        .collapsible(false)
+        .resizable(false)
+        .show(ctx, |ui| {
+            ui.set_width(420.0);
+            match &*state {
+                ConnectionState::Connecting { attempt, elapsed } => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("Connecting to {} …", config.server));
+                    });
+                    let left = config.connect_timeout.saturating_sub(*elapsed);
+                    ui.add(egui::ProgressBar::new(
+                        elapsed.as_secs_f32() / config.connect_timeout.as_secs_f32(),
+                    ).text(format!("attempt {attempt}, giving up in {} s", left.as_secs())));
+                }
+                ConnectionState::LoggingIn => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(format!("Connected. Logging in as {} …", config.name));
+                    });
+                }
+                ConnectionState::Failed { reason } => {
+                    ui.heading("Could not join the world");
+                    ui.label(reason.as_str());
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button("Retry").clicked() {
+                            retry.write(Retry);
+                        }
+                        if ui.button("Quit").clicked() {
+                            quit.write(super::Quit);
+                        }
+                    });
+                }
+                ConnectionState::InWorld => {}
+            }
+        });
+    Ok(())
+}

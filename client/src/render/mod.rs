@@ -1,0 +1,44 @@
+//! Everything a person sees: the archipelago's scene, avatars, the orbit camera, keyboard and
+//! mouse, and the egui interface. Added only by the windowed binary (feature `render`).
+
+mod avatars;
+mod camera;
+mod hud;
+mod input;
+mod map;
+mod quit;
+mod scene;
+pub mod screenshot;
+
+use bevy::prelude::*;
+use bevy_egui::EguiPlugin;
+
+pub use camera::OrbitCamera;
+pub use quit::Quit;
+
+/// Composes the client's visual plugins.
+pub fn plugin(app: &mut App) {
+    app.add_plugins(EguiPlugin::default());
+    app.add_plugins((
+        scene::plugin,
+        avatars::plugin,
+        camera::plugin,
+        input::plugin,
+        hud::plugin,
+        map::plugin,
+        quit::plugin,
+        screenshot::plugin,
+    ));
+}
+
+/// Colour of an avatar's body for a role: visitors orange, members blue, residents green,
+/// founders gold.
+pub fn role_color(role: archipelago_shared::protocol::Role) -> Color {
+    use archipelago_shared::protocol::Role;
+    match role {
+        Role::Visitor => Color::srgb(0.95, 0.5, 0.12),
+        Role::Member => Color::srgb(0.22, 0.5, 0.95),
+        Role::Resident => Color::srgb(0.2, 0.72, 0.36),
+        Role::Founder => Color::srgb(0.96, 0.78, 0.18),
+    }
+}

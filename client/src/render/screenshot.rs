@@ -1,0 +1,152 @@
+//! `--screenshot PATH`: once the world is loaded and drawn (connected, own avatar in place,
+//! enough others in view, and frames rendered since), save a PNG of the window, write what
+//! was in view beside it as JSON, and exit. Used by the screenshot test and the README.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use archipelago_shared::protocol::AvatarProfile;
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+use serde::Serialize;
+
+use super::scene::SceneReady;
+use crate::connection::{ConnectionState, Session};
+
+/// Frames to render after everything is in place, so shaders are compiled and shadows drawn
+/// (lavapipe is slow).
+const SETTLE_FRAMES: u32 = 90;
+const SETTLE_TIME: Duration = Duration::from_secs(6);
+/// Give up waiting after this long and capture whatever is there (the test then fails on it).
+const GIVE_UP: Duration = Duration::from_secs(240);
+
+/// What to capture.
+#[derive(Resource, Debug, Clone)]
+pub struct ScreenshotPlan {
+    pub path: PathBuf,
+    /// Other avatars that must be in view first.
+    pub min_others: usize,
+}
+
+#[derive(Resource, Debug)]
+struct Progress {
+    started: Instant,
+    ready_since: Option<(Instant, u32)>,
+    requested: bool,
+    saved_frames: Option<u32>,
+}
+
+/// Written beside the PNG as `PATH.json`.
+#[derive(Serialize)]
+struct Sidecar {
+    others_in_view: usize,
+    others_total: usize,
+    in_world: bool,
+    seconds_waited: f64,
+    timed_out: bool,
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_systems(Last, capture.run_if(resource_exists::<ScreenshotPlan>));
+}
+
+fn others_in_view(
+    camera: &Camera,
+    camera_transform: &GlobalTransform,
+    avatars: &Query<(Entity, &GlobalTransform), With<AvatarProfile>>,
+    own: Option<Entity>,
+) -> (usize, usize) {
+    let mut total = 0;
+    let mut in_view = 0;
+    for (entity, transform) in avatars {
+        if Some(entity) == own {
+            continue;
+        }
+        total += 1;
+        let chest = transform.translation() + Vec3::Y;
+        if let Ok(p) = camera.world_to_viewport(camera_transform, chest)
+            && let Some(size) = camera.logical_viewport_size()
+            && p.x >= 0.0
+            && p.y >= 0.0
+            && p.x <= size.x
+            && p.y <= size.y
+        {
+            in_view += 1;
+        }
+    }
+    (in_view, total)
+}
+
+fn capture(
+    mut commands: Commands,
+    plan: Res<ScreenshotPlan>,
+    mut progress: Local<Option<Progress>>,
+    state: Res<ConnectionState>,
+    session: Res<Session>,
+    scene: Option<Res<SceneReady>>,
+    camera: Single<(&Camera, &GlobalTransform)>,
+    avatars: Query<(Entity, &GlobalTransform), With<AvatarProfile>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let progress = progress.get_or_insert_with(|| Progress {
+        started: Instant::now(),
+        ready_since: None,
+        requested: false,
+        saved_frames: None,
+    });
+    if let Some(frames) = &mut progress.saved_frames {
+        *frames += 1;
+        // The capture is written asynchronously; give it a few frames, then leave.
+        if *frames > 10 && plan.path.exists() {
+            exit.write(AppExit::Success);
+        }
+        return;
+    }
+    if progress.requested {
+        return;
+    }
+    let (camera, camera_transform) = *camera;
+    let (in_view, total) = others_in_view(camera, camera_transform, &avatars, session.own_avatar);
+    let in_world = *state == ConnectionState::InWorld && session.own_avatar.is_some();
+    let ready = in_world && scene.is_some() && in_view >= plan.min_others;
+    let timed_out = progress.started.elapsed() > GIVE_UP;
+    if ready {
+        let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));
+        *frames += 1;
+        if *frames < SETTLE_FRAMES || since.elapsed() < SETTLE_TIME {
+            return;
+        }
+    } else {
+        progress.ready_since = None;
+        if !timed_out {
+            return;
+        }
+    }
+    let sidecar = Sidecar {
+        others_in_view: in_view,
+        others_total: total,
+        in_world,
+        seconds_waited: progress.started.elapsed().as_secs_f64(),
+        timed_out: !ready,
+    };
+    if let Some(dir) = plan.path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let json_path = plan.path.with_extension("json");
+    match serde_json::to_string_pretty(&sidecar) {
+        Ok(json) => {
+            if let Err(e) = std::fs::write(&json_path, json) {
+                error!("cannot write {}: {e}", json_path.display());
+            }
+        }
+        Err(e) => error!("cannot encode the screenshot report: {e}"),
+    }
+    info!("taking the screenshot: {} others in view of {total}", in_view);
+    let _ = std::fs::remove_file(&plan.path);
+    commands
+        .spawn(Screenshot::primary_window())
+        .observe(save_to_disk(plan.path.clone()))
+        .observe(|_: On<ScreenshotCaptured>| info!("screenshot captured"));
+    progress.requested = true;
+    progress.saved_frames = Some(0);
+}

@@ -1,0 +1,128 @@
+//! The real client binary, under Xvfb with Mesa's software Vulkan (lavapipe), connected to a
+//! real server with a few bots, saves a PNG once the world is loaded and drawn. The picture
+//! must show the world: the ocean, an island, and other avatars in view.
+//!
+//! The PNG is kept at `target/screenshots/world.png` for people to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::identity::ephemeral;
+use archipelago_tests::{TestServer, world};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn client_binary() -> PathBuf {
+    let path = std::env::var_os("ARCHIPELAGO_CLIENT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/archipelago"));
+    assert!(
+        path.exists(),
+        "the client binary {} is missing: build it with `make client` (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Pixel counts by kind of colour.
+#[derive(Debug, Default)]
+struct Palette {
+    total: usize,
+    ocean: usize,
+    grass: usize,
+    sand: usize,
+    distinct: usize,
+}
+
+fn palette(png_path: &Path) -> Palette {
+    let file = std::fs::File::open(png_path).expect("the PNG exists");
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file)).read_info().expect("a valid PNG");
+    let mut buffer = vec![0; reader.output_buffer_size().expect("PNG size")];
+    let info = reader.next_frame(&mut buffer).expect("PNG pixels");
+    let channels = info.color_type.samples();
+    let mut palette = Palette::default();
+    let mut colours = std::collections::HashSet::new();
+    for px in buffer[..info.buffer_size()].chunks(channels) {
+        let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+        palette.total += 1;
+        colours.insert((r / 8, g / 8, b / 8));
+        if b > r + 40 && b >= g - 10 && b > 60 && g < 200 {
+            palette.ocean += 1;
+        } else if g > r + 12 && g > b + 8 {
+            palette.grass += 1;
+        } else if r > 120 && r > b + 35 && g > b + 15 && r >= g {
+            palette.sand += 1;
+        }
+    }
+    palette.distinct = colours.len();
+    palette
+}
+
+#[test]
+fn the_client_draws_the_world_with_other_avatars_in_view() {
+    let binary = client_binary();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let out_dir = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&out_dir).expect("screenshot folder");
+    let png_path = out_dir.join("world.png");
+    let _ = std::fs::remove_file(&png_path);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swarm = SwarmConfig {
+        template: server.client_config("", ephemeral()),
+        count: 4,
+        duration: Duration::from_secs(420),
+        rate_hz: 30.0,
+        seed: 3,
+        behaviour: Behaviour::Gather,
+        stop: stop.clone(),
+    };
+    let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
+
+    let runtime_dir = dir.path().join("xdg");
+    std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
+    let output = Command::new("timeout")
+        .args(["400", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
+        .arg(&binary)
+        .args(["--server", &server.addr.to_string(), "--cert-digest", &server.digest])
+        .args(["--name", "Photographer", "--identity"])
+        .arg(dir.path().join("identity.key"))
+        .arg("--world")
+        .arg(workspace().join("assets/world"))
+        .arg("--screenshot")
+        .arg(&png_path)
+        .args(["--screenshot-min-avatars", "2"])
+        .env("WGPU_BACKEND", "vulkan")
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .output()
+        .expect("xvfb-run and the client start (make test installs xvfb)");
+    stop.store(true, Ordering::Relaxed);
+    let report = bots.join().expect("bots ran");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let tail: String = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(output.status.success(), "the client exits cleanly; status {:?}, log:\n{tail}", output.status);
+    assert!(png_path.exists(), "the client saved {}; log:\n{tail}", png_path.display());
+    assert_eq!(report.connected, 4, "the bots were in the world: {:?}", report.errors);
+
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(png_path.with_extension("json")).expect("the client wrote what it saw"),
+    )
+    .expect("valid JSON");
+    assert_eq!(sidecar["timed_out"], false, "the world was ready before the deadline: {sidecar}");
+    assert!(sidecar["others_in_view"].as_u64().unwrap_or(0) >= 2, "other avatars in view: {sidecar}");
+
+    let palette = palette(&png_path);
+    let share = |n: usize| n as f64 / palette.total as f64;
+    println!("{palette:?}");
+    assert!(palette.distinct > 200, "not one flat colour: {palette:?}");
+    assert!(share(palette.ocean) > 0.03, "ocean blue is present: {palette:?}");
+    assert!(share(palette.grass) > 0.03, "island green is present: {palette:?}");
+    server.stop();
+}
