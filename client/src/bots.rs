@@ -92,7 +92,11 @@ fn think(
         let here = world.island_at(own.position).unwrap_or(world.capital());
         brain.target = if brain.behaviour == Behaviour::Gather {
             let spawn = world.spawn_position(world.capital(), brain.rng.gen_range(0..8));
-            let jitter = Vec3::new(brain.rng.gen_range(-5.0..5.0), 0.0, brain.rng.gen_range(-5.0..5.0));
+            let jitter = Vec3::new(
+                brain.rng.gen_range(-5.0..5.0),
+                0.0,
+                brain.rng.gen_range(-5.0..5.0),
+            );
             Some(spawn + jitter)
         } else if roll < 0.1 {
             let index = brain.rng.gen_range(0..world.protocities.len());
@@ -103,7 +107,10 @@ fn think(
         } else if roll < 0.55 {
             // Gather: head for the town hall's door of the island we are on.
             let door = here.island.town_hall.door_outside();
-            let jitter = Vec2::new(brain.rng.gen_range(-4.0..4.0), brain.rng.gen_range(-4.0..4.0));
+            let jitter = Vec2::new(
+                brain.rng.gen_range(-4.0..4.0),
+                brain.rng.gen_range(-4.0..4.0),
+            );
             Some(here.island.to_world(door + jitter, 0.0))
         } else {
             let angle = brain.rng.gen_range(0.0..std::f32::consts::TAU);
@@ -145,7 +152,10 @@ fn record(
     stats.in_world_for = now - since;
     if now >= brain.next_sample {
         brain.next_sample = now + Duration::from_millis(500);
-        let others = poses.iter().filter(|e| Some(*e) != session.own_avatar).count();
+        let others = poses
+            .iter()
+            .filter(|e| Some(*e) != session.own_avatar)
+            .count();
         stats.avatars_seen.push(others as u32);
     }
 }
@@ -272,7 +282,10 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         if let ConnectionState::Failed { reason } = state {
             report.errors.push(format!("bot {}: {reason}", i + 1));
         } else if stats.in_world_since.is_none() {
-            report.errors.push(format!("bot {}: never got into the world ({state:?})", i + 1));
+            report.errors.push(format!(
+                "bot {}: never got into the world ({state:?})",
+                i + 1
+            ));
         }
     }
     if report.min_avatars_seen == u32::MAX {

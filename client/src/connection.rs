@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use archipelago_shared::identity::login_payload;
 use archipelago_shared::protocol::{
-    AvatarInput, AvatarPose, ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION, Role, ToClient,
-    ToServer,
+    AvatarInput, AvatarPose, ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION,
+    Role, ToClient, ToServer,
 };
 use bevy::prelude::*;
 use ed25519_dalek::Signer;
@@ -137,15 +137,22 @@ fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
             "The server at {server} presented a certificate that does not match the digest you \
              gave (--cert-digest). Ask its host for the current digest."
         )
-    } else if full.contains("timed out") || full.contains("refused") || full.contains("unreachable") {
+    } else if full.contains("timed out") || full.contains("refused") || full.contains("unreachable")
+    {
         format!("No server answered at {server}. Is it running, and is the address right?")
     } else if matches!(reason, DisconnectedReason::ByPeer(_))
-        || matches!(reason, DisconnectedReason::LinkFailed(UnlinkReason::ByPeer(_)))
+        || matches!(
+            reason,
+            DisconnectedReason::LinkFailed(UnlinkReason::ByPeer(_))
+        )
     {
         format!("The server at {server} closed the connection. It may have restarted; try again.")
     } else {
         let first = full.split("\\n").next().unwrap_or_default();
-        format!("Lost the connection to {server} ({}).", first.trim_end_matches(['(', '"']))
+        format!(
+            "Lost the connection to {server} ({}).",
+            first.trim_end_matches(['(', '"'])
+        )
     }
 }
 
@@ -175,7 +182,8 @@ fn watch_connection(
                     ),
                 })
             } else if let Some(d) = disconnected.filter(|d| {
-                !matches!(d.reason, DisconnectedReason::Unknown) && elapsed > Duration::from_millis(200)
+                !matches!(d.reason, DisconnectedReason::Unknown)
+                    && elapsed > Duration::from_millis(200)
             }) {
                 Some(ConnectionState::Failed {
                     reason: explain(&d.reason, config.server),
@@ -187,11 +195,11 @@ fn watch_connection(
                 })
             }
         }
-        ConnectionState::LoggingIn | ConnectionState::InWorld => disconnected.map(|d| {
-            ConnectionState::Failed {
+        ConnectionState::LoggingIn | ConnectionState::InWorld => {
+            disconnected.map(|d| ConnectionState::Failed {
                 reason: explain(&d.reason, config.server),
-            }
-        }),
+            })
+        }
         ConnectionState::Failed { .. } => None,
     };
     if let Some(next) = next
@@ -205,7 +213,10 @@ fn watch_connection(
 }
 
 fn receive_messages(
-    mut receivers: Query<(&mut MessageReceiver<ToClient>, &mut MessageSender<ToServer>), With<Client>>,
+    mut receivers: Query<
+        (&mut MessageReceiver<ToClient>, &mut MessageSender<ToServer>),
+        With<Client>,
+    >,
     client: Single<Entity, With<Client>>,
     config: Res<ClientConfig>,
     mut state: ResMut<ConnectionState>,
@@ -221,7 +232,10 @@ fn receive_messages(
             ToClient::Challenge { nonce, tick_hz } => {
                 session.server_tick_hz = tick_hz;
                 if tick_hz != config.tick_hz {
-                    warn!("the server ticks at {tick_hz} Hz, this client at {} Hz", config.tick_hz);
+                    warn!(
+                        "the server ticks at {tick_hz} Hz, this client at {} Hz",
+                        config.tick_hz
+                    );
                 }
                 let signature = config.key.sign(&login_payload(&nonce, &config.name));
                 sender.send::<ControlChannel>(ToServer::Login {
@@ -267,12 +281,20 @@ fn receive_messages(
 fn adopt_own_avatar(
     mut commands: Commands,
     mut session: ResMut<Session>,
-    new_own: Query<Entity, (With<Predicted>, With<AvatarPose>, Without<InputMarker<AvatarInput>>)>,
+    new_own: Query<
+        Entity,
+        (
+            With<Predicted>,
+            With<AvatarPose>,
+            Without<InputMarker<AvatarInput>>,
+        ),
+    >,
 ) {
     for entity in &new_own {
-        commands
-            .entity(entity)
-            .insert((InputMarker::<AvatarInput>::default(), Name::new("Own avatar")));
+        commands.entity(entity).insert((
+            InputMarker::<AvatarInput>::default(),
+            Name::new("Own avatar"),
+        ));
         session.own_avatar = Some(entity);
     }
     if let Some(entity) = session.own_avatar

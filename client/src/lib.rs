@@ -2,10 +2,10 @@
 //! runs without a window, so the windowed client, the bots and the tests all use the same
 //! code; rendering and UI live in [`render`], compiled with the `render` feature.
 
+pub mod bots;
 pub mod connection;
 pub mod control;
 pub mod identity;
-pub mod bots;
 #[cfg(feature = "render")]
 pub mod render;
 
@@ -67,7 +67,12 @@ impl Plugin for NetworkPlugin {
     fn build(&self, app: &mut App) {
         app.configure_sets(
             Update,
-            (ClientSystems::Receive, ClientSystems::Control, ClientSystems::Present).chain(),
+            (
+                ClientSystems::Receive,
+                ClientSystems::Control,
+                ClientSystems::Present,
+            )
+                .chain(),
         );
         app.add_plugins((connection::plugin, control::plugin));
     }

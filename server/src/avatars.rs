@@ -4,13 +4,15 @@
 use std::time::Duration;
 
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
-use archipelago_shared::protocol::{AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_TELEPORTS_PER_SECOND, ToClient};
+use archipelago_shared::protocol::{
+    AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_TELEPORTS_PER_SECOND, ToClient,
+};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::prelude::input::native::ActionState;
-use lightyear::prelude::input::server::authorize_controlled_targets;
 use lightyear::prelude::input::native::NativeStateSequence;
 use lightyear::prelude::input::server::InputValidationAppExt;
+use lightyear::prelude::input::server::authorize_controlled_targets;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
@@ -115,7 +117,12 @@ fn spawn_avatars(
 
 /// The authoritative movement step: clamp the input, then apply the shared rule.
 fn move_avatars(
-    mut avatars: Query<(&mut AvatarPose, &mut Avatar, Option<&ActionState<AvatarInput>>, &Name)>,
+    mut avatars: Query<(
+        &mut AvatarPose,
+        &mut Avatar,
+        Option<&ActionState<AvatarInput>>,
+        &Name,
+    )>,
     colliders: Res<WorldColliders>,
     world: Res<World>,
     time: Res<Time<Fixed>>,
@@ -151,8 +158,9 @@ fn move_avatars(
 
 fn refill_teleport_budget(mut avatars: Query<&mut Avatar>, time: Res<Time>) {
     for mut avatar in &mut avatars {
-        avatar.teleport_budget =
-            (avatar.teleport_budget + time.delta_secs() * MAX_TELEPORTS_PER_SECOND).min(MAX_TELEPORTS_PER_SECOND);
+        avatar.teleport_budget = (avatar.teleport_budget
+            + time.delta_secs() * MAX_TELEPORTS_PER_SECOND)
+            .min(MAX_TELEPORTS_PER_SECOND);
     }
 }
 
@@ -171,11 +179,19 @@ fn teleport(
             continue;
         };
         let Some(protocity) = world.protocity(&request.protocity) else {
-            notice(&mut sender, remote.0, format!("there is no protocity `{}`", request.protocity));
+            notice(
+                &mut sender,
+                remote.0,
+                format!("there is no protocity `{}`", request.protocity),
+            );
             continue;
         };
         if avatar.teleport_budget < 1.0 {
-            notice(&mut sender, remote.0, "too many teleports; wait a moment".into());
+            notice(
+                &mut sender,
+                remote.0,
+                "too many teleports; wait a moment".into(),
+            );
             continue;
         }
         avatar.teleport_budget -= 1.0;

@@ -65,7 +65,12 @@ impl Plugin for ServerPlugin {
     fn build(&self, app: &mut App) {
         app.configure_sets(
             Update,
-            (ServerSystems::Receive, ServerSystems::Apply, ServerSystems::Publish).chain(),
+            (
+                ServerSystems::Receive,
+                ServerSystems::Apply,
+                ServerSystems::Publish,
+            )
+                .chain(),
         );
         app.add_plugins((
             network::plugin,
@@ -122,7 +127,9 @@ pub fn build_app(
         app.add_plugins(LogPlugin::default());
     }
     app.add_plugins(StatesPlugin);
-    app.add_plugins(ServerPlugins { tick_duration: tick });
+    app.add_plugins(ServerPlugins {
+        tick_duration: tick,
+    });
     app.add_plugins(ProtocolPlugin);
     app.insert_resource(WorldColliders::new(&world));
     app.insert_resource(world);

@@ -159,7 +159,11 @@ fn receive_requests(
                         continue;
                     };
                     if pending.awaiting_registry {
-                        notice(&mut sender, remote.0, "your login is already being checked".into());
+                        notice(
+                            &mut sender,
+                            remote.0,
+                            "your login is already being checked".into(),
+                        );
                         continue;
                     }
                     let checked = if protocol_version != PROTOCOL_VERSION {
@@ -187,7 +191,11 @@ fn receive_requests(
                     if logged_in.is_none() {
                         notice(&mut sender, remote.0, "log in before teleporting".into());
                     } else if protocity.chars().count() > MAX_ID_CHARS {
-                        notice(&mut sender, remote.0, "that protocity id is too long".into());
+                        notice(
+                            &mut sender,
+                            remote.0,
+                            "that protocity id is too long".into(),
+                        );
                     } else {
                         teleports.write(TeleportRequest { link, protocity });
                     }

@@ -13,7 +13,11 @@ use archipelago_shared::world::load_world_dir;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "archipelago-server", version, about = "The Archipelago world server (headless, authoritative)")]
+#[command(
+    name = "archipelago-server",
+    version,
+    about = "The Archipelago world server (headless, authoritative)"
+)]
 struct Cli {
     /// Address and UDP port to listen on (QUIC).
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
@@ -72,7 +76,11 @@ fn main() -> anyhow::Result<()> {
                 "{}: {} protocities, {} parcels: valid",
                 world.nation.name,
                 world.protocities.len(),
-                world.protocities.iter().map(|p| p.island.parcels.len()).sum::<usize>()
+                world
+                    .protocities
+                    .iter()
+                    .map(|p| p.island.parcels.len())
+                    .sum::<usize>()
             );
             Ok(())
         }
@@ -95,7 +103,10 @@ fn serve(cli: Cli, world: archipelago_shared::world::World) -> anyhow::Result<()
     let (storage, _runtime) = open_storage(&config, &world)?;
     let digest_file = write_digest(&config.data_dir, &digest)?;
     println!("certificate digest: {digest}");
-    println!("(written to {}; clients pass it as --cert-digest)", digest_file.display());
+    println!(
+        "(written to {}; clients pass it as --cert-digest)",
+        digest_file.display()
+    );
 
     let mut app = build_app(config, world, identity, storage, true);
     let flag = app.world().resource::<ShutdownFlag>().clone();
@@ -115,7 +126,9 @@ fn ctrlc_stop(flag: ShutdownFlag) {
 }
 
 fn admin(data_dir: &std::path::Path, action: Admin, json: bool) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         std::fs::create_dir_all(data_dir)?;
         let storage = Storage::open(data_dir).await?;
@@ -128,7 +141,10 @@ fn admin(data_dir: &std::path::Path, action: Admin, json: bool) -> anyhow::Resul
                 if json {
                     println!("{}", serde_json::to_string_pretty(&member)?);
                 } else {
-                    println!("{} ({}) is now a {}", member.name, member.public_key, member.role);
+                    println!(
+                        "{} ({}) is now a {}",
+                        member.name, member.public_key, member.role
+                    );
                 }
                 Ok(())
             }

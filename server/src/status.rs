@@ -36,8 +36,11 @@ fn refresh_status(
     if !timer.tick(time.delta()).just_finished() {
         return;
     }
-    let mut per_island: Vec<(String, u32)> =
-        world.protocities.iter().map(|p| (p.id.clone(), 0)).collect();
+    let mut per_island: Vec<(String, u32)> = world
+        .protocities
+        .iter()
+        .map(|p| (p.id.clone(), 0))
+        .collect();
     per_island.sort();
     for pose in &avatars {
         if let Some(protocity) = world.island_at(pose.position)

@@ -179,7 +179,12 @@ impl Storage {
     }
 
     /// Gives a member a role and records who did it.
-    pub async fn grant_role(&self, who: &str, role: Role, by: &str) -> Result<Member, StorageError> {
+    pub async fn grant_role(
+        &self,
+        who: &str,
+        role: Role,
+        by: &str,
+    ) -> Result<Member, StorageError> {
         let member = self.find(who).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE members SET role = ? WHERE public_key = ?")
@@ -187,13 +192,15 @@ impl Storage {
             .bind(&member.public_key)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, ?, ?, ?)")
-            .bind(&member.public_key)
-            .bind(role.as_str())
-            .bind(by)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&member.public_key)
+        .bind(role.as_str())
+        .bind(by)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Member { role, ..member })
     }

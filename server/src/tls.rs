@@ -20,7 +20,11 @@ pub enum TlsError {
     #[error("cannot make a self-signed certificate: {0}")]
     SelfSigned(String),
     #[error("cannot read certificate {cert} / key {key}: {message}")]
-    Pem { cert: PathBuf, key: PathBuf, message: String },
+    Pem {
+        cert: PathBuf,
+        key: PathBuf,
+        message: String,
+    },
     #[error("the certificate chain is empty")]
     EmptyChain,
 }

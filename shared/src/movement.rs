@@ -6,7 +6,9 @@ use bevy::math::{Vec2, Vec3};
 use bevy::prelude::Resource;
 use bevy_rapier3d::parry::query::{DefaultQueryDispatcher, Ray};
 use bevy_rapier3d::parry::shape::Capsule;
-use bevy_rapier3d::rapier::control::{CharacterAutostep, CharacterLength, KinematicCharacterController};
+use bevy_rapier3d::rapier::control::{
+    CharacterAutostep, CharacterLength, KinematicCharacterController,
+};
 use bevy_rapier3d::rapier::prelude::{
     BroadPhaseBvh, ColliderBuilder, ColliderSet, IntegrationParameters, Pose, QueryFilter,
     RigidBodySet,
@@ -52,7 +54,10 @@ pub fn sanitize(input: &AvatarInput) -> Sanitized {
         out.yaw = 0.0;
         clamped = true;
     }
-    Sanitized { input: out, clamped }
+    Sanitized {
+        input: out,
+        clamped,
+    }
 }
 
 /// Horizontal speed the rules allow for an input.
@@ -85,14 +90,29 @@ impl WorldColliders {
         let edge = world.nation.ocean_half_extent;
         let floor_half = 1.0;
         colliders.insert(
-            ColliderBuilder::cuboid(edge + 10.0, floor_half, edge + 10.0)
-                .translation(Vec3::new(0.0, SEA_FLOOR - floor_half, 0.0)),
+            ColliderBuilder::cuboid(edge + 10.0, floor_half, edge + 10.0).translation(Vec3::new(
+                0.0,
+                SEA_FLOOR - floor_half,
+                0.0,
+            )),
         );
         for (center, half) in [
-            (Vec3::new(edge + 1.0, 0.0, 0.0), Vec3::new(1.0, 50.0, edge + 2.0)),
-            (Vec3::new(-edge - 1.0, 0.0, 0.0), Vec3::new(1.0, 50.0, edge + 2.0)),
-            (Vec3::new(0.0, 0.0, edge + 1.0), Vec3::new(edge + 2.0, 50.0, 1.0)),
-            (Vec3::new(0.0, 0.0, -edge - 1.0), Vec3::new(edge + 2.0, 50.0, 1.0)),
+            (
+                Vec3::new(edge + 1.0, 0.0, 0.0),
+                Vec3::new(1.0, 50.0, edge + 2.0),
+            ),
+            (
+                Vec3::new(-edge - 1.0, 0.0, 0.0),
+                Vec3::new(1.0, 50.0, edge + 2.0),
+            ),
+            (
+                Vec3::new(0.0, 0.0, edge + 1.0),
+                Vec3::new(edge + 2.0, 50.0, 1.0),
+            ),
+            (
+                Vec3::new(0.0, 0.0, -edge - 1.0),
+                Vec3::new(edge + 2.0, 50.0, 1.0),
+            ),
         ] {
             colliders.insert(ColliderBuilder::cuboid(half.x, half.y, half.z).translation(center));
         }

@@ -34,7 +34,9 @@ pub const SIGNATURE_BYTES: usize = 64;
 pub const MAX_TELEPORTS_PER_SECOND: f32 = 2.0;
 
 /// A member's standing in the nation. Ordered: later variants hold more rights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Reflect)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Reflect,
+)]
 pub enum Role {
     /// A key the registry does not know yet.
     Visitor,
@@ -92,7 +94,8 @@ impl Ease for AvatarPose {
 
 /// Interpolates angles the short way round.
 fn lerp_angle(a: f32, b: f32, t: f32) -> f32 {
-    let delta = (b - a + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
+    let delta =
+        (b - a + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
     a + delta * EaseFunction::Linear.sample_clamped(t)
 }
 

@@ -11,7 +11,8 @@ use bevy::math::{Vec2, Vec3};
 const DT: f32 = 1.0 / 30.0;
 
 fn world() -> World {
-    load_world_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world")).expect("valid world")
+    load_world_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world"))
+        .expect("valid world")
 }
 
 fn run(pose: &mut AvatarPose, input: AvatarInput, ticks: usize, colliders: &WorldColliders) {
@@ -40,7 +41,11 @@ fn an_avatar_falls_onto_the_island_and_stands() {
     run(&mut pose, AvatarInput::default(), 60, &colliders);
     let ground = world.capital().island.height;
     assert!(pose.grounded, "the avatar lands");
-    assert!((pose.position.y - ground).abs() < 0.15, "feet at ground height {ground}, got {}", pose.position.y);
+    assert!(
+        (pose.position.y - ground).abs() < 0.15,
+        "feet at ground height {ground}, got {}",
+        pose.position.y
+    );
 }
 
 #[test]
@@ -50,11 +55,18 @@ fn walking_and_running_cover_their_speed() {
     for (run_flag, speed) in [(false, WALK_SPEED), (true, RUN_SPEED)] {
         let mut pose = standing_at_spawn(&world, &colliders);
         let start = pose.position;
-        let input = AvatarInput { direction: Vec2::new(0.0, 1.0), run: run_flag, ..Default::default() };
+        let input = AvatarInput {
+            direction: Vec2::new(0.0, 1.0),
+            run: run_flag,
+            ..Default::default()
+        };
         run(&mut pose, input, 15, &colliders);
         let moved = Vec2::new(pose.position.x - start.x, pose.position.z - start.z).length();
         let expected = speed * 15.0 * DT;
-        assert!((moved - expected).abs() < expected * 0.1, "moved {moved} m, expected about {expected} m");
+        assert!(
+            (moved - expected).abs() < expected * 0.1,
+            "moved {moved} m, expected about {expected} m"
+        );
     }
 }
 
@@ -62,18 +74,33 @@ fn walking_and_running_cover_their_speed() {
 fn impossible_input_is_clamped_to_the_rules() {
     let world = world();
     let colliders = WorldColliders::new(&world);
-    let cheat = AvatarInput { direction: Vec2::new(0.0, 50.0), run: true, ..Default::default() };
+    let cheat = AvatarInput {
+        direction: Vec2::new(0.0, 50.0),
+        run: true,
+        ..Default::default()
+    };
     let checked = sanitize(&cheat);
     assert!(checked.clamped, "a direction of length 50 is impossible");
     assert!((checked.input.direction.length() - 1.0).abs() < 1e-4);
-    let nan = AvatarInput { direction: Vec2::new(f32::NAN, 0.0), yaw: f32::INFINITY, ..Default::default() };
-    assert_eq!(sanitize(&nan).input.direction, Vec2::ZERO, "non-finite input is dropped");
+    let nan = AvatarInput {
+        direction: Vec2::new(f32::NAN, 0.0),
+        yaw: f32::INFINITY,
+        ..Default::default()
+    };
+    assert_eq!(
+        sanitize(&nan).input.direction,
+        Vec2::ZERO,
+        "non-finite input is dropped"
+    );
 
     let mut pose = standing_at_spawn(&world, &colliders);
     let start = pose.position;
     run(&mut pose, cheat, 15, &colliders);
     let moved = Vec2::new(pose.position.x - start.x, pose.position.z - start.z).length();
-    assert!(moved <= RUN_SPEED * 15.0 * DT * 1.05, "moved {moved} m, no faster than running");
+    assert!(
+        moved <= RUN_SPEED * 15.0 * DT * 1.05,
+        "moved {moved} m, no faster than running"
+    );
 }
 
 #[test]
@@ -82,14 +109,28 @@ fn jumping_leaves_the_ground_and_gravity_brings_it_back() {
     let colliders = WorldColliders::new(&world);
     let mut pose = standing_at_spawn(&world, &colliders);
     let ground = pose.position.y;
-    step(&mut pose, &AvatarInput { jump: true, ..Default::default() }, DT, &colliders);
+    step(
+        &mut pose,
+        &AvatarInput {
+            jump: true,
+            ..Default::default()
+        },
+        DT,
+        &colliders,
+    );
     let mut peak = pose.position.y;
     for _ in 0..60 {
         step(&mut pose, &AvatarInput::default(), DT, &colliders);
         peak = peak.max(pose.position.y);
     }
-    assert!(peak > ground + 0.8, "a jump rises, peak {peak} over ground {ground}");
-    assert!(pose.grounded && (pose.position.y - ground).abs() < 0.1, "and lands again");
+    assert!(
+        peak > ground + 0.8,
+        "a jump rises, peak {peak} over ground {ground}"
+    );
+    assert!(
+        pose.grounded && (pose.position.y - ground).abs() < 0.1,
+        "and lands again"
+    );
 }
 
 #[test]
@@ -100,10 +141,17 @@ fn walls_stop_an_avatar() {
     let hall = &capital.island.town_hall;
     // Stand inside the hall and walk straight into its back wall, away from the door.
     let inside = hall.center + hall.door_direction() * (hall.size.min_element() / 2.0 - 2.0);
-    let mut pose = AvatarPose { position: capital.island.to_world(inside, 0.05), ..Default::default() };
+    let mut pose = AvatarPose {
+        position: capital.island.to_world(inside, 0.05),
+        ..Default::default()
+    };
     run(&mut pose, AvatarInput::default(), 10, &colliders);
     let back = -hall.door_direction();
-    let input = AvatarInput { direction: back, run: true, ..Default::default() };
+    let input = AvatarInput {
+        direction: back,
+        run: true,
+        ..Default::default()
+    };
     run(&mut pose, input, 150, &colliders);
     let (min, max) = hall.footprint();
     let local = Vec2::new(pose.position.x, pose.position.z) - capital.island.position;

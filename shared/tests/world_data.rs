@@ -22,9 +22,12 @@ fn load_with_capital(edit: impl Fn(String) -> String) -> Result<(), WorldError> 
 
 fn invalid(result: Result<(), WorldError>) -> (String, usize, String, Problem) {
     match result {
-        Err(WorldError::Invalid { file, line, field, problem }) => {
-            (file.display().to_string(), line, field, problem)
-        }
+        Err(WorldError::Invalid {
+            file,
+            line,
+            field,
+            problem,
+        }) => (file.display().to_string(), line, field, problem),
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
@@ -33,34 +36,61 @@ fn invalid(result: Result<(), WorldError>) -> (String, usize, String, Problem) {
 fn every_world_file_parses_and_validates() {
     let world = load_world_dir(assets()).unwrap_or_else(|e| panic!("world data invalid: {e}"));
     assert!(world.protocities.len() >= 5, "at least five protocities");
-    let continents: std::collections::HashSet<_> =
-        world.protocities.iter().map(|p| p.continent.as_str()).collect();
-    assert!(continents.len() >= 5, "protocities on at least five continents, got {continents:?}");
-    assert_eq!(world.protocities[0].id, world.nation.capital, "the capital comes first");
-    assert!(world.capital().island.plaza.is_some(), "the capital holds a plaza");
+    let continents: std::collections::HashSet<_> = world
+        .protocities
+        .iter()
+        .map(|p| p.continent.as_str())
+        .collect();
+    assert!(
+        continents.len() >= 5,
+        "protocities on at least five continents, got {continents:?}"
+    );
+    assert_eq!(
+        world.protocities[0].id, world.nation.capital,
+        "the capital comes first"
+    );
+    assert!(
+        world.capital().island.plaza.is_some(),
+        "the capital holds a plaza"
+    );
     for p in &world.protocities {
         assert!(!p.island.parcels.is_empty(), "{} has parcels", p.id);
-        assert!(!p.island.spawn_points.is_empty(), "{} has spawn points", p.id);
+        assert!(
+            !p.island.spawn_points.is_empty(),
+            "{} has spawn points",
+            p.id
+        );
     }
 }
 
 #[test]
 fn duplicate_parcel_id_is_named_with_its_line() {
-    let (file, line, field, problem) =
-        invalid(load_with_capital(|t| t.replacen("\"lis-02\"", "\"lis-01\"", 1)));
+    let (file, line, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("\"lis-02\"", "\"lis-01\"", 1)
+    }));
     assert_eq!(file, "meridian.ron");
     assert_eq!(field, "parcels.id");
-    assert!(matches!(problem, Problem::DuplicateId { kind: "parcel", .. }), "{problem}");
+    assert!(
+        matches!(problem, Problem::DuplicateId { kind: "parcel", .. }),
+        "{problem}"
+    );
     assert!(line > 1, "the line of the duplicate is given, got {line}");
 }
 
 #[test]
 fn overlapping_parcels_are_refused() {
     let (_, _, field, problem) = invalid(load_with_capital(|t| {
-        t.replacen("min: (22.0, -50.0), max: (42.0, -34.0)", "min: (-40.0, -48.0), max: (-30.0, -40.0)", 1)
+        t.replacen(
+            "min: (22.0, -50.0), max: (42.0, -34.0)",
+            "min: (-40.0, -48.0), max: (-30.0, -40.0)",
+            1,
+        )
     }));
     assert_eq!(field, "parcels");
-    assert!(matches!(problem, Problem::OverlappingParcels { .. }), "{problem}");
+    assert!(
+        matches!(problem, Problem::OverlappingParcels { .. }),
+        "{problem}"
+    );
 }
 
 #[test]
@@ -69,22 +99,36 @@ fn spawn_point_inside_a_wall_is_refused() {
     let hall = &world.capital().island.town_hall;
     // A point on the hall's back wall.
     let (min, _) = hall.footprint();
-    let wall = format!("spawn_points: [\n            ({:.1}, {:.1}),", hall.center.x, min.y + 0.2);
-    let (_, _, field, problem) = invalid(load_with_capital(|t| t.replacen("spawn_points: [", &wall, 1)));
+    let wall = format!(
+        "spawn_points: [\n            ({:.1}, {:.1}),",
+        hall.center.x,
+        min.y + 0.2
+    );
+    let (_, _, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("spawn_points: [", &wall, 1)
+    }));
     assert_eq!(field, "spawn_points");
-    assert!(matches!(problem, Problem::SpawnInsideSolid { .. }), "{problem}");
+    assert!(
+        matches!(problem, Problem::SpawnInsideSolid { .. }),
+        "{problem}"
+    );
 }
 
 #[test]
 fn unknown_references_are_refused() {
-    let (_, _, field, problem) =
-        invalid(load_with_capital(|t| t.replacen("Some(\"lis-01\")", "Some(\"nowhere-9\")", 1)));
+    let (_, _, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("Some(\"lis-01\")", "Some(\"nowhere-9\")", 1)
+    }));
     assert_eq!(field, "buildings.parcel");
-    assert!(matches!(problem, Problem::UnknownReference { kind: "parcel", .. }), "{problem}");
+    assert!(
+        matches!(problem, Problem::UnknownReference { kind: "parcel", .. }),
+        "{problem}"
+    );
 
     let nation = text("nation.ron").replace("capital: \"meridian\"", "capital: \"atlantis\"");
     let capital = text("meridian.ron");
-    let result = load_world_texts(&[("nation.ron", &nation), ("meridian.ron", &capital)]).map(|_| ());
+    let result =
+        load_world_texts(&[("nation.ron", &nation), ("meridian.ron", &capital)]).map(|_| ());
     let (file, _, field, _) = invalid(result);
     assert_eq!((file.as_str(), field.as_str()), ("nation.ron", "capital"));
 }
@@ -104,8 +148,13 @@ fn syntax_errors_name_file_and_line() {
 #[test]
 fn unknown_fields_and_bad_dates_are_refused() {
     let result = load_with_capital(|t| t.replacen("population:", "populace: 3, population:", 1));
-    assert!(matches!(result, Err(WorldError::Parse { .. })), "unknown field refused: {result:?}");
-    let (_, _, field, problem) = invalid(load_with_capital(|t| t.replacen("\"2023-09-01\"", "\"2023-13-01\"", 1)));
+    assert!(
+        matches!(result, Err(WorldError::Parse { .. })),
+        "unknown field refused: {result:?}"
+    );
+    let (_, _, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("\"2023-09-01\"", "\"2023-13-01\"", 1)
+    }));
     assert_eq!(field, "founded");
     assert!(matches!(problem, Problem::BadDate(_)), "{problem}");
 }
@@ -115,5 +164,8 @@ fn error_messages_read_as_file_line_field() {
     let err = load_with_capital(|t| t.replacen("\"lis-02\"", "\"lis-01\"", 1)).unwrap_err();
     let message = err.to_string();
     assert!(message.starts_with("meridian.ron:"), "{message}");
-    assert!(message.contains("field `parcels.id`") && message.contains("lis-01"), "{message}");
+    assert!(
+        message.contains("field `parcels.id`") && message.contains("lis-01"),
+        "{message}"
+    );
 }

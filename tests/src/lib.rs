@@ -65,7 +65,13 @@ impl TestServer {
             .spawn(move || {
                 let world = world();
                 let (storage, _runtime) = open_storage(&config, &world).expect("storage opens");
-                let mut app = build_app(config, world, identity, storage, std::env::var_os("ARCHIPELAGO_TEST_LOG").is_some());
+                let mut app = build_app(
+                    config,
+                    world,
+                    identity,
+                    storage,
+                    std::env::var_os("ARCHIPELAGO_TEST_LOG").is_some(),
+                );
                 app.insert_resource(thread_flag);
                 let _ = ready_tx.send(());
                 app.run();
@@ -150,7 +156,8 @@ impl TestClient {
     /// Leaves the way a closing client does: tells the server, lets the packets go out.
     pub fn disconnect(mut self) {
         let world = self.app.world_mut();
-        let mut clients = world.query_filtered::<Entity, With<lightyear::prelude::client::Client>>();
+        let mut clients =
+            world.query_filtered::<Entity, With<lightyear::prelude::client::Client>>();
         let entities: Vec<Entity> = clients.iter(world).collect();
         for entity in entities {
             world.trigger(lightyear::prelude::client::Disconnect { entity });
@@ -162,7 +169,10 @@ impl TestClient {
     }
 
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
-        self.others().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
+        self.others()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
     }
 }
 
@@ -191,5 +201,9 @@ pub fn enter_world(client: &mut TestClient) {
     let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
         c[0].state() == ConnectionState::InWorld && c[0].own_pose().is_some()
     });
-    assert!(entered, "client should enter the world; state is {:?}", client.state());
+    assert!(
+        entered,
+        "client should enter the world; state is {:?}",
+        client.state()
+    );
 }

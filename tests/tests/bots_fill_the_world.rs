@@ -20,10 +20,24 @@ fn twenty_bots_all_connect_and_see_each_other() {
         stop: Default::default(),
     };
     let report = run_swarm(&config, &world());
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    assert_eq!(report.connected, 20, "all 20 bots connect: {:?}", report.errors);
-    assert!(report.errors.is_empty(), "no bot failed: {:?}", report.errors);
-    assert_eq!(report.min_avatars_seen, 19, "every bot saw all 19 others at some point");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    assert_eq!(
+        report.connected, 20,
+        "all 20 bots connect: {:?}",
+        report.errors
+    );
+    assert!(
+        report.errors.is_empty(),
+        "no bot failed: {:?}",
+        report.errors
+    );
+    assert_eq!(
+        report.min_avatars_seen, 19,
+        "every bot saw all 19 others at some point"
+    );
     assert!(report.median_down_bytes_per_s > 0.0, "bytes flowed down");
     server.stop();
 }

@@ -11,7 +11,11 @@ use archipelago_tests::{TestClient, TestServer, free_port, wait_until};
 
 fn failure_of(client: &mut TestClient, within: Duration) -> String {
     let failed = wait_until(&mut [client], within, |c| c[0].state().is_failed());
-    assert!(failed, "the client gives up with a message; state is {:?}", client.state());
+    assert!(
+        failed,
+        "the client gives up with a message; state is {:?}",
+        client.state()
+    );
     match client.state() {
         ConnectionState::Failed { reason } => reason,
         _ => unreachable!(),
@@ -25,8 +29,14 @@ fn an_unreachable_server_is_reported_in_words() {
     config.connect_timeout = Duration::from_secs(3);
     let mut client = TestClient::new(config);
     let reason = failure_of(&mut client, Duration::from_secs(10));
-    assert!(reason.contains(&addr.to_string()), "the message names the address: {reason}");
-    assert!(reason.contains("running"), "the message suggests a cause: {reason}");
+    assert!(
+        reason.contains(&addr.to_string()),
+        "the message names the address: {reason}"
+    );
+    assert!(
+        reason.contains("running"),
+        "the message suggests a cause: {reason}"
+    );
 }
 
 #[test]

@@ -17,7 +17,11 @@ fn a_new_key_is_a_visitor_and_a_granted_role_shows_after_restart() {
     let data_dir = server.data_dir.clone();
     let mut client = TestClient::new(server.client_config("Vera", key.clone()));
     enter_world(&mut client);
-    assert_eq!(client.session().role, Some(Role::Visitor), "an unknown key is a visitor");
+    assert_eq!(
+        client.session().role,
+        Some(Role::Visitor),
+        "an unknown key is a visitor"
+    );
     drop(client);
     server.stop();
 
@@ -26,7 +30,11 @@ fn a_new_key_is_a_visitor_and_a_granted_role_shows_after_restart() {
     let member = runtime.block_on(async {
         let storage = Storage::open(&data_dir).await.expect("database opens");
         let member = storage
-            .grant_role(&to_hex(key.verifying_key().as_bytes()), Role::Resident, "test")
+            .grant_role(
+                &to_hex(key.verifying_key().as_bytes()),
+                Role::Resident,
+                "test",
+            )
             .await
             .expect("grant works");
         storage.close().await;
@@ -39,12 +47,21 @@ fn a_new_key_is_a_visitor_and_a_granted_role_shows_after_restart() {
     let mut other = TestClient::new(server.client_config("Otto", ephemeral()));
     enter_world(&mut client);
     enter_world(&mut other);
-    assert_eq!(client.session().role, Some(Role::Resident), "the granted role survives a restart");
-    let tagged = wait_until(&mut [&mut client, &mut other], Duration::from_secs(5), |c| {
-        let world = c[1].app.world_mut();
-        let mut q = world.query::<&archipelago_shared::protocol::AvatarProfile>();
-        q.iter(world).any(|p| p.name == "Vera" && p.role == Role::Resident)
-    });
+    assert_eq!(
+        client.session().role,
+        Some(Role::Resident),
+        "the granted role survives a restart"
+    );
+    let tagged = wait_until(
+        &mut [&mut client, &mut other],
+        Duration::from_secs(5),
+        |c| {
+            let world = c[1].app.world_mut();
+            let mut q = world.query::<&archipelago_shared::protocol::AvatarProfile>();
+            q.iter(world)
+                .any(|p| p.name == "Vera" && p.role == Role::Resident)
+        },
+    );
     assert!(tagged, "others see the role on Vera's name tag");
     server.stop();
 }

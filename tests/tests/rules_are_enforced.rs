@@ -27,22 +27,38 @@ fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
     let mut cheater = TestClient::new(server.client_config("Speedy", ephemeral()));
     cheater.app.add_systems(
         FixedPreUpdate,
-        cheat.in_set(InputSystems::WriteClientInputs).after(write_input),
+        cheat
+            .in_set(InputSystems::WriteClientInputs)
+            .after(write_input),
     );
     let mut watcher = TestClient::new(server.client_config("Watcher", ephemeral()));
     enter_world(&mut cheater);
     enter_world(&mut watcher);
-    assert!(wait_until(&mut [&mut cheater, &mut watcher], Duration::from_secs(5), |c| c[1].other("Speedy").is_some()));
+    assert!(wait_until(
+        &mut [&mut cheater, &mut watcher],
+        Duration::from_secs(5),
+        |c| c[1].other("Speedy").is_some()
+    ));
 
-    let start = watcher.other("Speedy").expect("watcher sees the cheater").position;
+    let start = watcher
+        .other("Speedy")
+        .expect("watcher sees the cheater")
+        .position;
     let seconds = 1.5;
-    wait_until(&mut [&mut cheater, &mut watcher], Duration::from_secs_f32(seconds), |_| false);
+    wait_until(
+        &mut [&mut cheater, &mut watcher],
+        Duration::from_secs_f32(seconds),
+        |_| false,
+    );
     let end = watcher.other("Speedy").expect("still there").position;
     let moved = Vec2::new(end.x - start.x, end.z - start.z).length();
     // Allow for replication delay at either end of the window.
     let allowed = RUN_SPEED * (seconds + 0.5);
     assert!(moved > 1.0, "the cheater did move ({moved} m)");
-    assert!(moved <= allowed, "moved {moved} m in {seconds} s; the rules allow at most {allowed} m");
+    assert!(
+        moved <= allowed,
+        "moved {moved} m in {seconds} s; the rules allow at most {allowed} m"
+    );
     server.stop();
 }
 
@@ -51,15 +67,28 @@ fn an_invalid_name_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = TestServer::start(dir.path());
     let mut client = TestClient::new(server.client_config("<script>", ephemeral()));
-    let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| c[0].state().is_failed());
+    let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| {
+        c[0].state().is_failed()
+    });
     assert!(refused, "the login is refused");
-    let ConnectionState::Failed { reason } = client.state() else { unreachable!() };
-    assert!(reason.contains("invalid name"), "the reason names the problem: {reason}");
+    let ConnectionState::Failed { reason } = client.state() else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("invalid name"),
+        "the reason names the problem: {reason}"
+    );
 
     let long = "x".repeat(100_000);
     let mut client = TestClient::new(server.client_config(&long, ephemeral()));
-    let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| c[0].state().is_failed());
-    assert!(refused, "an oversized name is refused: {:?}", client.state());
+    let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| {
+        c[0].state().is_failed()
+    });
+    assert!(
+        refused,
+        "an oversized name is refused: {:?}",
+        client.state()
+    );
 
     // The server is unharmed: a well-behaved client still gets in.
     let mut fine = TestClient::new(server.client_config("Fine", ephemeral()));
@@ -74,27 +103,58 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
     let mut client = TestClient::new(server.client_config("Curious", ephemeral()));
     enter_world(&mut client);
     let requests = [
-        ToServer::Teleport { protocity: "atlantis".into() },
-        ToServer::Teleport { protocity: "y".repeat(5000) },
-        ToServer::Login { protocol_version: 1, name: "Again".into(), public_key: [0; 32], signature: vec![] },
+        ToServer::Teleport {
+            protocity: "atlantis".into(),
+        },
+        ToServer::Teleport {
+            protocity: "y".repeat(5000),
+        },
+        ToServer::Login {
+            protocol_version: 1,
+            name: "Again".into(),
+            public_key: [0; 32],
+            signature: vec![],
+        },
     ];
     for request in requests {
         client.app.world_mut().write_message(Request(request));
     }
-    let told = wait_until(&mut [&mut client], Duration::from_secs(5), |c| c[0].session().notices.len() >= 3);
-    let notices: Vec<String> = client.session().notices.into_iter().map(|(_, n)| n).collect();
+    let told = wait_until(&mut [&mut client], Duration::from_secs(5), |c| {
+        c[0].session().notices.len() >= 3
+    });
+    let notices: Vec<String> = client
+        .session()
+        .notices
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
     assert!(told, "three notices arrive, got {notices:?}");
     for expected in ["no protocity `atlantis`", "too long", "already logged in"] {
-        assert!(notices.iter().any(|n| n.contains(expected)), "a notice says {expected:?}: {notices:?}");
+        assert!(
+            notices.iter().any(|n| n.contains(expected)),
+            "a notice says {expected:?}: {notices:?}"
+        );
     }
-    assert_eq!(client.state(), ConnectionState::InWorld, "the client stays in the world");
+    assert_eq!(
+        client.state(),
+        ConnectionState::InWorld,
+        "the client stays in the world"
+    );
 
     // Teleport flooding is refused too.
     for _ in 0..6 {
-        client.app.world_mut().write_message(Request(ToServer::Teleport { protocity: "meridian".into() }));
+        client
+            .app
+            .world_mut()
+            .write_message(Request(ToServer::Teleport {
+                protocity: "meridian".into(),
+            }));
     }
     let limited = wait_until(&mut [&mut client], Duration::from_secs(5), |c| {
-        c[0].session().notices.iter().any(|(_, n)| n.contains("too many teleports"))
+        c[0].session()
+            .notices
+            .iter()
+            .any(|(_, n)| n.contains("too many teleports"))
     });
     assert!(limited, "a teleport flood is rate limited");
     server.stop();

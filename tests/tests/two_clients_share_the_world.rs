@@ -18,39 +18,57 @@ fn a_second_client_sees_the_first_move_teleport_and_leave() {
     enter_world(&mut a);
     enter_world(&mut b);
 
-    let seen = wait_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| c[1].other("Ada").is_some());
+    let seen = wait_until(&mut [&mut a, &mut b], Duration::from_secs(5), |c| {
+        c[1].other("Ada").is_some()
+    });
     assert!(seen, "B sees A's avatar");
 
     // A walks east for a while; B must see A's new position within a second of A's own.
     a.app.world_mut().resource_mut::<AvatarControl>().direction = Vec2::X;
-    wait_until(&mut [&mut a, &mut b], Duration::from_millis(1500), |_| false);
+    wait_until(&mut [&mut a, &mut b], Duration::from_millis(1500), |_| {
+        false
+    });
     a.app.world_mut().resource_mut::<AvatarControl>().direction = Vec2::ZERO;
     wait_until(&mut [&mut a, &mut b], Duration::from_millis(300), |_| false);
     let target = a.own_pose().expect("A has a pose").position;
     let start = world().spawn_position(world().capital(), 0);
     let caught_up = wait_until(&mut [&mut a, &mut b], Duration::from_secs(1), |c| {
-        c[1].other("Ada").is_some_and(|p| p.position.distance(target) < 0.3)
+        c[1].other("Ada")
+            .is_some_and(|p| p.position.distance(target) < 0.3)
     });
     let seen_at = b.other("Ada").map(|p| p.position);
-    assert!(caught_up, "B sees A at {target} within 1 s (B sees {seen_at:?}); A started near {start}");
+    assert!(
+        caught_up,
+        "B sees A at {target} within 1 s (B sees {seen_at:?}); A started near {start}"
+    );
 
     // A teleports to another protocity; B sees A arrive there.
     let destination = world().protocities[1].clone();
-    a.app
-        .world_mut()
-        .write_message(Request(ToServer::Teleport { protocity: destination.id.clone() }));
+    a.app.world_mut().write_message(Request(ToServer::Teleport {
+        protocity: destination.id.clone(),
+    }));
     let arrived = wait_until(&mut [&mut a, &mut b], Duration::from_secs(3), |c| {
         c[1].other("Ada").is_some_and(|p| {
             Vec2::new(p.position.x, p.position.z).distance(destination.island.position)
                 < destination.island.radius
         })
     });
-    assert!(arrived, "B sees A on {} after the teleport", destination.name);
-    assert_eq!(a.session().protocity.as_deref(), Some(destination.id.as_str()), "A is told where it went");
+    assert!(
+        arrived,
+        "B sees A on {} after the teleport",
+        destination.name
+    );
+    assert_eq!(
+        a.session().protocity.as_deref(),
+        Some(destination.id.as_str()),
+        "A is told where it went"
+    );
 
     // A leaves; B sees the avatar go.
     a.disconnect();
-    let gone = wait_until(&mut [&mut b], Duration::from_secs(3), |c| c[0].other("Ada").is_none());
+    let gone = wait_until(&mut [&mut b], Duration::from_secs(3), |c| {
+        c[0].other("Ada").is_none()
+    });
     assert!(gone, "A's avatar disappears for B after A disconnects");
     server.stop();
 }

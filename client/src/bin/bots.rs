@@ -13,7 +13,11 @@ use archipelago_shared::world::load_world_dir;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "archipelago-bots", version, about = "Run headless Archipelago bots against a server")]
+#[command(
+    name = "archipelago-bots",
+    version,
+    about = "Run headless Archipelago bots against a server"
+)]
 struct Cli {
     /// Server address (IPv4).
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
@@ -50,7 +54,12 @@ struct Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let world = load_world_dir(&cli.world).context("the world data is invalid")?;
-    let mut template = ClientConfig::new(cli.server, cli.cert_digest.trim().to_owned(), String::new(), ephemeral());
+    let mut template = ClientConfig::new(
+        cli.server,
+        cli.cert_digest.trim().to_owned(),
+        String::new(),
+        ephemeral(),
+    );
     template.tick_hz = cli.tick_hz;
     let config = SwarmConfig {
         template,
@@ -58,10 +67,17 @@ fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs(cli.seconds),
         rate_hz: cli.rate_hz,
         seed: cli.seed,
-        behaviour: if cli.gather { Behaviour::Gather } else { Behaviour::Roam },
+        behaviour: if cli.gather {
+            Behaviour::Gather
+        } else {
+            Behaviour::Roam
+        },
         stop: Default::default(),
     };
-    eprintln!("running {} bots against {} for {} s", cli.count, cli.server, cli.seconds);
+    eprintln!(
+        "running {} bots against {} for {} s",
+        cli.count, cli.server, cli.seconds
+    );
     let report = run_swarm(&config, &world);
     let json = serde_json::to_string_pretty(&report)?;
     println!("{json}");

@@ -24,9 +24,9 @@ pub struct OrbitCamera {
 impl Default for OrbitCamera {
     fn default() -> Self {
         Self {
-            yaw: 0.35,
-            pitch: 0.42,
-            distance: 14.0,
+            yaw: 0.0,
+            pitch: 0.3,
+            distance: 22.0,
             target: Vec3::ZERO,
         }
     }
@@ -43,7 +43,12 @@ pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<OrbitCamera>()
         .add_systems(Startup, spawn_camera)
         .add_systems(Update, orbit.run_if(not(egui_wants_any_pointer_input)))
-        .add_systems(PostUpdate, place_camera.after(super::avatars::follow_pose).before(TransformSystems::Propagate));
+        .add_systems(
+            PostUpdate,
+            place_camera
+                .after(super::avatars::follow_pose)
+                .before(TransformSystems::Propagate),
+        );
 }
 
 fn spawn_camera(mut commands: Commands, world: Res<World>, mut orbit: ResMut<OrbitCamera>) {
@@ -52,6 +57,8 @@ fn spawn_camera(mut commands: Commands, world: Res<World>, mut orbit: ResMut<Orb
     commands.spawn((
         Name::new("Camera"),
         Camera3d::default(),
+        // Multisampling quadruples the fragment work; software renderers cannot afford it.
+        Msaa::Off,
         Transform::from_xyz(0.0, 30.0, 60.0).looking_at(Vec3::ZERO, Vec3::Y),
         DistanceFog {
             color: Color::srgba(0.62, 0.78, 0.92, 1.0),

@@ -1,7 +1,6 @@
 //! The heads-up display: connection state, ping and people online; name tags over avatars and
 //! labels over islands; the server's notices; and a clear screen when connecting fails.
 
-
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, WorldStatus};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -27,18 +26,27 @@ pub(crate) fn plugin(app: &mut App) {
 
 fn egui_color(color: Color) -> egui::Color32 {
     let c = color.to_srgba();
-    egui::Color32::from_rgb((c.red * 255.0) as u8, (c.green * 255.0) as u8, (c.blue * 255.0) as u8)
+    egui::Color32::from_rgb(
+        (c.red * 255.0) as u8,
+        (c.green * 255.0) as u8,
+        (c.blue * 255.0) as u8,
+    )
 }
 
 fn state_words(state: &ConnectionState) -> (egui::Color32, String) {
     match state {
         ConnectionState::Connecting { attempt, elapsed } => (
             egui::Color32::YELLOW,
-            format!("Connecting… {:.0} s (attempt {attempt})", elapsed.as_secs_f32()),
+            format!(
+                "Connecting… {:.0} s (attempt {attempt})",
+                elapsed.as_secs_f32()
+            ),
         ),
         ConnectionState::LoggingIn => (egui::Color32::YELLOW, "Logging in…".into()),
         ConnectionState::InWorld => (egui::Color32::from_rgb(90, 220, 110), "Connected".into()),
-        ConnectionState::Failed { .. } => (egui::Color32::from_rgb(240, 90, 80), "Disconnected".into()),
+        ConnectionState::Failed { .. } => {
+            (egui::Color32::from_rgb(240, 90, 80), "Disconnected".into())
+        }
     }
 }
 
@@ -56,7 +64,10 @@ fn status_bar(
         .own_avatar
         .and_then(|e| poses.get(e).ok())
         .and_then(|p| world.island_at(p.position))
-        .map_or_else(|| "the open sea".to_owned(), |p| format!("{} ({})", p.name, p.city));
+        .map_or_else(
+            || "the open sea".to_owned(),
+            |p| format!("{} ({})", p.name, p.city),
+        );
     egui::Area::new(egui::Id::new("status_bar"))
         .anchor(egui::Align2::LEFT_TOP, egui::vec2(10.0, 10.0))
         .show(ctx, |ui| {
@@ -65,7 +76,8 @@ fn status_bar(
                     ui.strong(&world.nation.name);
                     ui.separator();
                     let (color, words) = state_words(&state);
-                    let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                    let (dot, _) =
+                        ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
                     ui.painter().circle_filled(dot.center(), 5.0, color);
                     ui.label(words);
                     ui.separator();
@@ -74,7 +86,10 @@ fn status_bar(
                     ui.label(format!("{online} online"));
                     if let Some(role) = session.role {
                         ui.separator();
-                        ui.colored_label(egui_color(role_color(role)), format!("{} · {role}", session.name));
+                        ui.colored_label(
+                            egui_color(role_color(role)),
+                            format!("{} · {role}", session.name),
+                        );
                     }
                     ui.separator();
                     ui.label(format!("at {here}"));
@@ -141,11 +156,23 @@ fn labels(
         let online = status
             .and_then(|s| s.per_island.iter().find(|(id, _)| *id == protocity.id))
             .map_or(0, |(_, n)| *n);
-        let text = format!("{}\n{}, {} · {} online", protocity.name, protocity.city, protocity.jurisdiction, online);
-        let galley = painter.layout(text, egui::FontId::proportional(15.0), egui::Color32::WHITE, 400.0);
+        let text = format!(
+            "{}\n{}, {} · {} online",
+            protocity.name, protocity.city, protocity.jurisdiction, online
+        );
+        let galley = painter.layout(
+            text,
+            egui::FontId::proportional(15.0),
+            egui::Color32::WHITE,
+            400.0,
+        );
         let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(6.0);
         painter.rect_filled(rect, 6.0, egui::Color32::from_black_alpha(140));
-        painter.galley(rect.min + egui::vec2(6.0, 6.0), galley, egui::Color32::WHITE);
+        painter.galley(
+            rect.min + egui::vec2(6.0, 6.0),
+            galley,
+            egui::Color32::WHITE,
+        );
     }
     for (entity, profile, transform) in &avatars {
         let head = transform.translation() + Vec3::Y * 2.25;
@@ -159,7 +186,8 @@ fn labels(
         let own = Some(entity) == session.own_avatar;
         let text = format!("{} · {}", profile.name, profile.role);
         let size = if own { 14.0 } else { 13.0 };
-        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(size), egui::Color32::WHITE);
+        let galley =
+            painter.layout_no_wrap(text, egui::FontId::proportional(size), egui::Color32::WHITE);
         let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(4.0);
         painter.rect_filled(rect, 4.0, egui::Color32::from_black_alpha(150));
         painter.rect_filled(
@@ -167,7 +195,11 @@ fn labels(
             2.0,
             egui_color(role_color(profile.role)),
         );
-        painter.galley(rect.min + egui::vec2(4.0, 4.0), galley, egui::Color32::WHITE);
+        painter.galley(
+            rect.min + egui::vec2(4.0, 4.0),
+            galley,
+            egui::Color32::WHITE,
+        );
     }
     Ok(())
 }
@@ -198,9 +230,15 @@ fn connection_overlay(
                         ui.label(format!("Connecting to {} …", config.server));
                     });
                     let left = config.connect_timeout.saturating_sub(*elapsed);
-                    ui.add(egui::ProgressBar::new(
-                        elapsed.as_secs_f32() / config.connect_timeout.as_secs_f32(),
-                    ).text(format!("attempt {attempt}, giving up in {} s", left.as_secs())));
+                    ui.add(
+                        egui::ProgressBar::new(
+                            elapsed.as_secs_f32() / config.connect_timeout.as_secs_f32(),
+                        )
+                        .text(format!(
+                            "attempt {attempt}, giving up in {} s",
+                            left.as_secs()
+                        )),
+                    );
                 }
                 ConnectionState::LoggingIn => {
                     ui.horizontal(|ui| {

@@ -18,13 +18,27 @@ pub(crate) fn plugin(app: &mut App) {
     );
 }
 
-fn read_keys(keys: Res<ButtonInput<KeyCode>>, orbit: Res<OrbitCamera>, mut control: ResMut<AvatarControl>) {
+fn read_keys(
+    keys: Res<ButtonInput<KeyCode>>,
+    orbit: Res<OrbitCamera>,
+    mut control: ResMut<AvatarControl>,
+) {
     let axis = |plus: KeyCode, alt_plus: KeyCode, minus: KeyCode, alt_minus: KeyCode| {
         f32::from(keys.pressed(plus) || keys.pressed(alt_plus))
             - f32::from(keys.pressed(minus) || keys.pressed(alt_minus))
     };
-    let ahead = axis(KeyCode::KeyW, KeyCode::ArrowUp, KeyCode::KeyS, KeyCode::ArrowDown);
-    let side = axis(KeyCode::KeyD, KeyCode::ArrowRight, KeyCode::KeyA, KeyCode::ArrowLeft);
+    let ahead = axis(
+        KeyCode::KeyW,
+        KeyCode::ArrowUp,
+        KeyCode::KeyS,
+        KeyCode::ArrowDown,
+    );
+    let side = axis(
+        KeyCode::KeyD,
+        KeyCode::ArrowRight,
+        KeyCode::KeyA,
+        KeyCode::ArrowLeft,
+    );
     let forward = orbit.forward();
     let right = Vec2::new(-forward.y, forward.x);
     let direction = (forward * ahead + right * side).normalize_or_zero();

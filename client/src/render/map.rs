@@ -38,7 +38,10 @@ fn atlas(
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
-    let own = session.own_avatar.and_then(|e| poses.get(e).ok()).map(|p| p.position);
+    let own = session
+        .own_avatar
+        .and_then(|e| poses.get(e).ok())
+        .map(|p| p.position);
     let status = status.iter().next();
     let online = |id: &str| {
         status
@@ -64,9 +67,22 @@ fn atlas(
                 let center = to_screen(island.position);
                 let radius = (island.radius * scale).max(6.0);
                 let g = island.ground_color;
-                let fill = egui::Color32::from_rgb((g[0] * 400.0) as u8, (g[1] * 400.0).min(255.0) as u8, (g[2] * 400.0) as u8);
-                painter.circle(center, radius, fill, egui::Stroke::new(2.0, egui::Color32::from_rgb(225, 205, 150)));
-                let capital = if protocity.id == world.nation.capital { " ★" } else { "" };
+                let fill = egui::Color32::from_rgb(
+                    (g[0] * 400.0) as u8,
+                    (g[1] * 400.0).min(255.0) as u8,
+                    (g[2] * 400.0) as u8,
+                );
+                painter.circle(
+                    center,
+                    radius,
+                    fill,
+                    egui::Stroke::new(2.0, egui::Color32::from_rgb(225, 205, 150)),
+                );
+                let capital = if protocity.id == world.nation.capital {
+                    " ★"
+                } else {
+                    ""
+                };
                 painter.text(
                     center + egui::vec2(0.0, radius + 8.0),
                     egui::Align2::CENTER_TOP,
@@ -95,7 +111,10 @@ fn atlas(
                 ui.end_row();
                 for protocity in &world.protocities {
                     ui.label(&protocity.name);
-                    ui.label(format!("{}, {} ({})", protocity.city, protocity.jurisdiction, protocity.continent));
+                    ui.label(format!(
+                        "{}, {} ({})",
+                        protocity.city, protocity.jurisdiction, protocity.continent
+                    ));
                     ui.label(&protocity.founded);
                     ui.label(protocity.population.to_string());
                     ui.label(online(&protocity.id).to_string());

@@ -13,7 +13,8 @@ const GOODBYE_FRAMES: u32 = 3;
 pub struct Quit;
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_message::<Quit>().add_systems(Update, (close_requested, leave).chain());
+    app.add_message::<Quit>()
+        .add_systems(Update, (close_requested, leave).chain());
 }
 
 fn close_requested(mut closed: MessageReader<WindowCloseRequested>, mut quit: MessageWriter<Quit>) {

@@ -51,7 +51,8 @@ fn island_mesh(island: &Island) -> Mesh {
             colors.push([color[0] * shade, color[1] * shade, color[2] * shade, 1.0]);
         }
     };
-    let at = |angle: f32, radius: f32, y: f32| Vec3::new(angle.cos() * radius, y, angle.sin() * radius);
+    let at =
+        |angle: f32, radius: f32, y: f32| Vec3::new(angle.cos() * radius, y, angle.sin() * radius);
     for i in 0..SEGMENTS {
         let a0 = i as f32 / SEGMENTS as f32 * std::f32::consts::TAU;
         let a1 = (i + 1) as f32 / SEGMENTS as f32 * std::f32::consts::TAU;
@@ -61,10 +62,28 @@ fn island_mesh(island: &Island) -> Mesh {
             let tint = 0.92 + 0.1 * pair[0];
             let color = [grass[0] * tint, grass[1] * tint, grass[2] * tint];
             if r0 == 0.0 {
-                tri(at(a0, 0.0, h), at(a1, r1, h), at(a0, r1, h), color, &mut positions);
+                tri(
+                    at(a0, 0.0, h),
+                    at(a1, r1, h),
+                    at(a0, r1, h),
+                    color,
+                    &mut positions,
+                );
             } else {
-                tri(at(a0, r0, h), at(a1, r1, h), at(a0, r1, h), color, &mut positions);
-                tri(at(a0, r0, h), at(a1, r0, h), at(a1, r1, h), color, &mut positions);
+                tri(
+                    at(a0, r0, h),
+                    at(a1, r1, h),
+                    at(a0, r1, h),
+                    color,
+                    &mut positions,
+                );
+                tri(
+                    at(a0, r0, h),
+                    at(a1, r0, h),
+                    at(a1, r1, h),
+                    color,
+                    &mut positions,
+                );
             }
         }
         // Beach: a dry band, then wet sand down to the sea floor.
@@ -73,12 +92,39 @@ fn island_mesh(island: &Island) -> Mesh {
         let mid_y = SEA_LEVEL + 0.15;
         let out = r + BEACH_WIDTH;
         let low = SEA_FLOOR - 1.0;
-        tri(at(a0, r, h), at(a1, mid, mid_y), at(a0, mid, mid_y), sand, &mut positions);
-        tri(at(a0, r, h), at(a1, r, h), at(a1, mid, mid_y), sand, &mut positions);
-        tri(at(a0, mid, mid_y), at(a1, out, low), at(a0, out, low), wet_sand, &mut positions);
-        tri(at(a0, mid, mid_y), at(a1, mid, mid_y), at(a1, out, low), wet_sand, &mut positions);
+        tri(
+            at(a0, r, h),
+            at(a1, mid, mid_y),
+            at(a0, mid, mid_y),
+            sand,
+            &mut positions,
+        );
+        tri(
+            at(a0, r, h),
+            at(a1, r, h),
+            at(a1, mid, mid_y),
+            sand,
+            &mut positions,
+        );
+        tri(
+            at(a0, mid, mid_y),
+            at(a1, out, low),
+            at(a0, out, low),
+            wet_sand,
+            &mut positions,
+        );
+        tri(
+            at(a0, mid, mid_y),
+            at(a1, mid, mid_y),
+            at(a1, out, low),
+            wet_sand,
+            &mut positions,
+        );
     }
-    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default());
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    );
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
     mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, colors);
     mesh.compute_flat_normals();
@@ -105,14 +151,21 @@ fn outline_mesh(size: Vec2, width: f32, height: f32) -> Mesh {
         indices.extend([base, base + 2, base + 1, base, base + 3, base + 2]);
     }
     let normals = vec![[0.0, 1.0, 0.0]; positions.len()];
-    let mut mesh = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default());
+    let mut mesh = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::default(),
+    );
     mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
     mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
     mesh.insert_indices(Indices::U32(indices));
     mesh
 }
 
-fn matte(materials: &mut Assets<StandardMaterial>, color: Color, roughness: f32) -> Handle<StandardMaterial> {
+fn matte(
+    materials: &mut Assets<StandardMaterial>,
+    color: Color,
+    roughness: f32,
+) -> Handle<StandardMaterial> {
     materials.add(StandardMaterial {
         base_color: color,
         perceptual_roughness: roughness,
@@ -138,8 +191,9 @@ fn spawn_scene(
         },
         Transform::from_xyz(0.0, 0.0, 0.0).looking_to(Vec3::new(-0.45, -0.75, -0.35), Vec3::Y),
         CascadeShadowConfigBuilder {
-            maximum_distance: 160.0,
-            first_cascade_far_bound: 30.0,
+            num_cascades: 2,
+            maximum_distance: 120.0,
+            first_cascade_far_bound: 40.0,
             ..default()
         }
         .build(),
@@ -187,7 +241,12 @@ fn spawn_scene(
     let roof = matte(&mut materials, Color::srgb(0.55, 0.22, 0.16), 0.8);
     let cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
     let trunk_mesh = meshes.add(Cylinder::new(0.22, 3.2));
-    let crown = meshes.add(Sphere::new(1.9).mesh().ico(2).unwrap_or_else(|_| Sphere::new(1.9).mesh().build()));
+    let crown = meshes.add(
+        Sphere::new(1.9)
+            .mesh()
+            .ico(2)
+            .unwrap_or_else(|_| Sphere::new(1.9).mesh().build()),
+    );
 
     for protocity in &world.protocities {
         let island = &protocity.island;
@@ -203,7 +262,11 @@ fn spawn_scene(
         let mut child = |bundle: (Mesh3d, MeshMaterial3d<StandardMaterial>, Transform)| {
             children.push(commands.spawn(bundle).id());
         };
-        child((Mesh3d(meshes.add(island_mesh(island))), MeshMaterial3d(vertex_colored.clone()), Transform::IDENTITY));
+        child((
+            Mesh3d(meshes.add(island_mesh(island))),
+            MeshMaterial3d(vertex_colored.clone()),
+            Transform::IDENTITY,
+        ));
         child((
             Mesh3d(meshes.add(Circle::new(island.radius + BEACH_WIDTH + 14.0))),
             MeshMaterial3d(lagoon.clone()),
@@ -248,8 +311,11 @@ fn spawn_scene(
         child((
             Mesh3d(cube.clone()),
             MeshMaterial3d(floor.clone()),
-            Transform::from_xyz(hall.center.x, ground + 0.02, hall.center.y)
-                .with_scale(Vec3::new(hall.size.x, 0.04, hall.size.y)),
+            Transform::from_xyz(hall.center.x, ground + 0.02, hall.center.y).with_scale(Vec3::new(
+                hall.size.x,
+                0.04,
+                hall.size.y,
+            )),
         ));
         for solid in island.solids() {
             let material = match solid.kind {
@@ -263,7 +329,8 @@ fn spawn_scene(
             child((
                 Mesh3d(cube.clone()),
                 MeshMaterial3d(material),
-                Transform::from_translation(solid.center - origin).with_scale(solid.half_extents * 2.0),
+                Transform::from_translation(solid.center - origin)
+                    .with_scale(solid.half_extents * 2.0),
             ));
         }
 
@@ -281,14 +348,18 @@ fn spawn_scene(
             child((
                 Mesh3d(trunk_mesh.clone()),
                 MeshMaterial3d(trunk.clone()),
-                Transform::from_xyz(tree.x, ground + 1.6 * scale, tree.y).with_scale(Vec3::splat(scale)),
+                Transform::from_xyz(tree.x, ground + 1.6 * scale, tree.y)
+                    .with_scale(Vec3::splat(scale)),
             ));
             let pick = (hash(tree.y, tree.x) * leaves.len() as f32) as usize % leaves.len();
             child((
                 Mesh3d(crown.clone()),
                 MeshMaterial3d(leaves[pick].clone()),
-                Transform::from_xyz(tree.x, ground + 4.0 * scale, tree.y)
-                    .with_scale(Vec3::new(scale, scale * 1.15, scale)),
+                Transform::from_xyz(tree.x, ground + 4.0 * scale, tree.y).with_scale(Vec3::new(
+                    scale,
+                    scale * 1.15,
+                    scale,
+                )),
             ));
         }
         commands.entity(root).add_children(&children);

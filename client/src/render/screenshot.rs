@@ -64,12 +64,10 @@ fn others_in_view(
         }
         total += 1;
         let chest = transform.translation() + Vec3::Y;
-        if let Ok(p) = camera.world_to_viewport(camera_transform, chest)
-            && let Some(size) = camera.logical_viewport_size()
-            && p.x >= 0.0
-            && p.y >= 0.0
-            && p.x <= size.x
-            && p.y <= size.y
+        if let Some(ndc) = camera.world_to_ndc(camera_transform, chest)
+            && ndc.x.abs() <= 1.0
+            && ndc.y.abs() <= 1.0
+            && (0.0..=1.0).contains(&ndc.z)
         {
             in_view += 1;
         }
@@ -141,7 +139,10 @@ fn capture(
         }
         Err(e) => error!("cannot encode the screenshot report: {e}"),
     }
-    info!("taking the screenshot: {} others in view of {total}", in_view);
+    info!(
+        "taking the screenshot: {} others in view of {total}",
+        in_view
+    );
     let _ = std::fs::remove_file(&plan.path);
     commands
         .spawn(Screenshot::primary_window())

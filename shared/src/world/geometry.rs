@@ -57,7 +57,13 @@ impl Island {
         solids.extend(self.town_hall.solids(self));
         if let Some(plaza) = &self.plaza {
             let size = Vec3::new(2.0, plaza.monument_height, 2.0);
-            solids.push(SolidBox::on_ground(self, SolidKind::Monument, plaza.center, size, 0.0));
+            solids.push(SolidBox::on_ground(
+                self,
+                SolidKind::Monument,
+                plaza.center,
+                size,
+                0.0,
+            ));
         }
         solids
     }
@@ -106,13 +112,40 @@ impl TownHall {
         let mut out = Vec::new();
         let mut push = |kind, center: Vec2, across: f32, height: f32, along: f32, lift: f32| {
             let size = self.size_to_local(across, height, along);
-            out.push(SolidBox::on_ground(island, kind, self.to_local(center), size, lift));
+            out.push(SolidBox::on_ground(
+                island,
+                kind,
+                self.to_local(center),
+                size,
+                lift,
+            ));
         };
         let wall = SolidKind::HallWall;
         // Back wall and the two side walls.
-        push(wall, Vec2::new(0.0, -half_depth - t / 2.0), 2.0 * (half_width + t), h, t, 0.0);
-        push(wall, Vec2::new(-half_width - t / 2.0, 0.0), t, h, 2.0 * half_depth, 0.0);
-        push(wall, Vec2::new(half_width + t / 2.0, 0.0), t, h, 2.0 * half_depth, 0.0);
+        push(
+            wall,
+            Vec2::new(0.0, -half_depth - t / 2.0),
+            2.0 * (half_width + t),
+            h,
+            t,
+            0.0,
+        );
+        push(
+            wall,
+            Vec2::new(-half_width - t / 2.0, 0.0),
+            t,
+            h,
+            2.0 * half_depth,
+            0.0,
+        );
+        push(
+            wall,
+            Vec2::new(half_width + t / 2.0, 0.0),
+            t,
+            h,
+            2.0 * half_depth,
+            0.0,
+        );
         // Front wall in two pieces either side of the door, and a lintel above the door.
         let piece = half_width + t - self.door_width / 2.0;
         let front = half_depth + t / 2.0;
@@ -120,7 +153,14 @@ impl TownHall {
         push(wall, Vec2::new(-piece_center, front), piece, h, t, 0.0);
         push(wall, Vec2::new(piece_center, front), piece, h, t, 0.0);
         if h > DOOR_HEIGHT {
-            push(wall, Vec2::new(0.0, front), self.door_width, h - DOOR_HEIGHT, t, DOOR_HEIGHT);
+            push(
+                wall,
+                Vec2::new(0.0, front),
+                self.door_width,
+                h - DOOR_HEIGHT,
+                t,
+                DOOR_HEIGHT,
+            );
         }
         // Stage against the back wall.
         let stage_center = Vec2::new(0.0, -half_depth + self.stage_depth / 2.0);
@@ -134,7 +174,14 @@ impl TownHall {
         );
         // Seats in rows facing the stage, with a centre aisle.
         for (row, across) in self.seat_positions() {
-            push(SolidKind::Seat, Vec2::new(across, row), SEAT_SIZE.x, SEAT_SIZE.y, SEAT_SIZE.z, 0.0);
+            push(
+                SolidKind::Seat,
+                Vec2::new(across, row),
+                SEAT_SIZE.x,
+                SEAT_SIZE.y,
+                SEAT_SIZE.z,
+                0.0,
+            );
         }
         out
     }

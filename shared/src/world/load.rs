@@ -138,12 +138,22 @@ pub fn load_world_texts(files: &[(&str, &str)]) -> Result<World, WorldError> {
         let file = PathBuf::from(name);
         if *name == "nation.ron" {
             let value = parse_nation(&file, text)?;
-            nation = Some(Source { file, text: text.to_string(), value });
+            nation = Some(Source {
+                file,
+                text: text.to_string(),
+                value,
+            });
         } else {
             let value = parse_protocity(&file, text)?;
-            protocities.push(Source { file, text: text.to_string(), value });
+            protocities.push(Source {
+                file,
+                text: text.to_string(),
+                value,
+            });
         }
     }
-    let nation = nation.ok_or_else(|| WorldError::MissingNation { dir: PathBuf::from(".") })?;
+    let nation = nation.ok_or_else(|| WorldError::MissingNation {
+        dir: PathBuf::from("."),
+    })?;
     load_sources(nation, protocities)
 }

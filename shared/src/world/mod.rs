@@ -177,8 +177,7 @@ impl World {
     /// The protocity whose island (beach included) contains the world point, if any.
     pub fn island_at(&self, point: Vec3) -> Option<&Protocity> {
         self.protocities.iter().find(|p| {
-            p.island.position.distance(Vec2::new(point.x, point.z))
-                <= p.island.radius + BEACH_WIDTH
+            p.island.position.distance(Vec2::new(point.x, point.z)) <= p.island.radius + BEACH_WIDTH
         })
     }
 

@@ -24,7 +24,10 @@ pub enum Problem {
     #[error("unknown {kind} `{id}`")]
     UnknownReference { kind: &'static str, id: String },
     #[error("{value} is out of range: expected {expected}")]
-    OutOfRange { value: String, expected: &'static str },
+    OutOfRange {
+        value: String,
+        expected: &'static str,
+    },
     #[error("`{0}` is not a date of the form YYYY-MM-DD")]
     BadDate(String),
     #[error("id `{0}` must be 1-32 characters of a-z, 0-9 and '-'")]
@@ -151,7 +154,10 @@ pub(super) fn validate(
     Ok(())
 }
 
-fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Result<(), WorldError> {
+fn validate_protocity(
+    source: &Source<Protocity>,
+    ocean_half_extent: f32,
+) -> Result<(), WorldError> {
     let p = &source.value;
     let island = &p.island;
     let err = |needle: &str, field: &str, problem| Err(source.error(needle, field, problem));
@@ -162,16 +168,32 @@ fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Res
         return err(&p.founded, "founded", Problem::BadDate(p.founded.clone()));
     }
     if !(-90.0..=90.0).contains(&p.latitude) {
-        return err("latitude", "latitude", out_of_range(p.latitude, "-90 to 90 degrees"));
+        return err(
+            "latitude",
+            "latitude",
+            out_of_range(p.latitude, "-90 to 90 degrees"),
+        );
     }
     if !(-180.0..=180.0).contains(&p.longitude) {
-        return err("longitude", "longitude", out_of_range(p.longitude, "-180 to 180 degrees"));
+        return err(
+            "longitude",
+            "longitude",
+            out_of_range(p.longitude, "-180 to 180 degrees"),
+        );
     }
     if !(20.0..=400.0).contains(&island.radius) {
-        return err("radius", "island.radius", out_of_range(island.radius, "20 to 400 metres"));
+        return err(
+            "radius",
+            "island.radius",
+            out_of_range(island.radius, "20 to 400 metres"),
+        );
     }
     if !(0.5..=30.0).contains(&island.height) {
-        return err("height", "island.height", out_of_range(island.height, "0.5 to 30 metres"));
+        return err(
+            "height",
+            "island.height",
+            out_of_range(island.height, "0.5 to 30 metres"),
+        );
     }
     let reach = island.position.abs().max_element() + island.radius + BEACH_WIDTH;
     if reach > ocean_half_extent {
@@ -189,7 +211,11 @@ fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Res
             return err(&quoted, "parcels.id", Problem::BadId(parcel.id.clone()));
         }
         if parcel.min.x >= parcel.max.x || parcel.min.y >= parcel.max.y {
-            return err(&quoted, "parcels.max", out_of_range(parcel.max, "max greater than min"));
+            return err(
+                &quoted,
+                "parcels.max",
+                out_of_range(parcel.max, "max greater than min"),
+            );
         }
         let corners = [
             parcel.min,
@@ -199,7 +225,14 @@ fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Res
         ];
         if !corners.into_iter().all(inside_top) {
             let what = format!("parcel `{}`", parcel.id);
-            return err(&quoted, "parcels", Problem::OffIsland { what, radius: island.radius });
+            return err(
+                &quoted,
+                "parcels",
+                Problem::OffIsland {
+                    what,
+                    radius: island.radius,
+                },
+            );
         }
         for other in &island.parcels[i + 1..] {
             let overlap = parcel.min.x < other.max.x
@@ -245,32 +278,69 @@ fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Res
             );
         }
         if building.size.min_element() <= 0.0 {
-            return err(&quoted, "buildings.size", out_of_range(building.size, "positive sizes"));
+            return err(
+                &quoted,
+                "buildings.size",
+                out_of_range(building.size, "positive sizes"),
+            );
         }
         let half = Vec2::new(building.size.x, building.size.z) / 2.0;
         if !inside_top(building.center + half) || !inside_top(building.center - half) {
             let what = format!("building `{}`", building.id);
-            return err(&quoted, "buildings", Problem::OffIsland { what, radius: island.radius });
+            return err(
+                &quoted,
+                "buildings",
+                Problem::OffIsland {
+                    what,
+                    radius: island.radius,
+                },
+            );
         }
     }
 
     let hall = &island.town_hall;
     if hall.door_width < 1.0 || hall.door_width > hall.size.min_element() - 1.0 {
-        return err("door_width", "town_hall.door_width", out_of_range(hall.door_width, "1 m up to the hall's width less 1 m"));
+        return err(
+            "door_width",
+            "town_hall.door_width",
+            out_of_range(hall.door_width, "1 m up to the hall's width less 1 m"),
+        );
     }
     if hall.wall_height < 2.5 || hall.size.min_element() < 8.0 {
-        return err("town_hall", "town_hall.size", out_of_range(hall.size, "at least 8 m square and 2.5 m high"));
+        return err(
+            "town_hall",
+            "town_hall.size",
+            out_of_range(hall.size, "at least 8 m square and 2.5 m high"),
+        );
     }
     let (min, max) = hall.footprint();
-    if !inside_top(min) || !inside_top(max) || !inside_top(Vec2::new(min.x, max.y)) || !inside_top(Vec2::new(max.x, min.y)) {
+    if !inside_top(min)
+        || !inside_top(max)
+        || !inside_top(Vec2::new(min.x, max.y))
+        || !inside_top(Vec2::new(max.x, min.y))
+    {
         let what = "the town hall".to_owned();
-        return err("town_hall", "town_hall", Problem::OffIsland { what, radius: island.radius });
+        return err(
+            "town_hall",
+            "town_hall",
+            Problem::OffIsland {
+                what,
+                radius: island.radius,
+            },
+        );
     }
     if let Some(plaza) = &island.plaza
         && !inside_top(plaza.center)
     {
         let what = "the plaza".to_owned();
-        return err("plaza", "plaza.center", Problem::OffIsland { what, radius: island.radius });
+        return err(
+            "plaza",
+            "plaza.center",
+            Problem::OffIsland {
+                what,
+                radius: island.radius,
+            },
+        );
     }
 
     if island.spawn_points.is_empty() {
@@ -280,12 +350,26 @@ fn validate_protocity(source: &Source<Protocity>, ocean_half_extent: f32) -> Res
     for (index, spawn) in island.spawn_points.iter().enumerate() {
         if spawn.length() > island.radius - SPAWN_CLEARANCE {
             let what = format!("spawn point {index}");
-            return err("spawn_points", "spawn_points", Problem::OffIsland { what, radius: island.radius });
+            return err(
+                "spawn_points",
+                "spawn_points",
+                Problem::OffIsland {
+                    what,
+                    radius: island.radius,
+                },
+            );
         }
         let world = island.position + *spawn;
-        if let Some(solid) = solids.iter().find(|s| s.contains_xz(world, SPAWN_CLEARANCE)) {
+        if let Some(solid) = solids
+            .iter()
+            .find(|s| s.contains_xz(world, SPAWN_CLEARANCE))
+        {
             let what = format!("{:?}", solid.kind).to_lowercase();
-            return err("spawn_points", "spawn_points", Problem::SpawnInsideSolid { index, what });
+            return err(
+                "spawn_points",
+                "spawn_points",
+                Problem::SpawnInsideSolid { index, what },
+            );
         }
     }
     Ok(())
