@@ -15,10 +15,14 @@ data=$(mktemp -d)
 out=${OUT:-target/bench}
 mkdir -p "$out"
 
-cargo build --release -p archipelago-server --bin archipelago-server
-cargo build --release -p archipelago-client --bin archipelago-bots
+# PROFILE=dev measures the dev profile (dependencies optimised, our crates at -O1) when a
+# release build is not at hand.
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
+cargo build $flag -p archipelago-server --bin archipelago-server
+cargo build $flag -p archipelago-client --bin archipelago-bots
 
-./target/release/archipelago-server --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
+./target/$dir/archipelago-server --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
@@ -35,12 +39,12 @@ sample() {
 ( while kill -0 $server 2>/dev/null; do sample; sleep 1; done ) >"$out/server-samples.txt" &
 sampler=$!
 
-./target/release/archipelago-bots --server 127.0.0.1:$port --cert-digest "$digest" \
+./target/$dir/archipelago-bots --server 127.0.0.1:$port --cert-digest "$digest" \
   --count "$bots" --seconds "$seconds" --report "$out/bots.json" >/dev/null
 kill $sampler 2>/dev/null || true
 sleep 0.2
 
-python3 - "$out" "$ticks" "$data" <<'PY'
+python3 - "$out" "$ticks" "$data" "$profile" <<'PY'
 import json, sys
 out, ticks, data = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rows = [list(map(float, l.split())) for l in open(f"{out}/server-samples.txt") if l.strip()]
@@ -58,6 +62,7 @@ summary = {
     "server_cpu_percent_of_one_core": round(cpu * 100, 1), "server_peak_rss_mib": round(rss, 1),
     "median_down_bytes_per_s_per_client": round(bots["median_down_bytes_per_s"]),
     "errors": bots["errors"][:5],
+    "profile": sys.argv[4],
 }
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
 print(json.dumps(summary, indent=2))
