@@ -68,6 +68,10 @@ pub struct Retry;
 #[derive(Message, Debug, Clone)]
 pub struct Request(pub ToServer);
 
+/// A server message for a feature plugin (parcels and what follows), passed on as received.
+#[derive(Message, Debug, Clone)]
+pub struct FromServer(pub ToClient);
+
 pub(crate) fn plugin(app: &mut App) {
     app.insert_resource(ConnectionState::Connecting {
         attempt: 1,
@@ -77,6 +81,7 @@ pub(crate) fn plugin(app: &mut App) {
     .insert_resource(PredictionManager::default())
     .add_message::<Retry>()
     .add_message::<Request>()
+    .add_message::<FromServer>()
     .add_systems(Startup, spawn_client)
     .add_systems(
         Update,
@@ -223,6 +228,7 @@ fn receive_messages(
     mut session: ResMut<Session>,
     time: Res<Time>,
     mut commands: Commands,
+    mut for_features: MessageWriter<FromServer>,
 ) {
     let Ok((mut receiver, mut sender)) = receivers.single_mut() else {
         return;
@@ -272,6 +278,9 @@ fn receive_messages(
             ToClient::Teleported { protocity } => {
                 session.teleports += 1;
                 session.protocity = Some(protocity);
+            }
+            other => {
+                for_features.write(FromServer(other));
             }
         }
     }

@@ -6,8 +6,10 @@ pub mod bots;
 pub mod connection;
 pub mod control;
 pub mod identity;
+pub mod parcels;
 #[cfg(feature = "render")]
 pub mod render;
+pub mod tours;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -74,7 +76,7 @@ impl Plugin for NetworkPlugin {
             )
                 .chain(),
         );
-        app.add_plugins((connection::plugin, control::plugin));
+        app.add_plugins((connection::plugin, control::plugin, parcels::plugin));
     }
 }
 

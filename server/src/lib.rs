@@ -6,6 +6,7 @@ pub mod avatars;
 pub mod diagnostics;
 pub mod login;
 pub mod network;
+pub mod parcels;
 pub mod status;
 pub mod storage;
 pub mod tls;
@@ -41,9 +42,9 @@ pub struct ServerConfig {
 pub enum ServerSystems {
     /// Read client requests and storage replies.
     Receive,
-    /// Apply what was received: logins, teleports.
+    /// Apply what was received: logins, teleports, parcel changes.
     Apply,
-    /// Publish derived state: online counts.
+    /// Publish derived state: online counts; ask the database for outside changes.
     Publish,
 }
 
@@ -73,8 +74,10 @@ impl Plugin for ServerPlugin {
                 .chain(),
         );
         app.add_plugins((
+            storage::plugin,
             network::plugin,
             login::plugin,
+            parcels::plugin,
             avatars::plugin,
             status::plugin,
             diagnostics::plugin,
@@ -106,6 +109,17 @@ pub fn open_storage(
     let storage = runtime.block_on(async {
         let storage = Storage::open(&config.data_dir).await?;
         storage.seed_founders(&world.nation.founders).await?;
+        let seeded = storage.seed_parcels(&world.parcel_seeds()).await?;
+        if seeded.added > 0 {
+            info!("land registry: recorded {} new parcels from the world data", seeded.added);
+        }
+        if !seeded.orphans.is_empty() {
+            warn!(
+                "land registry: kept {} parcels the world data no longer has: {}",
+                seeded.orphans.len(),
+                seeded.orphans.join(", ")
+            );
+        }
         anyhow::Ok(storage)
     })?;
     Ok((StorageHandle::new(storage, runtime.clone()), runtime))

@@ -17,6 +17,7 @@ use lightyear::prelude::*;
 use rand::RngCore;
 
 use crate::avatars::{SpawnAvatar, TeleportRequest};
+use crate::parcels::ParcelCommand;
 use crate::storage::{StorageHandle, StorageReply};
 use crate::{ServerSettings, ServerSystems};
 
@@ -62,10 +63,10 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_systems(
         Update,
         (
-            (send_challenges, receive_requests, apply_registry_replies)
+            (send_challenges, receive_requests)
                 .chain()
                 .in_set(ServerSystems::Receive),
-            close_stale_links.in_set(ServerSystems::Apply),
+            (apply_registry_replies, close_stale_links).in_set(ServerSystems::Apply),
         ),
     );
 }
@@ -138,6 +139,7 @@ fn receive_requests(
     )>,
     storage: Res<StorageHandle>,
     mut teleports: MessageWriter<TeleportRequest>,
+    mut parcel_commands: MessageWriter<ParcelCommand>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
@@ -200,6 +202,13 @@ fn receive_requests(
                         teleports.write(TeleportRequest { link, protocity });
                     }
                 }
+                ToServer::Parcel(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before asking about land".into());
+                    } else {
+                        parcel_commands.write(ParcelCommand { link, request });
+                    }
+                }
             }
         }
     }
@@ -207,59 +216,59 @@ fn receive_requests(
 
 fn apply_registry_replies(
     mut commands: Commands,
-    storage: Res<StorageHandle>,
+    mut replies: MessageReader<StorageReply>,
     mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
     world: Res<World>,
     mut spawns: MessageWriter<SpawnAvatar>,
 ) {
-    for reply in storage.replies() {
-        match reply {
-            StorageReply::Login { link, result } => {
-                // The client may have left while the registry was answering.
-                let Ok((remote, claimed, mut sender)) = links.get_mut(link) else {
-                    continue;
+    for reply in replies.read() {
+        let StorageReply::Login { link, result } = reply else {
+            continue;
+        };
+        let link = *link;
+        // The client may have left while the registry was answering.
+        let Ok((remote, claimed, mut sender)) = links.get_mut(link) else {
+            continue;
+        };
+        match result {
+            Ok(member) => {
+                let logged_in = LoggedIn {
+                    public_key: claimed.0,
+                    name: claimed.1.clone(),
+                    role: member.role,
                 };
-                match result {
-                    Ok(member) => {
-                        let logged_in = LoggedIn {
-                            public_key: claimed.0,
-                            name: claimed.1.clone(),
-                            role: member.role,
-                        };
-                        info!(
-                            "client {:?} logged in as {} ({}, {})",
-                            remote.0,
-                            logged_in.name,
-                            logged_in.role,
-                            logged_in.fingerprint()
-                        );
-                        let arrived_at = world.capital().id.clone();
-                        sender.send::<ControlChannel>(ToClient::Welcome {
-                            name: logged_in.name.clone(),
-                            role: logged_in.role,
-                            nation: world.nation.name.clone(),
-                            arrived_at: arrived_at.clone(),
-                        });
-                        commands
-                            .entity(link)
-                            .remove::<(PendingLogin, ClaimedKey)>()
-                            .insert(logged_in);
-                        spawns.write(SpawnAvatar {
-                            link,
-                            protocity: arrived_at,
-                        });
-                    }
-                    Err(error) => {
-                        error!("member registry failed during login: {error}");
-                        refuse(
-                            &mut commands,
-                            link,
-                            &mut sender,
-                            remote,
-                            "the member registry is unavailable; try again shortly".into(),
-                        );
-                    }
-                }
+                info!(
+                    "client {:?} logged in as {} ({}, {})",
+                    remote.0,
+                    logged_in.name,
+                    logged_in.role,
+                    logged_in.fingerprint()
+                );
+                let arrived_at = world.capital().id.clone();
+                sender.send::<ControlChannel>(ToClient::Welcome {
+                    name: logged_in.name.clone(),
+                    role: logged_in.role,
+                    nation: world.nation.name.clone(),
+                    arrived_at: arrived_at.clone(),
+                });
+                commands
+                    .entity(link)
+                    .remove::<(PendingLogin, ClaimedKey)>()
+                    .insert(logged_in);
+                spawns.write(SpawnAvatar {
+                    link,
+                    protocity: arrived_at,
+                });
+            }
+            Err(error) => {
+                error!("member registry failed during login: {error}");
+                refuse(
+                    &mut commands,
+                    link,
+                    &mut sender,
+                    remote,
+                    "the member registry is unavailable; try again shortly".into(),
+                );
             }
         }
     }

@@ -3,5 +3,7 @@
 
 pub mod identity;
 pub mod movement;
+pub mod parcels;
 pub mod protocol;
+pub mod tours;
 pub mod world;

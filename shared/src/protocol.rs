@@ -11,10 +11,12 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
+
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -32,6 +34,12 @@ pub const MAX_ID_CHARS: usize = 32;
 pub const SIGNATURE_BYTES: usize = 64;
 /// Teleports a client may request per second; more are refused.
 pub const MAX_TELEPORTS_PER_SECOND: f32 = 2.0;
+/// Parcel requests a client may make per second, on average; more are refused.
+pub const MAX_PARCEL_REQUESTS_PER_SECOND: f32 = 4.0;
+/// Parcel requests a client may make in one burst.
+pub const PARCEL_REQUEST_BURST: f32 = 8.0;
+// The limits on parcel text (descriptions, group names) and amounts are in
+// [`crate::parcels`], beside the rules that check them.
 
 /// A member's standing in the nation. Ordered: later variants hold more rights.
 #[derive(
@@ -145,6 +153,8 @@ pub enum ToServer {
     },
     /// Move my avatar to a protocity's spawn point.
     Teleport { protocity: String },
+    /// Change a parcel, pledge to it, or ask for its history.
+    Parcel(ParcelRequest),
 }
 
 /// Answers and notices from the server.
@@ -166,6 +176,20 @@ pub enum ToClient {
     Notice { text: String },
     /// The avatar was moved to a protocity.
     Teleported { protocity: String },
+    /// Every parcel of the registry, as this client may see it; sent after [`Self::Welcome`].
+    Parcels(Vec<ParcelInfo>),
+    /// A parcel changed (by anyone); replaces the client's copy.
+    ParcelChanged(ParcelInfo),
+    /// A parcel's history, oldest first, as asked for.
+    ParcelHistory {
+        parcel: String,
+        changes: Vec<ParcelChange>,
+    },
+    /// The outcome of this client's parcel request: what was done, or why not.
+    ParcelAnswer {
+        parcel: String,
+        outcome: Result<String, String>,
+    },
 }
 
 /// Reliable, ordered channel for requests and answers.

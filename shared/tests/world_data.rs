@@ -81,8 +81,8 @@ fn duplicate_parcel_id_is_named_with_its_line() {
 fn overlapping_parcels_are_refused() {
     let (_, _, field, problem) = invalid(load_with_capital(|t| {
         t.replacen(
-            "min: (22.0, -50.0), max: (42.0, -34.0)",
-            "min: (-40.0, -48.0), max: (-30.0, -40.0)",
+            "min: (22.0, -50.0),\n                max: (42.0, -34.0),",
+            "min: (-40.0, -48.0),\n                max: (-30.0, -40.0),",
             1,
         )
     }));
@@ -168,4 +168,47 @@ fn error_messages_read_as_file_line_field() {
         message.contains("field `parcels.id`") && message.contains("lis-01"),
         "{message}"
     );
+}
+
+#[test]
+fn a_parcel_seed_with_a_bad_deed_is_named_with_its_line() {
+    let (file, line, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen(
+            "deed: \"e573fa5d80b10ccc5ed6737d7142c4534f8556f75e0e7914918a20e08703193e\"",
+            "deed: \"not-a-hash\"",
+            1,
+        )
+    }));
+    assert_eq!(file, "meridian.ron");
+    assert_eq!(field, "parcels.deed");
+    assert!(
+        matches!(problem, Problem::OutOfRange { .. }),
+        "a deed must be a hash: {problem}"
+    );
+    let fixture = text("meridian.ron");
+    let lines: Vec<&str> = fixture.lines().collect();
+    assert!(
+        lines[line - 1].contains("deed:"),
+        "line {line} is the deed's line: {}",
+        lines[line - 1]
+    );
+}
+
+#[test]
+fn parcel_seeds_must_be_records_the_registry_would_accept() {
+    let cases: [(&str, &str, &str); 4] = [
+        ("area_m2: 890,", "area_m2: 0,", "parcels.area_m2"),
+        ("latitude: 38.72456,", "latitude: 48.72456,", "parcels.latitude"),
+        ("residency: Member,", "residency: Visitor,", "parcels.residency"),
+        (
+            "owner: Group(\"the treasury\"),\n                status: Owned,",
+            "owner: Unowned,\n                status: Owned,",
+            "parcels.status",
+        ),
+    ];
+    for (from, to, expected_field) in cases {
+        assert!(text("meridian.ron").contains(from), "fixture has `{from}`");
+        let (_, _, field, problem) = invalid(load_with_capital(|t| t.replacen(from, to, 1)));
+        assert_eq!(field, expected_field, "{to} is refused ({problem})");
+    }
 }

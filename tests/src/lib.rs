@@ -8,10 +8,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use archipelago_client::ClientConfig;
-use archipelago_client::connection::{ConnectionState, Session};
+use archipelago_client::connection::{ConnectionState, Request, Session};
+use archipelago_client::parcels::ParcelBook;
+use archipelago_shared::parcels::ParcelInfo;
 use archipelago_server::tls::{TlsSource, load_identity};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::protocol::{AvatarPose, AvatarProfile};
+use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
 use archipelago_shared::world::{World, load_world_dir};
 use bevy::prelude::*;
 use ed25519_dalek::SigningKey;
@@ -108,6 +110,23 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Registers a key with a role in the running server's database, the way the admin CLI
+    /// does, before that key logs in.
+    pub fn register(&self, key: &SigningKey, name: &str, role: archipelago_shared::protocol::Role) {
+        let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let storage = archipelago_server::storage::Storage::open(&self.data_dir)
+                .await
+                .expect("database opens beside the running server");
+            storage.login(&hex, name).await.expect("registered");
+            storage.grant_role(&hex, role, "test").await.expect("role granted");
+            storage.close().await;
+        });
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown();
@@ -168,6 +187,22 @@ impl TestClient {
         }
     }
 
+    /// Sends a request the way the UI does.
+    pub fn request(&mut self, message: ToServer) {
+        self.app.world_mut().write_message(Request(message));
+    }
+
+    /// This client's copy of a parcel's record.
+    pub fn parcel(&self, id: &str) -> Option<ParcelInfo> {
+        self.app.world().resource::<ParcelBook>().get(id).cloned()
+    }
+
+    /// The server's last answer to this client about a parcel.
+    pub fn parcel_answer(&self, id: &str) -> Option<Result<String, String>> {
+        let book = self.app.world().resource::<ParcelBook>();
+        book.answers.get(id).map(|(_, outcome)| outcome.clone())
+    }
+
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
         self.others()
             .into_iter()
@@ -196,10 +231,13 @@ pub fn wait_until(
     false
 }
 
-/// Waits until the client is in the world with its avatar, or panics with its state.
+/// Waits until the client is in the world with its avatar and the land registry, or panics
+/// with its state.
 pub fn enter_world(client: &mut TestClient) {
     let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
-        c[0].state() == ConnectionState::InWorld && c[0].own_pose().is_some()
+        c[0].state() == ConnectionState::InWorld
+            && c[0].own_pose().is_some()
+            && c[0].app.world().resource::<ParcelBook>().loaded
     });
     assert!(
         entered,

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use archipelago_client::identity::{default_identity_path, default_name, load_or_create};
+use archipelago_client::render::plots::SelectedParcel;
 use archipelago_client::render::screenshot::ScreenshotPlan;
+use archipelago_client::tours::Tours;
 use archipelago_client::{ClientConfig, add_client_plugins, render};
 use archipelago_shared::identity::validate_name;
 use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
+use archipelago_shared::tours::load_tours_dir;
 use archipelago_shared::world::load_world_dir;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
@@ -45,6 +48,15 @@ struct Cli {
     /// With --screenshot: wait until this many other avatars are in view.
     #[arg(long, default_value_t = 0)]
     screenshot_min_avatars: usize,
+    /// With --screenshot: then open this parcel's panel and save a second PNG (ID PATH).
+    #[arg(long, num_args = 2, value_names = ["ID", "PATH"])]
+    screenshot_parcel: Option<Vec<String>>,
+    /// Tour files folder.
+    #[arg(long, default_value = "assets/tours")]
+    tours: PathBuf,
+    /// Open this parcel's panel on arrival.
+    #[arg(long)]
+    parcel: Option<String>,
 }
 
 /// The name to use: the flag (saved for next time), else the saved one, else the login name.
@@ -92,12 +104,41 @@ fn main() -> anyhow::Result<()> {
         close_when_requested: false,
         ..default()
     }));
+    // A broken tour file should not keep anyone out of the world: the tours window says
+    // what is wrong instead.
+    let tours = match load_tours_dir(&cli.tours, &world) {
+        Ok(tours) => Tours {
+            tours,
+            problem: None,
+        },
+        Err(e) => {
+            eprintln!("the tours are unavailable: {e}");
+            Tours {
+                tours: Vec::new(),
+                problem: Some(e.to_string()),
+            }
+        }
+    };
+    if let Some(id) = &cli.parcel
+        && world.parcel(id).is_none()
+    {
+        anyhow::bail!("--parcel: there is no parcel `{id}` in {}", cli.world.display());
+    }
     add_client_plugins(&mut app, config, world);
     app.add_plugins(render::plugin);
+    app.insert_resource(tours);
+    if cli.parcel.is_some() {
+        app.insert_resource(SelectedParcel(cli.parcel));
+    }
     if let Some(path) = cli.screenshot {
+        let parcel = match cli.screenshot_parcel.as_deref() {
+            Some([id, path]) => Some((id.clone(), PathBuf::from(path))),
+            _ => None,
+        };
         app.insert_resource(ScreenshotPlan {
             path,
             min_others: cli.screenshot_min_avatars,
+            parcel,
         });
     }
     match app.run() {

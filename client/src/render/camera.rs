@@ -9,6 +9,7 @@ use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_pointer_input;
 
 use crate::connection::Session;
+use crate::tours::TourPlayer;
 
 /// Where the camera orbits.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -39,13 +40,23 @@ impl OrbitCamera {
     }
 }
 
+/// Where the camera is placed each frame; a tour, when playing, places it after this.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CameraPlacement;
+
 pub(crate) fn plugin(app: &mut App) {
+    let touring = resource_exists::<TourPlayer>;
     app.init_resource::<OrbitCamera>()
         .add_systems(Startup, spawn_camera)
-        .add_systems(Update, orbit.run_if(not(egui_wants_any_pointer_input)))
+        .add_systems(
+            Update,
+            orbit.run_if(not(egui_wants_any_pointer_input).and_then(not(touring))),
+        )
         .add_systems(
             PostUpdate,
             place_camera
+                .run_if(not(touring))
+                .in_set(CameraPlacement)
                 .after(super::avatars::follow_pose)
                 .before(TransformSystems::Propagate),
         );

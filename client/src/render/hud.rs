@@ -6,7 +6,7 @@ use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::role_color;
+use super::{egui_color, role_color};
 use crate::ClientConfig;
 use crate::connection::{ConnectionState, Retry, Session};
 
@@ -22,15 +22,6 @@ pub(crate) fn plugin(app: &mut App) {
         EguiPrimaryContextPass,
         (labels, status_bar, notices, connection_overlay).chain(),
     );
-}
-
-fn egui_color(color: Color) -> egui::Color32 {
-    let c = color.to_srgba();
-    egui::Color32::from_rgb(
-        (c.red * 255.0) as u8,
-        (c.green * 255.0) as u8,
-        (c.blue * 255.0) as u8,
-    )
 }
 
 fn state_words(state: &ConnectionState) -> (egui::Color32, String) {
@@ -100,7 +91,10 @@ fn status_bar(
         .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-10.0, -10.0))
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
-                ui.small("WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · M atlas");
+                ui.small(
+                    "WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · \
+                     click a plot to inspect it · M atlas · T tours",
+                );
             });
         });
     Ok(())

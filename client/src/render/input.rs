@@ -6,13 +6,14 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use super::OrbitCamera;
 use crate::ClientSystems;
 use crate::control::AvatarControl;
+use crate::tours::TourPlayer;
 
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(
         Update,
         (
-            read_keys.run_if(not(egui_wants_any_keyboard_input)),
-            release_keys.run_if(egui_wants_any_keyboard_input),
+            read_keys.run_if(not(egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>))),
+            release_keys.run_if(egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>)),
         )
             .in_set(ClientSystems::Control),
     );
@@ -52,7 +53,7 @@ fn read_keys(
     }
 }
 
-/// While typing in a text field the avatar stands still.
+/// While typing in a text field, or touring, the avatar stands still.
 fn release_keys(mut control: ResMut<AvatarControl>) {
     control.direction = Vec2::ZERO;
     control.run = false;

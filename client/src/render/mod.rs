@@ -5,10 +5,13 @@ mod avatars;
 mod camera;
 mod hud;
 mod input;
-mod map;
+pub mod map;
+mod parcel_panel;
+pub mod plots;
 mod quit;
 mod scene;
 pub mod screenshot;
+pub mod tours;
 
 use bevy::prelude::*;
 use bevy_egui::EguiPlugin;
@@ -26,6 +29,9 @@ pub fn plugin(app: &mut App) {
         input::plugin,
         hud::plugin,
         map::plugin,
+        plots::plugin,
+        parcel_panel::plugin,
+        tours::plugin,
         quit::plugin,
         screenshot::plugin,
     ));
@@ -41,4 +47,15 @@ pub fn role_color(role: archipelago_shared::protocol::Role) -> Color {
         Role::Resident => Color::srgb(0.2, 0.72, 0.36),
         Role::Founder => Color::srgb(0.96, 0.78, 0.18),
     }
+}
+
+/// A Bevy colour as egui's.
+pub fn egui_color(color: Color) -> bevy_egui::egui::Color32 {
+    let c = color.to_srgba();
+    bevy_egui::egui::Color32::from_rgba_unmultiplied(
+        (c.red * 255.0) as u8,
+        (c.green * 255.0) as u8,
+        (c.blue * 255.0) as u8,
+        (c.alpha * 255.0) as u8,
+    )
 }

@@ -1,16 +1,15 @@
 //! The archipelago built from the world data: ocean, islands with beaches and lagoons,
-//! parcels drawn as outlined plots, buildings, town halls, trees, the capital's plaza, sky and
+//! buildings, town halls, trees, the capital's plaza, sky and
 //! sun.
 
 use archipelago_shared::world::{BEACH_WIDTH, Island, SEA_FLOOR, SEA_LEVEL, SolidKind, World};
 use bevy::asset::RenderAssetUsages;
 use bevy::light::{CascadeShadowConfigBuilder, GlobalAmbientLight};
-use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::mesh::PrimitiveTopology;
 use bevy::prelude::*;
 
 /// Sides of an island's polygon.
 const SEGMENTS: usize = 72;
-const PARCEL_BORDER: f32 = 0.22;
 
 /// Present once the scene is spawned.
 #[derive(Resource)]
@@ -131,36 +130,6 @@ fn island_mesh(island: &Island) -> Mesh {
     mesh
 }
 
-/// A thin frame of four strips around a rectangle, as one mesh.
-fn outline_mesh(size: Vec2, width: f32, height: f32) -> Mesh {
-    let mut positions: Vec<[f32; 3]> = Vec::new();
-    let mut indices: Vec<u32> = Vec::new();
-    let half = size / 2.0;
-    let strips = [
-        (Vec2::new(0.0, -half.y), Vec2::new(size.x + width, width)),
-        (Vec2::new(0.0, half.y), Vec2::new(size.x + width, width)),
-        (Vec2::new(-half.x, 0.0), Vec2::new(width, size.y)),
-        (Vec2::new(half.x, 0.0), Vec2::new(width, size.y)),
-    ];
-    for (center, extent) in strips {
-        let base = positions.len() as u32;
-        let h = extent / 2.0;
-        for (dx, dz) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
-            positions.push([center.x + dx * h.x, height, center.y + dz * h.y]);
-        }
-        indices.extend([base, base + 2, base + 1, base, base + 3, base + 2]);
-    }
-    let normals = vec![[0.0, 1.0, 0.0]; positions.len()];
-    let mut mesh = Mesh::new(
-        PrimitiveTopology::TriangleList,
-        RenderAssetUsages::default(),
-    );
-    mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
-    mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
-    mesh.insert_indices(Indices::U32(indices));
-    mesh
-}
-
 fn matte(
     materials: &mut Assets<StandardMaterial>,
     color: Color,
@@ -220,7 +189,6 @@ fn spawn_scene(
     });
 
     let vertex_colored = matte(&mut materials, Color::WHITE, 0.95);
-    let border = matte(&mut materials, Color::srgb(0.96, 0.94, 0.82), 0.8);
     let wall = matte(&mut materials, Color::srgb(0.86, 0.83, 0.76), 0.85);
     let stage = matte(&mut materials, Color::srgb(0.52, 0.33, 0.18), 0.7);
     let seat = matte(&mut materials, Color::srgb(0.62, 0.13, 0.14), 0.7);
@@ -274,16 +242,8 @@ fn spawn_scene(
                 .with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
         ));
 
+        // Parcels are drawn by the plots plugin, coloured by their status.
         let ground = island.height;
-        for parcel in &island.parcels {
-            let size = parcel.max - parcel.min;
-            let center = (parcel.min + parcel.max) / 2.0;
-            child((
-                Mesh3d(meshes.add(outline_mesh(size, PARCEL_BORDER, 0.0))),
-                MeshMaterial3d(border.clone()),
-                Transform::from_xyz(center.x, ground + 0.04, center.y),
-            ));
-        }
 
         for building in &island.buildings {
             let color = linear(building.color);

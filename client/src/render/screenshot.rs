@@ -1,6 +1,8 @@
 //! `--screenshot PATH`: once the world is loaded and drawn (connected, own avatar in place,
 //! enough others in view, and frames rendered since), save a PNG of the window, write what
-//! was in view beside it as JSON, and exit. Used by the screenshot test and the README.
+//! was in view beside it as JSON, and exit. With `--screenshot-parcel ID PATH` it then opens
+//! that parcel's panel, waits for its history, and saves a second PNG. Used by the
+//! screenshot test and the README.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,8 +12,10 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
 use serde::Serialize;
 
+use super::plots::SelectedParcel;
 use super::scene::SceneReady;
 use crate::connection::{ConnectionState, Session};
+use crate::parcels::ParcelBook;
 
 /// Frames to render after everything is in place, so shaders are compiled and shadows drawn
 /// (lavapipe is slow).
@@ -26,13 +30,16 @@ pub struct ScreenshotPlan {
     pub path: PathBuf,
     /// Other avatars that must be in view first.
     pub min_others: usize,
+    /// Then open this parcel's panel and capture it to this path.
+    pub parcel: Option<(String, PathBuf)>,
 }
 
 #[derive(Resource, Debug)]
 struct Progress {
     started: Instant,
+    /// Index of the shot being prepared: 0 the world, 1 the parcel panel.
+    shot: usize,
     ready_since: Option<(Instant, u32)>,
-    requested: bool,
     saved_frames: Option<u32>,
 }
 
@@ -44,6 +51,9 @@ struct Sidecar {
     in_world: bool,
     seconds_waited: f64,
     timed_out: bool,
+    /// The parcel whose panel is open, and how many history lines it shows.
+    parcel: Option<String>,
+    history_entries: Option<usize>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -75,6 +85,10 @@ fn others_in_view(
     (in_view, total)
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a Bevy system: each argument is a resource it reads or writes"
+)]
 fn capture(
     mut commands: Commands,
     plan: Res<ScreenshotPlan>,
@@ -84,34 +98,55 @@ fn capture(
     scene: Option<Res<SceneReady>>,
     camera: Single<(&Camera, &GlobalTransform)>,
     avatars: Query<(Entity, &GlobalTransform), With<AvatarProfile>>,
+    book: Res<ParcelBook>,
+    mut selected: ResMut<SelectedParcel>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let progress = progress.get_or_insert_with(|| Progress {
         started: Instant::now(),
+        shot: 0,
         ready_since: None,
-        requested: false,
         saved_frames: None,
     });
+    let (path, parcel) = match (progress.shot, &plan.parcel) {
+        (0, _) => (&plan.path, None),
+        (_, Some((id, path))) => (path, Some(id)),
+        (_, None) => {
+            exit.write(AppExit::Success);
+            return;
+        }
+    };
     if let Some(frames) = &mut progress.saved_frames {
         *frames += 1;
-        // The capture is written asynchronously; give it a few frames, then leave.
-        if *frames > 10 && plan.path.exists() {
-            exit.write(AppExit::Success);
+        // The capture is written asynchronously; give it a few frames, then move on.
+        if *frames > 10 && path.exists() {
+            progress.saved_frames = None;
+            progress.ready_since = None;
+            progress.shot += 1;
         }
         return;
     }
-    if progress.requested {
-        return;
+    if let Some(id) = parcel
+        && selected.0.as_ref() != Some(id)
+    {
+        selected.0 = Some(id.clone());
     }
     let (camera, camera_transform) = *camera;
     let (in_view, total) = others_in_view(camera, camera_transform, &avatars, session.own_avatar);
     let in_world = *state == ConnectionState::InWorld && session.own_avatar.is_some();
-    let ready = in_world && scene.is_some() && in_view >= plan.min_others;
+    let history_entries = parcel.and_then(|id| book.history.get(id)).map(Vec::len);
+    let panel_ready = parcel.is_none() || history_entries.is_some();
+    let ready = in_world && scene.is_some() && in_view >= plan.min_others && panel_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
     if ready {
         let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));
         *frames += 1;
-        if *frames < SETTLE_FRAMES || since.elapsed() < SETTLE_TIME {
+        let (need_frames, need_time) = if progress.shot == 0 {
+            (SETTLE_FRAMES, SETTLE_TIME)
+        } else {
+            (SETTLE_FRAMES / 3, SETTLE_TIME / 3)
+        };
+        if *frames < need_frames || since.elapsed() < need_time {
             return;
         }
     } else {
@@ -126,11 +161,13 @@ fn capture(
         in_world,
         seconds_waited: progress.started.elapsed().as_secs_f64(),
         timed_out: !ready,
+        parcel: parcel.cloned(),
+        history_entries,
     };
-    if let Some(dir) = plan.path.parent() {
+    if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let json_path = plan.path.with_extension("json");
+    let json_path = path.with_extension("json");
     match serde_json::to_string_pretty(&sidecar) {
         Ok(json) => {
             if let Err(e) = std::fs::write(&json_path, json) {
@@ -140,14 +177,13 @@ fn capture(
         Err(e) => error!("cannot encode the screenshot report: {e}"),
     }
     info!(
-        "taking the screenshot: {} others in view of {total}",
-        in_view
+        "taking the screenshot {}: {in_view} others in view of {total}",
+        path.display()
     );
-    let _ = std::fs::remove_file(&plan.path);
+    let _ = std::fs::remove_file(path);
     commands
         .spawn(Screenshot::primary_window())
-        .observe(save_to_disk(plan.path.clone()))
+        .observe(save_to_disk(path.clone()))
         .observe(|_: On<ScreenshotCaptured>| info!("screenshot captured"));
-    progress.requested = true;
     progress.saved_frames = Some(0);
 }

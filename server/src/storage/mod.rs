@@ -5,10 +5,13 @@
 //! Simulation systems never wait on it: they hand work to [`StorageHandle`], which runs it on
 //! its own runtime and posts the outcome back as a [`StorageReply`].
 
+pub mod parcels;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use archipelago_shared::parcels::{Actor, ParcelChange, ParcelInfo, ParcelRequest};
 use archipelago_shared::protocol::Role;
 use archipelago_shared::world::FounderSeed;
 use bevy::prelude::*;
@@ -16,7 +19,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 /// Numbered migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_members.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_members.sql")),
+    (2, include_str!("../../migrations/0002_parcels.sql")),
+];
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "archipelago.db";
@@ -221,12 +227,29 @@ impl Storage {
     }
 }
 
-/// The outcome of work handed to [`StorageHandle`], read back on the simulation thread.
-#[derive(Debug)]
+/// The outcome of work handed to [`StorageHandle`], read back on the simulation thread and
+/// passed on as a message to the feature that asked.
+#[derive(Message, Debug)]
 pub enum StorageReply {
     Login {
         link: Entity,
         result: Result<Member, String>,
+    },
+    /// A parcel change was stored (with the words for the history) or refused (with the
+    /// words for the client).
+    ParcelChange {
+        link: Entity,
+        parcel: String,
+        result: Result<(ParcelInfo, String), String>,
+    },
+    ParcelHistory {
+        link: Entity,
+        parcel: String,
+        result: Result<Vec<ParcelChange>, String>,
+    },
+    /// Parcels changed since the last poll, by anyone, and the new cursor.
+    ParcelsChanged {
+        result: Result<(Vec<ParcelInfo>, i64), String>,
     },
 }
 
@@ -264,8 +287,82 @@ impl StorageHandle {
         });
     }
 
+    /// Reads the whole registry and its history cursor, blocking: for startup only.
+    pub fn load_parcels_now(&self) -> Result<(Vec<ParcelInfo>, i64), parcels::ParcelError> {
+        self.runtime.block_on(async {
+            let parcels = self.storage.parcels().await?;
+            let cursor = self.storage.parcel_cursor().await?;
+            Ok((parcels, cursor))
+        })
+    }
+
+    /// Applies a parcel request for `actor` in the background.
+    pub fn change_parcel(&self, link: Entity, actor: Actor, request: ParcelRequest) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let parcel = request.parcel().to_owned();
+            let result = storage.change_parcel(&actor, &request).await.map_err(|e| {
+                if !matches!(e, parcels::ParcelError::Refused(_)) {
+                    error!("land registry failed on {request:?}: {e}");
+                }
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::ParcelChange {
+                link,
+                parcel,
+                result,
+            });
+        });
+    }
+
+    /// Reads a parcel's history in the background.
+    pub fn parcel_history(&self, link: Entity, parcel: String) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.parcel_history(&parcel).await.map_err(|e| {
+                if !matches!(e, parcels::ParcelError::Refused(_)) {
+                    error!("land registry failed reading the history of {parcel}: {e}");
+                }
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::ParcelHistory {
+                link,
+                parcel,
+                result,
+            });
+        });
+    }
+
+    /// Looks for parcel changes after `cursor` in the background (the admin CLI writes to
+    /// the same database).
+    pub fn poll_parcels(&self, cursor: i64) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage
+                .parcels_changed_since(cursor)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::ParcelsChanged { result });
+        });
+    }
+
     /// Replies that have arrived since the last call.
     pub fn replies(&self) -> impl Iterator<Item = StorageReply> + '_ {
         self.receiver.try_iter()
     }
+}
+
+/// Passes storage replies on as [`StorageReply`] messages, at the start of the frame.
+pub(crate) fn plugin(app: &mut App) {
+    app.add_message::<StorageReply>().add_systems(
+        Update,
+        forward_replies.in_set(crate::ServerSystems::Receive),
+    );
+}
+
+fn forward_replies(storage: Res<StorageHandle>, mut replies: MessageWriter<StorageReply>) {
+    replies.write_batch(storage.replies());
 }

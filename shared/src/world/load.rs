@@ -55,6 +55,23 @@ impl<T> Source<T> {
             problem,
         }
     }
+
+    /// An error at the first line mentioning `needle` at or after the first line mentioning
+    /// `anchor` (a field inside one list entry), else at the anchor.
+    pub fn error_in(&self, anchor: &str, needle: &str, field: &str, problem: Problem) -> WorldError {
+        let lines: Vec<&str> = self.text.lines().collect();
+        let start = lines.iter().position(|l| l.contains(anchor)).unwrap_or(0);
+        let line = lines[start..]
+            .iter()
+            .position(|l| l.contains(needle))
+            .map_or(start + 1, |i| start + i + 1);
+        WorldError::Invalid {
+            file: self.file.clone(),
+            line,
+            field: field.to_owned(),
+            problem,
+        }
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, WorldError> {

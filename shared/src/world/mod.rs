@@ -15,6 +15,9 @@ pub use validate::{Problem, valid_date};
 use bevy::math::{Vec2, Vec3};
 use serde::{Deserialize, Serialize};
 
+use crate::parcels::{Owner, ParcelInfo, ParcelStatus, Title, Zoning};
+use crate::protocol::Role;
+
 /// Height of the ocean surface in world space.
 pub const SEA_LEVEL: f32 = 0.0;
 /// Depth of the sea floor an avatar stands on when wading off an island.
@@ -94,7 +97,9 @@ pub struct Island {
     pub trees: Vec<Vec2>,
 }
 
-/// A plot of land, an axis-aligned rectangle on the island's top.
+/// A plot of land, an axis-aligned rectangle on the island's top, and the registry record it
+/// starts with. Once the server has stored the record, the database owns it: editing these
+/// fields later changes nothing for a parcel the registry already holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Parcel {
@@ -102,6 +107,43 @@ pub struct Parcel {
     pub id: String,
     pub min: Vec2,
     pub max: Vec2,
+    pub zoning: Zoning,
+    /// Area of the real plot in square metres (the island's rectangle is a sketch of it).
+    pub area_m2: u32,
+    #[serde(default)]
+    pub owner: Owner,
+    #[serde(default = "reserved")]
+    pub status: ParcelStatus,
+    /// Residency tier needed to build or live there.
+    #[serde(default = "member")]
+    pub residency: Role,
+    /// Street address of the real plot.
+    pub address: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// SHA-256 of the deed or title document, 64 hex characters.
+    pub deed: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn reserved() -> ParcelStatus {
+    ParcelStatus::Reserved
+}
+
+fn member() -> Role {
+    Role::Member
+}
+
+impl Parcel {
+    /// Whether an island-local point lies on the parcel (borders included).
+    pub fn contains(&self, local: Vec2) -> bool {
+        local.cmpge(self.min).all() && local.cmple(self.max).all()
+    }
+
+    pub fn center(&self) -> Vec2 {
+        (self.min + self.max) / 2.0
+    }
 }
 
 /// A solid building: a box with a roof, for walking around, not into.
@@ -179,6 +221,50 @@ impl World {
         self.protocities.iter().find(|p| {
             p.island.position.distance(Vec2::new(point.x, point.z)) <= p.island.radius + BEACH_WIDTH
         })
+    }
+
+    /// The protocity and parcel under a world point, if any.
+    pub fn parcel_at(&self, point: Vec3) -> Option<(&Protocity, &Parcel)> {
+        let protocity = self.island_at(point)?;
+        let local = Vec2::new(point.x, point.z) - protocity.island.position;
+        let parcel = protocity.island.parcels.iter().find(|p| p.contains(local))?;
+        Some((protocity, parcel))
+    }
+
+    /// Finds a parcel by id.
+    pub fn parcel(&self, id: &str) -> Option<(&Protocity, &Parcel)> {
+        self.protocities.iter().find_map(|protocity| {
+            let parcel = protocity.island.parcels.iter().find(|p| p.id == id)?;
+            Some((protocity, parcel))
+        })
+    }
+
+    /// Every parcel's starting registry record (version 1), in world order.
+    pub fn parcel_seeds(&self) -> Vec<ParcelInfo> {
+        self.protocities
+            .iter()
+            .flat_map(|protocity| {
+                protocity.island.parcels.iter().map(move |parcel| ParcelInfo {
+                    id: parcel.id.clone(),
+                    protocity: protocity.id.clone(),
+                    owner: parcel.owner.clone(),
+                    area_m2: parcel.area_m2,
+                    zoning: parcel.zoning,
+                    status: parcel.status,
+                    residency: parcel.residency,
+                    jurisdiction: format!("{}, {}", protocity.city, protocity.jurisdiction),
+                    description: parcel.description.clone(),
+                    version: 1,
+                    updated_at: 0,
+                    title: Some(Title {
+                        address: parcel.address.clone(),
+                        latitude: parcel.latitude,
+                        longitude: parcel.longitude,
+                        deed_hash: parcel.deed.clone(),
+                    }),
+                })
+            })
+            .collect()
     }
 
     /// World-space spawn position for the `index`-th spawn point of a protocity, standing on

@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use bevy::math::Vec2;
 
 use super::load::{Source, WorldError};
-use super::{BEACH_WIDTH, Nation, Protocity};
+use super::{BEACH_WIDTH, Nation, Parcel, Protocity};
+use crate::parcels::{MAX_GROUP_CHARS, MAX_PRICE, Owner, ParcelStatus, check_description};
+use crate::protocol::Role;
+
+/// How far (in degrees) a parcel's real plot may lie from its protocity's centre.
+const PLOT_REACH_DEGREES: f64 = 1.0;
 
 /// Margin kept between an avatar's spawn point and any solid.
 const SPAWN_CLEARANCE: f32 = 0.6;
@@ -38,6 +43,8 @@ pub enum Problem {
     BadPublicKey(String),
     #[error("the island needs at least one spawn point")]
     NoSpawnPoints,
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn valid_id(id: &str) -> bool {
@@ -252,6 +259,10 @@ fn validate_protocity(
         }
     }
 
+    for parcel in &island.parcels {
+        validate_parcel_seed(source, parcel)?;
+    }
+
     let mut building_ids = std::collections::HashSet::new();
     for building in &island.buildings {
         let quoted = format!("\"{}\"", building.id);
@@ -371,6 +382,98 @@ fn validate_protocity(
                 Problem::SpawnInsideSolid { index, what },
             );
         }
+    }
+    Ok(())
+}
+
+/// The registry record a parcel starts with must be one the registry would accept.
+fn validate_parcel_seed(source: &Source<Protocity>, parcel: &Parcel) -> Result<(), WorldError> {
+    let p = &source.value;
+    let anchor = format!("\"{}\"", parcel.id);
+    let err = |needle: &str, field: &str, problem| {
+        Err(source.error_in(&anchor, needle, &format!("parcels.{field}"), problem))
+    };
+    if !(1..=10_000_000).contains(&parcel.area_m2) {
+        return err(
+            "area_m2",
+            "area_m2",
+            out_of_range(parcel.area_m2, "1 to 10000000 square metres"),
+        );
+    }
+    if !(1..=160).contains(&parcel.address.trim().chars().count()) {
+        return err(
+            "address",
+            "address",
+            out_of_range(&parcel.address, "an address of 1 to 160 characters"),
+        );
+    }
+    if (parcel.latitude - p.latitude).abs() > PLOT_REACH_DEGREES {
+        return err(
+            "latitude",
+            "latitude",
+            out_of_range(parcel.latitude, "within 1 degree of the protocity"),
+        );
+    }
+    if (parcel.longitude - p.longitude).abs() > PLOT_REACH_DEGREES {
+        return err(
+            "longitude",
+            "longitude",
+            out_of_range(parcel.longitude, "within 1 degree of the protocity"),
+        );
+    }
+    if parcel.deed.len() != 64 || !parcel.deed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return err(
+            "deed",
+            "deed",
+            out_of_range(&parcel.deed, "a SHA-256 hash: 64 hex characters"),
+        );
+    }
+    if let Err(refusal) = check_description(&parcel.description) {
+        return err(
+            "description",
+            "description",
+            Problem::Refused(refusal.to_string()),
+        );
+    }
+    if parcel.residency == Role::Visitor {
+        return err(
+            "residency",
+            "residency",
+            out_of_range("Visitor", "Member, Resident or Founder"),
+        );
+    }
+    if let Owner::Group(name) = &parcel.owner
+        && !(1..=MAX_GROUP_CHARS).contains(&name.trim().chars().count())
+    {
+        return err(
+            "owner",
+            "owner",
+            out_of_range(name, "a group name of 1 to 48 characters"),
+        );
+    }
+    if let Owner::Member { key, .. } = &parcel.owner
+        && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return err("owner", "owner", Problem::BadPublicKey(key.clone()));
+    }
+    match parcel.status {
+        ParcelStatus::Owned if parcel.owner == Owner::Unowned => {
+            return err(
+                "status",
+                "status",
+                Problem::Refused("a parcel nobody holds cannot be owned".into()),
+            );
+        }
+        ParcelStatus::ForSale { price: amount } | ParcelStatus::Crowdfunding { goal: amount, .. }
+            if !(1..=MAX_PRICE).contains(&amount) =>
+        {
+            return err(
+                "status",
+                "status",
+                out_of_range(amount, "1 to 1000000000 dollars"),
+            );
+        }
+        _ => {}
     }
     Ok(())
 }
