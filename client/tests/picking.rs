@@ -19,8 +19,7 @@ fn camera_over(focus: Vec3) -> Transform {
 
 /// Where a world point lands on the screen, by the projection Bevy's cameras use.
 fn project(camera: &Transform, point: Vec3) -> Vec2 {
-    let clip_from_view =
-        Mat4::perspective_infinite_reverse_rh(FOV, VIEWPORT.x / VIEWPORT.y, 0.1);
+    let clip_from_view = Mat4::perspective_infinite_reverse_rh(FOV, VIEWPORT.x / VIEWPORT.y, 0.1);
     let view_from_world = camera.to_matrix().inverse();
     let ndc = clip_from_view.project_point3(view_from_world.transform_point3(point));
     Vec2::new(
@@ -87,7 +86,9 @@ fn a_building_picks_the_parcel_it_stands_on_and_the_sea_picks_nothing() {
         .iter()
         .find(|b| b.parcel.is_some())
         .expect("a building on a parcel");
-    let wall_height = capital.island.to_world(library.center, library.size.y * 0.5);
+    let wall_height = capital
+        .island
+        .to_world(library.center, library.size.y * 0.5);
     // From the north, where nothing stands between the camera and the building.
     let camera = Transform::from_translation(wall_height + Vec3::new(0.0, 2.0, -30.0))
         .looking_at(wall_height, Vec3::Y);
@@ -99,8 +100,16 @@ fn a_building_picks_the_parcel_it_stands_on_and_the_sea_picks_nothing() {
         library.name
     );
 
-    let sea = Vec3::new(capital.island.position.x, 0.0, capital.island.position.y + 200.0);
+    let sea = Vec3::new(
+        capital.island.position.x,
+        0.0,
+        capital.island.position.y + 200.0,
+    );
     let camera = camera_over(sea);
     let ray = screen_ray(&camera, FOV, VIEWPORT, VIEWPORT / 2.0);
-    assert_eq!(pick_parcel(&world, &colliders, ray), None, "open sea holds no parcel");
+    assert_eq!(
+        pick_parcel(&world, &colliders, ray),
+        None,
+        "open sea holds no parcel"
+    );
 }

@@ -55,7 +55,11 @@ fn pause_skip_and_the_end_of_the_tour() {
     let (world, mut player) = start();
     player.paused = true;
     player.advance(1_000.0, &world);
-    assert_eq!((player.stop, player.elapsed), (0, 0.0), "paused time does not count");
+    assert_eq!(
+        (player.stop, player.elapsed),
+        (0, 0.0),
+        "paused time does not count"
+    );
     player.paused = false;
     player.next(&world);
     player.next(&world);
@@ -64,7 +68,11 @@ fn pause_skip_and_the_end_of_the_tour() {
     assert_eq!(player.stop, 1);
     let stops = player.tour.stops.len();
     player.go_to(stops + 10, &world);
-    assert_eq!(player.stop, stops - 1, "skipping past the end stops at the last stop");
+    assert_eq!(
+        player.stop,
+        stops - 1,
+        "skipping past the end stops at the last stop"
+    );
     assert!(player.is_last());
     let mut running = true;
     for _ in 0..10_000 {

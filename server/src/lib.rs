@@ -111,7 +111,10 @@ pub fn open_storage(
         storage.seed_founders(&world.nation.founders).await?;
         let seeded = storage.seed_parcels(&world.parcel_seeds()).await?;
         if seeded.added > 0 {
-            info!("land registry: recorded {} new parcels from the world data", seeded.added);
+            info!(
+                "land registry: recorded {} new parcels from the world data",
+                seeded.added
+            );
         }
         if !seeded.orphans.is_empty() {
             warn!(

@@ -204,7 +204,11 @@ fn receive_requests(
                 }
                 ToServer::Parcel(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before asking about land".into());
+                        notice(
+                            &mut sender,
+                            remote.0,
+                            "log in before asking about land".into(),
+                        );
                     } else {
                         parcel_commands.write(ParcelCommand { link, request });
                     }

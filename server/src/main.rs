@@ -8,11 +8,11 @@ use anyhow::Context;
 use archipelago_server::storage::Storage;
 use archipelago_server::tls::{TlsSource, load_identity, write_digest};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ, Role};
 use archipelago_shared::parcels::{
-    Actor, OwnerClaim, ParcelFilter, ParcelInfo, ParcelRequest, StatusChoice, StatusKind,
-    percent, utc_date_time,
+    Actor, OwnerClaim, ParcelFilter, ParcelInfo, ParcelRequest, StatusChoice, StatusKind, percent,
+    utc_date_time,
 };
+use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ, Role};
 use archipelago_shared::world::{World, load_world_dir};
 use clap::{Parser, Subcommand};
 
@@ -243,7 +243,9 @@ fn parse_status(
         (Some(StatusKind::Crowdfunding), _, _) => anyhow::bail!("crowdfunding needs --goal (only)"),
         (Some(_), _, _) => anyhow::bail!("--price and --goal go with for-sale and crowdfunding"),
         (None, _, _) => {
-            anyhow::bail!("`{status}` is not a status: use owned, for-sale, crowdfunding or reserved")
+            anyhow::bail!(
+                "`{status}` is not a status: use owned, for-sale, crowdfunding or reserved"
+            )
         }
     }
 }
@@ -268,7 +270,9 @@ async fn parcel_admin(storage: &Storage, action: ParcelAction, json: bool) -> an
         } => {
             let status = match status {
                 Some(text) => Some(StatusKind::parse(&text).with_context(|| {
-                    format!("`{text}` is not a status: use owned, for-sale, crowdfunding or reserved")
+                    format!(
+                        "`{text}` is not a status: use owned, for-sale, crowdfunding or reserved"
+                    )
                 })?),
                 None => None,
             };
@@ -307,7 +311,10 @@ async fn parcel_admin(storage: &Storage, action: ParcelAction, json: bool) -> an
                 print_parcel_line(&parcel);
                 if let Some(title) = &parcel.title {
                     println!("  address:      {}", title.address);
-                    println!("  coordinates:  {:.5}, {:.5}", title.latitude, title.longitude);
+                    println!(
+                        "  coordinates:  {:.5}, {:.5}",
+                        title.latitude, title.longitude
+                    );
                     println!("  deed sha-256: {}", title.deed_hash);
                 }
                 println!("  jurisdiction: {}", parcel.jurisdiction);
@@ -372,7 +379,11 @@ async fn parcel_admin(storage: &Storage, action: ParcelAction, json: bool) -> an
     Ok(())
 }
 
-async fn report_change(storage: &Storage, request: &ParcelRequest, json: bool) -> anyhow::Result<()> {
+async fn report_change(
+    storage: &Storage,
+    request: &ParcelRequest,
+    json: bool,
+) -> anyhow::Result<()> {
     let (parcel, what) = storage.change_parcel(&Actor::admin(), request).await?;
     if json {
         let value = serde_json::json!({ "parcel": parcel, "change": what });

@@ -130,11 +130,9 @@ fn precheck(request: &ParcelRequest, registry: &ParcelRegistry) -> Result<(), Pa
         ParcelRequest::Assign {
             owner: OwnerClaim::Group(name) | OwnerClaim::Member(name),
             ..
-        } if name.chars().count() > MAX_GROUP_CHARS.max(64) => {
-            Err(ParcelRefusal::BadGroupName {
-                max: MAX_GROUP_CHARS,
-            })
-        }
+        } if name.chars().count() > MAX_GROUP_CHARS.max(64) => Err(ParcelRefusal::BadGroupName {
+            max: MAX_GROUP_CHARS,
+        }),
         // Refuse oversized text before it reaches the database; the rule checks it again.
         ParcelRequest::Describe { text, .. } if text.chars().count() > MAX_DESCRIPTION_CHARS => {
             Err(ParcelRefusal::DescriptionTooLong {
@@ -211,12 +209,12 @@ fn apply_replies(
             } => {
                 if let Ok((_, mut sender)) = links.get_mut(*link) {
                     let outcome = match result {
-                        Ok((_, what)) => Ok(what.clone()),
+                        Ok(done) => Ok(done.1.clone()),
                         Err(reason) => Err(reason.clone()),
                     };
                     answer(&mut sender, parcel, outcome);
                 }
-                match result {
+                match result.as_deref() {
                     Ok((record, what)) => {
                         info!("parcel {parcel} v{}: {what}", record.version);
                         if registry.accept(record.clone()) {

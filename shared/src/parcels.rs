@@ -92,9 +92,14 @@ impl Owner {
 pub enum ParcelStatus {
     Owned,
     /// Offered at a price, in whole dollars.
-    ForSale { price: u64 },
+    ForSale {
+        price: u64,
+    },
     /// Members pledge towards the goal; `raised` is the sum pledged so far.
-    Crowdfunding { goal: u64, raised: u64 },
+    Crowdfunding {
+        goal: u64,
+        raised: u64,
+    },
     /// Kept back by the founders.
     Reserved,
 }
@@ -171,7 +176,7 @@ pub fn dollars(amount: u64) -> String {
     let digits = amount.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -411,11 +416,7 @@ pub fn apply_change(
                 return Err(ParcelRefusal::NoChange);
             }
             next.owner = owner.clone();
-            let mut what = format!(
-                "owner: {} → {}",
-                record.owner.display(),
-                owner.display()
-            );
+            let mut what = format!("owner: {} → {}", record.owner.display(), owner.display());
             if *owner == Owner::Unowned && record.status == ParcelStatus::Owned {
                 next.status = ParcelStatus::Reserved;
                 what.push_str("; status: owned → reserved");
@@ -449,11 +450,7 @@ pub fn apply_change(
                 return Err(ParcelRefusal::NoChange);
             }
             next.status = status;
-            format!(
-                "status: {} → {}",
-                record.status.display(),
-                status.display()
-            )
+            format!("status: {} → {}", record.status.display(), status.display())
         }
         Change::Describe(text) => {
             let own = matches!(&record.owner, Owner::Member { key, .. } if Some(key) == actor.key.as_ref());
@@ -552,8 +549,7 @@ pub struct ParcelFilter {
 impl ParcelFilter {
     pub fn matches(&self, parcel: &ParcelInfo) -> bool {
         let text = self.text.trim().to_lowercase();
-        let text_ok =
-            text.is_empty() || parcel.id.contains(&text) || parcel.owner.matches(&text);
+        let text_ok = text.is_empty() || parcel.id.contains(&text) || parcel.owner.matches(&text);
         text_ok
             && self.status.is_none_or(|s| parcel.status.kind() == s)
             && self

@@ -125,7 +125,11 @@ pub fn parse_and_check(file: &Path, text: &str, world: &World) -> Result<Tour, W
         return Err(invalid(1, "title", range(String::new(), "a title")));
     }
     if tour.stops.is_empty() {
-        return Err(invalid(1, "stops", range("no stops".into(), "at least one stop")));
+        return Err(invalid(
+            1,
+            "stops",
+            range("no stops".into(), "at least one stop"),
+        ));
     }
     let extent = world.nation.ocean_half_extent;
     for (index, stop) in tour.stops.iter().enumerate() {

@@ -65,8 +65,8 @@ fn only_founders_assign_and_set_status() {
         );
     }
     let founder = actor(Role::Founder, "f");
-    let (next, what) = apply_change(&record, &founder, &Change::Assign(alice()))
-        .expect("a founder can assign");
+    let (next, what) =
+        apply_change(&record, &founder, &Change::Assign(alice())).expect("a founder can assign");
     assert_eq!(next.owner, alice());
     assert_eq!(what, "owner: nobody → Alice");
     let (next, what) = apply_change(
@@ -82,7 +82,10 @@ fn only_founders_assign_and_set_status() {
             raised: 0
         }
     );
-    assert!(what.contains("for sale at $90,000 → crowdfunding"), "{what}");
+    assert!(
+        what.contains("for sale at $90,000 → crowdfunding"),
+        "{what}"
+    );
 }
 
 #[test]
@@ -99,7 +102,11 @@ fn an_owner_describes_their_own_parcel_but_not_anothers() {
         Err(ParcelRefusal::NotOwner)
     );
     assert_eq!(
-        apply_change(&record, &neighbour, &Change::Assign(Owner::Group("B".into()))),
+        apply_change(
+            &record,
+            &neighbour,
+            &Change::Assign(Owner::Group("B".into()))
+        ),
         Err(ParcelRefusal::FoundersOnly {
             action: "assign or transfer parcels",
             role: Role::Resident
@@ -176,7 +183,11 @@ fn absurd_amounts_and_bad_text_are_refused() {
         "nobody holds it, so it cannot be owned"
     );
     assert_eq!(
-        apply_change(&record, &founder, &Change::SetStatus(StatusChoice::Reserved)),
+        apply_change(
+            &record,
+            &founder,
+            &Change::SetStatus(StatusChoice::Reserved)
+        ),
         Err(ParcelRefusal::NoChange)
     );
     assert!(matches!(

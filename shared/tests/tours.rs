@@ -7,7 +7,9 @@ use archipelago_shared::tours::{load_tours_dir, parse_and_check};
 use archipelago_shared::world::{World, WorldError, load_world_dir};
 
 fn assets(dir: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets")
+        .join(dir)
 }
 
 fn world() -> World {
@@ -52,9 +54,9 @@ fn one_tour_visits_every_protocity_and_one_shows_the_capital() {
             .all(|p| t.stops.iter().any(|s| s.protocity == p.id))
     });
     assert!(everywhere, "a tour visits every protocity");
-    let capital = tours.iter().any(|t| {
-        t.stops.len() >= 4 && t.stops.iter().all(|s| s.protocity == world.nation.capital)
-    });
+    let capital = tours
+        .iter()
+        .any(|t| t.stops.len() >= 4 && t.stops.iter().all(|s| s.protocity == world.nation.capital));
     assert!(capital, "a tour of the capital with several stops");
 }
 
@@ -67,9 +69,17 @@ fn a_stop_off_the_island_is_named_with_file_line_and_field() {
         panic!("expected a validation error, got {error}");
     };
     assert_eq!((*line, field.as_str()), (8, "stops.look_at"), "{error}");
-    assert!(error.to_string().starts_with("bad.ron:8: field `stops.look_at`"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("bad.ron:8: field `stops.look_at`"),
+        "{error}"
+    );
 
     let unknown = text.replace("\"meridian\"", "\"atlantis\"");
     let error = parse_and_check(Path::new("bad.ron"), &unknown, &world).expect_err("refused");
-    assert!(error.to_string().contains("unknown protocity `atlantis`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown protocity `atlantis`"),
+        "{error}"
+    );
 }

@@ -198,8 +198,16 @@ fn a_parcel_seed_with_a_bad_deed_is_named_with_its_line() {
 fn parcel_seeds_must_be_records_the_registry_would_accept() {
     let cases: [(&str, &str, &str); 4] = [
         ("area_m2: 890,", "area_m2: 0,", "parcels.area_m2"),
-        ("latitude: 38.72456,", "latitude: 48.72456,", "parcels.latitude"),
-        ("residency: Member,", "residency: Visitor,", "parcels.residency"),
+        (
+            "latitude: 38.72456,",
+            "latitude: 48.72456,",
+            "parcels.latitude",
+        ),
+        (
+            "residency: Member,",
+            "residency: Visitor,",
+            "parcels.residency",
+        ),
         (
             "owner: Group(\"the treasury\"),\n                status: Owned,",
             "owner: Unowned,\n                status: Owned,",

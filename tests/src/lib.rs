@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use archipelago_client::ClientConfig;
 use archipelago_client::connection::{ConnectionState, Request, Session};
 use archipelago_client::parcels::ParcelBook;
-use archipelago_shared::parcels::ParcelInfo;
 use archipelago_server::tls::{TlsSource, load_identity};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
+use archipelago_shared::parcels::ParcelInfo;
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
 use archipelago_shared::world::{World, load_world_dir};
 use bevy::prelude::*;
@@ -121,7 +121,10 @@ impl TestServer {
                 .await
                 .expect("database opens beside the running server");
             storage.login(&hex, name).await.expect("registered");
-            storage.grant_role(&hex, role, "test").await.expect("role granted");
+            storage
+                .grant_role(&hex, role, "test")
+                .await
+                .expect("role granted");
             storage.close().await;
         });
     }

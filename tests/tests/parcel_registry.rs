@@ -157,8 +157,14 @@ async fn pledges_add_up_and_visitors_cannot_pledge() {
         ParcelRefusal::VisitorPledge
     );
     let member = actor(ALICE_KEY, "Alice", Role::Member);
-    storage.change_parcel(&member, &pledge(1_500)).await.expect("pledge");
-    let (after, _) = storage.change_parcel(&member, &pledge(500)).await.expect("pledge");
+    storage
+        .change_parcel(&member, &pledge(1_500))
+        .await
+        .expect("pledge");
+    let (after, _) = storage
+        .change_parcel(&member, &pledge(500))
+        .await
+        .expect("pledge");
     assert_eq!(
         after.status,
         ParcelStatus::Crowdfunding {
@@ -239,9 +245,17 @@ async fn bad_requests_leave_nothing_behind() {
         ),
         ParcelRefusal::UnknownMember("Nobody Known".into())
     );
-    assert_eq!(storage.parcels().await.expect("read"), before, "nothing changed");
     assert_eq!(
-        storage.parcel_history("lis-03").await.expect("history").len(),
+        storage.parcels().await.expect("read"),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(
+        storage
+            .parcel_history("lis-03")
+            .await
+            .expect("history")
+            .len(),
         1,
         "no history for refused requests"
     );
@@ -313,5 +327,8 @@ async fn changes_survive_reopening_the_database() {
     let (changed, cursor) = storage.parcels_changed_since(0).await.expect("poll");
     assert!(cursor > 0 && changed.iter().any(|p| p.id == "lis-04"));
     let (none, same) = storage.parcels_changed_since(cursor).await.expect("poll");
-    assert!(none.is_empty() && same == cursor, "nothing new after the cursor");
+    assert!(
+        none.is_empty() && same == cursor,
+        "nothing new after the cursor"
+    );
 }

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use archipelago_client::identity::ephemeral;
 use archipelago_server::storage::Storage;
-use archipelago_shared::parcels::{
-    Actor, ParcelRequest, ParcelStatus, StatusChoice,
-};
+use archipelago_shared::parcels::{Actor, ParcelRequest, ParcelStatus, StatusChoice};
 use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
 
@@ -65,9 +63,13 @@ fn a_founders_change_and_a_members_pledge_reach_everyone() {
     wait_until(&mut [&mut fay], Duration::from_secs(3), |c| {
         c[0].parcel_answer("lis-04").is_some()
     });
-    let answer = fay.parcel_answer("lis-04").expect("the founder is answered");
+    let answer = fay
+        .parcel_answer("lis-04")
+        .expect("the founder is answered");
     assert!(
-        answer.as_ref().is_ok_and(|what| what.contains("for sale at $123,456")),
+        answer
+            .as_ref()
+            .is_ok_and(|what| what.contains("for sale at $123,456")),
         "the founder is told what was done: {answer:?}"
     );
 
@@ -81,7 +83,11 @@ fn a_founders_change_and_a_members_pledge_reach_everyone() {
         c[0].parcel_answer("lis-04")
             .is_some_and(|a| a.is_err_and(|r| r.contains("changed by someone else")))
     });
-    assert!(refused, "a stale edit is refused: {:?}", fay.parcel_answer("lis-04"));
+    assert!(
+        refused,
+        "a stale edit is refused: {:?}",
+        fay.parcel_answer("lis-04")
+    );
 
     // A member's pledge moves the progress everyone sees.
     let funded = crowdfunding_id();
@@ -112,7 +118,9 @@ fn a_founders_change_and_a_members_pledge_reach_everyone() {
     assert!(told, "the visitor hears back");
     let answer = vic.parcel_answer(&funded).expect("answer");
     assert!(
-        answer.as_ref().is_err_and(|r| r.contains("visitors cannot pledge")),
+        answer
+            .as_ref()
+            .is_err_and(|r| r.contains("visitors cannot pledge")),
         "{answer:?}"
     );
 

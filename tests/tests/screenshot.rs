@@ -1,8 +1,9 @@
 //! The real client binary, under Xvfb with Mesa's software Vulkan (lavapipe), connected to a
 //! real server with a few bots, saves a PNG once the world is loaded and drawn. The picture
-//! must show the world: the ocean, an island, and other avatars in view.
+//! must show the world: the ocean, an island, and other avatars in view. Then it opens a
+//! parcel's panel over the world, waits for the parcel's history, and saves a second PNG.
 //!
-//! The PNG is kept at `target/screenshots/world.png` for people to look at.
+//! The PNGs are kept at `target/screenshots/world.png` and `parcel.png` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
 use archipelago_client::identity::ephemeral;
+use archipelago_shared::protocol::Role;
 use archipelago_tests::{TestServer, world};
 
 fn workspace() -> PathBuf {
@@ -37,10 +39,12 @@ struct Palette {
     ocean: usize,
     grass: usize,
     sand: usize,
+    /// egui's dark window fill.
+    panel: usize,
     distinct: usize,
 }
 
-fn palette(png_path: &Path) -> Palette {
+fn palette_of(png_path: &Path) -> Palette {
     let file = std::fs::File::open(png_path).expect("the PNG exists");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
@@ -60,6 +64,8 @@ fn palette(png_path: &Path) -> Palette {
             palette.grass += 1;
         } else if r > 120 && r > b + 35 && g > b + 15 && r >= g {
             palette.sand += 1;
+        } else if (20..=40).contains(&r) && (r - g).abs() <= 3 && (r - b).abs() <= 3 {
+            palette.panel += 1;
         }
     }
     palette.distinct = colours.len();
@@ -74,7 +80,18 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let out_dir = workspace().join("target/screenshots");
     std::fs::create_dir_all(&out_dir).expect("screenshot folder");
     let png_path = out_dir.join("world.png");
+    let parcel_png = out_dir.join("parcel.png");
     let _ = std::fs::remove_file(&png_path);
+    let _ = std::fs::remove_file(&parcel_png);
+    // The photographer is a founder, so the panel shows everything, controls included.
+    let key = ephemeral();
+    let key_file = dir.path().join("identity.key");
+    std::fs::write(
+        &key_file,
+        archipelago_shared::identity::to_hex(&key.to_bytes()),
+    )
+    .expect("key file");
+    server.register(&key, "Photographer", Role::Founder);
 
     let stop = Arc::new(AtomicBool::new(false));
     let swarm = SwarmConfig {
@@ -100,12 +117,14 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
             &server.digest,
         ])
         .args(["--name", "Photographer", "--identity"])
-        .arg(dir.path().join("identity.key"))
+        .arg(&key_file)
         .arg("--world")
         .arg(workspace().join("assets/world"))
         .arg("--screenshot")
         .arg(&png_path)
         .args(["--screenshot-min-avatars", "1"])
+        .args(["--screenshot-parcel", "lis-03"])
+        .arg(&parcel_png)
         .env("WGPU_BACKEND", "vulkan")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .output()
@@ -152,7 +171,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         "other avatars in view: {sidecar}"
     );
 
-    let palette = palette(&png_path);
+    let palette = palette_of(&png_path);
     let share = |n: usize| n as f64 / palette.total as f64;
     println!("{palette:?}");
     assert!(palette.distinct > 200, "not one flat colour: {palette:?}");
@@ -163,6 +182,31 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     assert!(
         share(palette.grass) > 0.03,
         "island green is present: {palette:?}"
+    );
+
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(parcel_png.with_extension("json"))
+            .expect("the client wrote what the parcel shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the panel was ready: {sidecar}"
+    );
+    assert_eq!(sidecar["parcel"], "lis-03", "{sidecar}");
+    assert!(
+        sidecar["history_entries"].as_u64().unwrap_or(0) >= 1,
+        "the panel shows the parcel's history: {sidecar}"
+    );
+    let with_panel = palette_of(&parcel_png);
+    println!("{with_panel:?}");
+    assert!(
+        with_panel.panel as f64 / with_panel.total as f64 > 0.04,
+        "a panel covers part of the screen: {with_panel:?}"
+    );
+    assert!(
+        with_panel.grass as f64 / with_panel.total as f64 > 0.02,
+        "the world shows around the panel: {with_panel:?}"
     );
     server.stop();
 }

@@ -122,7 +122,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(id) = &cli.parcel
         && world.parcel(id).is_none()
     {
-        anyhow::bail!("--parcel: there is no parcel `{id}` in {}", cli.world.display());
+        anyhow::bail!(
+            "--parcel: there is no parcel `{id}` in {}",
+            cli.world.display()
+        );
     }
     add_client_plugins(&mut app, config, world);
     app.add_plugins(render::plugin);

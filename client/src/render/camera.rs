@@ -26,8 +26,8 @@ impl Default for OrbitCamera {
     fn default() -> Self {
         Self {
             yaw: 0.0,
-            pitch: 0.3,
-            distance: 22.0,
+            pitch: 0.4,
+            distance: 26.0,
             target: Vec3::ZERO,
         }
     }

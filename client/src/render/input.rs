@@ -12,8 +12,11 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_systems(
         Update,
         (
-            read_keys.run_if(not(egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>))),
-            release_keys.run_if(egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>)),
+            read_keys.run_if(not(
+                egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>)
+            )),
+            release_keys
+                .run_if(egui_wants_any_keyboard_input.or_else(resource_exists::<TourPlayer>)),
         )
             .in_set(ClientSystems::Control),
     );

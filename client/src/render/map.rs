@@ -280,10 +280,7 @@ fn island_page(ui: &mut egui::Ui, view: &View, state: &mut AtlasState, actions: 
             .selected_text(&protocity.name)
             .show_ui(ui, |ui| {
                 for p in &world.protocities {
-                    if ui
-                        .selectable_label(p.id == protocity.id, &p.name)
-                        .clicked()
-                    {
+                    if ui.selectable_label(p.id == protocity.id, &p.name).clicked() {
                         actions.open_island = Some(p.id.clone());
                     }
                 }
@@ -300,7 +297,8 @@ fn island_page(ui: &mut egui::Ui, view: &View, state: &mut AtlasState, actions: 
     });
     let island = &protocity.island;
     let side = ui.available_width().min(560.0);
-    let (response, painter) = ui.allocate_painter(egui::vec2(side, side * 0.8), egui::Sense::click());
+    let (response, painter) =
+        ui.allocate_painter(egui::vec2(side, side * 0.8), egui::Sense::click());
     let rect = response.rect;
     painter.rect_filled(rect, 6.0, egui::Color32::from_rgb(22, 78, 112));
     let reach = island.radius + BEACH_WIDTH;
@@ -365,16 +363,17 @@ fn island_page(ui: &mut egui::Ui, view: &View, state: &mut AtlasState, actions: 
         );
     }
     if let Some(p) = view.own
-        && world.island_at(p).is_some_and(|here| here.id == protocity.id)
+        && world
+            .island_at(p)
+            .is_some_and(|here| here.id == protocity.id)
     {
         let local = Vec2::new(p.x, p.z) - island.position;
         painter.circle_filled(to_screen(local), 4.0, egui::Color32::RED);
     }
     if let Some(id) = &hovered {
-        let text = view
-            .book
-            .get(id)
-            .map_or_else(String::new, |p| format!("{id}: {} · {}", p.owner.display(), p.status.display()));
+        let text = view.book.get(id).map_or_else(String::new, |p| {
+            format!("{id}: {} · {}", p.owner.display(), p.status.display())
+        });
         response.clone().on_hover_text_at_pointer(text);
     }
     if response.clicked()
@@ -401,14 +400,23 @@ fn world_page(ui: &mut egui::Ui, view: &View, coastlines: &Coastlines, actions: 
     };
     let grid = egui::Stroke::new(0.5, egui::Color32::from_white_alpha(30));
     for lon in (-150..=150).step_by(30) {
-        painter.line_segment([to_screen(lon as f32, 90.0), to_screen(lon as f32, -90.0)], grid);
+        painter.line_segment(
+            [to_screen(lon as f32, 90.0), to_screen(lon as f32, -90.0)],
+            grid,
+        );
     }
     for lat in (-60..=60).step_by(30) {
-        painter.line_segment([to_screen(-180.0, lat as f32), to_screen(180.0, lat as f32)], grid);
+        painter.line_segment(
+            [to_screen(-180.0, lat as f32), to_screen(180.0, lat as f32)],
+            grid,
+        );
     }
     let land = egui::Color32::from_rgb(96, 132, 88);
     for polygon in &coastlines.0 {
-        let points: Vec<egui::Pos2> = polygon.iter().map(|&(lon, lat)| to_screen(lon, lat)).collect();
+        let points: Vec<egui::Pos2> = polygon
+            .iter()
+            .map(|&(lon, lat)| to_screen(lon, lat))
+            .collect();
         // Coastlines are concave; egui fills convex shapes only, so draw them as outlines
         // over a light wash of their triangles fanned from the first point.
         if let Some(&first) = points.first() {
@@ -420,7 +428,10 @@ fn world_page(ui: &mut egui::Ui, view: &View, coastlines: &Coastlines, actions: 
                 ));
             }
         }
-        painter.add(egui::Shape::closed_line(points, egui::Stroke::new(1.2, land)));
+        painter.add(egui::Shape::closed_line(
+            points,
+            egui::Stroke::new(1.2, land),
+        ));
     }
     let pointer = response.hover_pos();
     for protocity in &view.world.protocities {
@@ -502,30 +513,38 @@ fn search_page(ui: &mut egui::Ui, view: &View, state: &mut AtlasState, actions: 
         .values()
         .filter(|p| state.search.matches(p))
         .collect();
-    ui.small(format!("{} of {} parcels", found.len(), view.book.parcels.len()));
-    egui::ScrollArea::vertical().max_height(360.0).show(ui, |ui| {
-        egui::Grid::new("search_results").striped(true).show(ui, |ui| {
-            for parcel in found {
-                ui.monospace(&parcel.id);
-                let place = view
-                    .world
-                    .protocity(&parcel.protocity)
-                    .map_or(parcel.protocity.as_str(), |p| p.name.as_str());
-                ui.label(place);
-                ui.label(parcel.owner.display());
-                ui.colored_label(
-                    egui_color(status_color(Some(parcel.status.kind()))),
-                    parcel.status.display(),
-                );
-                if ui.small_button("Inspect").clicked() {
-                    actions.inspect = Some(parcel.id.clone());
-                }
-                if ui.small_button("Show").clicked() {
-                    state.focus = Some(parcel.id.clone());
-                    actions.open_island = Some(parcel.protocity.clone());
-                }
-                ui.end_row();
-            }
+    ui.small(format!(
+        "{} of {} parcels",
+        found.len(),
+        view.book.parcels.len()
+    ));
+    egui::ScrollArea::vertical()
+        .max_height(360.0)
+        .show(ui, |ui| {
+            egui::Grid::new("search_results")
+                .striped(true)
+                .show(ui, |ui| {
+                    for parcel in found {
+                        ui.monospace(&parcel.id);
+                        let place = view
+                            .world
+                            .protocity(&parcel.protocity)
+                            .map_or(parcel.protocity.as_str(), |p| p.name.as_str());
+                        ui.label(place);
+                        ui.label(parcel.owner.display());
+                        ui.colored_label(
+                            egui_color(status_color(Some(parcel.status.kind()))),
+                            parcel.status.display(),
+                        );
+                        if ui.small_button("Inspect").clicked() {
+                            actions.inspect = Some(parcel.id.clone());
+                        }
+                        if ui.small_button("Show").clicked() {
+                            state.focus = Some(parcel.id.clone());
+                            actions.open_island = Some(parcel.protocity.clone());
+                        }
+                        ui.end_row();
+                    }
+                });
         });
-    });
 }

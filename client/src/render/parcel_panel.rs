@@ -126,8 +126,11 @@ fn panel(
         .resizable(false)
         .show(ctx, |ui| {
             ui.set_width(380.0);
+            // As tall as the screen allows; scroll beyond that.
+            let tallest = ui.ctx().content_rect().height() - 140.0;
             egui::ScrollArea::vertical()
-                .max_height(ui.ctx().content_rect().height() - 160.0)
+                .max_height(tallest)
+                .min_scrolled_height(tallest)
                 .show(ui, |ui| {
                     facts(ui, parcel, role);
                     if let ParcelStatus::Crowdfunding { goal, raised } = parcel.status {
@@ -191,7 +194,9 @@ fn facts(ui: &mut egui::Ui, parcel: &ParcelInfo, role: Role) {
                 ui.end_row();
             };
             let owner = match &parcel.owner {
-                Owner::Member { key, name } => format!("{name} (member {})", &key[..8.min(key.len())]),
+                Owner::Member { key, name } => {
+                    format!("{name} (member {})", &key[..8.min(key.len())])
+                }
                 Owner::Group(name) => format!("{name} (group)"),
                 Owner::Unowned => "nobody yet".into(),
             };
@@ -214,7 +219,10 @@ fn facts(ui: &mut egui::Ui, parcel: &ParcelInfo, role: Role) {
                     );
                     ui.label(egui::RichText::new("Deed SHA-256").weak());
                     ui.horizontal(|ui| {
-                        ui.monospace(format!("{}…", &title.deed_hash[..16.min(title.deed_hash.len())]));
+                        ui.monospace(format!(
+                            "{}…",
+                            &title.deed_hash[..16.min(title.deed_hash.len())]
+                        ));
                         if ui.small_button("Copy").clicked() {
                             ui.ctx().copy_text(title.deed_hash.clone());
                         }
@@ -444,7 +452,10 @@ fn answer(ui: &mut egui::Ui, book: &ParcelBook, id: &str, now: f64, drafts: &Dra
         return;
     }
     match outcome {
-        Ok(what) => ui.colored_label(egui::Color32::from_rgb(110, 220, 130), format!("Done: {what}")),
+        Ok(what) => ui.colored_label(
+            egui::Color32::from_rgb(110, 220, 130),
+            format!("Done: {what}"),
+        ),
         Err(reason) => ui.colored_label(red, format!("Refused: {reason}")),
     };
 }
@@ -457,11 +468,7 @@ fn history(ui: &mut egui::Ui, book: &ParcelBook, id: &str) {
                 for change in changes.iter().rev() {
                     ui.horizontal_wrapped(|ui| {
                         ui.monospace(format!("v{}", change.version));
-                        ui.label(
-                            egui::RichText::new(utc_date_time(change.at))
-                                .small()
-                                .weak(),
-                        );
+                        ui.label(egui::RichText::new(utc_date_time(change.at)).small().weak());
                         ui.strong(&change.by);
                         ui.label(&change.what);
                     });

@@ -212,7 +212,8 @@ fn click(
         *pressed_at = cursor;
     }
     if buttons.just_released(MouseButton::Left) {
-        let still = matches!((*pressed_at, cursor), (Some(a), Some(b)) if a.distance(b) <= CLICK_SLOP);
+        let still =
+            matches!((*pressed_at, cursor), (Some(a), Some(b)) if a.distance(b) <= CLICK_SLOP);
         if still && hovered.0.is_some() {
             selected.0.clone_from(&hovered.0);
         }

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use archipelago_shared::protocol::AvatarProfile;
+use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
 use serde::Serialize;
 
+use super::OrbitCamera;
 use super::plots::SelectedParcel;
 use super::scene::SceneReady;
 use crate::connection::{ConnectionState, Session};
@@ -100,6 +102,8 @@ fn capture(
     avatars: Query<(Entity, &GlobalTransform), With<AvatarProfile>>,
     book: Res<ParcelBook>,
     mut selected: ResMut<SelectedParcel>,
+    mut orbit: ResMut<OrbitCamera>,
+    world: Res<World>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let progress = progress.get_or_insert_with(|| Progress {
@@ -110,8 +114,8 @@ fn capture(
     });
     let (path, parcel) = match (progress.shot, &plan.parcel) {
         (0, _) => (&plan.path, None),
-        (_, Some((id, path))) => (path, Some(id)),
-        (_, None) => {
+        (1, Some((id, path))) => (path, Some(id)),
+        _ => {
             exit.write(AppExit::Success);
             return;
         }
@@ -130,13 +134,24 @@ fn capture(
         && selected.0.as_ref() != Some(id)
     {
         selected.0 = Some(id.clone());
+        // Frame the parcel: the camera rises behind the avatar, looking towards the plot.
+        if let Some((protocity, plot)) = world.parcel(id) {
+            let plot = protocity.island.position + plot.center();
+            let from = Vec2::new(orbit.target.x, orbit.target.z);
+            let away = (from - plot).normalize_or(Vec2::Y);
+            orbit.yaw = away.x.atan2(away.y);
+            orbit.pitch = 0.95;
+            orbit.distance = 42.0;
+        }
     }
     let (camera, camera_transform) = *camera;
     let (in_view, total) = others_in_view(camera, camera_transform, &avatars, session.own_avatar);
     let in_world = *state == ConnectionState::InWorld && session.own_avatar.is_some();
     let history_entries = parcel.and_then(|id| book.history.get(id)).map(Vec::len);
     let panel_ready = parcel.is_none() || history_entries.is_some();
-    let ready = in_world && scene.is_some() && in_view >= plan.min_others && panel_ready;
+    // Others must be in view for the world shot only: they walk, and the count flickers.
+    let enough_others = progress.shot > 0 || in_view >= plan.min_others;
+    let ready = in_world && scene.is_some() && enough_others && panel_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
     if ready {
         let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));

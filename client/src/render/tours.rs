@@ -29,12 +29,7 @@ pub(crate) fn plugin(app: &mut App) {
         .add_message::<StartTour>()
         .add_systems(
             Update,
-            (
-                keys.run_if(not(egui_wants_any_keyboard_input)),
-                start,
-                play,
-            )
-                .chain(),
+            (keys.run_if(not(egui_wants_any_keyboard_input)), start, play).chain(),
         )
         .add_systems(
             PostUpdate,
@@ -108,7 +103,10 @@ fn play(
     if !player.advance(time.delta_secs(), &world) {
         session.notices.push((
             time.elapsed_secs_f64(),
-            format!("The tour \"{}\" is over. Press T for another.", player.tour.title),
+            format!(
+                "The tour \"{}\" is over. Press T for another.",
+                player.tour.title
+            ),
         ));
         commands.remove_resource::<TourPlayer>();
     }
@@ -198,7 +196,11 @@ fn list(
                             .filter_map(|id| world.protocity(id).map(|p| p.name.as_str()))
                             .collect()
                     };
-                    ui.small(format!("{} stops · {}", tour.stops.len(), places.join(" → ")));
+                    ui.small(format!(
+                        "{} stops · {}",
+                        tour.stops.len(),
+                        places.join(" → ")
+                    ));
                     if ui.button("Start").clicked() {
                         starts.write(StartTour(index));
                     }
@@ -224,59 +226,66 @@ fn card(
     let stop = player.current().clone();
     let place = world
         .protocity(&stop.protocity)
-        .map_or_else(String::new, |p| format!("{} · {}, {}", p.name, p.city, p.jurisdiction));
-    let mut leave = false;
-    egui::Window::new(format!("{}: stop {} of {}", player.tour.title, player.stop + 1, player.tour.stops.len()))
-        .id(egui::Id::new("tour_card"))
-        .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -40.0))
-        .collapsible(false)
-        .resizable(false)
-        .show(ctx, |ui| {
-            ui.set_width(520.0);
-            ui.heading(&stop.title);
-            ui.small(place);
-            ui.add_space(4.0);
-            ui.label(&stop.text);
-            ui.add_space(6.0);
-            let bar = if player.arrived() {
-                egui::ProgressBar::new(player.progress())
-            } else {
-                egui::ProgressBar::new(0.0).text("flying there…")
-            };
-            ui.add(bar.desired_height(6.0));
-            ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(player.stop > 0, egui::Button::new("← Previous"))
-                    .clicked()
-                {
-                    player.previous(&world);
-                }
-                let pause = if player.paused { "Resume" } else { "Pause" };
-                if ui.button(pause).clicked() {
-                    player.paused = !player.paused;
-                }
-                if ui
-                    .add_enabled(!player.is_last(), egui::Button::new("Next →"))
-                    .clicked()
-                {
-                    player.next(&world);
-                }
-                ui.separator();
-                if ui
-                    .button("Stay here")
-                    .on_hover_text("Leave the tour and walk from this protocity")
-                    .clicked()
-                {
-                    requests.write(Request(ToServer::Teleport {
-                        protocity: stop.protocity.clone(),
-                    }));
-                    leave = true;
-                }
-                if ui.button("Leave tour").clicked() {
-                    leave = true;
-                }
-            });
+        .map_or_else(String::new, |p| {
+            format!("{} · {}, {}", p.name, p.city, p.jurisdiction)
         });
+    let mut leave = false;
+    egui::Window::new(format!(
+        "{}: stop {} of {}",
+        player.tour.title,
+        player.stop + 1,
+        player.tour.stops.len()
+    ))
+    .id(egui::Id::new("tour_card"))
+    .anchor(egui::Align2::CENTER_BOTTOM, egui::vec2(0.0, -40.0))
+    .collapsible(false)
+    .resizable(false)
+    .show(ctx, |ui| {
+        ui.set_width(520.0);
+        ui.heading(&stop.title);
+        ui.small(place);
+        ui.add_space(4.0);
+        ui.label(&stop.text);
+        ui.add_space(6.0);
+        let bar = if player.arrived() {
+            egui::ProgressBar::new(player.progress())
+        } else {
+            egui::ProgressBar::new(0.0).text("flying there…")
+        };
+        ui.add(bar.desired_height(6.0));
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(player.stop > 0, egui::Button::new("← Previous"))
+                .clicked()
+            {
+                player.previous(&world);
+            }
+            let pause = if player.paused { "Resume" } else { "Pause" };
+            if ui.button(pause).clicked() {
+                player.paused = !player.paused;
+            }
+            if ui
+                .add_enabled(!player.is_last(), egui::Button::new("Next →"))
+                .clicked()
+            {
+                player.next(&world);
+            }
+            ui.separator();
+            if ui
+                .button("Stay here")
+                .on_hover_text("Leave the tour and walk from this protocity")
+                .clicked()
+            {
+                requests.write(Request(ToServer::Teleport {
+                    protocity: stop.protocity.clone(),
+                }));
+                leave = true;
+            }
+            if ui.button("Leave tour").clicked() {
+                leave = true;
+            }
+        });
+    });
     if leave {
         commands.remove_resource::<TourPlayer>();
     }

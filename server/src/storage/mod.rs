@@ -240,7 +240,8 @@ pub enum StorageReply {
     ParcelChange {
         link: Entity,
         parcel: String,
-        result: Result<(ParcelInfo, String), String>,
+        /// Boxed: a record is far larger than the other replies.
+        result: Result<Box<(ParcelInfo, String)>, String>,
     },
     ParcelHistory {
         link: Entity,
@@ -302,12 +303,16 @@ impl StorageHandle {
         let sender = self.sender.clone();
         self.runtime.spawn(async move {
             let parcel = request.parcel().to_owned();
-            let result = storage.change_parcel(&actor, &request).await.map_err(|e| {
-                if !matches!(e, parcels::ParcelError::Refused(_)) {
-                    error!("land registry failed on {request:?}: {e}");
-                }
-                e.for_client()
-            });
+            let result = storage
+                .change_parcel(&actor, &request)
+                .await
+                .map(Box::new)
+                .map_err(|e| {
+                    if !matches!(e, parcels::ParcelError::Refused(_)) {
+                        error!("land registry failed on {request:?}: {e}");
+                    }
+                    e.for_client()
+                });
             let _ = sender.send(StorageReply::ParcelChange {
                 link,
                 parcel,

@@ -168,7 +168,10 @@ impl Storage {
         for seed in seeds {
             let (owner_kind, owner_key, owner_name) = owner_columns(&seed.owner);
             let (status, amount, raised) = status_columns(&seed.status);
-            let title = seed.title.as_ref().ok_or_else(|| corrupt(&seed.id, "no title"))?;
+            let title = seed
+                .title
+                .as_ref()
+                .ok_or_else(|| corrupt(&seed.id, "no title"))?;
             let inserted = sqlx::query(
                 "INSERT OR IGNORE INTO parcels (id, protocity, owner_kind, owner_key, owner_name,
                    area_m2, zoning, status, amount, raised, residency, jurisdiction, address,

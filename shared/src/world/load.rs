@@ -58,7 +58,13 @@ impl<T> Source<T> {
 
     /// An error at the first line mentioning `needle` at or after the first line mentioning
     /// `anchor` (a field inside one list entry), else at the anchor.
-    pub fn error_in(&self, anchor: &str, needle: &str, field: &str, problem: Problem) -> WorldError {
+    pub fn error_in(
+        &self,
+        anchor: &str,
+        needle: &str,
+        field: &str,
+        problem: Problem,
+    ) -> WorldError {
         let lines: Vec<&str> = self.text.lines().collect();
         let start = lines.iter().position(|l| l.contains(anchor)).unwrap_or(0);
         let line = lines[start..]

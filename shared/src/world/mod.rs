@@ -227,7 +227,11 @@ impl World {
     pub fn parcel_at(&self, point: Vec3) -> Option<(&Protocity, &Parcel)> {
         let protocity = self.island_at(point)?;
         let local = Vec2::new(point.x, point.z) - protocity.island.position;
-        let parcel = protocity.island.parcels.iter().find(|p| p.contains(local))?;
+        let parcel = protocity
+            .island
+            .parcels
+            .iter()
+            .find(|p| p.contains(local))?;
         Some((protocity, parcel))
     }
 
@@ -244,25 +248,29 @@ impl World {
         self.protocities
             .iter()
             .flat_map(|protocity| {
-                protocity.island.parcels.iter().map(move |parcel| ParcelInfo {
-                    id: parcel.id.clone(),
-                    protocity: protocity.id.clone(),
-                    owner: parcel.owner.clone(),
-                    area_m2: parcel.area_m2,
-                    zoning: parcel.zoning,
-                    status: parcel.status,
-                    residency: parcel.residency,
-                    jurisdiction: format!("{}, {}", protocity.city, protocity.jurisdiction),
-                    description: parcel.description.clone(),
-                    version: 1,
-                    updated_at: 0,
-                    title: Some(Title {
-                        address: parcel.address.clone(),
-                        latitude: parcel.latitude,
-                        longitude: parcel.longitude,
-                        deed_hash: parcel.deed.clone(),
-                    }),
-                })
+                protocity
+                    .island
+                    .parcels
+                    .iter()
+                    .map(move |parcel| ParcelInfo {
+                        id: parcel.id.clone(),
+                        protocity: protocity.id.clone(),
+                        owner: parcel.owner.clone(),
+                        area_m2: parcel.area_m2,
+                        zoning: parcel.zoning,
+                        status: parcel.status,
+                        residency: parcel.residency,
+                        jurisdiction: format!("{}, {}", protocity.city, protocity.jurisdiction),
+                        description: parcel.description.clone(),
+                        version: 1,
+                        updated_at: 0,
+                        title: Some(Title {
+                            address: parcel.address.clone(),
+                            latitude: parcel.latitude,
+                            longitude: parcel.longitude,
+                            deed_hash: parcel.deed.clone(),
+                        }),
+                    })
             })
             .collect()
     }

@@ -464,7 +464,8 @@ fn validate_parcel_seed(source: &Source<Protocity>, parcel: &Parcel) -> Result<(
                 Problem::Refused("a parcel nobody holds cannot be owned".into()),
             );
         }
-        ParcelStatus::ForSale { price: amount } | ParcelStatus::Crowdfunding { goal: amount, .. }
+        ParcelStatus::ForSale { price: amount }
+        | ParcelStatus::Crowdfunding { goal: amount, .. }
             if !(1..=MAX_PRICE).contains(&amount) =>
         {
             return err(
