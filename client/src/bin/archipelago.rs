@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use archipelago_client::identity::{default_identity_path, default_name, load_or_create};
+use archipelago_client::render::map::{AtlasState, AtlasTab};
 use archipelago_client::render::plots::SelectedParcel;
 use archipelago_client::render::screenshot::ScreenshotPlan;
+use archipelago_client::render::tours::TourOnArrival;
 use archipelago_client::tours::Tours;
 use archipelago_client::{ClientConfig, add_client_plugins, render};
 use archipelago_shared::identity::validate_name;
@@ -57,6 +59,12 @@ struct Cli {
     /// Open this parcel's panel on arrival.
     #[arg(long)]
     parcel: Option<String>,
+    /// Start this guided tour on arrival (a tour id, e.g. `archipelago`).
+    #[arg(long)]
+    tour: Option<String>,
+    /// Open the atlas on arrival, on a page: ocean, island (default), earth or search.
+    #[arg(long, num_args = 0..=1, default_missing_value = "island", value_parser = ["ocean", "island", "earth", "search"])]
+    atlas: Option<String>,
 }
 
 /// The name to use: the flag (saved for next time), else the saved one, else the login name.
@@ -132,6 +140,19 @@ fn main() -> anyhow::Result<()> {
     app.insert_resource(tours);
     if cli.parcel.is_some() {
         app.insert_resource(SelectedParcel(cli.parcel));
+    }
+    if let Some(tour) = cli.tour {
+        app.insert_resource(TourOnArrival(tour));
+    }
+    if let Some(page) = cli.atlas {
+        let mut atlas = app.world_mut().resource_mut::<AtlasState>();
+        atlas.open = true;
+        atlas.tab = match page.as_str() {
+            "ocean" => AtlasTab::Ocean,
+            "earth" => AtlasTab::World,
+            "search" => AtlasTab::Search,
+            _ => AtlasTab::Island,
+        };
     }
     if let Some(path) = cli.screenshot {
         let parcel = match cli.screenshot_parcel.as_deref() {

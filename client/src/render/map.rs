@@ -411,26 +411,16 @@ fn world_page(ui: &mut egui::Ui, view: &View, coastlines: &Coastlines, actions: 
             grid,
         );
     }
-    let land = egui::Color32::from_rgb(96, 132, 88);
+    let land = egui::Color32::from_rgb(150, 196, 130);
     for polygon in &coastlines.0 {
         let points: Vec<egui::Pos2> = polygon
             .iter()
             .map(|&(lon, lat)| to_screen(lon, lat))
             .collect();
-        // Coastlines are concave; egui fills convex shapes only, so draw them as outlines
-        // over a light wash of their triangles fanned from the first point.
-        if let Some(&first) = points.first() {
-            for pair in points.windows(2).skip(1) {
-                painter.add(egui::Shape::convex_polygon(
-                    vec![first, pair[0], pair[1]],
-                    land.gamma_multiply(0.35),
-                    egui::Stroke::NONE,
-                ));
-            }
-        }
+        // Coastlines are concave and egui fills only convex shapes: draw them as lines.
         painter.add(egui::Shape::closed_line(
             points,
-            egui::Stroke::new(1.2, land),
+            egui::Stroke::new(1.6, land),
         ));
     }
     let pointer = response.hover_pos();
@@ -443,9 +433,15 @@ fn world_page(ui: &mut egui::Ui, view: &View, coastlines: &Coastlines, actions: 
             egui::Color32::from_rgb(255, 214, 90),
             egui::Stroke::new(1.5, egui::Color32::BLACK),
         );
+        // Labels near the right edge go to the left of their dot, so they stay on the map.
+        let (offset, align) = if at.x > rect.left() + rect.width() * 0.7 {
+            (egui::vec2(-7.0, -7.0), egui::Align2::RIGHT_BOTTOM)
+        } else {
+            (egui::vec2(7.0, -7.0), egui::Align2::LEFT_BOTTOM)
+        };
         painter.text(
-            at + egui::vec2(7.0, -7.0),
-            egui::Align2::LEFT_BOTTOM,
+            at + offset,
+            align,
             format!("{} ({})", protocity.name, protocity.city),
             egui::FontId::proportional(11.0),
             egui::Color32::WHITE,

@@ -140,8 +140,8 @@ fn capture(
             let from = Vec2::new(orbit.target.x, orbit.target.z);
             let away = (from - plot).normalize_or(Vec2::Y);
             orbit.yaw = away.x.atan2(away.y);
-            orbit.pitch = 0.95;
-            orbit.distance = 42.0;
+            orbit.pitch = 0.5;
+            orbit.distance = 55.0;
         }
     }
     let (camera, camera_transform) = *camera;

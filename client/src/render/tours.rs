@@ -23,13 +23,23 @@ struct TourList {
 #[derive(Message, Debug, Clone, Copy)]
 pub struct StartTour(pub usize);
 
+/// Start the tour with this id as soon as we are in the world (`--tour`).
+#[derive(Resource, Debug, Clone)]
+pub struct TourOnArrival(pub String);
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<TourList>()
         .init_resource::<Tours>()
         .add_message::<StartTour>()
         .add_systems(
             Update,
-            (keys.run_if(not(egui_wants_any_keyboard_input)), start, play).chain(),
+            (
+                keys.run_if(not(egui_wants_any_keyboard_input)),
+                start_on_arrival.run_if(resource_exists::<TourOnArrival>),
+                start,
+                play,
+            )
+                .chain(),
         )
         .add_systems(
             PostUpdate,
@@ -63,6 +73,25 @@ fn keys(
     } else if keys.just_pressed(KeyCode::ArrowLeft) {
         player.previous(&world);
     }
+}
+
+fn start_on_arrival(
+    wanted: Res<TourOnArrival>,
+    tours: Res<Tours>,
+    state: Res<ConnectionState>,
+    mut starts: MessageWriter<StartTour>,
+    mut commands: Commands,
+) {
+    if *state != ConnectionState::InWorld {
+        return;
+    }
+    match tours.tours.iter().position(|t| t.id == wanted.0) {
+        Some(index) => {
+            starts.write(StartTour(index));
+        }
+        None => warn!("--tour: there is no tour `{}`", wanted.0),
+    }
+    commands.remove_resource::<TourOnArrival>();
 }
 
 fn start(
@@ -206,7 +235,10 @@ fn list(
                     }
                 });
             }
-            ui.small("During a tour: Space pauses, ← and → move between stops, Esc leaves.");
+            ui.small(
+                "During a tour: Space pauses, the left and right arrow keys move between stops, \
+                 Esc leaves.",
+            );
         });
     list.open = open;
     Ok(())
@@ -255,7 +287,7 @@ fn card(
         ui.add(bar.desired_height(6.0));
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(player.stop > 0, egui::Button::new("← Previous"))
+                .add_enabled(player.stop > 0, egui::Button::new("Previous"))
                 .clicked()
             {
                 player.previous(&world);
@@ -265,7 +297,7 @@ fn card(
                 player.paused = !player.paused;
             }
             if ui
-                .add_enabled(!player.is_last(), egui::Button::new("Next →"))
+                .add_enabled(!player.is_last(), egui::Button::new("Next"))
                 .clicked()
             {
                 player.next(&world);
