@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use archipelago_shared::governance::tally::{Choice, Rules, VoteType, YesNo};
+use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::protocol::{AvatarPose, ToServer};
 use archipelago_shared::world::World;
 use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
@@ -16,6 +18,7 @@ use serde::Serialize;
 
 use crate::connection::{ConnectionState, Request, Session};
 use crate::control::AvatarControl;
+use crate::governance::{CastVote, Governance};
 use crate::{ClientConfig, ClientSystems, identity};
 
 /// What one bot saw.
@@ -43,6 +46,63 @@ struct Brain {
 pub struct BotPlugin {
     pub seed: u64,
     pub behaviour: Behaviour,
+    pub voting: Option<Voting>,
+}
+
+/// Bots that vote: a random valid ballot as soon as the proposal is open, then another
+/// (replacing it) about every `every`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Voting {
+    pub proposal: ProposalId,
+    pub every: Duration,
+}
+
+/// When a voting bot casts its next ballot.
+#[derive(Resource)]
+struct VotingBrain {
+    voting: Voting,
+    rng: StdRng,
+    next: Duration,
+}
+
+/// A random ballot that fits the rules.
+pub fn random_choice(rules: &Rules, rng: &mut impl Rng) -> Choice {
+    let options = rules.options.clamp(1, usize::from(u8::MAX)) as u8;
+    let mut shuffled: Vec<u8> = (0..options).collect();
+    for i in (1..shuffled.len()).rev() {
+        shuffled.swap(i, rng.gen_range(0..=i));
+    }
+    match rules.vote_type {
+        VoteType::YesNo => Choice::YesNo(match rng.gen_range(0..10) {
+            0..=5 => YesNo::Yes,
+            6..=8 => YesNo::No,
+            _ => YesNo::Abstain,
+        }),
+        VoteType::SingleChoice => Choice::Single(rng.gen_range(0..options)),
+        VoteType::Approval => {
+            let take = rng.gen_range(0..=shuffled.len());
+            Choice::Approval(shuffled[..take].to_vec())
+        }
+        VoteType::RankedChoice => {
+            let take = rng.gen_range(1..=shuffled.len());
+            Choice::Ranked(shuffled[..take].to_vec())
+        }
+        VoteType::Quadratic { credits } => {
+            // Spend the budget a vote at a time on random options while it lasts.
+            let mut votes = vec![0u32; usize::from(options)];
+            let mut left = u64::from(credits);
+            for _ in 0..8 {
+                let i = rng.gen_range(0..votes.len());
+                let cost = u64::from(2 * votes[i] + 1);
+                if cost > left {
+                    break;
+                }
+                left -= cost;
+                votes[i] += 1;
+            }
+            Choice::Quadratic(votes)
+        }
+    }
 }
 
 /// What bots do.
@@ -66,7 +126,39 @@ impl Plugin for BotPlugin {
         })
         .init_resource::<BotStats>()
         .add_systems(Update, (think, record).in_set(ClientSystems::Control));
+        if let Some(voting) = self.voting {
+            app.insert_resource(VotingBrain {
+                voting,
+                rng: StdRng::seed_from_u64(self.seed ^ 0x766f_7465),
+                next: Duration::ZERO,
+            })
+            .add_systems(Update, vote.in_set(ClientSystems::Control));
+        }
     }
+}
+
+fn vote(
+    mut brain: ResMut<VotingBrain>,
+    book: Res<Governance>,
+    time: Res<Time>,
+    mut votes: MessageWriter<CastVote>,
+) {
+    let id = brain.voting.proposal;
+    let Some(view) = book.proposals.get(&id) else {
+        return;
+    };
+    let now = time.elapsed();
+    if view.proposal.phase != Phase::Open || now < brain.next || book.in_flight.contains_key(&id) {
+        return;
+    }
+    let every = brain.voting.every.as_secs_f64();
+    let wait = brain.rng.gen_range(0.5 * every..1.5 * every);
+    brain.next = now + Duration::from_secs_f64(wait);
+    let choice = random_choice(&view.proposal.draft.rules(), &mut brain.rng);
+    votes.write(CastVote {
+        proposal: id,
+        choice,
+    });
 }
 
 fn think(
@@ -170,6 +262,10 @@ pub struct SwarmConfig {
     pub rate_hz: f64,
     pub seed: u64,
     pub behaviour: Behaviour,
+    pub voting: Option<Voting>,
+    /// Derive each bot's key from the seed (so they can be enrolled as members beforehand)
+    /// instead of a fresh random key.
+    pub stable_keys: bool,
     /// Set to end the run early.
     pub stop: Arc<AtomicBool>,
 }
@@ -187,6 +283,13 @@ pub struct SwarmReport {
     /// Median over bots of bytes received per second in the world.
     pub median_down_bytes_per_s: f64,
     pub teleports_requested: u32,
+    pub ballots_sent: u32,
+    /// Ballots the server confirmed stored.
+    pub ballots_acked: u32,
+    pub ballots_refused: u32,
+    /// Time from sending a ballot to its receipt, over all bots, in milliseconds.
+    pub ack_ms_p50: f64,
+    pub ack_ms_p99: f64,
     pub seconds: f64,
     /// Why bots failed, one line per failure.
     pub errors: Vec<String>,
@@ -233,11 +336,16 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     let mut apps: Vec<App> = (0..config.count)
         .map(|i| {
             let mut bot = config.template.clone();
-            bot.name = format!("Bot {:03}", i + 1);
-            bot.key = identity::ephemeral();
+            bot.name = bot_name(i);
+            bot.key = if config.stable_keys {
+                bot_key(config.seed, i)
+            } else {
+                identity::ephemeral()
+            };
             let brain = BotPlugin {
                 seed: config.seed.wrapping_add(i as u64),
                 behaviour: config.behaviour,
+                voting: config.voting,
             };
             bot_app(bot, world.clone(), brain, &runtime)
         })
@@ -261,13 +369,24 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         median_avatars_seen: 0,
         median_down_bytes_per_s: 0.0,
         teleports_requested: 0,
+        ballots_sent: 0,
+        ballots_acked: 0,
+        ballots_refused: 0,
+        ack_ms_p50: 0.0,
+        ack_ms_p99: 0.0,
         seconds,
         errors: Vec::new(),
     };
     let mut medians = Vec::new();
     let mut rates = Vec::new();
+    let mut latencies = Vec::new();
     for (i, app) in apps.iter().enumerate() {
         let world = app.world();
+        let ballots = &world.resource::<Governance>().stats;
+        report.ballots_sent += ballots.sent;
+        report.ballots_acked += ballots.acked;
+        report.ballots_refused += ballots.refused;
+        latencies.extend(ballots.ack_latencies.iter().map(|d| d.as_secs_f64() * 1e3));
         let stats = world.resource::<BotStats>();
         let state = world.resource::<ConnectionState>();
         report.teleports_requested += stats.teleports_requested;
@@ -293,5 +412,28 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     }
     report.median_avatars_seen = median(medians);
     report.median_down_bytes_per_s = median(rates);
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * q).round().max(0.0) as usize;
+        latencies.get(i).copied().unwrap_or(0.0)
+    };
+    report.ack_ms_p50 = at(0.5);
+    report.ack_ms_p99 = at(0.99);
     report
+}
+
+/// The display name of bot `index` (from 0).
+pub fn bot_name(index: usize) -> String {
+    format!("Bot {:03}", index + 1)
+}
+
+/// A bot's key derived from the seed and its index, so the same bots can be enrolled as
+/// members before they connect. Test keys only: anyone who knows the seed has them.
+pub fn bot_key(seed: u64, index: usize) -> ed25519_dalek::SigningKey {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"archipelago-bot-key");
+    hasher.update(seed.to_le_bytes());
+    hasher.update((index as u64).to_le_bytes());
+    ed25519_dalek::SigningKey::from_bytes(&hasher.finalize().into())
 }

@@ -5,6 +5,7 @@
 pub mod bots;
 pub mod connection;
 pub mod control;
+pub mod governance;
 pub mod identity;
 pub mod parcels;
 #[cfg(feature = "render")]
@@ -76,7 +77,12 @@ impl Plugin for NetworkPlugin {
             )
                 .chain(),
         );
-        app.add_plugins((connection::plugin, control::plugin, parcels::plugin));
+        app.add_plugins((
+            connection::plugin,
+            control::plugin,
+            parcels::plugin,
+            governance::plugin,
+        ));
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod avatars;
 pub mod diagnostics;
+pub mod governance;
 pub mod login;
 pub mod network;
 pub mod parcels;
@@ -42,7 +43,7 @@ pub struct ServerConfig {
 pub enum ServerSystems {
     /// Read client requests and storage replies.
     Receive,
-    /// Apply what was received: logins, teleports, parcel changes.
+    /// Apply what was received: logins, teleports, parcel changes, proposals and ballots.
     Apply,
     /// Publish derived state: online counts; ask the database for outside changes.
     Publish,
@@ -78,6 +79,7 @@ impl Plugin for ServerPlugin {
             network::plugin,
             login::plugin,
             parcels::plugin,
+            governance::plugin,
             avatars::plugin,
             status::plugin,
             diagnostics::plugin,

@@ -17,6 +17,7 @@ use lightyear::prelude::*;
 use rand::RngCore;
 
 use crate::avatars::{SpawnAvatar, TeleportRequest};
+use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
 use crate::storage::{StorageHandle, StorageReply};
 use crate::{ServerSettings, ServerSystems};
@@ -140,6 +141,7 @@ fn receive_requests(
     storage: Res<StorageHandle>,
     mut teleports: MessageWriter<TeleportRequest>,
     mut parcel_commands: MessageWriter<ParcelCommand>,
+    mut governance: MessageWriter<GovernanceMessage>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
@@ -211,6 +213,13 @@ fn receive_requests(
                         );
                     } else {
                         parcel_commands.write(ParcelCommand { link, request });
+                    }
+                }
+                ToServer::Governance(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before voting".into());
+                    } else {
+                        governance.write(GovernanceMessage { link, request });
                     }
                 }
             }

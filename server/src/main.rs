@@ -1,5 +1,7 @@
 //! `archipelago-server`: runs the world, or administers its data.
 
+mod cli;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -57,6 +59,15 @@ enum Command {
     },
     /// Load and validate the world data, then exit.
     CheckWorld,
+    /// Re-check every signature of a ballot export and recount it; fails unless the recount
+    /// matches the published result.
+    Verify {
+        /// A file written by `admin proposal export`.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,10 +80,22 @@ enum Admin {
     },
     /// List every member of the registry.
     Members,
+    /// Register many keys with one role: a file with one "KEY NAME" line each
+    /// (as `archipelago-bots --print-keys` writes; `-` reads standard input).
+    Enroll {
+        file: PathBuf,
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
     /// Read and change the land registry (founder powers; recorded as "admin (CLI)").
     Parcel {
         #[command(subcommand)]
         action: ParcelAction,
+    },
+    /// Write, open, close and export proposals (founder powers; recorded as "admin (CLI)").
+    Proposal {
+        #[command(subcommand)]
+        action: cli::proposals::ProposalAction,
     },
 }
 
@@ -110,6 +133,10 @@ enum ParcelAction {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Verify { file, json }) = &cli.command {
+        // A recount needs only the export, not the world data.
+        return cli::proposals::verify(file, *json);
+    }
     let world = load_world_dir(&cli.world).context("the world data is invalid")?;
     match cli.command {
         Some(Command::CheckWorld) => {
@@ -126,6 +153,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin { action, json }) => admin(&cli.data_dir, &world, action, json),
+        Some(Command::Verify { file, json }) => cli::proposals::verify(&file, json),
         None => serve(cli, world),
     }
 }
@@ -194,6 +222,44 @@ fn admin(
                 }
                 Ok(())
             }
+            Admin::Enroll { file, role } => {
+                let role = Role::parse(&role).with_context(|| {
+                    format!("`{role}` is not a role: use visitor, member, resident or founder")
+                })?;
+                let text = if file.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?
+                };
+                let mut lines = Vec::new();
+                for (n, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let (key, name) = line
+                        .trim()
+                        .split_once(' ')
+                        .with_context(|| format!("line {}: expected \"KEY NAME\"", n + 1))?;
+                    archipelago_shared::identity::parse_key_hex(key).with_context(|| {
+                        format!("line {}: `{key}` is not a 64-digit hex key", n + 1)
+                    })?;
+                    archipelago_shared::identity::validate_name(name)
+                        .with_context(|| format!("line {}: bad name", n + 1))?;
+                    lines.push((key.to_lowercase(), name.trim().to_owned()));
+                }
+                let enrolled = storage.enroll(&lines, role, "admin cli").await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "enrolled": enrolled, "role": role })
+                    );
+                } else {
+                    println!("{enrolled} keys are now {role}s");
+                }
+                Ok(())
+            }
             Admin::Members => {
                 let members = storage.members().await?;
                 if json {
@@ -210,6 +276,10 @@ fn admin(
                 // The registry may not have been seeded if no server ever ran on this data.
                 storage.seed_parcels(&world.parcel_seeds()).await?;
                 parcel_admin(&storage, action, json).await
+            }
+            Admin::Proposal { action } => {
+                storage.seed_founders(&world.nation.founders).await?;
+                cli::proposals::run(&storage, world, action, json).await
             }
         };
         storage.close().await;

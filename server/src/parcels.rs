@@ -258,7 +258,7 @@ fn apply_replies(
                     Err(e) => error!("cannot poll the land registry: {e}"),
                 }
             }
-            StorageReply::Login { .. } => {}
+            _ => {}
         }
     }
 }

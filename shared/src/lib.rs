@@ -1,6 +1,7 @@
 //! What the Archipelago server and client must agree on: the wire protocol, the world data and
-//! its validation, the movement rule and the identity rules.
+//! its validation, the movement rule, the identity rules, land and governance.
 
+pub mod governance;
 pub mod identity;
 pub mod movement;
 pub mod parcels;

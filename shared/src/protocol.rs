@@ -11,12 +11,14 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::governance::tally::Tally;
+use crate::governance::{BallotReceipt, GovernanceRequest, ProposalId, ProposalView};
 use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -39,7 +41,8 @@ pub const MAX_PARCEL_REQUESTS_PER_SECOND: f32 = 4.0;
 /// Parcel requests a client may make in one burst.
 pub const PARCEL_REQUEST_BURST: f32 = 8.0;
 // The limits on parcel text (descriptions, group names) and amounts are in
-// [`crate::parcels`], beside the rules that check them.
+// [`crate::parcels`], those on proposals and ballots in [`crate::governance`], beside the
+// rules that check them.
 
 /// A member's standing in the nation. Ordered: later variants hold more rights.
 #[derive(
@@ -155,6 +158,8 @@ pub enum ToServer {
     Teleport { protocity: String },
     /// Change a parcel, pledge to it, or ask for its history.
     Parcel(ParcelRequest),
+    /// Propose, open or close a proposal, or vote.
+    Governance(GovernanceRequest),
 }
 
 /// Answers and notices from the server.
@@ -188,6 +193,26 @@ pub enum ToClient {
     /// The outcome of this client's parcel request: what was done, or why not.
     ParcelAnswer {
         parcel: String,
+        outcome: Result<String, String>,
+    },
+    /// Every proposal, and this client's last ballot on each; sent after [`Self::Welcome`].
+    Proposals {
+        proposals: Vec<ProposalView>,
+        my_ballots: Vec<BallotReceipt>,
+    },
+    /// A proposal was created, opened or closed; replaces the client's copy.
+    ProposalChanged(ProposalView),
+    /// New ballots were counted: the turnout, and the count when the proposal shows it live.
+    TallyChanged {
+        proposal: ProposalId,
+        turnout: u32,
+        tally: Option<Tally>,
+    },
+    /// This client's ballot is stored (committed to disk): the receipt to keep.
+    BallotStored(BallotReceipt),
+    /// The outcome of this client's governance request: what was done, or why not.
+    GovernanceAnswer {
+        proposal: Option<ProposalId>,
         outcome: Result<String, String>,
     },
 }

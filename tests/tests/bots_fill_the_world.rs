@@ -17,6 +17,8 @@ fn twenty_bots_all_connect_and_see_each_other() {
         rate_hz: 30.0,
         seed: 7,
         behaviour: Behaviour::Roam,
+        voting: None,
+        stable_keys: false,
         stop: Default::default(),
     };
     let report = run_swarm(&config, &world());

@@ -101,6 +101,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         rate_hz: 30.0,
         seed: 3,
         behaviour: Behaviour::Gather,
+        voting: None,
+        stable_keys: false,
         stop: stop.clone(),
     };
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));

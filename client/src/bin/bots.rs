@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use archipelago_client::ClientConfig;
-use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
 use archipelago_client::identity::ephemeral;
+use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
 use archipelago_shared::world::load_world_dir;
 use clap::Parser;
@@ -23,8 +24,8 @@ struct Cli {
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
     server: SocketAddr,
     /// The server certificate's SHA-256 digest, plain hex (the server prints it).
-    #[arg(long)]
-    cert_digest: String,
+    #[arg(long, required_unless_present = "print_keys")]
+    cert_digest: Option<String>,
     /// How many bots.
     #[arg(long, default_value_t = 10)]
     count: usize,
@@ -49,14 +50,34 @@ struct Cli {
     /// Keep every bot on the capital near its spawn points instead of roaming.
     #[arg(long)]
     gather: bool,
+    /// Vote on this proposal: a random valid ballot as soon as it is open, then again
+    /// (replacing it) about every --vote-every seconds.
+    #[arg(long)]
+    vote: Option<u64>,
+    #[arg(long, default_value_t = 1.0)]
+    vote_every: f64,
+    /// Derive the bots' keys from --seed instead of random keys (to enroll them first).
+    #[arg(long)]
+    stable_keys: bool,
+    /// Print "KEY NAME" for each of the --count bots' stable keys and exit (feed it to
+    /// `archipelago-server admin enroll`).
+    #[arg(long)]
+    print_keys: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.print_keys {
+        for i in 0..cli.count {
+            let key = bot_key(cli.seed, i).verifying_key().to_bytes();
+            println!("{} {}", to_hex(&key), bot_name(i));
+        }
+        return Ok(());
+    }
     let world = load_world_dir(&cli.world).context("the world data is invalid")?;
     let mut template = ClientConfig::new(
         cli.server,
-        cli.cert_digest.trim().to_owned(),
+        cli.cert_digest.unwrap_or_default().trim().to_owned(),
         String::new(),
         ephemeral(),
     );
@@ -72,6 +93,11 @@ fn main() -> anyhow::Result<()> {
         } else {
             Behaviour::Roam
         },
+        voting: cli.vote.map(|proposal| Voting {
+            proposal,
+            every: Duration::from_secs_f64(cli.vote_every.max(0.05)),
+        }),
+        stable_keys: cli.stable_keys || cli.vote.is_some(),
         stop: Default::default(),
     };
     eprintln!(

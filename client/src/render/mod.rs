@@ -3,6 +3,7 @@
 
 mod avatars;
 mod camera;
+pub mod governance;
 mod hud;
 mod input;
 pub mod map;
@@ -31,6 +32,7 @@ pub fn plugin(app: &mut App) {
         map::plugin,
         plots::plugin,
         parcel_panel::plugin,
+        governance::plugin,
         tours::plugin,
         quit::plugin,
         screenshot::plugin,

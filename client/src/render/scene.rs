@@ -283,6 +283,8 @@ fn spawn_scene(
                 SolidKind::Stage => stage.clone(),
                 SolidKind::Seat => seat.clone(),
                 SolidKind::Monument => monument.clone(),
+                // The governance plugin draws the kiosk with its screen.
+                SolidKind::Kiosk => continue,
                 // Buildings were drawn above with their own colours and roofs.
                 SolidKind::Building => continue,
             };

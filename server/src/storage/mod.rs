@@ -5,12 +5,15 @@
 //! Simulation systems never wait on it: they hand work to [`StorageHandle`], which runs it on
 //! its own runtime and posts the outcome back as a [`StorageReply`].
 
+pub mod governance;
 pub mod parcels;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use archipelago_shared::governance::tally::Choice;
+use archipelago_shared::governance::{BallotReceipt, Proposal, ProposalDraft, ProposalId};
 use archipelago_shared::parcels::{Actor, ParcelChange, ParcelInfo, ParcelRequest};
 use archipelago_shared::protocol::Role;
 use archipelago_shared::world::FounderSeed;
@@ -22,6 +25,7 @@ use sqlx::{Row, SqlitePool};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_members.sql")),
     (2, include_str!("../../migrations/0002_parcels.sql")),
+    (3, include_str!("../../migrations/0003_governance.sql")),
 ];
 
 /// File name of the database inside the data directory.
@@ -49,7 +53,7 @@ pub struct Member {
     pub last_seen: i64,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -211,6 +215,43 @@ impl Storage {
         Ok(Member { role, ..member })
     }
 
+    /// Registers every `(key, name)` with `role` in one transaction (existing members keep
+    /// their name and take the role); returns how many rows were written.
+    pub async fn enroll(
+        &self,
+        members: &[(String, String)],
+        role: Role,
+        by: &str,
+    ) -> Result<usize, StorageError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        for (key, name) in members {
+            sqlx::query(
+                "INSERT INTO members (public_key, name, role, first_seen, last_seen)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (public_key) DO UPDATE SET role = excluded.role",
+            )
+            .bind(key)
+            .bind(name)
+            .bind(role.as_str())
+            .bind(at)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(key)
+            .bind(role.as_str())
+            .bind(by)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(members.len())
+    }
+
     /// Every member, founders first, then by name.
     pub async fn members(&self) -> Result<Vec<Member>, StorageError> {
         let rows = sqlx::query(
@@ -252,7 +293,53 @@ pub enum StorageReply {
     ParcelsChanged {
         result: Result<(Vec<ParcelInfo>, i64), String>,
     },
+    /// A proposal was created, opened or closed by a client (`link`) or by the clock.
+    ProposalChange {
+        link: Option<Entity>,
+        result: Result<Box<Proposal>, String>,
+    },
+    /// Proposals whose time came: opened or closed by the clock.
+    ProposalsAdvanced {
+        result: Result<Vec<Proposal>, String>,
+    },
+    /// Every proposal, read for changes made by the admin CLI.
+    ProposalsPolled {
+        result: Result<Vec<Proposal>, String>,
+    },
+    /// A batch of ballots came back from one commit: each sender's receipt or refusal.
+    Ballots(Vec<BallotOutcome>),
+    /// A member's last ballots, for the snapshot at login.
+    MyBallots {
+        link: Entity,
+        result: Result<Vec<BallotReceipt>, String>,
+    },
 }
+
+/// What became of one ballot.
+#[derive(Debug)]
+pub struct BallotOutcome {
+    pub link: Entity,
+    pub proposal: ProposalId,
+    /// The voter's key, hex.
+    pub voter: String,
+    pub result: Result<BallotReceipt, String>,
+    /// When the server received it, to measure the time to acknowledge.
+    pub received: std::time::Instant,
+}
+
+/// A governance change a client or the clock asks for.
+#[derive(Debug, Clone)]
+pub enum GovernanceCommand {
+    Create(ProposalDraft),
+    Open(ProposalId),
+    Close(ProposalId),
+}
+
+/// Most ballots stored by one commit.
+const MAX_BALLOT_BATCH: usize = 2048;
+
+type BallotQueue =
+    tokio::sync::mpsc::UnboundedSender<(Entity, governance::CastBallot, std::time::Instant)>;
 
 /// Runs database work off the simulation thread and collects the replies.
 #[derive(Resource, Clone)]
@@ -261,17 +348,107 @@ pub struct StorageHandle {
     runtime: Arc<tokio::runtime::Runtime>,
     sender: crossbeam_channel::Sender<StorageReply>,
     receiver: crossbeam_channel::Receiver<StorageReply>,
+    ballots: BallotQueue,
 }
 
 impl StorageHandle {
     pub fn new(storage: Storage, runtime: Arc<tokio::runtime::Runtime>) -> Self {
         let (sender, receiver) = crossbeam_channel::unbounded();
+        let (ballots, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(write_ballots(storage.clone(), queue, sender.clone()));
         Self {
             storage,
             runtime,
             sender,
             receiver,
+            ballots,
         }
+    }
+
+    /// Queues a ballot for the next commit; the reply comes once it is on disk (or refused).
+    pub fn cast_ballot(&self, link: Entity, cast: governance::CastBallot) {
+        // The writer lives as long as the runtime; a send error means shutdown.
+        let _ = self.ballots.send((link, cast, std::time::Instant::now()));
+    }
+
+    /// Runs a founder's (or the clock's) governance change in the background.
+    pub fn govern(
+        &self,
+        link: Option<Entity>,
+        actor: Actor,
+        command: GovernanceCommand,
+        protocities: Vec<String>,
+    ) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+            let result = match &command {
+                GovernanceCommand::Create(draft) => {
+                    storage.create_proposal(&actor, draft, &ids).await
+                }
+                GovernanceCommand::Open(id) => storage.open_proposal(&actor, *id).await,
+                GovernanceCommand::Close(id) => storage.close_proposal(&actor, *id).await,
+            };
+            let result = result.map(Box::new).map_err(|e| {
+                if !matches!(e, governance::GovernanceError::Refused(_)) {
+                    error!("governance failed on {command:?}: {e}");
+                }
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::ProposalChange { link, result });
+        });
+    }
+
+    /// Opens and closes proposals whose time has come, in the background.
+    pub fn advance_proposals(&self, at: i64) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage
+                .advance_proposals(at)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::ProposalsAdvanced { result });
+        });
+    }
+
+    /// Reads every proposal in the background (to notice the admin CLI's changes).
+    pub fn poll_proposals(&self) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.proposals().await.map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::ProposalsPolled { result });
+        });
+    }
+
+    /// Reads a member's last ballots in the background.
+    pub fn my_ballots(&self, link: Entity, voter: String) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.my_ballots(&voter).await.map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::MyBallots { link, result });
+        });
+    }
+
+    /// Reads every proposal and the counted ballots of the open ones, blocking: for startup.
+    pub fn load_governance_now(
+        &self,
+    ) -> Result<Vec<(Proposal, Vec<(String, Choice)>)>, governance::GovernanceError> {
+        self.runtime.block_on(async {
+            let mut loaded = Vec::new();
+            for proposal in self.storage.proposals().await? {
+                let ballots = if proposal.phase == archipelago_shared::governance::Phase::Open {
+                    self.storage.counted_ballots(proposal.id).await?
+                } else {
+                    Vec::new()
+                };
+                loaded.push((proposal, ballots));
+            }
+            Ok(loaded)
+        })
     }
 
     /// Records a login in the background; the reply names the link it was for.
@@ -357,6 +534,42 @@ impl StorageHandle {
     /// Replies that have arrived since the last call.
     pub fn replies(&self) -> impl Iterator<Item = StorageReply> + '_ {
         self.receiver.try_iter()
+    }
+}
+
+/// Stores queued ballots, as many per commit as are waiting, and answers each.
+async fn write_ballots(
+    storage: Storage,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<(
+        Entity,
+        governance::CastBallot,
+        std::time::Instant,
+    )>,
+    replies: crossbeam_channel::Sender<StorageReply>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, MAX_BALLOT_BATCH).await > 0 {
+        let casts: Vec<_> = batch.iter().map(|(_, cast, _)| cast.clone()).collect();
+        let results = storage.cast_ballots(&casts).await;
+        let outcomes = batch
+            .drain(..)
+            .zip(results)
+            .map(|((link, cast, received), result)| BallotOutcome {
+                link,
+                proposal: cast.signed.ballot.proposal,
+                voter: archipelago_shared::identity::to_hex(&cast.signed.ballot.voter),
+                result: result.map_err(|e| {
+                    if !matches!(e, governance::GovernanceError::Refused(_)) {
+                        error!("storing a ballot failed: {e}");
+                    }
+                    e.for_client()
+                }),
+                received,
+            })
+            .collect();
+        if replies.send(StorageReply::Ballots(outcomes)).is_err() {
+            break;
+        }
     }
 }
 

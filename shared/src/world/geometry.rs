@@ -19,6 +19,8 @@ pub enum SolidKind {
     Stage,
     Seat,
     Monument,
+    /// The ballot kiosk beside a town hall's door.
+    Kiosk,
 }
 
 /// An axis-aligned solid box in world space.
@@ -172,6 +174,16 @@ impl TownHall {
             self.stage_depth,
             0.0,
         );
+        // The ballot kiosk beside the door.
+        let (_, half_width_) = (half_depth, half_width);
+        push(
+            SolidKind::Kiosk,
+            Vec2::new(half_width_ - 1.2, half_depth - 1.6),
+            0.9,
+            1.25,
+            0.6,
+            0.0,
+        );
         // Seats in rows facing the stage, with a centre aisle.
         for (row, across) in self.seat_positions() {
             push(
@@ -208,6 +220,24 @@ impl TownHall {
     pub fn stage_front(&self) -> Vec2 {
         let (half_depth, _) = self.half_depth_and_width();
         self.to_local(Vec2::new(0.0, -half_depth + self.stage_depth))
+    }
+
+    /// Where the tally board hangs: island-local centre of the back wall's inner face, its
+    /// width, and the height of its lower edge above the floor. It faces the door.
+    pub fn board_anchor(&self) -> (Vec2, f32, f32) {
+        let (half_depth, half_width) = self.half_depth_and_width();
+        let width = (2.0 * half_width - 3.0).clamp(3.0, 9.0);
+        (
+            self.to_local(Vec2::new(0.0, -half_depth + 0.05)),
+            width,
+            self.stage_height + 1.9,
+        )
+    }
+
+    /// Island-local position of the ballot kiosk: inside, beside the door.
+    pub fn kiosk_position(&self) -> Vec2 {
+        let (half_depth, half_width) = self.half_depth_and_width();
+        self.to_local(Vec2::new(half_width - 1.2, half_depth - 1.6))
     }
 
     /// Island-local point just outside the door.

@@ -1,0 +1,21 @@
+//! Governance as people meet it: the governance window (G), the ballot kiosk by each town
+//! hall's door, and the tally board on each hall's back wall.
+
+pub mod window;
+
+use bevy::prelude::*;
+use bevy_egui::input::egui_wants_any_keyboard_input;
+
+pub use window::GovernanceWindow;
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_plugins(window::plugin)
+        .add_systems(Update, toggle.run_if(not(egui_wants_any_keyboard_input)));
+}
+
+fn toggle(keys: Res<ButtonInput<KeyCode>>, mut window: ResMut<GovernanceWindow>) {
+    if keys.just_pressed(KeyCode::KeyG) {
+        window.open = !window.open;
+        window.kiosk = None;
+    }
+}

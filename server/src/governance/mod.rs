@@ -1,0 +1,271 @@
+//! Governance in the world: founders propose, open and close; members vote with signed
+//! ballots. Requests are checked here for what needs no database (rate, size, phase, shape,
+//! key), then again, with signatures and the voter's standing, in the transaction that stores
+//! them. Every client knows every proposal and sees the count as ballots are committed.
+
+mod ballots;
+mod proposals;
+
+use std::collections::{BTreeMap, HashMap};
+
+use archipelago_shared::governance::tally::{self, Choice, Tally};
+use archipelago_shared::governance::{
+    GOVERNANCE_REQUEST_BURST, GovernanceRefusal, GovernanceRequest,
+    MAX_GOVERNANCE_REQUESTS_PER_SECOND, Phase, Proposal, ProposalId, ProposalView,
+};
+use archipelago_shared::identity::to_hex;
+use archipelago_shared::parcels::Actor;
+use archipelago_shared::protocol::{ControlChannel, ToClient};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::login::LoggedIn;
+use crate::storage::governance::CastBallot;
+use crate::storage::{GovernanceCommand, StorageHandle, now};
+
+/// A proposal as the server keeps it: the stored record and the counted ballots.
+#[derive(Debug)]
+pub struct Tracked {
+    pub proposal: Proposal,
+    /// Each voter's counted choice, by key (hex).
+    pub ballots: HashMap<String, Choice>,
+    /// The count of `ballots`, refreshed when they change.
+    pub tally: Tally,
+    /// Ballots arrived since the count was last published.
+    dirty: bool,
+}
+
+impl Tracked {
+    fn new(proposal: Proposal, ballots: HashMap<String, Choice>) -> Self {
+        let mut tracked = Self {
+            proposal,
+            ballots,
+            tally: Tally::default(),
+            dirty: false,
+        };
+        tracked.recount();
+        tracked
+    }
+
+    fn recount(&mut self) {
+        let ballots: Vec<Choice> = self.ballots.values().cloned().collect();
+        self.tally = tally::tally(&self.proposal.draft.rules(), &ballots);
+    }
+
+    /// Ballots counted so far (the final turnout once closed).
+    pub fn turnout(&self) -> u32 {
+        match &self.proposal.result {
+            Some(result) => result.turnout,
+            None => self.tally.turnout,
+        }
+    }
+
+    /// The count a client may see: the result once closed, the live count if the proposal
+    /// shows it, else nothing.
+    pub fn visible_tally(&self) -> Option<Tally> {
+        match (&self.proposal.result, self.proposal.phase) {
+            (Some(result), _) => Some(result.clone()),
+            (None, Phase::Open) if self.proposal.shows_live() => Some(self.tally.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn view(&self) -> ProposalView {
+        ProposalView {
+            proposal: self.proposal.clone(),
+            turnout: self.turnout(),
+            tally: self.visible_tally(),
+        }
+    }
+}
+
+/// Every proposal, kept in step with the database.
+#[derive(Resource, Debug, Default)]
+pub struct Proposals {
+    pub map: BTreeMap<ProposalId, Tracked>,
+}
+
+impl Proposals {
+    /// Takes a newer stored record; returns whether it was newer.
+    fn accept(&mut self, proposal: Proposal) -> bool {
+        match self.map.get_mut(&proposal.id) {
+            Some(known) if known.proposal.revision >= proposal.revision => false,
+            Some(known) => {
+                known.proposal = proposal;
+                true
+            }
+            None => {
+                self.map
+                    .insert(proposal.id, Tracked::new(proposal, HashMap::new()));
+                true
+            }
+        }
+    }
+}
+
+/// A logged-in client's governance request, passed on by the login plugin.
+#[derive(Message, Debug, Clone)]
+pub struct GovernanceMessage {
+    pub link: Entity,
+    pub request: GovernanceRequest,
+}
+
+/// Token bucket for one link's governance requests, given at login.
+#[derive(Component, Debug)]
+pub(crate) struct GovernanceBudget(f32);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<Proposals>()
+        .add_message::<GovernanceMessage>()
+        .add_systems(Startup, load_proposals)
+        .add_systems(
+            Update,
+            (
+                handle_requests.in_set(ServerSystems::Apply),
+                refill_budgets.in_set(ServerSystems::Publish),
+            ),
+        )
+        .add_plugins((proposals::plugin, ballots::plugin));
+}
+
+fn load_proposals(
+    storage: Res<StorageHandle>,
+    mut proposals: ResMut<Proposals>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    match storage.load_governance_now() {
+        Ok(loaded) => {
+            for (proposal, ballots) in loaded {
+                let ballots = ballots.into_iter().collect();
+                proposals
+                    .map
+                    .insert(proposal.id, Tracked::new(proposal, ballots));
+            }
+            info!("governance holds {} proposals", proposals.map.len());
+        }
+        Err(e) => {
+            error!("cannot read the proposals: {e}");
+            exit.write(AppExit::error());
+        }
+    }
+}
+
+/// Tells one client how its governance request went.
+pub(crate) fn answer(
+    sender: &mut MessageSender<ToClient>,
+    proposal: Option<ProposalId>,
+    outcome: Result<String, String>,
+) {
+    sender.send::<ControlChannel>(ToClient::GovernanceAnswer { proposal, outcome });
+}
+
+/// Sends a message to every logged-in client.
+pub(crate) fn broadcast(
+    message: &ToClient,
+    links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
+) {
+    for mut sender in links.iter_mut() {
+        sender.send::<ControlChannel>(message.clone());
+    }
+}
+
+/// What can be refused without the database.
+fn precheck(
+    request: &GovernanceRequest,
+    member: &LoggedIn,
+    proposals: &Proposals,
+) -> Result<(), GovernanceRefusal> {
+    let Some(id) = request.proposal() else {
+        return Ok(());
+    };
+    let Some(tracked) = proposals.map.get(&id) else {
+        return Err(GovernanceRefusal::UnknownProposal(id));
+    };
+    let GovernanceRequest::Vote(signed) = request else {
+        return Ok(());
+    };
+    let proposal = &tracked.proposal;
+    if proposal.phase != Phase::Open {
+        return Err(GovernanceRefusal::WrongPhase {
+            id,
+            phase: proposal.phase.as_str(),
+            action: "voted on",
+        });
+    }
+    if !proposal.accepts_ballots(now()) {
+        return Err(GovernanceRefusal::VotingEnded(id));
+    }
+    if signed.ballot.voter != member.public_key {
+        return Err(GovernanceRefusal::NotYourKey);
+    }
+    if signed.ballot.digest != proposal.digest {
+        return Err(GovernanceRefusal::WrongDigest);
+    }
+    tally::check_choice(&proposal.draft.rules(), &signed.ballot.choice)?;
+    Ok(())
+}
+
+fn handle_requests(
+    mut requests: MessageReader<GovernanceMessage>,
+    mut links: Query<(
+        &RemoteId,
+        &LoggedIn,
+        &mut GovernanceBudget,
+        &mut MessageSender<ToClient>,
+    )>,
+    proposals: Res<Proposals>,
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+) {
+    for GovernanceMessage { link, request } in requests.read() {
+        let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
+            continue;
+        };
+        let checked = if budget.0 < 1.0 {
+            Err(GovernanceRefusal::TooFast)
+        } else {
+            budget.0 -= 1.0;
+            precheck(request, member, &proposals)
+        };
+        if let Err(refusal) = checked {
+            warn!(
+                "refused governance request from {} ({:?}): {refusal}",
+                member.name, remote.0
+            );
+            answer(&mut sender, request.proposal(), Err(refusal.to_string()));
+            continue;
+        }
+        let actor = Actor {
+            key: Some(to_hex(&member.public_key)),
+            name: member.name.clone(),
+            role: member.role,
+        };
+        let command = match request {
+            GovernanceRequest::Vote(signed) => {
+                storage.cast_ballot(
+                    *link,
+                    CastBallot {
+                        signed: signed.clone(),
+                        logged_in_key: member.public_key,
+                        name: member.name.clone(),
+                    },
+                );
+                continue;
+            }
+            GovernanceRequest::Create(draft) => GovernanceCommand::Create(draft.clone()),
+            GovernanceRequest::Open(id) => GovernanceCommand::Open(*id),
+            GovernanceRequest::Close(id) => GovernanceCommand::Close(*id),
+        };
+        let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
+        storage.govern(Some(*link), actor, command, protocities);
+    }
+}
+
+fn refill_budgets(mut budgets: Query<&mut GovernanceBudget>, time: Res<Time>) {
+    for mut budget in &mut budgets {
+        budget.0 = (budget.0 + MAX_GOVERNANCE_REQUESTS_PER_SECOND * time.delta_secs())
+            .min(GOVERNANCE_REQUEST_BURST);
+    }
+}
