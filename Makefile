@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test bench bench-ballots server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -76,3 +76,7 @@ clean-data:
 ## bench: release server plus 100 bots for 60 s (see BENCHMARKS.md).
 bench:
 	bash tests/bench/server-and-bots.sh
+
+## bench-ballots: 1,000 bots vote at once, then again every second for 10 s (BENCHMARKS.md).
+bench-ballots:
+	bash tests/bench/ballots.sh

@@ -60,7 +60,14 @@ pub(crate) fn plugin(app: &mut App) {
         .add_systems(FixedUpdate, move_avatars)
         .add_systems(
             Update,
-            (spawn_avatars, teleport, refill_teleport_budget).in_set(ServerSystems::Apply),
+            (
+                // After the login that asked for it, with its commands applied: a spawn
+                // request read before the member's `LoggedIn` exists would be lost.
+                spawn_avatars.after(crate::login::LoginAnswered),
+                teleport,
+                refill_teleport_budget,
+            )
+                .in_set(ServerSystems::Apply),
         );
 }
 

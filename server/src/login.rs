@@ -67,10 +67,18 @@ pub(crate) fn plugin(app: &mut App) {
             (send_challenges, receive_requests)
                 .chain()
                 .in_set(ServerSystems::Receive),
-            (apply_registry_replies, close_stale_links).in_set(ServerSystems::Apply),
+            (
+                apply_registry_replies.in_set(LoginAnswered),
+                close_stale_links,
+            )
+                .in_set(ServerSystems::Apply),
         ),
     );
 }
+
+/// Where logins are answered; what reacts to a login in the same frame runs after it.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoginAnswered;
 
 fn on_connected(
     trigger: On<Add, Connected>,

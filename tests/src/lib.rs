@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use archipelago_client::ClientConfig;
 use archipelago_client::connection::{ConnectionState, Request, Session};
+use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{TlsSource, load_identity};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
+use archipelago_shared::governance::tally::Choice;
+use archipelago_shared::governance::{GovernanceRequest, ProposalDraft, ProposalId, ProposalView};
 use archipelago_shared::parcels::ParcelInfo;
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
 use archipelago_shared::world::{World, load_world_dir};
@@ -206,11 +209,176 @@ impl TestClient {
         book.answers.get(id).map(|(_, outcome)| outcome.clone())
     }
 
+    /// This client's view of governance.
+    pub fn governance(&self) -> &Governance {
+        self.app.world().resource::<Governance>()
+    }
+
+    /// This client's copy of a proposal with its count.
+    pub fn proposal(&self, id: ProposalId) -> Option<ProposalView> {
+        self.governance().proposals.get(&id).cloned()
+    }
+
+    /// Signs and sends a ballot the way the governance window does.
+    pub fn vote(&mut self, proposal: ProposalId, choice: Choice) {
+        self.app
+            .world_mut()
+            .write_message(CastVote { proposal, choice });
+    }
+
+    /// Asks the server to do something with proposals.
+    pub fn govern(&mut self, request: GovernanceRequest) {
+        self.request(ToServer::Governance(request));
+    }
+
+    /// The server's last answer about a proposal, if any.
+    pub fn governance_answer(&self, proposal: ProposalId) -> Option<Result<String, String>> {
+        self.governance()
+            .last_answer(proposal)
+            .map(|(_, _, outcome)| outcome.clone())
+    }
+
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
         self.others()
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, p)| p)
+    }
+}
+
+/// A founder's draft through the client: sends it and waits until this client sees a new
+/// proposal with its title. Returns its id.
+pub fn create_proposal(founder: &mut TestClient, draft: ProposalDraft) -> ProposalId {
+    let title = draft.title.clone();
+    founder.govern(GovernanceRequest::Create(draft));
+    let mut found = None;
+    wait_until(&mut [founder], Duration::from_secs(5), |c| {
+        found = c[0]
+            .governance()
+            .proposals
+            .values()
+            .find(|v| v.proposal.draft.title == title)
+            .map(|v| v.proposal.id);
+        found.is_some()
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the draft `{title}` should be stored; answers: {:?}",
+            founder.governance().answers
+        )
+    })
+}
+
+/// The server binary as a separate process, so a test can kill it the hard way.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    pub digest: String,
+    pub data_dir: PathBuf,
+    child: std::process::Child,
+}
+
+/// The built `archipelago-server` binary (`make test` builds it before the tests).
+pub fn server_binary() -> PathBuf {
+    let path = std::env::var_os("ARCHIPELAGO_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/archipelago-server")
+        });
+    assert!(
+        path.exists(),
+        "the server binary {} is missing: build it with `make server` (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `archipelago-server ARGS` against a data directory (the admin CLI) and returns its
+/// standard output, panicking with its error output if it fails.
+pub fn server_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(server_binary())
+        .arg("--world")
+        .arg(world_dir())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server binary runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("stdin written");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("the CLI finishes");
+    assert!(
+        output.status.success(),
+        "`archipelago-server {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+impl ServerProcess {
+    /// Starts the server binary on a data directory and waits for its certificate digest.
+    pub fn start(data_dir: &Path) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let digest_file = data_dir.join("cert-digest.txt");
+        let _ = std::fs::remove_file(&digest_file);
+        let child = std::process::Command::new(server_binary())
+            .arg("--bind")
+            .arg(addr.to_string())
+            .arg("--world")
+            .arg(world_dir())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .spawn()
+            .expect("the server binary starts");
+        let start = Instant::now();
+        let digest = loop {
+            if let Ok(text) = std::fs::read_to_string(&digest_file)
+                && !text.trim().is_empty()
+            {
+                break text.trim().to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the server process writes its certificate digest"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        Self {
+            addr,
+            digest,
+            data_dir: data_dir.to_owned(),
+            child,
+        }
+    }
+
+    pub fn client_config(&self, name: &str, key: SigningKey) -> ClientConfig {
+        ClientConfig::new(self.addr, self.digest.clone(), name.to_owned(), key)
+    }
+
+    /// SIGKILL: no shutdown handler, no final flush, the way a crash or a power cut ends it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server process is killed");
+        self.child.wait().expect("the killed server is reaped");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -242,9 +410,11 @@ pub fn enter_world(client: &mut TestClient) {
             && c[0].own_pose().is_some()
             && c[0].app.world().resource::<ParcelBook>().loaded
     });
+    let pose = client.own_pose();
     assert!(
         entered,
-        "client should enter the world; state is {:?}",
-        client.state()
+        "client should enter the world; state is {:?}, own pose {pose:?}, parcels loaded: {}",
+        client.state(),
+        client.app.world().resource::<ParcelBook>().loaded
     );
 }

@@ -3,7 +3,11 @@
 //! must show the world: the ocean, an island, and other avatars in view. Then it opens a
 //! parcel's panel over the world, waits for the parcel's history, and saves a second PNG.
 //!
-//! The PNGs are kept at `target/screenshots/world.png` and `parcel.png` for people to look at.
+//! Last it stands in the capital's town hall, where three proposals are up and the bots are
+//! voting, saves the tally board, opens the ballot kiosk, and saves the proposal window.
+//!
+//! The PNGs are kept at `target/screenshots/world.png`, `parcel.png`, `board.png` and
+//! `proposal.png` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,10 +15,99 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
 use archipelago_client::identity::ephemeral;
+use archipelago_server::storage::Storage;
+use archipelago_shared::governance::tally::VoteType;
+use archipelago_shared::governance::{Eligibility, ProposalDraft, ProposalId, Scope};
+use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{TestServer, world};
+
+/// Three proposals, as founders would write them from the CLI: one open with a live count
+/// (the bots vote on it), one open with the count hidden, one closed. Returns the first id.
+fn propose(server: &TestServer, bots: usize) -> ProposalId {
+    let draft = |title: &str, vote_type: VoteType, options: &[&str], live: bool| ProposalDraft {
+        title: title.into(),
+        body: "Proposed at the autumn assembly. The survey is in the library.".into(),
+        scope: Scope::Nation,
+        eligibility: Eligibility::AtLeast(Role::Member),
+        vote_type,
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        opens_at: None,
+        voting_secs: 3 * 3600,
+        quorum: 3,
+        threshold_percent: 50,
+        live_tally: live,
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let storage = Storage::open(&server.data_dir).await.expect("opens");
+        let admin = Actor::admin();
+        let ids: Vec<String> = world().protocities.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let closed = storage
+            .create_proposal(
+                &admin,
+                &draft("Adopt the open data charter", VoteType::YesNo, &[], true),
+                &ids,
+            )
+            .await
+            .expect("created");
+        storage
+            .open_proposal(&admin, closed.id)
+            .await
+            .expect("opened");
+        storage
+            .close_proposal(&admin, closed.id)
+            .await
+            .expect("closed");
+        let live = storage
+            .create_proposal(
+                &admin,
+                &draft(
+                    "Where should the second harbour go?",
+                    VoteType::SingleChoice,
+                    &["North cove", "Lagoon", "Old pier"],
+                    true,
+                ),
+                &ids,
+            )
+            .await
+            .expect("created");
+        storage
+            .open_proposal(&admin, live.id)
+            .await
+            .expect("opened");
+        let hidden = storage
+            .create_proposal(
+                &admin,
+                &draft("Ratify the treaty with Palau", VoteType::YesNo, &[], false),
+                &ids,
+            )
+            .await
+            .expect("created");
+        storage
+            .open_proposal(&admin, hidden.id)
+            .await
+            .expect("opened");
+        let roll: Vec<(String, String)> = (0..bots)
+            .map(|i| {
+                let key = bot_key(3, i).verifying_key();
+                (
+                    archipelago_shared::identity::to_hex(key.as_bytes()),
+                    bot_name(i),
+                )
+            })
+            .collect();
+        storage
+            .enroll(&roll, Role::Member, "test")
+            .await
+            .expect("the bots are members");
+        storage.close().await;
+        live.id
+    })
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -81,8 +174,11 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     std::fs::create_dir_all(&out_dir).expect("screenshot folder");
     let png_path = out_dir.join("world.png");
     let parcel_png = out_dir.join("parcel.png");
-    let _ = std::fs::remove_file(&png_path);
-    let _ = std::fs::remove_file(&parcel_png);
+    let board_png = out_dir.join("board.png");
+    let proposal_png = out_dir.join("proposal.png");
+    for path in [&png_path, &parcel_png, &board_png, &proposal_png] {
+        let _ = std::fs::remove_file(path);
+    }
     // The photographer is a founder, so the panel shows everything, controls included.
     let key = ephemeral();
     let key_file = dir.path().join("identity.key");
@@ -101,8 +197,11 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         rate_hz: 30.0,
         seed: 3,
         behaviour: Behaviour::Gather,
-        voting: None,
-        stable_keys: false,
+        voting: Some(Voting {
+            proposal: propose(&server, 4),
+            every: Duration::from_secs(4),
+        }),
+        stable_keys: true,
         stop: stop.clone(),
     };
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
@@ -127,6 +226,9 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .args(["--screenshot-min-avatars", "1"])
         .args(["--screenshot-parcel", "lis-03"])
         .arg(&parcel_png)
+        .args(["--screenshot-governance", &world().nation.capital])
+        .arg(&board_png)
+        .arg(&proposal_png)
         .env("WGPU_BACKEND", "vulkan")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .output()
@@ -209,6 +311,47 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     assert!(
         with_panel.grass as f64 / with_panel.total as f64 > 0.02,
         "the world shows around the panel: {with_panel:?}"
+    );
+
+    // The tally board in the capital's hall shows the proposals.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(board_png.with_extension("json"))
+            .expect("the client wrote what the board shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the board was drawn: {sidecar}"
+    );
+    assert_eq!(
+        sidecar["board_rows"], 3,
+        "three proposals on the board: {sidecar}"
+    );
+    let board = palette_of(&board_png);
+    println!("{board:?}");
+    assert!(board.distinct > 200, "the hall is drawn: {board:?}");
+    assert!(report.ballots_acked >= 1, "the bots voted: {report:?}");
+
+    // The proposal window, opened at the kiosk, shows the live count.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(proposal_png.with_extension("json"))
+            .expect("the client wrote what the window shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the window was ready: {sidecar}"
+    );
+    assert!(
+        sidecar["proposal"].is_u64(),
+        "a proposal is shown: {sidecar}"
+    );
+    assert_eq!(sidecar["count_shown"], true, "with its count: {sidecar}");
+    let window = palette_of(&proposal_png);
+    println!("{window:?}");
+    assert!(
+        window.panel as f64 / window.total as f64 > 0.05,
+        "the window covers part of the screen: {window:?}"
     );
     server.stop();
 }

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use archipelago_client::identity::{default_identity_path, default_name, load_or_create};
+use archipelago_client::render::governance::GovernanceWindow;
 use archipelago_client::render::map::{AtlasState, AtlasTab};
 use archipelago_client::render::plots::SelectedParcel;
-use archipelago_client::render::screenshot::ScreenshotPlan;
+use archipelago_client::render::screenshot::{GovernanceShots, ScreenshotPlan};
 use archipelago_client::render::tours::TourOnArrival;
 use archipelago_client::tours::Tours;
 use archipelago_client::{ClientConfig, add_client_plugins, render};
@@ -53,6 +54,10 @@ struct Cli {
     /// With --screenshot: then open this parcel's panel and save a second PNG (ID PATH).
     #[arg(long, num_args = 2, value_names = ["ID", "PATH"])]
     screenshot_parcel: Option<Vec<String>>,
+    /// With --screenshot: then face this protocity's tally board and save BOARD, then open
+    /// its ballot kiosk and save WINDOW (PROTOCITY BOARD WINDOW).
+    #[arg(long, num_args = 3, value_names = ["PROTOCITY", "BOARD", "WINDOW"])]
+    screenshot_governance: Option<Vec<String>>,
     /// Tour files folder.
     #[arg(long, default_value = "assets/tours")]
     tours: PathBuf,
@@ -62,6 +67,9 @@ struct Cli {
     /// Start this guided tour on arrival (a tour id, e.g. `archipelago`).
     #[arg(long)]
     tour: Option<String>,
+    /// Open the governance window on arrival, on this proposal if given.
+    #[arg(long, num_args = 0..=1, default_missing_value = "0")]
+    governance: Option<u64>,
     /// Open the atlas on arrival, on a page: ocean, island (default), earth or search.
     #[arg(long, num_args = 0..=1, default_missing_value = "island", value_parser = ["ocean", "island", "earth", "search"])]
     atlas: Option<String>,
@@ -135,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             cli.world.display()
         );
     }
+    let world_ids: Vec<String> = world.protocities.iter().map(|p| p.id.clone()).collect();
     add_client_plugins(&mut app, config, world);
     app.add_plugins(render::plugin);
     app.insert_resource(tours);
@@ -154,6 +163,11 @@ fn main() -> anyhow::Result<()> {
             _ => AtlasTab::Island,
         };
     }
+    if let Some(id) = cli.governance {
+        let mut window = app.world_mut().resource_mut::<GovernanceWindow>();
+        window.open = true;
+        window.selected = (id != 0).then_some(id);
+    }
     if let Some(path) = cli.screenshot {
         let parcel = match cli.screenshot_parcel.as_deref() {
             Some([id, path]) => Some((id.clone(), PathBuf::from(path))),
@@ -163,6 +177,21 @@ fn main() -> anyhow::Result<()> {
             path,
             min_others: cli.screenshot_min_avatars,
             parcel,
+            governance: match cli.screenshot_governance.as_deref() {
+                Some([protocity, board, window]) => {
+                    if world_ids.iter().all(|id| id != protocity) {
+                        anyhow::bail!(
+                            "--screenshot-governance: there is no protocity `{protocity}`"
+                        );
+                    }
+                    Some(GovernanceShots {
+                        protocity: protocity.clone(),
+                        board: PathBuf::from(board),
+                        window: PathBuf::from(window),
+                    })
+                }
+                _ => None,
+            },
         });
     }
     match app.run() {

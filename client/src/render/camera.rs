@@ -6,6 +6,7 @@ use archipelago_shared::world::World;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::pbr::{DistanceFog, FogFalloff};
 use bevy::prelude::*;
+use bevy_egui::PrimaryEguiContext;
 use bevy_egui::input::egui_wants_any_pointer_input;
 
 use crate::connection::Session;
@@ -68,6 +69,8 @@ fn spawn_camera(mut commands: Commands, world: Res<World>, mut orbit: ResMut<Orb
     commands.spawn((
         Name::new("Camera"),
         Camera3d::default(),
+        // The screen's UI; the town halls' boards have egui contexts of their own.
+        PrimaryEguiContext,
         // Multisampling quadruples the fragment work; software renderers cannot afford it.
         Msaa::Off,
         Transform::from_xyz(0.0, 30.0, 60.0).looking_at(Vec3::ZERO, Vec3::Y),

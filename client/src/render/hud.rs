@@ -93,7 +93,7 @@ fn status_bar(
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.small(
                     "WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · \
-                     click a plot to inspect it · M atlas · T tours",
+                     click a plot to inspect it · G governance · M atlas · T tours",
                 );
             });
         });
@@ -127,7 +127,7 @@ fn notices(mut contexts: EguiContexts, session: Res<Session>, time: Res<Time>) -
 /// Name tags over avatars and labels over islands, drawn behind every window.
 fn labels(
     mut contexts: EguiContexts,
-    camera: Single<(&Camera, &GlobalTransform)>,
+    camera: Single<(&Camera, &GlobalTransform), With<Camera3d>>,
     avatars: Query<(Entity, &AvatarProfile, &GlobalTransform)>,
     session: Res<Session>,
     world: Res<World>,

@@ -1,8 +1,10 @@
 //! `--screenshot PATH`: once the world is loaded and drawn (connected, own avatar in place,
 //! enough others in view, and frames rendered since), save a PNG of the window, write what
 //! was in view beside it as JSON, and exit. With `--screenshot-parcel ID PATH` it then opens
-//! that parcel's panel, waits for its history, and saves a second PNG. Used by the
-//! screenshot test and the README.
+//! that parcel's panel, waits for its history, and saves a second PNG. With
+//! `--screenshot-governance PROTOCITY BOARD WINDOW` it then stands in that town hall facing
+//! the tally board (once the board shows a proposal) and saves BOARD, then opens the hall's
+//! ballot kiosk and saves WINDOW. Used by the screenshot test and the README.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,9 +16,11 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_dis
 use serde::Serialize;
 
 use super::OrbitCamera;
+use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::plots::SelectedParcel;
 use super::scene::SceneReady;
 use crate::connection::{ConnectionState, Session};
+use crate::governance::Governance;
 use crate::parcels::ParcelBook;
 
 /// Frames to render after everything is in place, so shaders are compiled and shadows drawn
@@ -34,12 +38,49 @@ pub struct ScreenshotPlan {
     pub min_others: usize,
     /// Then open this parcel's panel and capture it to this path.
     pub parcel: Option<(String, PathBuf)>,
+    /// Then face this protocity's tally board, and open its kiosk's window.
+    pub governance: Option<GovernanceShots>,
 }
+
+/// The town hall shots: the board, then the proposal window opened at the kiosk.
+#[derive(Debug, Clone)]
+pub struct GovernanceShots {
+    pub protocity: String,
+    pub board: PathBuf,
+    pub window: PathBuf,
+}
+
+/// One picture to take.
+#[derive(Debug, Clone, PartialEq)]
+enum Shot {
+    World,
+    Parcel(String),
+    Board(String),
+    Window(String),
+}
+
+impl ScreenshotPlan {
+    fn shots(&self) -> Vec<(Shot, PathBuf)> {
+        let mut shots = vec![(Shot::World, self.path.clone())];
+        if let Some((id, path)) = &self.parcel {
+            shots.push((Shot::Parcel(id.clone()), path.clone()));
+        }
+        if let Some(g) = &self.governance {
+            shots.push((Shot::Board(g.protocity.clone()), g.board.clone()));
+            shots.push((Shot::Window(g.protocity.clone()), g.window.clone()));
+        }
+        shots
+    }
+}
+
+/// Where the camera stands for a hall shot (instead of behind the avatar).
+#[derive(Resource, Debug, Default)]
+struct ShotCamera(Option<Transform>);
 
 #[derive(Resource, Debug)]
 struct Progress {
     started: Instant,
-    /// Index of the shot being prepared: 0 the world, 1 the parcel panel.
+    /// Index of the shot being prepared in [`ScreenshotPlan::shots`].
     shot: usize,
     ready_since: Option<(Instant, u32)>,
     saved_frames: Option<u32>,
@@ -56,10 +97,40 @@ struct Sidecar {
     /// The parcel whose panel is open, and how many history lines it shows.
     parcel: Option<String>,
     history_entries: Option<usize>,
+    /// For hall shots: the protocity, and how many proposals its board shows.
+    hall: Option<String>,
+    board_rows: Option<usize>,
+    /// For the window shot: the proposal it shows, and whether its count is drawn.
+    proposal: Option<u64>,
+    count_shown: Option<bool>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_systems(Last, capture.run_if(resource_exists::<ScreenshotPlan>));
+    app.init_resource::<ShotCamera>()
+        .add_systems(Last, capture.run_if(resource_exists::<ScreenshotPlan>))
+        .add_systems(
+            PostUpdate,
+            hold_camera
+                .after(super::camera::CameraPlacement)
+                .before(TransformSystems::Propagate),
+        );
+}
+
+fn hold_camera(shot: Res<ShotCamera>, mut camera: Single<&mut Transform, With<Camera3d>>) {
+    if let Some(transform) = shot.0 {
+        **camera = transform;
+    }
+}
+
+/// Inside the hall, a few steps in from the door and above the seats, facing the board.
+fn hall_view(world: &World, protocity: &str, board: Vec3) -> Option<Transform> {
+    let protocity = world.protocity(protocity)?;
+    let island = &protocity.island;
+    let hall = &island.town_hall;
+    let door = island.to_world(hall.door_outside(), 0.0);
+    let back = island.to_world(hall.board_anchor().0, 0.0);
+    let stand = door.lerp(back, 0.22) + Vec3::Y * 3.4;
+    Some(Transform::from_translation(stand).looking_at(board - Vec3::Y * 0.4, Vec3::Y))
 }
 
 fn others_in_view(
@@ -98,12 +169,13 @@ fn capture(
     state: Res<ConnectionState>,
     session: Res<Session>,
     scene: Option<Res<SceneReady>>,
-    camera: Single<(&Camera, &GlobalTransform)>,
+    camera: Single<(&Camera, &GlobalTransform), With<Camera3d>>,
     avatars: Query<(Entity, &GlobalTransform), With<AvatarProfile>>,
     book: Res<ParcelBook>,
     mut selected: ResMut<SelectedParcel>,
     mut orbit: ResMut<OrbitCamera>,
     world: Res<World>,
+    mut hall: HallState,
     mut exit: MessageWriter<AppExit>,
 ) {
     let progress = progress.get_or_insert_with(|| Progress {
@@ -112,13 +184,14 @@ fn capture(
         ready_since: None,
         saved_frames: None,
     });
-    let (path, parcel) = match (progress.shot, &plan.parcel) {
-        (0, _) => (&plan.path, None),
-        (1, Some((id, path))) => (path, Some(id)),
-        _ => {
-            exit.write(AppExit::Success);
-            return;
-        }
+    let shots = plan.shots();
+    let Some((shot, path)) = shots.get(progress.shot) else {
+        exit.write(AppExit::Success);
+        return;
+    };
+    let parcel = match shot {
+        Shot::Parcel(id) => Some(id),
+        _ => None,
     };
     if let Some(frames) = &mut progress.saved_frames {
         *frames += 1;
@@ -149,9 +222,11 @@ fn capture(
     let in_world = *state == ConnectionState::InWorld && session.own_avatar.is_some();
     let history_entries = parcel.and_then(|id| book.history.get(id)).map(Vec::len);
     let panel_ready = parcel.is_none() || history_entries.is_some();
+    let (hall_id, board_rows, proposal, count_shown, hall_ready) =
+        hall.prepare(shot, &world, &mut selected);
     // Others must be in view for the world shot only: they walk, and the count flickers.
     let enough_others = progress.shot > 0 || in_view >= plan.min_others;
-    let ready = in_world && scene.is_some() && enough_others && panel_ready;
+    let ready = in_world && scene.is_some() && enough_others && panel_ready && hall_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
     if ready {
         let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));
@@ -178,6 +253,10 @@ fn capture(
         timed_out: !ready,
         parcel: parcel.cloned(),
         history_entries,
+        hall: hall_id,
+        board_rows,
+        proposal,
+        count_shown,
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -201,4 +280,61 @@ fn capture(
         .observe(save_to_disk(path.clone()))
         .observe(|_: On<ScreenshotCaptured>| info!("screenshot captured"));
     progress.saved_frames = Some(0);
+}
+
+/// What the hall shots need: the boards, the window, and the camera override.
+#[derive(bevy::ecs::system::SystemParam)]
+struct HallState<'w, 's> {
+    boards: Query<'w, 's, &'static TallyBoard>,
+    window: ResMut<'w, GovernanceWindow>,
+    governance: Res<'w, Governance>,
+    camera: ResMut<'w, ShotCamera>,
+}
+
+impl HallState<'_, '_> {
+    /// Sets the scene up for a hall shot and says what it shows and whether it is ready:
+    /// (hall, board rows, proposal in the window, count drawn, ready).
+    fn prepare(
+        &mut self,
+        shot: &Shot,
+        world: &World,
+        selected: &mut SelectedParcel,
+    ) -> (
+        Option<String>,
+        Option<usize>,
+        Option<u64>,
+        Option<bool>,
+        bool,
+    ) {
+        let (Shot::Board(id) | Shot::Window(id)) = shot else {
+            return (None, None, None, None, true);
+        };
+        selected.0 = None;
+        let Some(board) = self.boards.iter().find(|b| &b.protocity == id) else {
+            return (Some(id.clone()), None, None, None, false);
+        };
+        if self.camera.0.is_none() {
+            self.camera.0 = hall_view(world, id, board.centre);
+        }
+        let rows = board.shown;
+        if matches!(shot, Shot::Board(_)) {
+            return (Some(id.clone()), Some(rows), None, None, rows > 0);
+        }
+        if !(self.window.open && self.window.kiosk.as_ref() == Some(id)) {
+            open_at_kiosk(&mut self.window, id, &self.governance);
+        }
+        let view = self
+            .window
+            .selected
+            .and_then(|p| self.governance.proposals.get(&p));
+        let count_shown = view.map(|v| v.tally.is_some());
+        let ready = view.is_some() && self.governance.loaded;
+        (
+            Some(id.clone()),
+            Some(rows),
+            view.map(|v| v.proposal.id),
+            count_shown,
+            ready,
+        )
+    }
 }

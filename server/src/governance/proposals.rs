@@ -96,7 +96,11 @@ fn apply_replies(
                     my_ballots,
                 });
             }
-            StorageReply::ProposalChange { link, result } => {
+            StorageReply::ProposalChange {
+                link,
+                asked,
+                result,
+            } => {
                 if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
                     let outcome = match result {
                         Ok(p) => Ok(format!(
@@ -107,7 +111,8 @@ fn apply_replies(
                         )),
                         Err(reason) => Err(reason.clone()),
                     };
-                    answer(&mut sender, result.as_ref().ok().map(|p| p.id), outcome);
+                    let about = result.as_ref().ok().map(|p| p.id).or(*asked);
+                    answer(&mut sender, about, outcome);
                 }
                 match result {
                     Ok(proposal) => publish((**proposal).clone(), &mut proposals, &mut links),

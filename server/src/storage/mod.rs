@@ -296,6 +296,8 @@ pub enum StorageReply {
     /// A proposal was created, opened or closed by a client (`link`) or by the clock.
     ProposalChange {
         link: Option<Entity>,
+        /// The proposal asked about (none for a new draft).
+        asked: Option<ProposalId>,
         result: Result<Box<Proposal>, String>,
     },
     /// Proposals whose time came: opened or closed by the clock.
@@ -383,6 +385,10 @@ impl StorageHandle {
         let sender = self.sender.clone();
         self.runtime.spawn(async move {
             let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+            let asked = match &command {
+                GovernanceCommand::Create(_) => None,
+                GovernanceCommand::Open(id) | GovernanceCommand::Close(id) => Some(*id),
+            };
             let result = match &command {
                 GovernanceCommand::Create(draft) => {
                     storage.create_proposal(&actor, draft, &ids).await
@@ -396,7 +402,11 @@ impl StorageHandle {
                 }
                 e.for_client()
             });
-            let _ = sender.send(StorageReply::ProposalChange { link, result });
+            let _ = sender.send(StorageReply::ProposalChange {
+                link,
+                asked,
+                result,
+            });
         });
     }
 

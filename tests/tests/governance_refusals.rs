@@ -1,0 +1,268 @@
+//! Every way a ballot or a governance request can be wrong, over real QUIC: each is refused
+//! with a reason the sender can read, and none of them changes the count.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::governance::tally::{Choice, VoteType};
+use archipelago_shared::governance::{
+    Ballot, Eligibility, GovernanceRequest, Phase, ProposalDraft, ProposalId, Scope, SignedBallot,
+    sign_ballot,
+};
+use archipelago_shared::protocol::Role;
+use archipelago_tests::{TestClient, TestServer, create_proposal, enter_world, wait_until};
+use ed25519_dalek::SigningKey;
+
+fn draft(title: &str, eligibility: Eligibility, scope: Scope) -> ProposalDraft {
+    ProposalDraft {
+        title: title.into(),
+        body: String::new(),
+        scope,
+        eligibility,
+        vote_type: VoteType::Approval,
+        options: vec!["Library".into(), "Workshop".into(), "Clinic".into()],
+        opens_at: None,
+        voting_secs: 600,
+        quorum: 1,
+        threshold_percent: 50,
+        live_tally: true,
+    }
+}
+
+fn millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+/// Sends a request and returns the server's answer about `proposal`.
+fn answer_to(
+    client: &mut TestClient,
+    proposal: ProposalId,
+    request: GovernanceRequest,
+) -> Result<String, String> {
+    let before = client.governance().answers.len();
+    client.govern(request);
+    let answered = wait_until(&mut [&mut *client], Duration::from_secs(3), |c| {
+        c[0].governance().answers.len() > before
+    });
+    assert!(answered, "the server answers every request");
+    // Governance answers one request at a time per client, in order.
+    let (_, about, outcome) = client.governance().answers[before].clone();
+    assert_eq!(about, Some(proposal), "the answer names the proposal");
+    outcome
+}
+
+fn ballot(key: &SigningKey, proposal: ProposalId, digest: &str, choice: Choice) -> SignedBallot {
+    sign_ballot(
+        key,
+        Ballot {
+            proposal,
+            digest: digest.to_owned(),
+            voter: [0; 32],
+            sequence: millis(),
+            choice,
+        },
+    )
+}
+
+fn refused(outcome: &Result<String, String>, reason: &str) -> bool {
+    outcome.as_ref().is_err_and(|r| r.contains(reason))
+}
+
+#[test]
+fn wrong_ballots_and_requests_are_refused_with_reasons() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let fay_key = ephemeral();
+    let mo_key = ephemeral();
+    server.register(&fay_key, "Fay", Role::Founder);
+    server.register(&mo_key, "Mo", Role::Member);
+    let mut fay = TestClient::new(server.client_config("Fay", fay_key));
+    let mut mo = TestClient::new(server.client_config("Mo", mo_key.clone()));
+    let vic_key = ephemeral();
+    let mut vic = TestClient::new(server.client_config("Vic", vic_key.clone()));
+    for client in [&mut fay, &mut mo, &mut vic] {
+        enter_world(client);
+    }
+
+    // Only founders write proposals, and a bad draft is refused whole.
+    let before = mo.governance().answers.len();
+    mo.govern(GovernanceRequest::Create(draft(
+        "Members cannot propose",
+        Eligibility::AtLeast(Role::Member),
+        Scope::Nation,
+    )));
+    wait_until(&mut [&mut mo], Duration::from_secs(3), |c| {
+        c[0].governance().answers.len() > before
+    });
+    let outcome = mo.governance().answers[before].2.clone();
+    assert!(refused(&outcome, "only founders"), "{outcome:?}");
+    let mut bad = draft("", Eligibility::AtLeast(Role::Member), Scope::Nation);
+    bad.title.clear();
+    let before = fay.governance().answers.len();
+    fay.govern(GovernanceRequest::Create(bad));
+    wait_until(&mut [&mut fay], Duration::from_secs(3), |c| {
+        c[0].governance().answers.len() > before
+    });
+    let outcome = fay.governance().answers[before].2.clone();
+    assert!(refused(&outcome, "the title is empty"), "{outcome:?}");
+
+    let id = create_proposal(
+        &mut fay,
+        draft(
+            "Which building first?",
+            Eligibility::AtLeast(Role::Member),
+            Scope::Nation,
+        ),
+    );
+    assert!(
+        answer_to(&mut fay, id, GovernanceRequest::Open(id)).is_ok(),
+        "the founder opens it"
+    );
+    wait_until(&mut [&mut mo, &mut vic], Duration::from_secs(3), |c| {
+        c.iter().all(|c| {
+            c.proposal(id)
+                .is_some_and(|v| v.proposal.phase == Phase::Open)
+        })
+    });
+    let digest = mo.proposal(id).expect("Mo sees it").proposal.digest;
+
+    // A visitor is not eligible, whatever their ballot says.
+    let outcome = answer_to(
+        &mut vic,
+        id,
+        GovernanceRequest::Vote(ballot(&vic_key, id, &digest, Choice::Approval(vec![0]))),
+    );
+    assert!(
+        refused(&outcome, "only members and above may vote"),
+        "{outcome:?}"
+    );
+
+    // A ballot that names an option the proposal does not have.
+    let outcome = answer_to(
+        &mut mo,
+        id,
+        GovernanceRequest::Vote(ballot(&mo_key, id, &digest, Choice::Approval(vec![0, 5]))),
+    );
+    assert!(refused(&outcome, "does not fit"), "{outcome:?}");
+    // A ballot of another type.
+    let outcome = answer_to(
+        &mut mo,
+        id,
+        GovernanceRequest::Vote(ballot(
+            &mo_key,
+            id,
+            &digest,
+            Choice::YesNo(archipelago_shared::governance::tally::YesNo::Yes),
+        )),
+    );
+    assert!(refused(&outcome, "does not fit"), "{outcome:?}");
+
+    // A signature that does not match: one byte of it changed.
+    let mut forged = ballot(&mo_key, id, &digest, Choice::Approval(vec![1]));
+    forged.signature[7] ^= 0x40;
+    let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(forged));
+    assert!(refused(&outcome, "signature does not match"), "{outcome:?}");
+
+    // A ballot signed by someone else's key, sent over Mo's connection.
+    let outcome = answer_to(
+        &mut mo,
+        id,
+        GovernanceRequest::Vote(ballot(&vic_key, id, &digest, Choice::Approval(vec![1]))),
+    );
+    assert!(refused(&outcome, "another key"), "{outcome:?}");
+
+    // A good ballot is stored; sending the same bytes again is a replay.
+    let good = ballot(&mo_key, id, &digest, Choice::Approval(vec![0, 2]));
+    let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good.clone()));
+    assert!(outcome.is_ok(), "a good ballot is stored: {outcome:?}");
+    std::thread::sleep(Duration::from_millis(700)); // the request budget refills
+    let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good));
+    assert!(refused(&outcome, "replayed"), "{outcome:?}");
+
+    // A ballot signed for a different version of the proposal.
+    let outcome = answer_to(
+        &mut mo,
+        id,
+        GovernanceRequest::Vote(ballot(
+            &mo_key,
+            id,
+            &"0".repeat(64),
+            Choice::Approval(vec![1]),
+        )),
+    );
+    assert!(refused(&outcome, "another version"), "{outcome:?}");
+
+    // None of that moved the count: one ballot, for the library and the clinic.
+    let counted = wait_until(&mut [&mut fay], Duration::from_secs(3), |c| {
+        c[0].proposal(id)
+            .is_some_and(|v| v.turnout == 1 && v.tally.is_some_and(|t| t.counts == [1, 0, 1]))
+    });
+    assert!(
+        counted,
+        "only the good ballot counts: {:?}",
+        fay.proposal(id)
+    );
+
+    // Landholders only: Mo holds no land in the capital.
+    std::thread::sleep(Duration::from_millis(1000));
+    let capital = archipelago_tests::world().protocities[0].id.clone();
+    let land = create_proposal(
+        &mut fay,
+        draft(
+            "Landholders decide the plaza",
+            Eligibility::Landholders,
+            Scope::Protocity(capital.clone()),
+        ),
+    );
+    assert!(answer_to(&mut fay, land, GovernanceRequest::Open(land)).is_ok());
+    wait_until(&mut [&mut mo], Duration::from_secs(3), |c| {
+        c[0].proposal(land)
+            .is_some_and(|v| v.proposal.phase == Phase::Open)
+    });
+    let land_digest = mo.proposal(land).expect("Mo sees it").proposal.digest;
+    let outcome = answer_to(
+        &mut mo,
+        land,
+        GovernanceRequest::Vote(ballot(
+            &mo_key,
+            land,
+            &land_digest,
+            Choice::Approval(vec![0]),
+        )),
+    );
+    assert!(
+        refused(&outcome, &format!("only landholders in {capital}")),
+        "{outcome:?}"
+    );
+
+    // An unknown proposal, and a closed one.
+    let outcome = answer_to(&mut mo, 9_999, GovernanceRequest::Open(9_999));
+    assert!(refused(&outcome, "no proposal 9999"), "{outcome:?}");
+    assert!(answer_to(&mut fay, id, GovernanceRequest::Close(id)).is_ok());
+    wait_until(&mut [&mut mo], Duration::from_secs(3), |c| {
+        c[0].proposal(id)
+            .is_some_and(|v| v.proposal.phase == Phase::Closed)
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let outcome = answer_to(
+        &mut mo,
+        id,
+        GovernanceRequest::Vote(ballot(&mo_key, id, &digest, Choice::Approval(vec![1]))),
+    );
+    assert!(refused(&outcome, "is closed"), "{outcome:?}");
+    // A member cannot open or close proposals.
+    let outcome = answer_to(&mut mo, land, GovernanceRequest::Close(land));
+    assert!(refused(&outcome, "only founders"), "{outcome:?}");
+
+    // The connections still work after all that: the server never dropped anyone.
+    for client in [&mut fay, &mut mo, &mut vic] {
+        assert_eq!(
+            client.state(),
+            archipelago_client::connection::ConnectionState::InWorld
+        );
+    }
+    server.stop();
+}
