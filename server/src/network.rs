@@ -35,6 +35,10 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_observer(on_disconnected);
 }
 
+/// Most simultaneous connections. Each costs the server a little memory while idle; what
+/// limits a real crowd is the replication work per avatar (see BENCHMARKS.md).
+pub const MAX_CLIENTS: usize = 2048;
+
 fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<TlsIdentity>) {
     let bind = settings.config.bind;
     // The netcode key only frames packets; who a client is gets proven by its ed25519 login.
@@ -42,6 +46,8 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
         protocol_id: PROTOCOL_ID,
         private_key: [0; 32],
         client_timeout_secs: archipelago_shared::protocol::NETCODE_TIMEOUT_SECS,
+        // netcode's default is 256; an assembly of the whole nation is more than that.
+        max_clients: MAX_CLIENTS,
         ..default()
     });
     let server = commands

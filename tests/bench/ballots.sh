@@ -23,8 +23,8 @@ mkdir -p "$out"
 
 profile=${PROFILE:-release}
 if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-cargo build $flag -p archipelago-server --bin archipelago-server
-cargo build $flag -p archipelago-client --bin archipelago-bots
+# The same feature set as `make test`, so a dev-profile run reuses its build.
+cargo build $flag --workspace --features archipelago-client/render --bins
 server_bin=./target/$dir/archipelago-server
 bots_bin=./target/$dir/archipelago-bots
 

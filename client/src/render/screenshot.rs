@@ -122,14 +122,14 @@ fn hold_camera(shot: Res<ShotCamera>, mut camera: Single<&mut Transform, With<Ca
     }
 }
 
-/// Inside the hall, a few steps in from the door and above the seats, facing the board.
+/// Inside the hall, halfway down the aisle and a little above head height, facing the board.
 fn hall_view(world: &World, protocity: &str, board: Vec3) -> Option<Transform> {
     let protocity = world.protocity(protocity)?;
     let island = &protocity.island;
     let hall = &island.town_hall;
     let door = island.to_world(hall.door_outside(), 0.0);
     let back = island.to_world(hall.board_anchor().0, 0.0);
-    let stand = door.lerp(back, 0.22) + Vec3::Y * 3.4;
+    let stand = door.lerp(back, 0.5) + Vec3::Y * 2.6;
     Some(Transform::from_translation(stand).looking_at(board - Vec3::Y * 0.4, Vec3::Y))
 }
 

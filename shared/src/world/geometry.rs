@@ -175,10 +175,9 @@ impl TownHall {
             0.0,
         );
         // The ballot kiosk beside the door.
-        let (_, half_width_) = (half_depth, half_width);
         push(
             SolidKind::Kiosk,
-            Vec2::new(half_width_ - 1.2, half_depth - 1.6),
+            Vec2::new(half_width - 1.2, half_depth - 1.6),
             0.9,
             1.25,
             0.6,
@@ -230,7 +229,7 @@ impl TownHall {
         (
             self.to_local(Vec2::new(0.0, -half_depth + 0.05)),
             width,
-            self.stage_height + 1.9,
+            self.stage_height + 1.3,
         )
     }
 

@@ -358,6 +358,11 @@ fn draw_boards(
     }
 }
 
+/// Text sizes in board pixels: read from across the hall.
+const HEADING: f32 = 44.0;
+const TITLE: f32 = 34.0;
+const TEXT: f32 = 27.0;
+
 const INK: egui::Color32 = egui::Color32::from_rgb(236, 240, 245);
 const DIM: egui::Color32 = egui::Color32::from_rgb(150, 166, 186);
 const GOLD: egui::Color32 = egui::Color32::from_rgb(242, 196, 70);
@@ -382,10 +387,11 @@ fn board_ui(
                 .inner_margin(egui::Margin::symmetric(28, 20)),
         )
         .show(ui, |ui| {
+            ui.spacing_mut().item_spacing.y = 3.0;
             ui.horizontal(|ui| {
                 ui.label(
                     egui::RichText::new(format!("Town hall of {}", protocity.name))
-                        .size(34.0)
+                        .size(HEADING)
                         .color(INK)
                         .strong(),
                 );
@@ -400,14 +406,14 @@ fn board_ui(
                             1 => "1 vote open".to_owned(),
                             n => format!("{n} votes open"),
                         })
-                        .size(24.0)
+                        .size(TEXT)
                         .color(GOLD),
                     );
                 });
             });
             ui.add_space(6.0);
             if !book.loaded {
-                ui.label(egui::RichText::new("Connecting…").size(26.0).color(DIM));
+                ui.label(egui::RichText::new("Connecting…").size(TITLE).color(DIM));
                 return;
             }
             if shown.is_empty() {
@@ -415,14 +421,14 @@ fn board_ui(
                 ui.vertical_centered(|ui| {
                     ui.label(
                         egui::RichText::new("No proposals yet")
-                            .size(40.0)
+                            .size(HEADING)
                             .color(INK),
                     );
                     ui.label(
                         egui::RichText::new(
                             "Founders write and open proposals in the governance window (G).",
                         )
-                        .size(22.0)
+                        .size(TEXT)
                         .color(DIM),
                     );
                 });
@@ -459,7 +465,7 @@ fn proposal_row(ui: &mut egui::Ui, view: &ProposalView, now: i64, recent: bool) 
             ui.horizontal(|ui| {
                 ui.label(
                     egui::RichText::new(format!("#{} {}", p.id, draft.title))
-                        .size(26.0)
+                        .size(TITLE)
                         .color(INK)
                         .strong(),
                 );
@@ -476,7 +482,7 @@ fn proposal_row(ui: &mut egui::Ui, view: &ProposalView, now: i64, recent: bool) 
                         },
                         _ => ("closed".to_owned(), DIM),
                     };
-                    ui.label(egui::RichText::new(text).size(22.0).color(colour).strong());
+                    ui.label(egui::RichText::new(text).size(TEXT).color(colour).strong());
                 });
             });
             // Turnout against quorum.
@@ -485,19 +491,19 @@ fn proposal_row(ui: &mut egui::Ui, view: &ProposalView, now: i64, recent: bool) 
             ui.horizontal(|ui| {
                 ui.label(
                     egui::RichText::new(format!("turnout {turnout} of quorum {}", draft.quorum))
-                        .size(19.0)
+                        .size(TEXT)
                         .color(DIM),
                 );
                 let fraction = (turnout as f32 / quorum as f32).min(1.0);
                 let colour = if turnout >= draft.quorum { PASSED } else { BAR };
-                bar(ui, fraction, colour, 14.0);
+                bar(ui, fraction, colour, 18.0);
             });
             match &view.tally {
                 Some(tally) => counts(ui, &draft.labels(), tally),
                 None => {
                     ui.label(
                         egui::RichText::new("the count is shown when voting closes")
-                            .size(19.0)
+                            .size(TEXT)
                             .italics()
                             .color(DIM),
                     );
@@ -511,18 +517,19 @@ fn proposal_row(ui: &mut egui::Ui, view: &ProposalView, now: i64, recent: bool) 
 fn counts(ui: &mut egui::Ui, labels: &[String], tally: &Tally) {
     let most = tally.counts.iter().copied().max().unwrap_or(0).max(1);
     // Fit as many options as the row allows; the window shows the rest.
-    let room = ((ui.available_height() - 4.0) / 24.0).floor().max(1.0) as usize;
+    let line = TEXT + 7.0;
+    let room = ((ui.available_height() + 2.0) / line).floor().max(1.0) as usize;
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(tally.counts.get(i).copied().unwrap_or(0)));
     for &i in order.iter().take(room) {
         let count = tally.counts.get(i).copied().unwrap_or(0);
         let lead = tally.winner == Some(i as u8) || (count == most && count > 0);
         ui.horizontal(|ui| {
-            let label = egui::RichText::new(&labels[i]).size(19.0).color(INK);
-            ui.add_sized([260.0, 22.0], egui::Label::new(label).truncate());
+            let label = egui::RichText::new(&labels[i]).size(TEXT).color(INK);
+            ui.add_sized([300.0, line - 3.0], egui::Label::new(label).truncate());
             ui.label(
                 egui::RichText::new(count.to_string())
-                    .size(19.0)
+                    .size(TEXT)
                     .color(INK)
                     .strong(),
             );
@@ -530,7 +537,7 @@ fn counts(ui: &mut egui::Ui, labels: &[String], tally: &Tally) {
                 ui,
                 count as f32 / most as f32,
                 if lead { BAR_LEAD } else { BAR },
-                16.0,
+                22.0,
             );
         });
     }
