@@ -462,42 +462,44 @@ fn proposal_row(ui: &mut egui::Ui, view: &ProposalView, now: i64, recent: bool) 
         .inner_margin(egui::Margin::symmetric(16, 10))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
+            // Status on the right; the title takes what is left and is cut short if long.
+            let line = egui::vec2(ui.available_width(), TITLE + 6.0);
+            let right_to_left = egui::Layout::right_to_left(egui::Align::Center);
+            ui.allocate_ui_with_layout(line, right_to_left, |ui| {
+                let (text, colour) = match (p.phase, &p.result) {
+                    (Phase::Open, _) => (
+                        format!("closes in {}", countdown(p.closes_at.unwrap_or(now) - now)),
+                        GOLD,
+                    ),
+                    (_, Some(result)) => match result.outcome {
+                        Outcome::Passed => ("PASSED".to_owned(), PASSED),
+                        Outcome::Failed => ("FAILED".to_owned(), FAILED),
+                        Outcome::NoQuorum => ("NO QUORUM".to_owned(), FAILED),
+                    },
+                    _ => ("closed".to_owned(), DIM),
+                };
+                ui.label(egui::RichText::new(text).size(TEXT).color(colour).strong());
                 ui.label(
-                    egui::RichText::new(format!("#{} {}", p.id, draft.title))
-                        .size(TITLE)
-                        .color(INK)
-                        .strong(),
-                );
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let (text, colour) = match (p.phase, &p.result) {
-                        (Phase::Open, _) => (
-                            format!("closes in {}", countdown(p.closes_at.unwrap_or(now) - now)),
-                            GOLD,
-                        ),
-                        (_, Some(result)) => match result.outcome {
-                            Outcome::Passed => ("PASSED".to_owned(), PASSED),
-                            Outcome::Failed => ("FAILED".to_owned(), FAILED),
-                            Outcome::NoQuorum => ("NO QUORUM".to_owned(), FAILED),
-                        },
-                        _ => ("closed".to_owned(), DIM),
-                    };
-                    ui.label(egui::RichText::new(text).size(TEXT).color(colour).strong());
-                });
-            });
-            // Turnout against quorum.
-            let turnout = view.turnout;
-            let quorum = draft.quorum.max(1);
-            ui.horizontal(|ui| {
-                ui.label(
-                    egui::RichText::new(format!("turnout {turnout} of quorum {}", draft.quorum))
+                    egui::RichText::new(format!("{} of {} ballots ·", view.turnout, draft.quorum))
                         .size(TEXT)
                         .color(DIM),
                 );
-                let fraction = (turnout as f32 / quorum as f32).min(1.0);
-                let colour = if turnout >= draft.quorum { PASSED } else { BAR };
-                bar(ui, fraction, colour, 18.0);
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    let title = egui::RichText::new(format!("#{} {}", p.id, draft.title))
+                        .size(TITLE)
+                        .color(INK)
+                        .strong();
+                    ui.add(egui::Label::new(title).truncate());
+                });
             });
+            // Turnout against quorum: a thin bar under the title, green once reached.
+            let fraction = (view.turnout as f32 / draft.quorum.max(1) as f32).min(1.0);
+            let colour = if view.turnout >= draft.quorum {
+                PASSED
+            } else {
+                BAR
+            };
+            bar(ui, fraction, colour, 6.0);
             match &view.tally {
                 Some(tally) => counts(ui, &draft.labels(), tally),
                 None => {
