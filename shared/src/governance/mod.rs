@@ -40,6 +40,8 @@ pub const GOVERNANCE_REQUEST_BURST: f32 = 6.0;
 const BALLOT_DOMAIN: &[u8] = b"archipelago-ballot-v1";
 /// Names the export file format.
 pub const EXPORT_FORMAT: &str = "archipelago-ballots-v1";
+/// How near (metres, on the ground) a member must stand to use a town hall's ballot kiosk.
+pub const KIOSK_REACH: f32 = 2.4;
 
 /// Who a proposal is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

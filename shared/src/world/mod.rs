@@ -223,6 +223,16 @@ impl World {
         })
     }
 
+    /// The protocity whose town hall's ballot kiosk is within `reach` metres (on the ground,
+    /// and at most 2 m above or below) of a world point, if any.
+    pub fn kiosk_near(&self, point: Vec3, reach: f32) -> Option<&Protocity> {
+        self.protocities.iter().find(|p| {
+            let kiosk = p.island.to_world(p.island.town_hall.kiosk_position(), 0.0);
+            Vec2::new(kiosk.x - point.x, kiosk.z - point.z).length() < reach
+                && (kiosk.y - point.y).abs() < 2.0
+        })
+    }
+
     /// The protocity and parcel under a world point, if any.
     pub fn parcel_at(&self, point: Vec3) -> Option<(&Protocity, &Parcel)> {
         let protocity = self.island_at(point)?;

@@ -24,7 +24,7 @@ use crate::governance::Governance;
 /// Pixels of a board's texture; its shape is the board's shape.
 const BOARD_PX: UVec2 = UVec2::new(1120, 640);
 /// How near (metres, on the ground) a member must stand to use a kiosk.
-pub const KIOSK_REACH: f32 = 2.4;
+pub const KIOSK_REACH: f32 = archipelago_shared::governance::KIOSK_REACH;
 /// Boards farther than this from the camera are not re-rendered (nobody can read them).
 const BOARD_RANGE: f32 = 180.0;
 /// Proposals a board has room for.
@@ -221,19 +221,12 @@ fn own_position(session: &Session, transforms: &Query<&GlobalTransform>) -> Opti
 fn find_near_kiosk(
     session: Res<Session>,
     transforms: Query<&GlobalTransform>,
-    kiosks: Query<(&BallotKiosk, &GlobalTransform)>,
+    world: Res<World>,
     mut near: ResMut<NearKiosk>,
 ) {
-    let found = own_position(&session, &transforms).and_then(|me| {
-        kiosks
-            .iter()
-            .find(|(_, at)| {
-                let at = at.translation();
-                Vec2::new(at.x - me.x, at.z - me.z).length() < KIOSK_REACH
-                    && (at.y - me.y).abs() < 2.0
-            })
-            .map(|(kiosk, _)| kiosk.protocity.clone())
-    });
+    let found = own_position(&session, &transforms)
+        .and_then(|me| world.kiosk_near(me, KIOSK_REACH))
+        .map(|p| p.id.clone());
     if near.0 != found {
         near.0 = found;
     }

@@ -341,12 +341,19 @@ fn proposal_view(
     ui.separator();
     let turnout = view.turnout as f32;
     let quorum = draft.quorum.max(1) as f32;
-    ui.add(
-        egui::ProgressBar::new((turnout / quorum).min(1.0)).text(format!(
-            "turnout {} of {} needed",
-            view.turnout, draft.quorum
-        )),
-    );
+    ui.add(egui::ProgressBar::new((turnout / quorum).min(1.0)).text(
+        if view.turnout >= draft.quorum {
+            format!(
+                "{} ballots: quorum of {} reached",
+                view.turnout, draft.quorum
+            )
+        } else {
+            format!(
+                "{} ballots of the {} needed for a quorum",
+                view.turnout, draft.quorum
+            )
+        },
+    ));
     match &view.tally {
         Some(tally) => chart(ui, draft, tally),
         None => {
