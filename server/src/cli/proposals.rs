@@ -56,8 +56,11 @@ pub enum ProposalAction {
         #[arg(long)]
         hidden_tally: bool,
         /// Open for voting right away.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "opens_in")]
         open: bool,
+        /// Open by itself this many minutes from now (the running server opens it).
+        #[arg(long)]
+        opens_in: Option<u32>,
     },
     /// Open a draft for voting now.
     Open { id: ProposalId },
@@ -223,6 +226,7 @@ pub async fn run(
             threshold,
             hidden_tally,
             open,
+            opens_in,
         } => {
             let draft = ProposalDraft {
                 title,
@@ -235,7 +239,8 @@ pub async fn run(
                 eligibility: parse_eligibility(&eligible)?,
                 vote_type: parse_vote_type(&vote_type)?,
                 options,
-                opens_at: None,
+                opens_at: opens_in
+                    .map(|m| archipelago_server::storage::unix_now() + i64::from(m) * 60),
                 voting_secs: minutes.saturating_mul(60),
                 quorum,
                 threshold_percent: threshold,

@@ -53,11 +53,14 @@ pub struct Member {
     pub last_seen: i64,
 }
 
-pub(crate) fn now() -> i64 {
+/// Seconds since the epoch, as the database records times.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
+
+pub(crate) use unix_now as now;
 
 /// A cloneable handle on the database.
 #[derive(Clone)]

@@ -59,6 +59,8 @@ struct NewProposal {
     quorum: u32,
     threshold: u32,
     live: bool,
+    /// Open by itself this many minutes after saving (else when a founder opens it).
+    opens_in: Option<u32>,
 }
 
 impl Default for NewProposal {
@@ -75,6 +77,7 @@ impl Default for NewProposal {
             quorum: 3,
             threshold: 50,
             live: true,
+            opens_in: None,
         }
     }
 }
@@ -115,7 +118,9 @@ impl NewProposal {
             eligibility: self.eligibility,
             vote_type,
             options,
-            opens_at: None,
+            opens_at: self
+                .opens_in
+                .map(|minutes| unix_now() + i64::from(minutes) * 60),
             voting_secs: self.minutes.saturating_mul(60),
             quorum: self.quorum,
             threshold_percent: self.threshold,
@@ -661,6 +666,23 @@ fn new_form(
                 ui.add(egui::DragValue::new(&mut form.credits).range(1..=10_000));
                 ui.end_row();
             }
+            ui.label("Opens");
+            ui.horizontal(|ui| {
+                let mut scheduled = form.opens_in.is_some();
+                ui.checkbox(&mut scheduled, "by itself in");
+                let mut minutes = form.opens_in.unwrap_or(60);
+                ui.add_enabled(
+                    scheduled,
+                    egui::DragValue::new(&mut minutes)
+                        .range(1..=86_400)
+                        .suffix(" min"),
+                );
+                form.opens_in = scheduled.then_some(minutes);
+                if !scheduled {
+                    ui.weak("(else when a founder opens it)");
+                }
+            });
+            ui.end_row();
             ui.label("Open for");
             ui.add(
                 egui::DragValue::new(&mut form.minutes)
