@@ -102,7 +102,10 @@ fn parse_eligibility(text: &str) -> anyhow::Result<Eligibility> {
 
 fn line(p: &Proposal) -> String {
     let when = match p.phase {
-        Phase::Draft => "not opened".to_owned(),
+        Phase::Draft => match p.draft.opens_at {
+            Some(at) => format!("opens {}", utc_date_time(at)),
+            None => "not opened".to_owned(),
+        },
         Phase::Open => format!("closes {}", p.closes_at.map_or("?".into(), utc_date_time)),
         Phase::Closed => format!("closed {}", p.closed_at.map_or("?".into(), utc_date_time)),
     };

@@ -144,7 +144,10 @@ pub(super) fn unix_now() -> i64 {
 pub(super) fn status_line(view: &ProposalView, now: i64) -> String {
     let p = &view.proposal;
     match p.phase {
-        Phase::Draft => "draft: not open yet".into(),
+        Phase::Draft => match p.draft.opens_at {
+            Some(at) => format!("draft: opens by itself in {}", countdown(at - now)),
+            None => "draft: not open yet".into(),
+        },
         Phase::Open => format!(
             "open: closes in {}",
             countdown(p.closes_at.unwrap_or(now) - now)
