@@ -14,7 +14,7 @@ use archipelago_server::storage::governance::CastBallot;
 use archipelago_server::storage::{Storage, StorageHandle, StorageReply};
 use archipelago_shared::governance::tally::{Choice, VoteType};
 use archipelago_shared::governance::{
-    Ballot, Eligibility, ProposalDraft, ProposalId, Scope, sign_ballot, verify_export,
+    Ballot, Eligibility, ProposalDraft, ProposalId, Scope, verify_export,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -99,21 +99,14 @@ fn ballot(
     sequence: u64,
     option: u8,
 ) -> CastBallot {
-    let signed = sign_ballot(
-        key,
-        Ballot {
-            proposal,
-            digest: digest.to_owned(),
-            voter: [0; 32],
-            sequence,
-            choice: Choice::Single(option),
-        },
-    );
-    CastBallot {
-        logged_in_key: signed.ballot.voter,
-        name: "voter".into(),
-        signed,
-    }
+    let ballot = Ballot {
+        proposal,
+        digest: digest.to_owned(),
+        voter: [0; 32],
+        sequence,
+        choice: Choice::Single(option),
+    };
+    CastBallot::signed_by(key, ballot, "voter")
 }
 
 fn main() -> anyhow::Result<()> {

@@ -5,9 +5,7 @@
 use archipelago_server::storage::governance::CastBallot;
 use archipelago_server::storage::{DATABASE_FILE, Storage, unix_now};
 use archipelago_shared::governance::tally::{Choice, Outcome, VoteType, YesNo};
-use archipelago_shared::governance::{
-    Ballot, Eligibility, Phase, ProposalDraft, Scope, sign_ballot,
-};
+use archipelago_shared::governance::{Ballot, Eligibility, Phase, ProposalDraft, Scope};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::Role;
@@ -18,21 +16,14 @@ fn key(i: u8) -> SigningKey {
 }
 
 fn cast(key: &SigningKey, proposal: u64, digest: &str, choice: YesNo) -> CastBallot {
-    let signed = sign_ballot(
-        key,
-        Ballot {
-            proposal,
-            digest: digest.to_owned(),
-            voter: [0; 32],
-            sequence: 1,
-            choice: Choice::YesNo(choice),
-        },
-    );
-    CastBallot {
-        logged_in_key: signed.ballot.voter,
-        name: "voter".into(),
-        signed,
-    }
+    let ballot = Ballot {
+        proposal,
+        digest: digest.to_owned(),
+        voter: [0; 32],
+        sequence: 1,
+        choice: Choice::YesNo(choice),
+    };
+    CastBallot::signed_by(key, ballot, "voter")
 }
 
 #[tokio::test]

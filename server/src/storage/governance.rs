@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use archipelago_shared::governance::tally::{self, Choice};
 use archipelago_shared::governance::{
-    BallotReceipt, EXPORT_FORMAT, Export, ExportedBallot, GovernanceRefusal, Phase, Proposal,
-    ProposalDraft, ProposalId, SignedBallot, check_draft, may_vote, proposal_digest, receipt,
-    verify_ballot,
+    Ballot, BallotReceipt, EXPORT_FORMAT, Export, ExportedBallot, GovernanceRefusal, Phase,
+    Proposal, ProposalDraft, ProposalId, SignedBallot, check_draft, may_vote, proposal_digest,
+    receipt, verify_ballot,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -51,6 +51,18 @@ pub struct CastBallot {
     /// The key the sender logged in with.
     pub logged_in_key: [u8; 32],
     pub name: String,
+}
+
+impl CastBallot {
+    /// A ballot signed by `key` and sent by that key's owner, as tools and tests cast them.
+    pub fn signed_by(key: &ed25519_dalek::SigningKey, ballot: Ballot, name: &str) -> Self {
+        let signed = archipelago_shared::governance::sign_ballot(key, ballot);
+        Self {
+            logged_in_key: signed.ballot.voter,
+            name: name.to_owned(),
+            signed,
+        }
+    }
 }
 
 fn corrupt(proposal: ProposalId, problem: impl ToString) -> GovernanceError {
