@@ -8,6 +8,7 @@ pub mod governance;
 pub mod login;
 pub mod network;
 pub mod parcels;
+pub mod rooms;
 pub mod status;
 pub mod storage;
 pub mod tls;
@@ -81,6 +82,7 @@ impl Plugin for ServerPlugin {
             parcels::plugin,
             governance::plugin,
             avatars::plugin,
+            rooms::plugin,
             status::plugin,
             diagnostics::plugin,
         ));

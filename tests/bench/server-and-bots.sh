@@ -19,8 +19,8 @@ mkdir -p "$out"
 # release build is not at hand.
 profile=${PROFILE:-release}
 if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-cargo build $flag -p archipelago-server --bin archipelago-server
-cargo build $flag -p archipelago-client --bin archipelago-bots
+# The same feature set as `make test`, so a dev-profile run reuses its build.
+cargo build $flag --workspace --features archipelago-client/render --bins
 
 ./target/$dir/archipelago-server --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
 server=$!

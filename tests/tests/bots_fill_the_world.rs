@@ -1,4 +1,5 @@
-//! Twenty bots for twenty seconds: all connect and each sees the others.
+//! Twenty bots for twenty seconds on the capital's grounds: all connect and each sees the
+//! others (people receive those in the same place; see `server/src/rooms.rs`).
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         duration: Duration::from_secs(20),
         rate_hz: 30.0,
         seed: 7,
-        behaviour: Behaviour::Roam,
+        behaviour: Behaviour::Gather,
         voting: None,
         stable_keys: false,
         stop: Default::default(),

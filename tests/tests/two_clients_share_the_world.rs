@@ -1,4 +1,6 @@
-//! Two real clients over QUIC on loopback see each other move, teleport and leave.
+//! Two real clients over QUIC on loopback see each other move, lose each other when one
+//! teleports to another protocity (people receive only those in the same place), meet again
+//! there, and see each other leave.
 
 use std::time::Duration;
 
@@ -42,27 +44,38 @@ fn a_second_client_sees_the_first_move_teleport_and_leave() {
         "B sees A at {target} within 1 s (B sees {seen_at:?}); A started near {start}"
     );
 
-    // A teleports to another protocity; B sees A arrive there.
+    // A teleports to another protocity: A is no longer in B's place, so B stops receiving A.
     let destination = world().protocities[1].clone();
+    let on_destination = |p: &archipelago_shared::protocol::AvatarPose| {
+        Vec2::new(p.position.x, p.position.z).distance(destination.island.position)
+            < destination.island.radius
+    };
     a.app.world_mut().write_message(Request(ToServer::Teleport {
         protocity: destination.id.clone(),
     }));
-    let arrived = wait_until(&mut [&mut a, &mut b], Duration::from_secs(3), |c| {
-        c[1].other("Ada").is_some_and(|p| {
-            Vec2::new(p.position.x, p.position.z).distance(destination.island.position)
-                < destination.island.radius
-        })
+    let left = wait_until(&mut [&mut a, &mut b], Duration::from_secs(3), |c| {
+        c[0].own_pose().is_some_and(|p| on_destination(&p)) && c[1].other("Ada").is_none()
     });
     assert!(
-        arrived,
-        "B sees A on {} after the teleport",
-        destination.name
+        left,
+        "A is on {} and out of B's view (B sees {:?})",
+        destination.name,
+        b.other("Ada")
     );
     assert_eq!(
         a.session().protocity.as_deref(),
         Some(destination.id.as_str()),
         "A is told where it went"
     );
+
+    // B follows; there B receives A again.
+    b.app.world_mut().write_message(Request(ToServer::Teleport {
+        protocity: destination.id.clone(),
+    }));
+    let met = wait_until(&mut [&mut a, &mut b], Duration::from_secs(3), |c| {
+        c[1].other("Ada").is_some_and(|p| on_destination(&p))
+    });
+    assert!(met, "B sees A on {} after following", destination.name);
 
     // A leaves; B sees the avatar go.
     a.disconnect();

@@ -198,6 +198,14 @@ pub struct Plaza {
     pub monument_height: f32,
 }
 
+/// A part of the world people are grouped by: a protocity's grounds (its island and the sea
+/// around it) or the inside of its town hall. Indices into [`World::protocities`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Place {
+    Grounds(usize),
+    Hall(usize),
+}
+
 /// The loaded, validated world.
 #[derive(Debug, Clone, PartialEq, bevy::prelude::Resource)]
 pub struct World {
@@ -221,6 +229,31 @@ impl World {
         self.protocities.iter().find(|p| {
             p.island.position.distance(Vec2::new(point.x, point.z)) <= p.island.radius + BEACH_WIDTH
         })
+    }
+
+    /// Where a world point is, for interest management: inside a town hall (within its
+    /// walls), else on the grounds of the island it is on or, at sea, the nearest one.
+    pub fn place_at(&self, point: Vec3) -> Place {
+        let flat = Vec2::new(point.x, point.z);
+        let nearest = self
+            .protocities
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| {
+                let da = a.island.position.distance_squared(flat);
+                let db = b.island.position.distance_squared(flat);
+                da.total_cmp(&db)
+            })
+            .map_or(0, |(i, _)| i);
+        let island = &self.protocities[nearest].island;
+        let local = flat - island.position;
+        let hall = &island.town_hall;
+        let inside = (local - hall.center).abs().cmple(hall.size / 2.0).all();
+        if inside && point.y > island.height - 1.0 {
+            Place::Hall(nearest)
+        } else {
+            Place::Grounds(nearest)
+        }
     }
 
     /// The protocity whose town hall's ballot kiosk is within `reach` metres (on the ground,
