@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use archipelago_shared::protocol::{AvatarPose, WorldStatus};
-use archipelago_shared::world::World;
+use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
@@ -42,7 +42,15 @@ fn refresh_status(
         .map(|p| (p.id.clone(), 0))
         .collect();
     per_island.sort();
+    let mut in_hall = per_island.clone();
     for pose in &avatars {
+        if let Place::Hall(i) = world.place_at(pose.position)
+            && let Some(entry) = in_hall
+                .iter_mut()
+                .find(|(id, _)| *id == world.protocities[i].id)
+        {
+            entry.1 += 1;
+        }
         if let Some(protocity) = world.island_at(pose.position)
             && let Some(entry) = per_island.iter_mut().find(|(id, _)| *id == protocity.id)
         {
@@ -52,6 +60,7 @@ fn refresh_status(
     let next = WorldStatus {
         online: avatars.iter().len() as u32,
         per_island,
+        in_hall,
     };
     if **status != next {
         **status = next;

@@ -18,7 +18,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -126,6 +126,9 @@ pub struct WorldStatus {
     pub online: u32,
     /// People online per protocity id (those standing on its island), sorted by id.
     pub per_island: Vec<(String, u32)>,
+    /// People inside each protocity's town hall, sorted by id: what those outside a hall
+    /// learn of it, since they do not receive the avatars inside.
+    pub in_hall: Vec<(String, u32)>,
 }
 
 /// What a client asks of its avatar each tick. The server clamps it to what the rules allow.

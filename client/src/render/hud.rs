@@ -150,8 +150,16 @@ fn labels(
         let online = status
             .and_then(|s| s.per_island.iter().find(|(id, _)| *id == protocity.id))
             .map_or(0, |(_, n)| *n);
+        let in_hall = status
+            .and_then(|s| s.in_hall.iter().find(|(id, _)| *id == protocity.id))
+            .map_or(0, |(_, n)| *n);
+        let hall = match in_hall {
+            0 => String::new(),
+            1 => "\n1 person in the town hall".to_owned(),
+            n => format!("\n{n} people in the town hall"),
+        };
         let text = format!(
-            "{}\n{}, {} · {} online",
+            "{}\n{}, {} · {} online{hall}",
             protocity.name, protocity.city, protocity.jurisdiction, online
         );
         let galley = painter.layout(

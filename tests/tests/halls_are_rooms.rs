@@ -1,0 +1,104 @@
+//! A town hall is a room of its own, over real QUIC: a member who walks in through the door
+//! stops receiving the people outside and they stop receiving her; outside, everyone still
+//! learns how many people are in the hall; walking out, she is seen again.
+
+use std::time::Duration;
+
+use archipelago_client::control::AvatarControl;
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::protocol::WorldStatus;
+use archipelago_shared::world::Place;
+use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
+use bevy::prelude::*;
+
+/// Steers the client's avatar towards `target` until it is within half a metre, updating
+/// both clients meanwhile. Returns whether it got there.
+fn walk_to(walker: &mut TestClient, other: &mut TestClient, target: Vec3) -> bool {
+    wait_until(&mut [walker, other], Duration::from_secs(20), |c| {
+        let Some(pose) = c[0].own_pose() else {
+            return false;
+        };
+        let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
+        let arrived = to.length() < 0.5;
+        let mut control = c[0].app.world_mut().resource_mut::<AvatarControl>();
+        control.direction = if arrived { Vec2::ZERO } else { to.normalize() };
+        arrived
+    })
+}
+
+fn in_hall(client: &mut TestClient, protocity: &str) -> Option<u32> {
+    let world = client.app.world_mut();
+    let mut status = world.query::<&WorldStatus>();
+    let status = status.iter(world).next()?;
+    status
+        .in_hall
+        .iter()
+        .find(|(id, _)| id == protocity)
+        .map(|(_, n)| *n)
+}
+
+#[test]
+fn walking_into_a_hall_changes_who_receives_whom() {
+    let world = world();
+    let capital = world.capital().clone();
+    let index = world
+        .protocities
+        .iter()
+        .position(|p| p.id == capital.id)
+        .expect("the capital");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
+    let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
+    enter_world(&mut ada);
+    enter_world(&mut bo);
+    let together = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |c| {
+        c[0].other("Bo").is_some() && c[1].other("Ada").is_some()
+    });
+    assert!(
+        together,
+        "both start on the capital's grounds and see each other"
+    );
+
+    // Into the hall: to the door, then a few metres inside.
+    let island = &capital.island;
+    let hall = &island.town_hall;
+    let door = island.to_world(hall.door_outside(), 0.0);
+    let back = island.to_world(hall.board_anchor().0, 0.0);
+    let inside = door.lerp(back, 0.35);
+    assert_eq!(world.place_at(inside), Place::Hall(index));
+    assert!(walk_to(&mut ada, &mut bo, door), "Ada reaches the door");
+    assert!(
+        walk_to(&mut ada, &mut bo, inside),
+        "Ada walks into the hall"
+    );
+    let apart = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |c| {
+        c[0].other("Bo").is_none() && c[1].other("Ada").is_none()
+    });
+    assert!(
+        apart,
+        "inside and outside no longer receive each other: Ada sees Bo {:?}, Bo sees Ada {:?}",
+        ada.other("Bo"),
+        bo.other("Ada")
+    );
+    let counted = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |c| {
+        in_hall(c[1], &capital.id) == Some(1)
+    });
+    assert!(
+        counted,
+        "Bo, outside, learns one person is in the hall: {:?}",
+        in_hall(&mut bo, &capital.id)
+    );
+
+    // And out again.
+    assert!(walk_to(&mut ada, &mut bo, door), "Ada walks out");
+    let again = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |c| {
+        c[0].other("Bo").is_some() && c[1].other("Ada").is_some()
+    });
+    assert!(again, "outside, they see each other again");
+    let empty = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(3), |c| {
+        in_hall(c[1], &capital.id) == Some(0)
+    });
+    assert!(empty, "the hall is empty again");
+    server.stop();
+}
