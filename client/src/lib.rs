@@ -3,6 +3,7 @@
 //! code; rendering and UI live in [`render`], compiled with the `render` feature.
 
 pub mod bots;
+pub mod chat;
 pub mod connection;
 pub mod control;
 pub mod governance;
@@ -82,6 +83,7 @@ impl Plugin for NetworkPlugin {
             control::plugin,
             parcels::plugin,
             governance::plugin,
+            chat::plugin,
         ));
     }
 }

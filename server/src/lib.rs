@@ -3,6 +3,7 @@
 //! shared movement rule against colliders built from the world data.
 
 pub mod avatars;
+pub mod chat;
 pub mod diagnostics;
 pub mod governance;
 pub mod login;
@@ -81,6 +82,7 @@ impl Plugin for ServerPlugin {
             login::plugin,
             parcels::plugin,
             governance::plugin,
+            chat::plugin,
             avatars::plugin,
             rooms::plugin,
             status::plugin,

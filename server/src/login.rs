@@ -17,6 +17,7 @@ use lightyear::prelude::*;
 use rand::RngCore;
 
 use crate::avatars::{SpawnAvatar, TeleportRequest};
+use crate::chat::ChatMessage;
 use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
 use crate::storage::{StorageHandle, StorageReply};
@@ -150,6 +151,7 @@ fn receive_requests(
     mut teleports: MessageWriter<TeleportRequest>,
     mut parcel_commands: MessageWriter<ParcelCommand>,
     mut governance: MessageWriter<GovernanceMessage>,
+    mut chat: MessageWriter<ChatMessage>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
@@ -221,6 +223,13 @@ fn receive_requests(
                         );
                     } else {
                         parcel_commands.write(ParcelCommand { link, request });
+                    }
+                }
+                ToServer::Chat(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before chatting".into());
+                    } else {
+                        chat.write(ChatMessage { link, request });
                     }
                 }
                 ToServer::Governance(request) => {

@@ -1,6 +1,7 @@
 //! What the Archipelago server and client must agree on: the wire protocol, the world data and
-//! its validation, the movement rule, the identity rules, land and governance.
+//! its validation, the movement rule, the identity rules, land, governance and chat.
 
+pub mod chat;
 pub mod governance;
 pub mod identity;
 pub mod movement;

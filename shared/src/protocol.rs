@@ -18,7 +18,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -163,6 +163,15 @@ pub enum ToServer {
     Parcel(ParcelRequest),
     /// Propose, open or close a proposal, or vote.
     Governance(GovernanceRequest),
+    /// Say something (see [`crate::chat`]).
+    Chat(ChatRequest),
+}
+
+/// A chat line to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub to: crate::chat::ChatTo,
+    pub text: String,
 }
 
 /// Answers and notices from the server.
@@ -218,6 +227,10 @@ pub enum ToClient {
         proposal: Option<ProposalId>,
         outcome: Result<String, String>,
     },
+    /// A chat line this client hears (its own included).
+    Chat(crate::chat::ChatLine),
+    /// Why this client's chat line was not sent.
+    ChatRefused { reason: String },
 }
 
 /// Reliable, ordered channel for requests and answers.

@@ -402,6 +402,24 @@ pub fn wait_until(
     false
 }
 
+/// Steers the client's avatar towards `target` until it is within half a metre, updating
+/// both clients meanwhile. Returns whether it got there.
+pub fn walk_to(walker: &mut TestClient, other: &mut TestClient, target: Vec3) -> bool {
+    wait_until(&mut [walker, other], Duration::from_secs(20), |c| {
+        let Some(pose) = c[0].own_pose() else {
+            return false;
+        };
+        let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
+        let arrived = to.length() < 0.5;
+        let mut control = c[0]
+            .app
+            .world_mut()
+            .resource_mut::<archipelago_client::control::AvatarControl>();
+        control.direction = if arrived { Vec2::ZERO } else { to.normalize() };
+        arrived
+    })
+}
+
 /// Waits until the client is in the world with its avatar and the land registry, or panics
 /// with its state.
 pub fn enter_world(client: &mut TestClient) {

@@ -4,27 +4,10 @@
 
 use std::time::Duration;
 
-use archipelago_client::control::AvatarControl;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::protocol::WorldStatus;
 use archipelago_shared::world::Place;
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
-use bevy::prelude::*;
-
-/// Steers the client's avatar towards `target` until it is within half a metre, updating
-/// both clients meanwhile. Returns whether it got there.
-fn walk_to(walker: &mut TestClient, other: &mut TestClient, target: Vec3) -> bool {
-    wait_until(&mut [walker, other], Duration::from_secs(20), |c| {
-        let Some(pose) = c[0].own_pose() else {
-            return false;
-        };
-        let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
-        let arrived = to.length() < 0.5;
-        let mut control = c[0].app.world_mut().resource_mut::<AvatarControl>();
-        control.direction = if arrived { Vec2::ZERO } else { to.normalize() };
-        arrived
-    })
-}
+use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, walk_to, world};
 
 fn in_hall(client: &mut TestClient, protocity: &str) -> Option<u32> {
     let world = client.app.world_mut();

@@ -3,6 +3,7 @@
 
 mod avatars;
 mod camera;
+pub mod chat;
 pub mod governance;
 mod hud;
 mod input;
@@ -33,6 +34,7 @@ pub fn plugin(app: &mut App) {
         plots::plugin,
         parcel_panel::plugin,
         governance::plugin,
+        chat::plugin,
         tours::plugin,
         quit::plugin,
         screenshot::plugin,

@@ -16,6 +16,7 @@ use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_dis
 use serde::Serialize;
 
 use super::OrbitCamera;
+use super::chat::ChatWindow;
 use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::plots::SelectedParcel;
 use super::scene::SceneReady;
@@ -289,6 +290,7 @@ struct HallState<'w, 's> {
     window: ResMut<'w, GovernanceWindow>,
     governance: Res<'w, Governance>,
     camera: ResMut<'w, ShotCamera>,
+    chat: ResMut<'w, ChatWindow>,
 }
 
 impl HallState<'_, '_> {
@@ -315,6 +317,8 @@ impl HallState<'_, '_> {
         };
         if self.camera.0.is_none() {
             self.camera.0 = hall_view(world, id, board.centre);
+            // The hall as someone attending sees it: with the chat open.
+            self.chat.open = true;
         }
         let rows = board.shown;
         if matches!(shot, Shot::Board(_)) {

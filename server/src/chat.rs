@@ -1,0 +1,168 @@
+//! Chat on the server: checks each line (length, rate) and decides who hears it. Lines to a
+//! place reach everyone in the sender's place (the hall they are in, or their island's
+//! grounds); nearby lines reach those in the same place within `NEARBY_RANGE`; direct lines
+//! reach one person by name. The sender always gets their own line back, so what they see is
+//! what others got.
+
+use archipelago_shared::chat::{
+    CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
+    check_text,
+};
+use archipelago_shared::protocol::{AvatarPose, ChatRequest, ControlChannel, ToClient};
+use archipelago_shared::world::{Place, World};
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::avatars::{Avatar, HasAvatar};
+use crate::login::LoggedIn;
+use crate::rooms::InPlace;
+use crate::storage::unix_now;
+
+/// A chat line from a logged-in link.
+#[derive(Message, Debug, Clone)]
+pub struct ChatMessage {
+    pub link: Entity,
+    pub request: ChatRequest,
+}
+
+/// Lines a link may still send now; refills at `CHAT_LINES_PER_SECOND`.
+#[derive(Component, Debug)]
+pub struct ChatBudget(f32);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_message::<ChatMessage>()
+        .add_observer(on_login)
+        .add_systems(
+            Update,
+            (
+                relay.in_set(ServerSystems::Apply),
+                refill.in_set(ServerSystems::Publish),
+            ),
+        );
+}
+
+fn on_login(trigger: On<Add, LoggedIn>, mut commands: Commands) {
+    commands
+        .entity(trigger.entity)
+        .insert(ChatBudget(CHAT_BURST));
+}
+
+fn refill(mut budgets: Query<&mut ChatBudget>, time: Res<Time>) {
+    for mut budget in &mut budgets {
+        budget.0 = (budget.0 + CHAT_LINES_PER_SECOND * time.delta_secs()).min(CHAT_BURST);
+    }
+}
+
+fn place_name(world: &World, place: Place) -> String {
+    match place {
+        Place::Grounds(i) => world.protocities[i].name.clone(),
+        Place::Hall(i) => format!("{} town hall", world.protocities[i].name),
+    }
+}
+
+fn relay(
+    mut requests: MessageReader<ChatMessage>,
+    mut links: Links,
+    avatars: Query<(&AvatarPose, &InPlace, &Avatar)>,
+    world: Res<World>,
+) {
+    for ChatMessage { link, request } in requests.read() {
+        let heard = match hear(*link, request, &mut links, &avatars, &world) {
+            Ok(heard) => heard,
+            Err(refusal) => {
+                if let Ok((_, member, _, _, mut sender)) = links.get_mut(*link) {
+                    warn!("chat from {} refused: {refusal}", member.name);
+                    sender.send::<ControlChannel>(ToClient::ChatRefused {
+                        reason: refusal.to_string(),
+                    });
+                }
+                continue;
+            }
+        };
+        let (line, recipients) = heard;
+        for recipient in recipients {
+            if let Ok((_, _, _, _, mut sender)) = links.get_mut(recipient) {
+                sender.send::<ControlChannel>(ToClient::Chat(line.clone()));
+            }
+        }
+    }
+}
+
+type Links<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static LoggedIn,
+        Option<&'static HasAvatar>,
+        &'static mut ChatBudget,
+        &'static mut MessageSender<ToClient>,
+    ),
+>;
+
+/// The line to send and who receives it, or why it is refused.
+fn hear(
+    link: Entity,
+    request: &ChatRequest,
+    links: &mut Links,
+    avatars: &Query<(&AvatarPose, &InPlace, &Avatar)>,
+    world: &World,
+) -> Result<(ChatLine, Vec<Entity>), ChatRefusal> {
+    let Ok((_, member, has_avatar, mut budget, _)) = links.get_mut(link) else {
+        return Err(ChatRefusal::NotInWorld);
+    };
+    if budget.0 < 1.0 {
+        return Err(ChatRefusal::TooFast);
+    }
+    let text = check_text(&request.text)?;
+    let (from, role) = (member.name.clone(), member.role);
+    let (pose, place) = has_avatar
+        .and_then(|a| avatars.get(a.0).ok())
+        .map(|(pose, place, _)| (pose.position, place.0))
+        .ok_or(ChatRefusal::NotInWorld)?;
+    budget.0 -= 1.0;
+    let (to, recipients) = match &request.to {
+        ChatTo::Place => (
+            ChatHeard::Place(place_name(world, place)),
+            avatars
+                .iter()
+                .filter(|(_, p, _)| p.0 == place)
+                .map(|(_, _, a)| a.link)
+                .collect(),
+        ),
+        ChatTo::Nearby => (
+            ChatHeard::Nearby,
+            avatars
+                .iter()
+                .filter(|(other, p, _)| {
+                    p.0 == place && other.position.distance(pose) <= NEARBY_RANGE
+                })
+                .map(|(_, _, a)| a.link)
+                .collect(),
+        ),
+        ChatTo::Direct(name) => {
+            let wanted = name.trim();
+            let Some((found, who)) = links
+                .iter()
+                .find(|(_, m, _, _, _)| m.name.eq_ignore_ascii_case(wanted))
+                .map(|(e, m, _, _, _)| (e, m.name.clone()))
+            else {
+                return Err(ChatRefusal::NobodyCalled(wanted.to_owned()));
+            };
+            let mut recipients = vec![found];
+            if found != link {
+                recipients.push(link);
+            }
+            (ChatHeard::Direct { to: who }, recipients)
+        }
+    };
+    let line = ChatLine {
+        from,
+        role,
+        to,
+        text,
+        at: unix_now(),
+    };
+    Ok((line, recipients))
+}
