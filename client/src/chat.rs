@@ -18,6 +18,8 @@ pub struct ChatLog {
     pub lines: Vec<(f64, ChatLine)>,
     /// The server's refusals of this client's lines, with when.
     pub refusals: Vec<(f64, String)>,
+    /// Lines received since joining, including those scrolled away.
+    pub received: u64,
 }
 
 /// Say something.
@@ -44,7 +46,10 @@ fn receive(mut messages: MessageReader<FromServer>, mut log: ResMut<ChatLog>, ti
     let now = time.elapsed_secs_f64();
     for FromServer(message) in messages.read() {
         match message {
-            ToClient::Chat(line) => log.lines.push((now, line.clone())),
+            ToClient::Chat(line) => {
+                log.lines.push((now, line.clone()));
+                log.received += 1;
+            }
             ToClient::ChatRefused { reason } => log.refusals.push((now, reason.clone())),
             _ => continue,
         }

@@ -118,6 +118,11 @@ fn lines_reach_the_right_people_and_bad_ones_are_refused() {
         heard(ada, "see you at the assembly").is_some(),
         "the sender sees her line"
     );
+    assert_eq!(
+        bo.app.world().resource::<ChatLog>().received,
+        2,
+        "Bo heard the place line and the nearby one, nothing else"
+    );
 
     // Refusals, each with its reason.
     say(ada, ChatTo::Place, &"a".repeat(MAX_CHAT_CHARS + 1));

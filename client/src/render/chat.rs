@@ -20,6 +20,8 @@ pub struct ChatWindow {
     /// 0: this place, 1: nearby, 2: one person.
     to: usize,
     direct: String,
+    /// [`ChatLog::received`] when the window was last open.
+    seen: u64,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -41,10 +43,24 @@ fn window(
     time: Res<Time>,
     mut send: MessageWriter<SendChat>,
 ) -> Result {
+    let ctx = contexts.ctx_mut()?;
     if !state.open {
+        let unread = log.received - state.seen.min(log.received);
+        if unread > 0 {
+            egui::Area::new(egui::Id::new("chat_unread"))
+                .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(10.0, -44.0))
+                .show(ctx, |ui| {
+                    egui::Frame::popup(ui.style()).show(ui, |ui| {
+                        ui.label(match unread {
+                            1 => "1 new chat line: C to read".to_owned(),
+                            n => format!("{n} new chat lines: C to read"),
+                        });
+                    });
+                });
+        }
         return Ok(());
     }
-    let ctx = contexts.ctx_mut()?;
+    state.seen = log.received;
     let now = time.elapsed_secs_f64();
     let mut open = true;
     egui::Window::new("Chat (C)")
