@@ -8,7 +8,9 @@ use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
 };
-use archipelago_shared::protocol::{AvatarPose, ChatRequest, ControlChannel, ToClient};
+use archipelago_shared::protocol::{
+    AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
+};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
@@ -148,7 +150,9 @@ fn hear(
                 .find(|(_, m, _, _, _)| m.name.eq_ignore_ascii_case(wanted))
                 .map(|(e, m, _, _, _)| (e, m.name.clone()))
             else {
-                return Err(ChatRefusal::NobodyCalled(wanted.to_owned()));
+                // Names are short; do not echo an arbitrarily long one back.
+                let shown: String = wanted.chars().take(MAX_NAME_CHARS).collect();
+                return Err(ChatRefusal::NobodyCalled(shown));
             };
             let mut recipients = vec![found];
             if found != link {

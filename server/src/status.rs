@@ -9,6 +9,7 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
+use crate::rooms::InPlace;
 
 const REFRESH: Duration = Duration::from_millis(500);
 
@@ -27,7 +28,7 @@ fn spawn_status(mut commands: Commands) {
 
 fn refresh_status(
     mut status: Single<&mut WorldStatus>,
-    avatars: Query<&AvatarPose>,
+    avatars: Query<(&AvatarPose, Option<&InPlace>)>,
     world: Res<World>,
     time: Res<Time>,
     mut timer: Local<Option<Timer>>,
@@ -43,11 +44,12 @@ fn refresh_status(
         .collect();
     per_island.sort();
     let mut in_hall = per_island.clone();
-    for pose in &avatars {
-        if let Place::Hall(i) = world.place_at(pose.position)
+    for (pose, place) in &avatars {
+        // The room system already decided where each avatar is.
+        if let Some(InPlace(Place::Hall(i))) = place
             && let Some(entry) = in_hall
                 .iter_mut()
-                .find(|(id, _)| *id == world.protocities[i].id)
+                .find(|(id, _)| *id == world.protocities[*i].id)
         {
             entry.1 += 1;
         }
