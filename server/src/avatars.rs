@@ -28,11 +28,23 @@ pub struct SpawnAvatar {
     pub protocity: String,
 }
 
-/// A logged-in client asks to be moved to a protocity.
+/// A logged-in client asks to be moved to a protocity: to its spawn, or inside its hall.
 #[derive(Message, Debug, Clone)]
 pub struct TeleportRequest {
     pub link: Entity,
     pub protocity: String,
+    pub into_hall: bool,
+}
+
+/// Where a protocity's town hall is entered and left: just inside and just outside its door.
+pub fn hall_door(world: &World, hall: usize, inside: bool) -> Vec3 {
+    let island = &world.protocities[hall].island;
+    let local = if inside {
+        island.town_hall.door_inside()
+    } else {
+        island.town_hall.door_outside()
+    };
+    island.to_world(local, 0.05)
 }
 
 /// Server-side bookkeeping of an avatar.
@@ -203,8 +215,12 @@ fn teleport(
         }
         avatar.teleport_budget -= 1.0;
         counter.0 += 1;
+        let position = match world.protocities.iter().position(|p| p.id == protocity.id) {
+            Some(hall) if request.into_hall => hall_door(&world, hall, true),
+            _ => world.spawn_position(protocity, counter.0),
+        };
         *pose = AvatarPose {
-            position: world.spawn_position(protocity, counter.0),
+            position,
             yaw: pose.yaw,
             vertical_speed: 0.0,
             grounded: false,

@@ -8,6 +8,7 @@ use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
 };
+use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{
     AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
 };
@@ -16,6 +17,7 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
+use crate::assembly::{Sanctions, sanction_words};
 use crate::avatars::{Avatar, HasAvatar};
 use crate::login::LoggedIn;
 use crate::rooms::InPlace;
@@ -68,9 +70,10 @@ fn relay(
     mut links: Links,
     avatars: Query<(&AvatarPose, &InPlace, &Avatar)>,
     world: Res<World>,
+    sanctions: Res<Sanctions>,
 ) {
     for ChatMessage { link, request } in requests.read() {
-        let heard = match hear(*link, request, &mut links, &avatars, &world) {
+        let heard = match hear(*link, request, &mut links, &avatars, &world, &sanctions) {
             Ok(heard) => heard,
             Err(refusal) => {
                 if let Ok((_, member, _, _, mut sender)) = links.get_mut(*link) {
@@ -110,10 +113,14 @@ fn hear(
     links: &mut Links,
     avatars: &Query<(&AvatarPose, &InPlace, &Avatar)>,
     world: &World,
+    sanctions: &Sanctions,
 ) -> Result<(ChatLine, Vec<Entity>), ChatRefusal> {
     let Ok((_, member, has_avatar, mut budget, _)) = links.get_mut(link) else {
         return Err(ChatRefusal::NotInWorld);
     };
+    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), unix_now()) {
+        return Err(ChatRefusal::Muted(sanction_words(mute)));
+    }
     if budget.0 < 1.0 {
         return Err(ChatRefusal::TooFast);
     }

@@ -2,6 +2,7 @@
 //! clients over WebTransport (QUIC), checks who they are, and moves every avatar with the
 //! shared movement rule against colliders built from the world data.
 
+pub mod assembly;
 pub mod avatars;
 pub mod chat;
 pub mod diagnostics;
@@ -83,6 +84,7 @@ impl Plugin for ServerPlugin {
             parcels::plugin,
             governance::plugin,
             chat::plugin,
+            assembly::plugin,
             avatars::plugin,
             rooms::plugin,
             status::plugin,

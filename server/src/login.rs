@@ -16,6 +16,7 @@ use lightyear::link::{Unlink, UnlinkReason};
 use lightyear::prelude::*;
 use rand::RngCore;
 
+use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
 use crate::governance::GovernanceMessage;
@@ -152,12 +153,14 @@ fn receive_requests(
     mut parcel_commands: MessageWriter<ParcelCommand>,
     mut governance: MessageWriter<GovernanceMessage>,
     mut chat: MessageWriter<ChatMessage>,
+    mut assembly: MessageWriter<AssemblyMessage>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
             if refused {
                 continue;
             }
+            let into_hall = matches!(message, ToServer::EnterHall { .. });
             match message {
                 ToServer::Login {
                     protocol_version,
@@ -201,7 +204,7 @@ fn receive_requests(
                         }
                     }
                 }
-                ToServer::Teleport { protocity } => {
+                ToServer::Teleport { protocity } | ToServer::EnterHall { protocity } => {
                     if logged_in.is_none() {
                         notice(&mut sender, remote.0, "log in before teleporting".into());
                     } else if protocity.chars().count() > MAX_ID_CHARS {
@@ -211,7 +214,11 @@ fn receive_requests(
                             "that protocity id is too long".into(),
                         );
                     } else {
-                        teleports.write(TeleportRequest { link, protocity });
+                        teleports.write(TeleportRequest {
+                            link,
+                            protocity,
+                            into_hall,
+                        });
                     }
                 }
                 ToServer::Parcel(request) => {
@@ -230,6 +237,13 @@ fn receive_requests(
                         notice(&mut sender, remote.0, "log in before chatting".into());
                     } else {
                         chat.write(ChatMessage { link, request });
+                    }
+                }
+                ToServer::Assembly(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before taking part".into());
+                    } else {
+                        assembly.write(AssemblyMessage { link, request });
                     }
                 }
                 ToServer::Governance(request) => {

@@ -97,6 +97,16 @@ enum Admin {
         #[command(subcommand)]
         action: cli::proposals::ProposalAction,
     },
+    /// Town hall sessions and their minutes.
+    Session {
+        #[command(subcommand)]
+        action: cli::assembly::SessionAction,
+    },
+    /// The moderation log, and the mutes and bans in force.
+    Moderation {
+        #[command(subcommand)]
+        action: cli::assembly::ModerationAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -281,6 +291,8 @@ fn admin(
                 storage.seed_founders(&world.nation.founders).await?;
                 cli::proposals::run(&storage, world, action, json).await
             }
+            Admin::Session { action } => cli::assembly::sessions(&storage, action, json).await,
+            Admin::Moderation { action } => cli::assembly::moderation(&storage, action, json).await,
         };
         storage.close().await;
         result

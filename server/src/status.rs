@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::assembly::HallSession;
 use archipelago_shared::protocol::{AvatarPose, WorldStatus};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
@@ -28,6 +29,7 @@ fn spawn_status(mut commands: Commands) {
 
 fn refresh_status(
     mut status: Single<&mut WorldStatus>,
+    sessions: Query<&HallSession>,
     avatars: Query<(&AvatarPose, Option<&InPlace>)>,
     world: Res<World>,
     time: Res<Time>,
@@ -59,10 +61,16 @@ fn refresh_status(
             entry.1 += 1;
         }
     }
+    let mut open: Vec<(String, String)> = sessions
+        .iter()
+        .map(|s| (s.protocity.clone(), s.title.clone()))
+        .collect();
+    open.sort();
     let next = WorldStatus {
         online: avatars.iter().len() as u32,
         per_island,
         in_hall,
+        sessions: open,
     };
     if **status != next {
         **status = next;

@@ -1,6 +1,7 @@
 //! What the Archipelago server and client must agree on: the wire protocol, the world data and
-//! its validation, the movement rule, the identity rules, land, governance and chat.
+//! its validation, the movement rule, the identity rules, land, governance, chat and assemblies.
 
+pub mod assembly;
 pub mod chat;
 pub mod governance;
 pub mod identity;

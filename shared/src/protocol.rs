@@ -11,6 +11,7 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::assembly::{AssemblyRequest, HallSession};
 use crate::governance::tally::Tally;
 use crate::governance::{BallotReceipt, GovernanceRequest, ProposalId, ProposalView};
 use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
@@ -18,7 +19,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -129,6 +130,8 @@ pub struct WorldStatus {
     /// People inside each protocity's town hall, sorted by id: what those outside a hall
     /// learn of it, since they do not receive the avatars inside.
     pub in_hall: Vec<(String, u32)>,
+    /// The title of the session open in each hall that has one, sorted by protocity id.
+    pub sessions: Vec<(String, String)>,
 }
 
 /// What a client asks of its avatar each tick. The server clamps it to what the rules allow.
@@ -159,12 +162,16 @@ pub enum ToServer {
     },
     /// Move my avatar to a protocity's spawn point.
     Teleport { protocity: String },
+    /// Move my avatar just inside a protocity's town hall.
+    EnterHall { protocity: String },
     /// Change a parcel, pledge to it, or ask for its history.
     Parcel(ParcelRequest),
     /// Propose, open or close a proposal, or vote.
     Governance(GovernanceRequest),
     /// Say something (see [`crate::chat`]).
     Chat(ChatRequest),
+    /// Open, run or moderate a session in a town hall; ask for the floor.
+    Assembly(AssemblyRequest),
 }
 
 /// A chat line to send.
@@ -231,6 +238,8 @@ pub enum ToClient {
     Chat(crate::chat::ChatLine),
     /// Why this client's chat line was not sent.
     ChatRefused { reason: String },
+    /// The outcome of this client's assembly request: what was done, or why not.
+    AssemblyAnswer { outcome: Result<String, String> },
 }
 
 /// Reliable, ordered channel for requests and answers.
@@ -260,5 +269,6 @@ impl Plugin for ProtocolPlugin {
             .add_linear_interpolation();
         app.component::<AvatarProfile>().replicate();
         app.component::<WorldStatus>().replicate();
+        app.component::<HallSession>().replicate();
     }
 }

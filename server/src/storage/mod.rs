@@ -5,6 +5,7 @@
 //! Simulation systems never wait on it: they hand work to [`StorageHandle`], which runs it on
 //! its own runtime and posts the outcome back as a [`StorageReply`].
 
+pub mod assembly;
 pub mod governance;
 pub mod parcels;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_members.sql")),
     (2, include_str!("../../migrations/0002_parcels.sql")),
     (3, include_str!("../../migrations/0003_governance.sql")),
+    (4, include_str!("../../migrations/0004_assemblies.sql")),
 ];
 
 /// File name of the database inside the data directory.
@@ -41,6 +43,24 @@ pub enum StorageError {
     AmbiguousMember(String),
     #[error("stored role `{0}` is not a role")]
     BadRole(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("there is no session {0}")]
+    UnknownSession(i64),
+    #[error("{name} has no {kind} in force to lift")]
+    NotSanctioned { name: String, kind: &'static str },
+}
+
+impl StorageError {
+    /// What the person who asked is told; database details stay in the log.
+    pub fn for_client(&self) -> String {
+        match self {
+            StorageError::Database(_) | StorageError::Corrupt(_) => {
+                archipelago_shared::assembly::AssemblyRefusal::Unavailable.to_string()
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A row of the member registry.
@@ -318,6 +338,26 @@ pub enum StorageReply {
         link: Entity,
         result: Result<Vec<BallotReceipt>, String>,
     },
+    /// A session was recorded (with its number) for the founder who opened it.
+    SessionOpened {
+        link: Entity,
+        protocity: String,
+        result: Result<assembly::SessionRecord, String>,
+    },
+    /// A moderation action was stored, or refused.
+    Moderated {
+        link: Entity,
+        /// Who it was for, to tell them.
+        subject: Entity,
+        result: Result<assembly::LogLine, String>,
+    },
+}
+
+/// Work for the minutes writer, done in the order given.
+#[derive(Debug)]
+enum MinutesJob {
+    Line(assembly::MinuteLine),
+    Close(archipelago_shared::assembly::SessionId, i64),
 }
 
 /// What became of one ballot.
@@ -345,6 +385,7 @@ const MAX_BALLOT_BATCH: usize = 2048;
 
 type BallotQueue =
     tokio::sync::mpsc::UnboundedSender<(Entity, governance::CastBallot, std::time::Instant)>;
+type MinutesQueue = tokio::sync::mpsc::UnboundedSender<MinutesJob>;
 
 /// Runs database work off the simulation thread and collects the replies.
 #[derive(Resource, Clone)]
@@ -354,6 +395,7 @@ pub struct StorageHandle {
     sender: crossbeam_channel::Sender<StorageReply>,
     receiver: crossbeam_channel::Receiver<StorageReply>,
     ballots: BallotQueue,
+    minutes: MinutesQueue,
 }
 
 impl StorageHandle {
@@ -361,13 +403,73 @@ impl StorageHandle {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let (ballots, queue) = tokio::sync::mpsc::unbounded_channel();
         runtime.spawn(write_ballots(storage.clone(), queue, sender.clone()));
+        let (minutes, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(write_minutes(storage.clone(), queue));
         Self {
             storage,
             runtime,
             sender,
             receiver,
             ballots,
+            minutes,
         }
+    }
+
+    /// Records a session in the background; the reply carries its number.
+    pub fn open_session(&self, link: Entity, record: assembly::SessionRecord) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let protocity = record.protocity.clone();
+            let result = storage.open_session(record).await.map_err(|e| {
+                error!("recording a session failed: {e}");
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::SessionOpened {
+                link,
+                protocity,
+                result,
+            });
+        });
+    }
+
+    /// Appends a line to a session's minutes (lines are written in the order given).
+    pub fn minute(&self, line: assembly::MinuteLine) {
+        let _ = self.minutes.send(MinutesJob::Line(line));
+    }
+
+    /// Marks a session closed, after the lines already given.
+    pub fn close_session(&self, id: archipelago_shared::assembly::SessionId, at: i64) {
+        let _ = self.minutes.send(MinutesJob::Close(id, at));
+    }
+
+    /// Stores a moderation action in the background; the reply comes once it is on disk.
+    pub fn moderate(&self, link: Entity, subject: Entity, moderation: assembly::Moderation) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.moderate(&moderation).await.map_err(|e| {
+                if matches!(e, StorageError::Database(_)) {
+                    error!("storing a moderation action failed: {e}");
+                }
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::Moderated {
+                link,
+                subject,
+                result,
+            });
+        });
+    }
+
+    /// Closes sessions left open by a stopped server and reads the sanctions in force,
+    /// blocking: for startup.
+    pub fn load_assemblies_now(&self) -> Result<(usize, Vec<assembly::Sanction>), StorageError> {
+        self.runtime.block_on(async {
+            let closed = self.storage.close_abandoned_sessions().await?;
+            let sanctions = self.storage.sanctions_in_force().await?;
+            Ok((closed, sanctions))
+        })
     }
 
     /// Queues a ballot for the next commit; the reply comes once it is on disk (or refused).
@@ -582,6 +684,27 @@ async fn write_ballots(
             .collect();
         if replies.send(StorageReply::Ballots(outcomes)).is_err() {
             break;
+        }
+    }
+}
+
+/// Writes minutes in the order they were given, as many lines per commit as are waiting.
+async fn write_minutes(
+    storage: Storage,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<MinutesJob>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, 1024).await > 0 {
+        let mut lines = Vec::new();
+        let mut closed = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                MinutesJob::Line(line) => lines.push(line),
+                MinutesJob::Close(id, at) => closed.push((id, at)),
+            }
+        }
+        if let Err(e) = storage.write_minutes(&lines, &closed).await {
+            error!("writing {} lines of minutes failed: {e}", lines.len());
         }
     }
 }

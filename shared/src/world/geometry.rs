@@ -239,6 +239,12 @@ impl TownHall {
         self.to_local(Vec2::new(half_width - 1.2, half_depth - 1.6))
     }
 
+    /// Island-local point in the centre aisle just inside the door.
+    pub fn door_inside(&self) -> Vec2 {
+        let (half_depth, _) = self.half_depth_and_width();
+        self.to_local(Vec2::new(0.0, half_depth - 1.0))
+    }
+
     /// Island-local point just outside the door.
     pub fn door_outside(&self) -> Vec2 {
         let (half_depth, _) = self.half_depth_and_width();

@@ -1,0 +1,334 @@
+//! Moderation: a hall's chair (in their hall) and founders (anywhere) mute people, put them
+//! out of a hall, or ban them from it. Mutes and bans are stored with the action's log line
+//! before anyone is told, are read back at startup, and so outlast reconnecting and restarts.
+//! Muted people's chat lines and raised hands are refused; banned people are put back
+//! outside the door whenever they step in.
+
+use archipelago_shared::assembly::{
+    AssemblyRefusal, HallSession, ModerationAction, check_moderation,
+};
+use archipelago_shared::identity::to_hex;
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
+use archipelago_shared::world::{Place, World};
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use super::{Assembly, HallSessions, SessionBook, person};
+use crate::ServerSystems;
+use crate::avatars::{Avatar, HasAvatar, hall_door};
+use crate::login::LoggedIn;
+use crate::rooms::InPlace;
+use crate::storage::assembly::{LogLine, Moderation, Sanction, SanctionKind};
+use crate::storage::{StorageHandle, StorageReply, now};
+
+/// Mutes and bans in force, kept in step with the database.
+#[derive(Resource, Debug, Default)]
+pub struct Sanctions {
+    list: Vec<Sanction>,
+}
+
+impl Sanctions {
+    /// The mute in force on this key, if any.
+    pub fn muted(&self, key: &str, at: i64) -> Option<&Sanction> {
+        self.list
+            .iter()
+            .find(|s| s.kind == SanctionKind::Mute && s.subject_key == key && s.in_force(at))
+    }
+
+    /// The ban in force on this key in this protocity's hall, if any.
+    pub fn banned(&self, key: &str, protocity: &str, at: i64) -> Option<&Sanction> {
+        self.list.iter().find(|s| {
+            s.kind == SanctionKind::Ban
+                && s.subject_key == key
+                && s.protocity.as_deref() == Some(protocity)
+                && s.in_force(at)
+        })
+    }
+
+    /// Takes in a stored action.
+    fn apply(&mut self, line: &LogLine) {
+        let (kind, lifts) = match line.action.as_str() {
+            "mute" => (SanctionKind::Mute, false),
+            "unmute" => (SanctionKind::Mute, true),
+            "ban" => (SanctionKind::Ban, false),
+            "unban" => (SanctionKind::Ban, true),
+            _ => return,
+        };
+        let hall = (kind == SanctionKind::Ban).then(|| line.protocity.clone());
+        self.list.retain(|s| {
+            !(s.kind == kind && s.subject_key == line.subject_key && s.protocity == hall)
+        });
+        if !lifts {
+            self.list.push(Sanction {
+                kind,
+                subject_key: line.subject_key.clone(),
+                subject_name: line.subject.clone(),
+                protocity: hall,
+                until: line.until,
+                reason: line.reason.clone(),
+            });
+        }
+    }
+}
+
+/// How long a sanction lasts and why, as a sentence's end: " for 9 more minutes: spam".
+pub fn sanction_words(sanction: &Sanction) -> String {
+    let time = until_words(sanction.until);
+    match sanction.reason.as_str() {
+        "" => time,
+        reason => format!("{time} ({reason})"),
+    }
+}
+
+fn until_words(until: Option<i64>) -> String {
+    match until {
+        None => " until a moderator lifts it".into(),
+        Some(until) => {
+            let minutes = ((until - now()).max(0) + 59) / 60;
+            format!(
+                " for {minutes} more minute{}",
+                if minutes == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Sanctions>()
+        .add_systems(Startup, load_sanctions)
+        .add_systems(
+            Update,
+            (
+                apply_stored.in_set(ServerSystems::Apply),
+                keep_banned_out.in_set(ServerSystems::Publish),
+            ),
+        );
+}
+
+fn load_sanctions(
+    storage: Res<StorageHandle>,
+    mut sanctions: ResMut<Sanctions>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    match storage.load_assemblies_now() {
+        Ok((closed, list)) => {
+            if closed > 0 {
+                warn!("closed {closed} sessions left open when the server last stopped");
+            }
+            info!("{} mutes and bans in force", list.len());
+            sanctions.list = list;
+        }
+        Err(error) => {
+            error!("cannot read the sessions and sanctions: {error}");
+            exit.write(AppExit::error());
+        }
+    }
+}
+
+/// Checks a moderation request and hands it to the database; `None` when it was.
+pub(super) fn request(
+    a: &mut Assembly,
+    link: Entity,
+    protocity: &str,
+    whom: &str,
+    action: ModerationAction,
+    reason: &str,
+) -> Option<Result<String, AssemblyRefusal>> {
+    let member = a.member(link)?;
+    let checked = (|| {
+        let hall = a.hall(protocity)?;
+        let reason = check_moderation(action, reason)?;
+        let chairs_here = a
+            .halls
+            .by_hall
+            .get(&hall)
+            .and_then(|entity| a.sessions.get(*entity).ok())
+            .is_some_and(|(session, _)| session.is_chair(&member.fingerprint()));
+        if member.role != Role::Founder && !chairs_here {
+            return Err(AssemblyRefusal::NotChair("mute, remove or ban people here"));
+        }
+        let (subject_link, subject) = a
+            .link_with(whom)
+            .ok_or_else(|| AssemblyRefusal::NobodyWithKey(whom.chars().take(16).collect()))?;
+        let lifting = matches!(action, ModerationAction::Unmute | ModerationAction::Unban);
+        if subject.role == Role::Founder && !lifting {
+            return Err(AssemblyRefusal::Untouchable);
+        }
+        Ok((hall, reason, subject_link, subject))
+    })();
+    let (hall, reason, subject_link, subject) = match checked {
+        Ok(checked) => checked,
+        Err(refusal) => return Some(Err(refusal)),
+    };
+    a.storage.moderate(
+        link,
+        subject_link,
+        Moderation {
+            actor_name: member.name.clone(),
+            actor_key: Some(to_hex(&member.public_key)),
+            action,
+            subject_name: subject.name.clone(),
+            subject_key: to_hex(&subject.public_key),
+            protocity: a.world.protocities[hall].id.clone(),
+            reason,
+        },
+    );
+    None
+}
+
+/// What a stored action did, in words: "Bo is muted for 10 more minutes (spam)".
+fn action_words(line: &LogLine, hall_name: &str) -> String {
+    let reason = match line.reason.as_str() {
+        "" => String::new(),
+        reason => format!(" ({reason})"),
+    };
+    match line.action.as_str() {
+        "mute" => format!(
+            "{} is muted{}{reason}",
+            line.subject,
+            until_words(line.until)
+        ),
+        "unmute" => format!("{} may speak again", line.subject),
+        "remove" => format!(
+            "{} was put out of the {hall_name} town hall{reason}",
+            line.subject
+        ),
+        "ban" => format!(
+            "{} is banned from the {hall_name} town hall{}{reason}",
+            line.subject,
+            until_words(line.until)
+        ),
+        _ => format!("{} may enter the {hall_name} town hall again", line.subject),
+    }
+}
+
+/// Once an action is stored: keep it, tell both sides, put the person out if asked, and
+/// write it into the minutes of the hall's session.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one system doing one job over many parts"
+)]
+fn apply_stored(
+    mut replies: MessageReader<StorageReply>,
+    mut sanctions: ResMut<Sanctions>,
+    mut links: Query<(&LoggedIn, Option<&HasAvatar>, &mut MessageSender<ToClient>)>,
+    mut avatars: Query<(&mut AvatarPose, &InPlace)>,
+    mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
+    halls: Res<HallSessions>,
+    world: Res<World>,
+    storage: Res<StorageHandle>,
+) {
+    for reply in replies.read() {
+        let StorageReply::Moderated {
+            link,
+            subject,
+            result,
+        } = reply
+        else {
+            continue;
+        };
+        let line = match result {
+            Ok(line) => line,
+            Err(reason) => {
+                if let Ok((_, _, mut sender)) = links.get_mut(*link) {
+                    sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+                        outcome: Err(reason.clone()),
+                    });
+                }
+                continue;
+            }
+        };
+        sanctions.apply(line);
+        let Some(hall) = world
+            .protocities
+            .iter()
+            .position(|p| p.id == line.protocity)
+        else {
+            continue;
+        };
+        let words = action_words(line, &world.protocities[hall].name);
+        info!("moderation by {}: {words}", line.actor);
+        if let Ok((_, _, mut sender)) = links.get_mut(*link) {
+            sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+                outcome: Ok(words.clone()),
+            });
+        }
+        let mut subject_person = None;
+        if let Ok((member, avatar, mut sender)) = links.get_mut(*subject) {
+            subject_person = Some(person(member));
+            sender.send::<ControlChannel>(ToClient::Notice {
+                text: format!("{words}, by {}", line.actor),
+            });
+            let put_out = matches!(line.action.as_str(), "remove" | "ban");
+            if put_out
+                && let Some(avatar) = avatar
+                && let Ok((mut pose, place)) = avatars.get_mut(avatar.0)
+                && place.0 == Place::Hall(hall)
+            {
+                *pose = AvatarPose {
+                    position: hall_door(&world, hall, false),
+                    ..*pose
+                };
+            }
+        }
+        if let Some(entity) = halls.by_hall.get(&hall)
+            && let Ok((mut session, mut book)) = sessions.get_mut(*entity)
+        {
+            let id = session.id;
+            let who = subject_person.as_ref().map(|(p, k)| (p, k.as_str()));
+            book.minute(
+                &storage,
+                id,
+                "moderation",
+                who,
+                format!("{words}, by {}", line.actor),
+            );
+            // A muted person waits no longer for the floor.
+            if line.action == "mute"
+                && let Some((p, _)) = &subject_person
+                && session.queue_position(&p.fingerprint).is_some()
+            {
+                let _ = session.lower_hand(&p.fingerprint);
+            }
+        }
+    }
+}
+
+/// Puts anyone banned from a hall back outside its door as they step in.
+fn keep_banned_out(
+    mut avatars: Query<(&mut AvatarPose, &InPlace, &Avatar), Changed<InPlace>>,
+    mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
+    sanctions: Res<Sanctions>,
+    world: Res<World>,
+) {
+    if sanctions.list.is_empty() {
+        return;
+    }
+    let at = now();
+    for (mut pose, place, avatar) in &mut avatars {
+        let Place::Hall(hall) = place.0 else {
+            continue;
+        };
+        let Ok((member, mut sender)) = links.get_mut(avatar.link) else {
+            continue;
+        };
+        let protocity = &world.protocities[hall];
+        let Some(ban) = sanctions.banned(&to_hex(&member.public_key), &protocity.id, at) else {
+            continue;
+        };
+        *pose = AvatarPose {
+            position: hall_door(&world, hall, false),
+            ..*pose
+        };
+        let text = format!(
+            "you are banned from the {} town hall{}",
+            protocity.name,
+            sanction_words(ban)
+        );
+        info!(
+            "{} kept out of the {} town hall",
+            member.name, protocity.name
+        );
+        sender.send::<ControlChannel>(ToClient::Notice { text });
+    }
+}

@@ -1,0 +1,637 @@
+//! The procedure of a session: opening and closing it, raised hands, the floor, the agenda
+//! and the votes opened from the stage; who comes and goes; and the minutes of it all.
+
+use std::collections::HashMap;
+
+use archipelago_shared::assembly::{
+    AgendaItem, AssemblyRefusal, AssemblyRequest, FloorEnd, HallSession, Person, check_session,
+};
+use archipelago_shared::governance::{Phase, describe_result};
+use archipelago_shared::parcels::Actor;
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::world::{Place, World};
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use super::{Assembly, HallSessions, SessionBook, may_chair, person};
+use crate::ServerSystems;
+use crate::avatars::Avatar;
+use crate::governance::Proposals;
+use crate::login::LoggedIn;
+use crate::rooms::{InPlace, PlaceRooms};
+use crate::storage::assembly::SessionRecord;
+use crate::storage::{GovernanceCommand, StorageHandle, StorageReply, now};
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        Update,
+        (
+            record_opened.in_set(ServerSystems::Apply),
+            (track_attendance, expire_floors, follow_votes)
+                .chain()
+                .in_set(ServerSystems::Publish),
+        ),
+    );
+}
+
+/// Unix milliseconds, the clock of the floor's countdown.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn floor_words(seconds: u32) -> String {
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
+/// Handles a procedural request; `None` when the answer comes later (after the database).
+pub(super) fn request(
+    a: &mut Assembly,
+    link: Entity,
+    request: &AssemblyRequest,
+) -> Option<Result<String, AssemblyRefusal>> {
+    let member = a.member(link)?;
+    Some(match request {
+        AssemblyRequest::Open {
+            protocity,
+            title,
+            agenda,
+            chair,
+        } => {
+            return open(a, link, &member, protocity, title, agenda, chair.as_deref())
+                .err()
+                .map(Err);
+        }
+        AssemblyRequest::Close { protocity } => close(a, &member, protocity),
+        AssemblyRequest::RaiseHand => raise_hand(a, link, &member),
+        AssemblyRequest::LowerHand => lower_hand(a, link, &member),
+        AssemblyRequest::GiveFloor {
+            protocity,
+            to,
+            seconds,
+        } => give_floor(a, &member, protocity, to.as_deref(), *seconds),
+        AssemblyRequest::EndFloor { protocity } => end_floor(a, &member, protocity),
+        AssemblyRequest::Agenda { protocity, item } => move_agenda(a, &member, protocity, *item),
+        AssemblyRequest::OpenVote { protocity } => open_vote(a, link, &member, protocity),
+        AssemblyRequest::Moderate { .. } => return None,
+    })
+}
+
+/// The session entity of a hall, by protocity id.
+fn session_in(a: &Assembly, protocity: &str) -> Result<(usize, Entity), AssemblyRefusal> {
+    let hall = a.hall(protocity)?;
+    let entity = a
+        .halls
+        .by_hall
+        .get(&hall)
+        .copied()
+        .ok_or(AssemblyRefusal::NoSession)?;
+    Ok((hall, entity))
+}
+
+/// Checks an opening and asks the database to record it.
+fn open(
+    a: &mut Assembly,
+    link: Entity,
+    member: &LoggedIn,
+    protocity: &str,
+    title: &str,
+    agenda: &[AgendaItem],
+    chair: Option<&str>,
+) -> Result<(), AssemblyRefusal> {
+    if member.role != Role::Founder {
+        return Err(AssemblyRefusal::NotFounder);
+    }
+    let hall = a.hall(protocity)?;
+    if let Some(entity) = a.halls.by_hall.get(&hall) {
+        let title = a
+            .sessions
+            .get(*entity)
+            .map(|(s, _)| s.title.clone())
+            .unwrap_or_default();
+        return Err(AssemblyRefusal::AlreadyOpen(title));
+    }
+    if let Some(title) = a.halls.opening.get(&hall) {
+        return Err(AssemblyRefusal::AlreadyOpen(title.clone()));
+    }
+    let (title, agenda) = check_session(title, agenda)?;
+    for (index, item) in agenda.iter().enumerate() {
+        if let Some(id) = item.proposal
+            && !a.proposals.map.contains_key(&id)
+        {
+            return Err(AssemblyRefusal::UnknownProposal(index + 1, id));
+        }
+    }
+    let (chair, chair_key) = match chair {
+        None => person(member),
+        Some(fingerprint) => a
+            .link_with(fingerprint)
+            .map(|(_, m)| person(&m))
+            .ok_or_else(|| {
+                AssemblyRefusal::NobodyWithKey(fingerprint.chars().take(16).collect())
+            })?,
+    };
+    a.halls.opening.insert(hall, title.clone());
+    a.storage.open_session(
+        link,
+        SessionRecord {
+            id: 0,
+            protocity: a.world.protocities[hall].id.clone(),
+            title,
+            agenda,
+            chair_key,
+            chair_name: chair.name,
+            opened_by: member.name.clone(),
+            opened_at: now(),
+            closed_at: None,
+        },
+    );
+    Ok(())
+}
+
+/// Once the database has given the session its number: the session begins.
+fn record_opened(
+    mut commands: Commands,
+    mut replies: MessageReader<StorageReply>,
+    mut halls: ResMut<HallSessions>,
+    mut links: Query<&mut MessageSender<ToClient>>,
+    world: Res<World>,
+    rooms: Res<PlaceRooms>,
+    storage: Res<StorageHandle>,
+    proposals: Res<Proposals>,
+) {
+    for reply in replies.read() {
+        let StorageReply::SessionOpened {
+            link,
+            protocity,
+            result,
+        } = reply
+        else {
+            continue;
+        };
+        let Some(hall) = world.protocities.iter().position(|p| p.id == *protocity) else {
+            continue;
+        };
+        halls.opening.remove(&hall);
+        let outcome = match result {
+            Ok(record) => {
+                let session = HallSession {
+                    id: record.id,
+                    protocity: record.protocity.clone(),
+                    title: record.title.clone(),
+                    chair: Person {
+                        name: record.chair_name.clone(),
+                        fingerprint: record.chair_key.chars().take(8).collect(),
+                    },
+                    agenda: record.agenda.clone(),
+                    current: 0,
+                    queue: Vec::new(),
+                    floor: None,
+                    opened_at: record.opened_at,
+                };
+                let mut book = SessionBook::new(hall);
+                for id in session.agenda.iter().filter_map(|item| item.proposal) {
+                    if let Some(tracked) = proposals.map.get(&id) {
+                        book.phases.insert(id, tracked.proposal.phase);
+                    }
+                }
+                book.minute(
+                    &storage,
+                    record.id,
+                    "opened",
+                    None,
+                    format!(
+                        "\"{}\" opened by {}, chaired by {}",
+                        record.title, record.opened_by, session.chair
+                    ),
+                );
+                book.minute(
+                    &storage,
+                    record.id,
+                    "item",
+                    None,
+                    format!("item 1: {}", session.agenda[0].title),
+                );
+                let name = &world.protocities[hall].name;
+                info!(
+                    "session {} opened in the {name} town hall: {}",
+                    record.id, record.title
+                );
+                let entity = commands
+                    .spawn((
+                        Name::new(format!("Session {} ({name})", record.id)),
+                        session,
+                        book,
+                        Replicate::to_clients(NetworkTarget::All),
+                        Rooms::single(rooms.room(Place::Hall(hall))),
+                    ))
+                    .id();
+                halls.by_hall.insert(hall, entity);
+                Ok(format!(
+                    "session {} is open in the {name} town hall",
+                    record.id
+                ))
+            }
+            Err(error) => Err(error.clone()),
+        };
+        if let Ok(mut sender) = links.get_mut(*link) {
+            sender.send::<ControlChannel>(ToClient::AssemblyAnswer { outcome });
+        }
+    }
+}
+
+fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String, AssemblyRefusal> {
+    let (hall, entity) = session_in(a, protocity)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    if !may_chair(&session, member) {
+        return Err(AssemblyRefusal::NotChair("close the session"));
+    }
+    let id = session.id;
+    if let Ok(speaker) = session.end_floor() {
+        book.minute(
+            &a.storage,
+            id,
+            "floor-ended",
+            None,
+            format!("{speaker}: the session closed"),
+        );
+    }
+    let (who, key) = person(member);
+    let present = book.present.len();
+    book.minute(
+        &a.storage,
+        id,
+        "closed",
+        Some((&who, &key)),
+        format!("closed with {present} present"),
+    );
+    a.storage.close_session(id, now());
+    a.commands.entity(entity).despawn();
+    a.halls.by_hall.remove(&hall);
+    info!("session {id} closed by {}", member.name);
+    Ok(format!(
+        "session {id} is closed; its minutes: archipelago-server admin session minutes {id}"
+    ))
+}
+
+/// The session of the hall a member stands in.
+fn own_session(a: &Assembly, link: Entity) -> Result<Entity, AssemblyRefusal> {
+    let hall = a.hall_of(link).ok_or(AssemblyRefusal::NotInHall)?;
+    a.halls
+        .by_hall
+        .get(&hall)
+        .copied()
+        .ok_or(AssemblyRefusal::NotInHall)
+}
+
+fn raise_hand(
+    a: &mut Assembly,
+    link: Entity,
+    member: &LoggedIn,
+) -> Result<String, AssemblyRefusal> {
+    let entity = own_session(a, link)?;
+    if member.role == Role::Visitor {
+        return Err(AssemblyRefusal::VisitorsListen);
+    }
+    let (who, key) = person(member);
+    if let Some(sanction) = a.sanctions.muted(&key, now()) {
+        return Err(AssemblyRefusal::Muted(super::moderation::sanction_words(
+            sanction,
+        )));
+    }
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NotInHall);
+    };
+    let position = session.raise_hand(who.clone())?;
+    let id = session.id;
+    book.minute(
+        &a.storage,
+        id,
+        "hand",
+        Some((&who, &key)),
+        format!("raised a hand (number {position} in the queue)"),
+    );
+    Ok(format!(
+        "your hand is raised: number {position} in the queue"
+    ))
+}
+
+fn lower_hand(
+    a: &mut Assembly,
+    link: Entity,
+    member: &LoggedIn,
+) -> Result<String, AssemblyRefusal> {
+    let entity = own_session(a, link)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NotInHall);
+    };
+    let (who, key) = person(member);
+    session.lower_hand(&who.fingerprint)?;
+    let id = session.id;
+    book.minute(
+        &a.storage,
+        id,
+        "hand-lowered",
+        Some((&who, &key)),
+        "lowered their hand",
+    );
+    Ok("your hand is lowered".into())
+}
+
+fn give_floor(
+    a: &mut Assembly,
+    member: &LoggedIn,
+    protocity: &str,
+    to: Option<&str>,
+    seconds: u32,
+) -> Result<String, AssemblyRefusal> {
+    let (_, entity) = session_in(a, protocity)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    if !may_chair(&session, member) {
+        return Err(AssemblyRefusal::NotChair("give the floor"));
+    }
+    let present = to.and_then(|fp| book.present(fp)).map(|(p, _)| p.clone());
+    let (speaker, previous) =
+        session.give_floor(to, present, seconds, super::procedure::now_ms())?;
+    let id = session.id;
+    if let Some(previous) = previous {
+        let key = book.key_of(&previous.fingerprint);
+        book.minute(
+            &a.storage,
+            id,
+            "floor-ended",
+            Some((&previous, &key)),
+            "the chair gave the floor to someone else",
+        );
+    }
+    let key = book.key_of(&speaker.fingerprint);
+    book.minute(
+        &a.storage,
+        id,
+        "floor",
+        Some((&speaker, &key)),
+        format!(
+            "given the floor for {} by {}",
+            floor_words(seconds),
+            member.name
+        ),
+    );
+    Ok(format!(
+        "{} has the floor for {}",
+        speaker.name,
+        floor_words(seconds)
+    ))
+}
+
+fn end_floor(
+    a: &mut Assembly,
+    member: &LoggedIn,
+    protocity: &str,
+) -> Result<String, AssemblyRefusal> {
+    let (_, entity) = session_in(a, protocity)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    let speaking = session
+        .floor
+        .as_ref()
+        .is_some_and(|f| f.speaker.fingerprint == member.fingerprint());
+    let how = if may_chair(&session, member) && !speaking {
+        FloorEnd::TakenBack
+    } else if speaking {
+        FloorEnd::Yielded
+    } else {
+        return Err(AssemblyRefusal::NotChair("take the floor back"));
+    };
+    let speaker = session.end_floor()?;
+    let id = session.id;
+    let key = book.key_of(&speaker.fingerprint);
+    book.minute(
+        &a.storage,
+        id,
+        "floor-ended",
+        Some((&speaker, &key)),
+        how.as_str(),
+    );
+    Ok(format!("{} no longer has the floor", speaker.name))
+}
+
+fn move_agenda(
+    a: &mut Assembly,
+    member: &LoggedIn,
+    protocity: &str,
+    item: usize,
+) -> Result<String, AssemblyRefusal> {
+    let (_, entity) = session_in(a, protocity)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    if !may_chair(&session, member) {
+        return Err(AssemblyRefusal::NotChair("move through the agenda"));
+    }
+    let title = session.move_to(item)?.title.clone();
+    let id = session.id;
+    book.minute(
+        &a.storage,
+        id,
+        "item",
+        None,
+        format!("item {}: {title}", item + 1),
+    );
+    Ok(format!("now on item {}: {title}", item + 1))
+}
+
+fn open_vote(
+    a: &mut Assembly,
+    link: Entity,
+    member: &LoggedIn,
+    protocity: &str,
+) -> Result<String, AssemblyRefusal> {
+    let (_, entity) = session_in(a, protocity)?;
+    let Ok((session, _)) = a.sessions.get(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    if !may_chair(&session, member) {
+        return Err(AssemblyRefusal::NotChair("open votes"));
+    }
+    let id = session
+        .current_item()
+        .and_then(|item| item.proposal)
+        .ok_or(AssemblyRefusal::NoProposal)?;
+    let phase = a
+        .proposals
+        .map
+        .get(&id)
+        .map(|t| t.proposal.phase)
+        .ok_or(AssemblyRefusal::NoProposal)?;
+    if phase != Phase::Draft {
+        return Err(AssemblyRefusal::VoteNotDraft(id, phase.as_str()));
+    }
+    // The session gives its chair this one power over the linked proposal; the opening is
+    // stored as the server's, in the chair's name.
+    let actor = Actor {
+        key: None,
+        name: format!("{} (chair of session {})", member.name, session.id),
+        role: Role::Founder,
+    };
+    let protocities = a.world.protocities.iter().map(|p| p.id.clone()).collect();
+    a.storage
+        .govern(Some(link), actor, GovernanceCommand::Open(id), protocities);
+    Ok(format!("opening the vote on proposal #{id}"))
+}
+
+/// Notes who comes into and leaves each hall with a session; those who leave lose their
+/// place in the queue and the floor.
+fn track_attendance(
+    mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
+    avatars: Query<(Entity, &InPlace, &Avatar)>,
+    members: Query<&LoggedIn>,
+    storage: Res<StorageHandle>,
+) {
+    for (mut session, mut book) in &mut sessions {
+        let hall = Place::Hall(book.hall);
+        let id = session.id;
+        let here: HashMap<Entity, Entity> = avatars
+            .iter()
+            .filter(|(_, place, _)| place.0 == hall)
+            .map(|(avatar, _, a)| (avatar, a.link))
+            .collect();
+        for (avatar, link) in &here {
+            if book.present.contains_key(avatar) {
+                continue;
+            }
+            let Ok(member) = members.get(*link) else {
+                continue;
+            };
+            let (who, key) = person(member);
+            book.minute(
+                &storage,
+                id,
+                "joined",
+                Some((&who, &key)),
+                "came into the hall",
+            );
+            book.present.insert(*avatar, (who, key));
+        }
+        let gone: Vec<Entity> = book
+            .present
+            .keys()
+            .filter(|avatar| !here.contains_key(avatar))
+            .copied()
+            .collect();
+        for avatar in gone {
+            let Some((who, key)) = book.present.remove(&avatar) else {
+                continue;
+            };
+            let speaking = session
+                .floor
+                .as_ref()
+                .is_some_and(|f| f.speaker.fingerprint == who.fingerprint);
+            if speaking || session.queue_position(&who.fingerprint).is_some() {
+                let (was_queued, had_floor) = session.left(&who.fingerprint);
+                if had_floor {
+                    book.minute(
+                        &storage,
+                        id,
+                        "floor-ended",
+                        Some((&who, &key)),
+                        FloorEnd::Left.as_str(),
+                    );
+                }
+                if was_queued {
+                    book.minute(
+                        &storage,
+                        id,
+                        "hand-lowered",
+                        Some((&who, &key)),
+                        "left the hall",
+                    );
+                }
+            }
+            book.minute(
+                &storage,
+                id,
+                "left",
+                Some((&who, &key)),
+                "went out of the hall",
+            );
+        }
+    }
+}
+
+fn expire_floors(
+    mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
+    storage: Res<StorageHandle>,
+) {
+    let now = now_ms();
+    for (mut session, mut book) in &mut sessions {
+        if !session.floor.as_ref().is_some_and(|f| f.until_ms <= now) {
+            continue;
+        }
+        let id = session.id;
+        if let Some(speaker) = session.expire(now) {
+            let key = book.key_of(&speaker.fingerprint);
+            book.minute(
+                &storage,
+                id,
+                "floor-ended",
+                Some((&speaker, &key)),
+                FloorEnd::Expired.as_str(),
+            );
+        }
+    }
+}
+
+/// Minutes the opening and the result of each vote on the agenda while the session runs.
+fn follow_votes(
+    mut sessions: Query<(&HallSession, &mut SessionBook)>,
+    proposals: Res<Proposals>,
+    storage: Res<StorageHandle>,
+) {
+    if !proposals.is_changed() {
+        return;
+    }
+    for (session, mut book) in &mut sessions {
+        for id in session.agenda.iter().filter_map(|item| item.proposal) {
+            let Some(tracked) = proposals.map.get(&id) else {
+                continue;
+            };
+            let phase = tracked.proposal.phase;
+            if book.phases.insert(id, phase) == Some(phase) {
+                continue;
+            }
+            let title = &tracked.proposal.draft.title;
+            let present = book.present.len();
+            match (phase, &tracked.proposal.result) {
+                (Phase::Open, _) => book.minute(
+                    &storage,
+                    session.id,
+                    "vote-opened",
+                    None,
+                    format!("vote opened on #{id} {title} with {present} in the hall"),
+                ),
+                (Phase::Closed, Some(result)) => book.minute(
+                    &storage,
+                    session.id,
+                    "result",
+                    None,
+                    format!(
+                        "#{id} {title}: {} ({} ballots; {present} in the hall)",
+                        describe_result(&tracked.proposal.draft, result),
+                        result.turnout
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+}

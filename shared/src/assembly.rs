@@ -1,0 +1,408 @@
+//! Assemblies: sessions in a town hall, run by a chair through an agenda, with a queue of
+//! raised hands and a floor given for a set time. The procedure is a plain state machine
+//! ([`HallSession`]) that the server drives and every attendee receives; moderation requests
+//! and their limits live here too.
+
+use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::governance::ProposalId;
+
+/// Longest session title or agenda item, in characters.
+pub const MAX_SESSION_TITLE_CHARS: usize = 80;
+/// Most items on one agenda.
+pub const MAX_AGENDA_ITEMS: usize = 20;
+/// Longest reason given for a moderation action, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+/// Shortest and longest time the floor may be given for, in seconds.
+pub const MIN_FLOOR_SECONDS: u32 = 10;
+pub const MAX_FLOOR_SECONDS: u32 = 30 * 60;
+/// The floor time the client offers first.
+pub const DEFAULT_FLOOR_SECONDS: u32 = 120;
+/// Longest mute or ban that has an end, in minutes (a week); longer ones are "until lifted".
+pub const MAX_SANCTION_MINUTES: u32 = 7 * 24 * 60;
+/// Assembly requests a client may make per second, on average, and in a burst.
+pub const ASSEMBLY_REQUESTS_PER_SECOND: f32 = 4.0;
+pub const ASSEMBLY_REQUEST_BURST: f32 = 8.0;
+
+/// A session's number in the minutes.
+pub type SessionId = i64;
+
+/// Someone in the procedure: who they are called and the short fingerprint of their key,
+/// which tells equal names apart and is how requests name a person.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    pub fingerprint: String,
+}
+
+impl std::fmt::Display for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.fingerprint)
+    }
+}
+
+/// One item of business, optionally the proposal it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaItem {
+    pub title: String,
+    pub proposal: Option<ProposalId>,
+}
+
+/// Who has the floor, and until when (Unix milliseconds, server clock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Floor {
+    pub speaker: Person,
+    pub until_ms: i64,
+}
+
+/// An open session in one town hall: everything its attendees see of the procedure.
+/// Replicated to the people inside the hall only; those outside learn the title from
+/// [`crate::protocol::WorldStatus`].
+#[derive(Component, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HallSession {
+    pub id: SessionId,
+    /// The protocity whose town hall this is.
+    pub protocity: String,
+    pub title: String,
+    pub chair: Person,
+    pub agenda: Vec<AgendaItem>,
+    /// Index into `agenda` of the item under discussion.
+    pub current: usize,
+    /// Raised hands, first come first served.
+    pub queue: Vec<Person>,
+    pub floor: Option<Floor>,
+    /// Unix seconds.
+    pub opened_at: i64,
+}
+
+/// Asked of the server by a client, about assemblies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssemblyRequest {
+    /// Open a session in a protocity's town hall (founders). The chair is named by key
+    /// fingerprint among the people online; none makes the founder the chair.
+    Open {
+        protocity: String,
+        title: String,
+        agenda: Vec<AgendaItem>,
+        chair: Option<String>,
+    },
+    /// End the session in a hall (its chair or a founder).
+    Close { protocity: String },
+    /// Ask for the floor in the session of the hall one stands in.
+    RaiseHand,
+    /// Leave the queue.
+    LowerHand,
+    /// Give the floor (chair): to someone by fingerprint, or to the first in the queue.
+    GiveFloor {
+        protocity: String,
+        to: Option<String>,
+        seconds: u32,
+    },
+    /// Take the floor back before its time is up (chair), or yield it (the speaker).
+    EndFloor { protocity: String },
+    /// Move to an agenda item (chair).
+    Agenda { protocity: String, item: usize },
+    /// Open the vote on the current item's proposal (chair).
+    OpenVote { protocity: String },
+    /// Mute, remove or ban someone (a chair in their hall, or a founder).
+    Moderate {
+        protocity: String,
+        /// Fingerprint of the person.
+        whom: String,
+        action: ModerationAction,
+        reason: String,
+    },
+}
+
+/// What a moderator does to someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModerationAction {
+    /// Refuse their chat lines and raised hands, for minutes or (`None`) until lifted.
+    Mute {
+        minutes: Option<u32>,
+    },
+    Unmute,
+    /// Put them outside the hall's door; they may come back in.
+    Remove,
+    /// Put them outside and keep them out of this hall, for minutes or until lifted.
+    Ban {
+        minutes: Option<u32>,
+    },
+    Unban,
+}
+
+impl ModerationAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::Mute { .. } => "mute",
+            ModerationAction::Unmute => "unmute",
+            ModerationAction::Remove => "remove",
+            ModerationAction::Ban { .. } => "ban",
+            ModerationAction::Unban => "unban",
+        }
+    }
+
+    /// How long it lasts, for the actions that last.
+    pub fn minutes(self) -> Option<u32> {
+        match self {
+            ModerationAction::Mute { minutes } | ModerationAction::Ban { minutes } => minutes,
+            _ => None,
+        }
+    }
+}
+
+/// Why an assembly request was refused; the words go to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssemblyRefusal {
+    #[error("there is no protocity `{0}`")]
+    UnknownProtocity(String),
+    #[error("only founders open sessions")]
+    NotFounder,
+    #[error("only the chair or a founder may {0}")]
+    NotChair(&'static str),
+    #[error("a session is already open in this hall: {0}")]
+    AlreadyOpen(String),
+    #[error("no session is open in this hall")]
+    NoSession,
+    #[error("step into a town hall with a session first")]
+    NotInHall,
+    #[error("visitors may listen; members and above may ask for the floor")]
+    VisitorsListen,
+    #[error("the title is empty or longer than {MAX_SESSION_TITLE_CHARS} characters")]
+    BadTitle,
+    #[error(
+        "an agenda has 1 to {MAX_AGENDA_ITEMS} items of at most {MAX_SESSION_TITLE_CHARS} characters"
+    )]
+    BadAgenda,
+    #[error("agenda item {0} links to proposal #{1}, which does not exist")]
+    UnknownProposal(usize, ProposalId),
+    #[error("nobody with key {0} is online")]
+    NobodyWithKey(String),
+    #[error("your hand is already raised (number {0} in the queue)")]
+    AlreadyQueued(usize),
+    #[error("your hand is not raised")]
+    NotQueued,
+    #[error("nobody is waiting for the floor")]
+    QueueEmpty,
+    #[error("nobody has the floor")]
+    NoFloor,
+    #[error("the floor is given for {MIN_FLOOR_SECONDS} to {MAX_FLOOR_SECONDS} seconds")]
+    BadFloorTime,
+    #[error("the agenda has no item {0}")]
+    NoSuchItem(usize),
+    #[error("this agenda item has no proposal to vote on")]
+    NoProposal,
+    #[error("proposal #{0} is {1}, not a draft waiting to open")]
+    VoteNotDraft(ProposalId, &'static str),
+    #[error("the reason is longer than {MAX_REASON_CHARS} characters")]
+    ReasonTooLong,
+    #[error("a mute or ban lasts 1 to {MAX_SANCTION_MINUTES} minutes, or until lifted")]
+    BadDuration,
+    #[error("founders cannot be muted, removed or banned")]
+    Untouchable,
+    #[error("you are muted{0}")]
+    Muted(String),
+    #[error("you are sending requests too fast; wait a moment")]
+    TooFast,
+    #[error("assemblies are unavailable right now; try again shortly")]
+    Unavailable,
+}
+
+fn fits(text: &str) -> bool {
+    let length = text.trim().chars().count();
+    (1..=MAX_SESSION_TITLE_CHARS).contains(&length)
+}
+
+/// Checks a session's title and agenda and returns them trimmed.
+pub fn check_session(
+    title: &str,
+    agenda: &[AgendaItem],
+) -> Result<(String, Vec<AgendaItem>), AssemblyRefusal> {
+    if !fits(title) {
+        return Err(AssemblyRefusal::BadTitle);
+    }
+    if agenda.is_empty()
+        || agenda.len() > MAX_AGENDA_ITEMS
+        || agenda.iter().any(|item| !fits(&item.title))
+    {
+        return Err(AssemblyRefusal::BadAgenda);
+    }
+    let agenda = agenda
+        .iter()
+        .map(|item| AgendaItem {
+            title: item.title.trim().to_owned(),
+            proposal: item.proposal,
+        })
+        .collect();
+    Ok((title.trim().to_owned(), agenda))
+}
+
+/// Checks a moderation request's reason and duration; returns the reason trimmed.
+pub fn check_moderation(action: ModerationAction, reason: &str) -> Result<String, AssemblyRefusal> {
+    if reason.trim().chars().count() > MAX_REASON_CHARS {
+        return Err(AssemblyRefusal::ReasonTooLong);
+    }
+    if action
+        .minutes()
+        .is_some_and(|m| !(1..=MAX_SANCTION_MINUTES).contains(&m))
+    {
+        return Err(AssemblyRefusal::BadDuration);
+    }
+    Ok(reason.trim().to_owned())
+}
+
+/// How the floor ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FloorEnd {
+    /// The time ran out.
+    Expired,
+    /// The chair took it back.
+    TakenBack,
+    /// The speaker yielded it.
+    Yielded,
+    /// The speaker left the hall.
+    Left,
+}
+
+impl FloorEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FloorEnd::Expired => "time ran out",
+            FloorEnd::TakenBack => "taken back by the chair",
+            FloorEnd::Yielded => "yielded",
+            FloorEnd::Left => "speaker left the hall",
+        }
+    }
+}
+
+impl HallSession {
+    /// The item under discussion.
+    pub fn current_item(&self) -> Option<&AgendaItem> {
+        self.agenda.get(self.current)
+    }
+
+    /// Position in the queue (from 1) of the person with this fingerprint.
+    pub fn queue_position(&self, fingerprint: &str) -> Option<usize> {
+        self.queue
+            .iter()
+            .position(|p| p.fingerprint == fingerprint)
+            .map(|i| i + 1)
+    }
+
+    /// Whether this person may run the procedure: the chair (founders are checked by the
+    /// caller, who knows roles).
+    pub fn is_chair(&self, fingerprint: &str) -> bool {
+        self.chair.fingerprint == fingerprint
+    }
+
+    /// Adds a raised hand at the back of the queue; returns the position (from 1).
+    pub fn raise_hand(&mut self, person: Person) -> Result<usize, AssemblyRefusal> {
+        if let Some(position) = self.queue_position(&person.fingerprint) {
+            return Err(AssemblyRefusal::AlreadyQueued(position));
+        }
+        self.queue.push(person);
+        Ok(self.queue.len())
+    }
+
+    /// Takes a hand out of the queue.
+    pub fn lower_hand(&mut self, fingerprint: &str) -> Result<Person, AssemblyRefusal> {
+        let index = self
+            .queue
+            .iter()
+            .position(|p| p.fingerprint == fingerprint)
+            .ok_or(AssemblyRefusal::NotQueued)?;
+        Ok(self.queue.remove(index))
+    }
+
+    /// Gives the floor to the first in the queue, or to the person with `to`'s fingerprint
+    /// (found in the queue, or given as `outside`: someone present who did not raise a hand).
+    /// Whoever had the floor loses it. Returns the new speaker and the previous one.
+    pub fn give_floor(
+        &mut self,
+        to: Option<&str>,
+        outside: Option<Person>,
+        seconds: u32,
+        now_ms: i64,
+    ) -> Result<(Person, Option<Person>), AssemblyRefusal> {
+        if !(MIN_FLOOR_SECONDS..=MAX_FLOOR_SECONDS).contains(&seconds) {
+            return Err(AssemblyRefusal::BadFloorTime);
+        }
+        let speaker = match to {
+            None if self.queue.is_empty() => return Err(AssemblyRefusal::QueueEmpty),
+            None => self.queue.remove(0),
+            Some(fingerprint) => match self.lower_hand(fingerprint) {
+                Ok(person) => person,
+                Err(_) => outside
+                    .filter(|p| p.fingerprint == fingerprint)
+                    .ok_or_else(|| AssemblyRefusal::NobodyWithKey(fingerprint.to_owned()))?,
+            },
+        };
+        let previous = self.floor.take().map(|f| f.speaker);
+        self.floor = Some(Floor {
+            speaker: speaker.clone(),
+            until_ms: now_ms + i64::from(seconds) * 1000,
+        });
+        Ok((speaker, previous))
+    }
+
+    /// Ends the floor; returns who had it.
+    pub fn end_floor(&mut self) -> Result<Person, AssemblyRefusal> {
+        self.floor
+            .take()
+            .map(|f| f.speaker)
+            .ok_or(AssemblyRefusal::NoFloor)
+    }
+
+    /// Ends the floor if its time is up; returns who had it.
+    pub fn expire(&mut self, now_ms: i64) -> Option<Person> {
+        if self.floor.as_ref().is_some_and(|f| f.until_ms <= now_ms) {
+            self.floor.take().map(|f| f.speaker)
+        } else {
+            None
+        }
+    }
+
+    /// Whole seconds of floor left (rounded up), or `None` when nobody has it.
+    pub fn seconds_left(&self, now_ms: i64) -> Option<u32> {
+        self.floor.as_ref().map(|f| {
+            let left = (f.until_ms - now_ms).max(0);
+            u32::try_from((left + 999) / 1000).unwrap_or(u32::MAX)
+        })
+    }
+
+    /// Moves to an agenda item.
+    pub fn move_to(&mut self, item: usize) -> Result<&AgendaItem, AssemblyRefusal> {
+        if item >= self.agenda.len() {
+            return Err(AssemblyRefusal::NoSuchItem(item + 1));
+        }
+        self.current = item;
+        Ok(&self.agenda[item])
+    }
+
+    /// Someone left the hall: out of the queue, and off the floor.
+    pub fn left(&mut self, fingerprint: &str) -> (bool, bool) {
+        let was_queued = self.lower_hand(fingerprint).is_ok();
+        let had_floor = self
+            .floor
+            .as_ref()
+            .is_some_and(|f| f.speaker.fingerprint == fingerprint);
+        if had_floor {
+            self.floor = None;
+        }
+        (was_queued, had_floor)
+    }
+}
+
+/// One line of a session's minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened: `opened`, `joined`, `left`, `hand`, `floor`, `floor-ended`, `item`,
+    /// `vote-opened`, `result`, `moderation`, `closed`.
+    pub kind: String,
+    /// Who it was about (a name, with the key fingerprint), if anyone.
+    pub who: Option<String>,
+    pub detail: String,
+}
