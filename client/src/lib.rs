@@ -2,6 +2,7 @@
 //! runs without a window, so the windowed client, the bots and the tests all use the same
 //! code; rendering and UI live in [`render`], compiled with the `render` feature.
 
+pub mod assembly;
 pub mod bots;
 pub mod chat;
 pub mod connection;
@@ -84,6 +85,7 @@ impl Plugin for NetworkPlugin {
             parcels::plugin,
             governance::plugin,
             chat::plugin,
+            assembly::plugin,
         ));
     }
 }

@@ -8,16 +8,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use archipelago_client::ClientConfig;
+use archipelago_client::assembly::{AssemblyAnswers, SendAssembly};
 use archipelago_client::connection::{ConnectionState, Request, Session};
 use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{TlsSource, load_identity};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
+use archipelago_shared::assembly::{AssemblyRequest, HallSession};
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{GovernanceRequest, ProposalDraft, ProposalId, ProposalView};
 use archipelago_shared::parcels::ParcelInfo;
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
-use archipelago_shared::world::{World, load_world_dir};
+use archipelago_shared::world::{Place, World, load_world_dir};
 use bevy::prelude::*;
 use ed25519_dalek::SigningKey;
 
@@ -238,6 +240,30 @@ impl TestClient {
             .map(|(_, _, outcome)| outcome.clone())
     }
 
+    /// Asks something of the assembly the way the assembly panel does.
+    pub fn assembly(&mut self, request: AssemblyRequest) {
+        self.app.world_mut().write_message(SendAssembly(request));
+    }
+
+    /// The session this client receives for a hall (it does while standing in that hall).
+    pub fn hall_session(&mut self, protocity: &str) -> Option<HallSession> {
+        let world = self.app.world_mut();
+        let mut query = world.query::<&HallSession>();
+        archipelago_client::assembly::session_in(query.iter(world), protocity).cloned()
+    }
+
+    /// The server's answers to this client's assembly requests, oldest first.
+    pub fn assembly_answers(&self) -> Vec<Result<String, String>> {
+        let answers = self.app.world().resource::<AssemblyAnswers>();
+        answers.answers.iter().map(|(_, o)| o.clone()).collect()
+    }
+
+    /// This client's key fingerprint, as the procedure names people.
+    pub fn fingerprint(&self) -> String {
+        let key = &self.app.world().resource::<ClientConfig>().key;
+        archipelago_shared::identity::fingerprint(&key.verifying_key().to_bytes())
+    }
+
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
         self.others()
             .into_iter()
@@ -418,6 +444,37 @@ pub fn walk_to(walker: &mut TestClient, other: &mut TestClient, target: Vec3) ->
         control.direction = if arrived { Vec2::ZERO } else { to.normalize() };
         arrived
     })
+}
+
+/// Sends the clients' avatars into a protocity's town hall and waits until they all stand
+/// there (updating all of them meanwhile, so none falls behind).
+pub fn enter_hall(clients: &mut [&mut TestClient], protocity: &str) {
+    let world = world();
+    let hall = world
+        .protocities
+        .iter()
+        .position(|p| p.id == protocity)
+        .expect("a protocity of the world data");
+    for client in clients.iter_mut() {
+        client.request(ToServer::EnterHall {
+            protocity: protocity.to_owned(),
+        });
+    }
+    let inside = |c: &mut TestClient| {
+        c.own_pose()
+            .is_some_and(|p| world.place_at(p.position) == Place::Hall(hall))
+    };
+    let all_inside = wait_until(clients, Duration::from_secs(10), |c| {
+        c.iter_mut().all(|c| inside(c))
+    });
+    let outside: Vec<String> = clients
+        .iter_mut()
+        .filter_map(|c| (!inside(c)).then(|| format!("{:?}", c.own_pose())))
+        .collect();
+    assert!(
+        all_inside,
+        "every avatar should stand in the {protocity} town hall; outside: {outside:?}"
+    );
 }
 
 /// Waits until the client is in the world with its avatar and the land registry, or panics

@@ -1,0 +1,443 @@
+//! A session in a town hall over real QUIC, start to finish: a founder opens it with an
+//! agenda and names a member chair; attendees raise hands; the chair gives the floor, which
+//! runs out or is yielded, moves through the agenda and opens the linked proposal's vote
+//! from the stage; everyone inside sees each step within a second; out-of-role requests are
+//! refused; and the minutes printed by `admin session minutes` list every attendee and
+//! every step in order.
+
+use std::time::{Duration, Instant};
+
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession, ModerationAction};
+use archipelago_shared::governance::tally::{Choice, VoteType, YesNo};
+use archipelago_shared::governance::{Eligibility, GovernanceRequest, Phase, ProposalDraft, Scope};
+use archipelago_shared::protocol::{Role, ToServer};
+use archipelago_tests::{
+    TestClient, TestServer, create_proposal, enter_hall, enter_world, server_cli, wait_until, world,
+};
+
+/// Each step must reach every attendee within this long.
+const SEEN_WITHIN: Duration = Duration::from_secs(1);
+
+fn draft() -> ProposalDraft {
+    ProposalDraft {
+        title: "Adopt the harbour charter".into(),
+        body: String::new(),
+        scope: Scope::Nation,
+        eligibility: Eligibility::AtLeast(Role::Member),
+        vote_type: VoteType::YesNo,
+        options: Vec::new(),
+        opens_at: None,
+        voting_secs: 3600,
+        quorum: 1,
+        threshold_percent: 50,
+        live_tally: true,
+    }
+}
+
+/// Waits until every client's copy of the hall's session satisfies `check`.
+fn all_see(
+    clients: &mut [&mut TestClient],
+    hall: &str,
+    within: Duration,
+    check: impl Fn(Option<&HallSession>) -> bool,
+) -> bool {
+    wait_until(clients, within, |c| {
+        c.iter_mut()
+            .all(|client| check(client.hall_session(hall).as_ref()))
+    })
+}
+
+/// Sends a request and waits for the server's answer to it.
+fn ask(client: &mut TestClient, request: AssemblyRequest) -> Result<String, String> {
+    let before = client.assembly_answers().len();
+    client.assembly(request);
+    let answered = wait_until(&mut [client], Duration::from_secs(3), |c| {
+        c[0].assembly_answers().len() > before
+    });
+    assert!(answered, "the server answers every assembly request");
+    client
+        .assembly_answers()
+        .last()
+        .cloned()
+        .expect("an answer")
+}
+
+fn queue_names(session: Option<&HallSession>) -> Vec<String> {
+    session.map_or_else(Vec::new, |s| {
+        s.queue.iter().map(|p| p.name.clone()).collect()
+    })
+}
+
+fn speaker(session: Option<&HallSession>) -> Option<String> {
+    session?.floor.as_ref().map(|f| f.speaker.name.clone())
+}
+
+#[test]
+fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let hall = world().capital().id.clone();
+    let other_hall = world()
+        .protocities
+        .iter()
+        .find(|p| p.id != hall)
+        .expect("a second protocity")
+        .id
+        .clone();
+    let join = |name: &str, role: Option<Role>| {
+        let key = ephemeral();
+        if let Some(role) = role {
+            server.register(&key, name, role);
+        }
+        let mut client = TestClient::new(server.client_config(name, key));
+        enter_world(&mut client);
+        client
+    };
+    let mut fay = join("Fay", Some(Role::Founder));
+    let mut ada = join("Ada", Some(Role::Member));
+    let mut bo = join("Bo", Some(Role::Member));
+    let mut cy = join("Cy", Some(Role::Member));
+    let mut vic = join("Vic", None);
+    let charter = create_proposal(&mut fay, draft());
+    enter_hall(&mut [&mut fay, &mut ada, &mut bo, &mut cy, &mut vic], &hall);
+
+    // Only founders open sessions.
+    let agenda = vec![
+        AgendaItem {
+            title: "Welcome".into(),
+            proposal: None,
+        },
+        AgendaItem {
+            title: "The harbour charter".into(),
+            proposal: Some(charter),
+        },
+        AgendaItem {
+            title: "Any other business".into(),
+            proposal: None,
+        },
+    ];
+    let open = AssemblyRequest::Open {
+        protocity: hall.clone(),
+        title: "Spring assembly".into(),
+        agenda: agenda.clone(),
+        chair: Some(ada.fingerprint()),
+    };
+    let refused = ask(&mut vic, open.clone());
+    assert!(
+        refused.as_ref().is_err_and(|r| r.contains("only founders")),
+        "a visitor cannot open a session: {refused:?}"
+    );
+    let opened = ask(&mut fay, open.clone());
+    assert!(
+        opened.as_ref().is_ok_and(|a| a.contains("is open")),
+        "the founder opens the session: {opened:?}"
+    );
+    let again = ask(&mut fay, open);
+    assert!(
+        again.as_ref().is_err_and(|r| r.contains("already open")),
+        "one session per hall: {again:?}"
+    );
+    let mut everyone = [&mut fay, &mut ada, &mut bo, &mut cy, &mut vic];
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s.is_some_and(|s| {
+            s.title == "Spring assembly" && s.chair.name == "Ada" && s.current == 0
+        })),
+        "everyone in the hall sees the session, chaired by Ada, on its first item"
+    );
+
+    // Hands go up in order; a second hand, a visitor's hand and a member's floor are refused.
+    let bo_hand = ask(everyone[2], AssemblyRequest::RaiseHand);
+    assert!(
+        bo_hand.as_ref().is_ok_and(|a| a.contains("number 1")),
+        "{bo_hand:?}"
+    );
+    let cy_hand = ask(everyone[3], AssemblyRequest::RaiseHand);
+    assert!(
+        cy_hand.as_ref().is_ok_and(|a| a.contains("number 2")),
+        "{cy_hand:?}"
+    );
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| queue_names(s)
+            == ["Bo", "Cy"]),
+        "everyone sees the queue Bo, Cy"
+    );
+    let twice = ask(everyone[2], AssemblyRequest::RaiseHand);
+    assert!(
+        twice.as_ref().is_err_and(|r| r.contains("already raised")),
+        "{twice:?}"
+    );
+    let visitor = ask(everyone[4], AssemblyRequest::RaiseHand);
+    assert!(
+        visitor
+            .as_ref()
+            .is_err_and(|r| r.contains("visitors may listen")),
+        "{visitor:?}"
+    );
+    let usurp = ask(
+        everyone[2],
+        AssemblyRequest::GiveFloor {
+            protocity: hall.clone(),
+            to: None,
+            seconds: 60,
+        },
+    );
+    assert!(
+        usurp.as_ref().is_err_and(|r| r.contains("only the chair")),
+        "a member who is not the chair cannot give the floor: {usurp:?}"
+    );
+
+    // The chair gives the floor to the first in the queue; it runs out by itself.
+    let given = ask(
+        everyone[1],
+        AssemblyRequest::GiveFloor {
+            protocity: hall.clone(),
+            to: None,
+            seconds: 10,
+        },
+    );
+    assert!(given.is_ok(), "the chair gives the floor: {given:?}");
+    let given_at = Instant::now();
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| {
+            speaker(s).as_deref() == Some("Bo") && queue_names(s) == ["Cy"]
+        }),
+        "everyone sees Bo speaking and Cy waiting"
+    );
+    let countdown = everyone[4]
+        .hall_session(&hall)
+        .and_then(|s| s.seconds_left(now_ms()));
+    assert!(
+        countdown.is_some_and(|left| (8..=10).contains(&left)),
+        "the countdown shows about ten seconds: {countdown:?}"
+    );
+    assert!(
+        all_see(&mut everyone, &hall, Duration::from_secs(12), |s| {
+            s.is_some_and(|s| s.floor.is_none())
+        }),
+        "the floor runs out for everyone"
+    );
+    assert!(
+        given_at.elapsed() >= Duration::from_secs(9),
+        "the floor lasted its ten seconds, not less: {:?}",
+        given_at.elapsed()
+    );
+
+    // The chair gives the floor to Cy by key; Cy yields it.
+    let cy_key = everyone[3].fingerprint();
+    let given = ask(
+        everyone[1],
+        AssemblyRequest::GiveFloor {
+            protocity: hall.clone(),
+            to: Some(cy_key),
+            seconds: 60,
+        },
+    );
+    assert!(given.is_ok(), "{given:?}");
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| {
+            speaker(s).as_deref() == Some("Cy") && queue_names(s).is_empty()
+        }),
+        "everyone sees Cy speaking"
+    );
+    let yielded = ask(
+        everyone[3],
+        AssemblyRequest::EndFloor {
+            protocity: hall.clone(),
+        },
+    );
+    assert!(yielded.is_ok(), "the speaker yields: {yielded:?}");
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s
+            .is_some_and(|s| s.floor.is_none())),
+        "everyone sees the floor free again"
+    );
+
+    // The chair moves to the charter and opens its vote from the stage.
+    let early = ask(
+        everyone[1],
+        AssemblyRequest::OpenVote {
+            protocity: hall.clone(),
+        },
+    );
+    assert!(
+        early.as_ref().is_err_and(|r| r.contains("no proposal")),
+        "the welcome has nothing to vote on: {early:?}"
+    );
+    let moved = ask(
+        everyone[1],
+        AssemblyRequest::Agenda {
+            protocity: hall.clone(),
+            item: 1,
+        },
+    );
+    assert!(moved.is_ok(), "{moved:?}");
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s
+            .is_some_and(|s| s.current == 1)),
+        "everyone sees the second item"
+    );
+    let vote = ask(
+        everyone[1],
+        AssemblyRequest::OpenVote {
+            protocity: hall.clone(),
+        },
+    );
+    assert!(vote.is_ok(), "the chair opens the vote: {vote:?}");
+    assert!(
+        wait_until(&mut everyone, SEEN_WITHIN, |c| c.iter().all(|c| {
+            c.proposal(charter)
+                .is_some_and(|v| v.proposal.phase == Phase::Open)
+        })),
+        "everyone sees the charter's vote open"
+    );
+    everyone[2].vote(charter, Choice::YesNo(YesNo::Yes));
+    everyone[3].vote(charter, Choice::YesNo(YesNo::Yes));
+    assert!(
+        wait_until(&mut everyone, Duration::from_secs(3), |c| {
+            c[0].proposal(charter).is_some_and(|v| v.turnout == 2)
+        }),
+        "both ballots are counted"
+    );
+
+    // Roles: the chair has no powers in another hall; a visitor mutes nobody.
+    let bo_key = everyone[2].fingerprint();
+    let elsewhere = ask(
+        everyone[1],
+        AssemblyRequest::Moderate {
+            protocity: other_hall,
+            whom: bo_key.clone(),
+            action: ModerationAction::Mute { minutes: Some(5) },
+            reason: String::new(),
+        },
+    );
+    assert!(
+        elsewhere
+            .as_ref()
+            .is_err_and(|r| r.contains("only the chair")),
+        "a chair cannot moderate outside their hall: {elsewhere:?}"
+    );
+    let by_visitor = ask(
+        everyone[4],
+        AssemblyRequest::Moderate {
+            protocity: hall.clone(),
+            whom: bo_key,
+            action: ModerationAction::Mute { minutes: Some(5) },
+            reason: String::new(),
+        },
+    );
+    assert!(
+        by_visitor
+            .as_ref()
+            .is_err_and(|r| r.contains("only the chair")),
+        "a visitor cannot mute anyone: {by_visitor:?}"
+    );
+
+    // Bo leaves; the founder closes the vote; the chair closes the session.
+    everyone[2].request(ToServer::Teleport {
+        protocity: hall.clone(),
+    });
+    assert!(
+        wait_until(&mut everyone, Duration::from_secs(3), |c| c[2]
+            .hall_session(&hall)
+            .is_none()),
+        "outside the hall, Bo no longer receives the session"
+    );
+    everyone[0].govern(GovernanceRequest::Close(charter));
+    assert!(
+        wait_until(&mut everyone, Duration::from_secs(3), |c| {
+            c[0].proposal(charter)
+                .is_some_and(|v| v.proposal.phase == Phase::Closed)
+        }),
+        "the vote closes"
+    );
+    let closed = ask(
+        everyone[1],
+        AssemblyRequest::Close {
+            protocity: hall.clone(),
+        },
+    );
+    assert!(closed.is_ok(), "the chair closes the session: {closed:?}");
+    assert!(
+        all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s.is_none()),
+        "the session is gone for everyone"
+    );
+
+    // The minutes: every attendee, and every step in order.
+    let mut minutes = serde_json::Value::Null;
+    let written = wait_until(&mut everyone, Duration::from_secs(5), |_| {
+        let text = server_cli(
+            &server.data_dir,
+            &["admin", "session", "minutes", "1", "--json"],
+            None,
+        );
+        minutes = serde_json::from_str(&text).expect("minutes are JSON");
+        minutes["session"]["closed_at"].is_i64()
+    });
+    assert!(written, "the session is closed in the minutes: {minutes}");
+    let attendees: Vec<String> = minutes["attendees"]
+        .as_array()
+        .expect("attendees")
+        .iter()
+        .map(|a| a["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for name in ["Fay", "Ada", "Bo", "Cy", "Vic"] {
+        assert!(
+            attendees
+                .iter()
+                .any(|a| a.starts_with(&format!("{name} ("))),
+            "{name} attended: {attendees:?}"
+        );
+    }
+    let entries: Vec<(String, String)> = minutes["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            let who = e["who"].as_str().unwrap_or("").to_owned();
+            let kind = e["kind"].as_str().unwrap_or("").to_owned();
+            (kind, who)
+        })
+        .collect();
+    let expected = [
+        ("opened", ""),
+        ("item", ""),
+        ("hand", "Bo"),
+        ("hand", "Cy"),
+        ("floor", "Bo"),
+        ("floor-ended", "Bo"),
+        ("floor", "Cy"),
+        ("floor-ended", "Cy"),
+        ("item", ""),
+        ("vote-opened", ""),
+        ("left", "Bo"),
+        ("result", ""),
+        ("closed", "Ada"),
+    ];
+    let mut next = 0;
+    for (kind, who) in &entries {
+        if next < expected.len() && *kind == expected[next].0 && who.starts_with(expected[next].1) {
+            next += 1;
+        }
+    }
+    assert_eq!(
+        next,
+        expected.len(),
+        "the minutes hold every step in order; got {entries:?}"
+    );
+    let text = server_cli(
+        &server.data_dir,
+        &["admin", "session", "minutes", "1"],
+        None,
+    );
+    assert!(
+        text.contains("Spring assembly") && text.contains("time ran out"),
+        "the text minutes read well:\n{text}"
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
