@@ -258,6 +258,17 @@ impl TestClient {
         answers.answers.iter().map(|(_, o)| o.clone()).collect()
     }
 
+    /// Sends an assembly request and waits for the server's answer to it.
+    pub fn ask(&mut self, request: AssemblyRequest) -> Result<String, String> {
+        let before = self.assembly_answers().len();
+        self.assembly(request);
+        let answered = wait_until(&mut [self], Duration::from_secs(3), |c| {
+            c[0].assembly_answers().len() > before
+        });
+        assert!(answered, "the server answers every assembly request");
+        self.assembly_answers().pop().expect("an answer")
+    }
+
     /// This client's key fingerprint, as the procedure names people.
     pub fn fingerprint(&self) -> String {
         let key = &self.app.world().resource::<ClientConfig>().key;

@@ -48,21 +48,6 @@ fn all_see(
     })
 }
 
-/// Sends a request and waits for the server's answer to it.
-fn ask(client: &mut TestClient, request: AssemblyRequest) -> Result<String, String> {
-    let before = client.assembly_answers().len();
-    client.assembly(request);
-    let answered = wait_until(&mut [client], Duration::from_secs(3), |c| {
-        c[0].assembly_answers().len() > before
-    });
-    assert!(answered, "the server answers every assembly request");
-    client
-        .assembly_answers()
-        .last()
-        .cloned()
-        .expect("an answer")
-}
-
 fn queue_names(session: Option<&HallSession>) -> Vec<String> {
     session.map_or_else(Vec::new, |s| {
         s.queue.iter().map(|p| p.name.clone()).collect()
@@ -123,17 +108,17 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         agenda: agenda.clone(),
         chair: Some(ada.fingerprint()),
     };
-    let refused = ask(&mut vic, open.clone());
+    let refused = vic.ask(open.clone());
     assert!(
         refused.as_ref().is_err_and(|r| r.contains("only founders")),
         "a visitor cannot open a session: {refused:?}"
     );
-    let opened = ask(&mut fay, open.clone());
+    let opened = fay.ask(open.clone());
     assert!(
         opened.as_ref().is_ok_and(|a| a.contains("is open")),
         "the founder opens the session: {opened:?}"
     );
-    let again = ask(&mut fay, open);
+    let again = fay.ask(open);
     assert!(
         again.as_ref().is_err_and(|r| r.contains("already open")),
         "one session per hall: {again:?}"
@@ -147,12 +132,12 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
 
     // Hands go up in order; a second hand, a visitor's hand and a member's floor are refused.
-    let bo_hand = ask(everyone[2], AssemblyRequest::RaiseHand);
+    let bo_hand = everyone[2].ask(AssemblyRequest::RaiseHand);
     assert!(
         bo_hand.as_ref().is_ok_and(|a| a.contains("number 1")),
         "{bo_hand:?}"
     );
-    let cy_hand = ask(everyone[3], AssemblyRequest::RaiseHand);
+    let cy_hand = everyone[3].ask(AssemblyRequest::RaiseHand);
     assert!(
         cy_hand.as_ref().is_ok_and(|a| a.contains("number 2")),
         "{cy_hand:?}"
@@ -162,40 +147,34 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
             == ["Bo", "Cy"]),
         "everyone sees the queue Bo, Cy"
     );
-    let twice = ask(everyone[2], AssemblyRequest::RaiseHand);
+    let twice = everyone[2].ask(AssemblyRequest::RaiseHand);
     assert!(
         twice.as_ref().is_err_and(|r| r.contains("already raised")),
         "{twice:?}"
     );
-    let visitor = ask(everyone[4], AssemblyRequest::RaiseHand);
+    let visitor = everyone[4].ask(AssemblyRequest::RaiseHand);
     assert!(
         visitor
             .as_ref()
             .is_err_and(|r| r.contains("visitors may listen")),
         "{visitor:?}"
     );
-    let usurp = ask(
-        everyone[2],
-        AssemblyRequest::GiveFloor {
-            protocity: hall.clone(),
-            to: None,
-            seconds: 60,
-        },
-    );
+    let usurp = everyone[2].ask(AssemblyRequest::GiveFloor {
+        protocity: hall.clone(),
+        to: None,
+        seconds: 60,
+    });
     assert!(
         usurp.as_ref().is_err_and(|r| r.contains("only the chair")),
         "a member who is not the chair cannot give the floor: {usurp:?}"
     );
 
     // The chair gives the floor to the first in the queue; it runs out by itself.
-    let given = ask(
-        everyone[1],
-        AssemblyRequest::GiveFloor {
-            protocity: hall.clone(),
-            to: None,
-            seconds: 10,
-        },
-    );
+    let given = everyone[1].ask(AssemblyRequest::GiveFloor {
+        protocity: hall.clone(),
+        to: None,
+        seconds: 10,
+    });
     assert!(given.is_ok(), "the chair gives the floor: {given:?}");
     let given_at = Instant::now();
     assert!(
@@ -225,14 +204,11 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
 
     // The chair gives the floor to Cy by key; Cy yields it.
     let cy_key = everyone[3].fingerprint();
-    let given = ask(
-        everyone[1],
-        AssemblyRequest::GiveFloor {
-            protocity: hall.clone(),
-            to: Some(cy_key),
-            seconds: 60,
-        },
-    );
+    let given = everyone[1].ask(AssemblyRequest::GiveFloor {
+        protocity: hall.clone(),
+        to: Some(cy_key),
+        seconds: 60,
+    });
     assert!(given.is_ok(), "{given:?}");
     assert!(
         all_see(&mut everyone, &hall, SEEN_WITHIN, |s| {
@@ -240,12 +216,9 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         }),
         "everyone sees Cy speaking"
     );
-    let yielded = ask(
-        everyone[3],
-        AssemblyRequest::EndFloor {
-            protocity: hall.clone(),
-        },
-    );
+    let yielded = everyone[3].ask(AssemblyRequest::EndFloor {
+        protocity: hall.clone(),
+    });
     assert!(yielded.is_ok(), "the speaker yields: {yielded:?}");
     assert!(
         all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s
@@ -254,35 +227,26 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
 
     // The chair moves to the charter and opens its vote from the stage.
-    let early = ask(
-        everyone[1],
-        AssemblyRequest::OpenVote {
-            protocity: hall.clone(),
-        },
-    );
+    let early = everyone[1].ask(AssemblyRequest::OpenVote {
+        protocity: hall.clone(),
+    });
     assert!(
         early.as_ref().is_err_and(|r| r.contains("no proposal")),
         "the welcome has nothing to vote on: {early:?}"
     );
-    let moved = ask(
-        everyone[1],
-        AssemblyRequest::Agenda {
-            protocity: hall.clone(),
-            item: 1,
-        },
-    );
+    let moved = everyone[1].ask(AssemblyRequest::Agenda {
+        protocity: hall.clone(),
+        item: 1,
+    });
     assert!(moved.is_ok(), "{moved:?}");
     assert!(
         all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s
             .is_some_and(|s| s.current == 1)),
         "everyone sees the second item"
     );
-    let vote = ask(
-        everyone[1],
-        AssemblyRequest::OpenVote {
-            protocity: hall.clone(),
-        },
-    );
+    let vote = everyone[1].ask(AssemblyRequest::OpenVote {
+        protocity: hall.clone(),
+    });
     assert!(vote.is_ok(), "the chair opens the vote: {vote:?}");
     assert!(
         wait_until(&mut everyone, SEEN_WITHIN, |c| c.iter().all(|c| {
@@ -302,30 +266,24 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
 
     // Roles: the chair has no powers in another hall; a visitor mutes nobody.
     let bo_key = everyone[2].fingerprint();
-    let elsewhere = ask(
-        everyone[1],
-        AssemblyRequest::Moderate {
-            protocity: other_hall,
-            whom: bo_key.clone(),
-            action: ModerationAction::Mute { minutes: Some(5) },
-            reason: String::new(),
-        },
-    );
+    let elsewhere = everyone[1].ask(AssemblyRequest::Moderate {
+        protocity: other_hall,
+        whom: bo_key.clone(),
+        action: ModerationAction::Mute { minutes: Some(5) },
+        reason: String::new(),
+    });
     assert!(
         elsewhere
             .as_ref()
             .is_err_and(|r| r.contains("only the chair")),
         "a chair cannot moderate outside their hall: {elsewhere:?}"
     );
-    let by_visitor = ask(
-        everyone[4],
-        AssemblyRequest::Moderate {
-            protocity: hall.clone(),
-            whom: bo_key,
-            action: ModerationAction::Mute { minutes: Some(5) },
-            reason: String::new(),
-        },
-    );
+    let by_visitor = everyone[4].ask(AssemblyRequest::Moderate {
+        protocity: hall.clone(),
+        whom: bo_key,
+        action: ModerationAction::Mute { minutes: Some(5) },
+        reason: String::new(),
+    });
     assert!(
         by_visitor
             .as_ref()
@@ -351,12 +309,9 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         }),
         "the vote closes"
     );
-    let closed = ask(
-        everyone[1],
-        AssemblyRequest::Close {
-            protocity: hall.clone(),
-        },
-    );
+    let closed = everyone[1].ask(AssemblyRequest::Close {
+        protocity: hall.clone(),
+    });
     assert!(closed.is_ok(), "the chair closes the session: {closed:?}");
     assert!(
         all_see(&mut everyone, &hall, SEEN_WITHIN, |s| s.is_none()),
