@@ -238,6 +238,31 @@ pub fn check_session(
     Ok((title.trim().to_owned(), agenda))
 }
 
+/// Reads an agenda written one item per line, as the opening form takes it: a line ending
+/// in "#N" links proposal N; blank lines are skipped.
+pub fn parse_agenda(text: &str) -> Vec<AgendaItem> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let linked = line.rsplit_once('#').and_then(|(title, id)| {
+                let id: ProposalId = id.trim().parse().ok()?;
+                Some((title.trim(), id))
+            });
+            match linked {
+                Some((title, id)) if !title.is_empty() => AgendaItem {
+                    title: title.to_owned(),
+                    proposal: Some(id),
+                },
+                _ => AgendaItem {
+                    title: line.to_owned(),
+                    proposal: None,
+                },
+            }
+        })
+        .collect()
+}
+
 /// Checks a moderation request's reason and duration; returns the reason trimmed.
 pub fn check_moderation(action: ModerationAction, reason: &str) -> Result<String, AssemblyRefusal> {
     if reason.trim().chars().count() > MAX_REASON_CHARS {

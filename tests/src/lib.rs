@@ -457,6 +457,37 @@ pub fn walk_to(walker: &mut TestClient, other: &mut TestClient, target: Vec3) ->
     })
 }
 
+/// Steers each client's avatar towards its target at once, updating all of them, until every
+/// one is within half a metre (or stuck for `timeout`). Returns whether all arrived.
+pub fn walk_together(clients: &mut [&mut TestClient], targets: &[Vec3], timeout: Duration) -> bool {
+    let arrived = wait_until(clients, timeout, |c| {
+        let mut all = true;
+        for (client, target) in c.iter_mut().zip(targets) {
+            let Some(pose) = client.own_pose() else {
+                all = false;
+                continue;
+            };
+            let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
+            let here = to.length() < 0.5;
+            all &= here;
+            let mut control = client
+                .app
+                .world_mut()
+                .resource_mut::<archipelago_client::control::AvatarControl>();
+            control.direction = if here { Vec2::ZERO } else { to.normalize() };
+        }
+        all
+    });
+    for client in clients.iter_mut() {
+        client
+            .app
+            .world_mut()
+            .resource_mut::<archipelago_client::control::AvatarControl>()
+            .direction = Vec2::ZERO;
+    }
+    arrived
+}
+
 /// Sends the clients' avatars into a protocity's town hall and waits until they all stand
 /// there (updating all of them meanwhile, so none falls behind).
 pub fn enter_hall(clients: &mut [&mut TestClient], protocity: &str) {

@@ -16,13 +16,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
+use archipelago_client::chat::SendChat;
 use archipelago_client::identity::ephemeral;
 use archipelago_server::storage::Storage;
+use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
+use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::tally::VoteType;
 use archipelago_shared::governance::{Eligibility, ProposalDraft, ProposalId, Scope};
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::Role;
-use archipelago_tests::{TestServer, world};
+use archipelago_tests::{
+    TestClient, TestServer, enter_hall, enter_world, wait_until, walk_together, world,
+};
 
 /// Three proposals, as founders would write them from the CLI: one open with a live count
 /// (the bots vote on it), one open with the count hidden, one closed. Returns the first id.
@@ -109,6 +114,121 @@ fn propose(server: &TestServer, bots: usize) -> ProposalId {
     })
 }
 
+/// Four people hold a session in the capital's town hall for the photographer to walk into:
+/// Ada chairs from before the stage, Bo has the floor beside her, Cy and Fay wait with raised
+/// hands in the aisle, and someone says something every few seconds.
+fn hold_session(
+    server: &TestServer,
+    agenda_proposal: ProposalId,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let people: Vec<_> = [
+        ("Fay", Role::Founder),
+        ("Ada", Role::Member),
+        ("Bo", Role::Member),
+        ("Cy", Role::Member),
+    ]
+    .into_iter()
+    .map(|(name, role)| {
+        let key = ephemeral();
+        server.register(&key, name, role);
+        server.client_config(name, key)
+    })
+    .collect();
+    std::thread::spawn(move || {
+        let world = world();
+        let capital = world.capital().clone();
+        let mut clients: Vec<TestClient> = people.into_iter().map(TestClient::new).collect();
+        for client in &mut clients {
+            enter_world(client);
+        }
+        let [fay, ada, bo, cy] = &mut clients[..] else {
+            unreachable!("four people");
+        };
+        enter_hall(&mut [fay, ada, bo, cy], &capital.id);
+        let hall = &capital.island.town_hall;
+        let front = hall.stage_front();
+        let down = (hall.door_inside() - front).normalize();
+        let across = bevy::math::Vec2::new(-down.y, down.x);
+        let spot = |along: f32, side: f32| {
+            capital
+                .island
+                .to_world(front + down * along + across * side, 0.0)
+        };
+        let placed = walk_together(
+            &mut [fay, ada, bo, cy],
+            &[
+                spot(7.0, 0.0),
+                spot(1.0, -2.0),
+                spot(1.0, 1.5),
+                spot(5.0, 0.0),
+            ],
+            Duration::from_secs(30),
+        );
+        assert!(placed, "the session's people take their places");
+        let opened = fay.ask(AssemblyRequest::Open {
+            protocity: capital.id.clone(),
+            title: "Autumn assembly".into(),
+            agenda: vec![
+                AgendaItem {
+                    title: "Welcome and last minutes".into(),
+                    proposal: None,
+                },
+                AgendaItem {
+                    title: "Where should the second harbour go?".into(),
+                    proposal: Some(agenda_proposal),
+                },
+                AgendaItem {
+                    title: "Any other business".into(),
+                    proposal: None,
+                },
+            ],
+            chair: Some(ada.fingerprint()),
+        });
+        assert!(opened.is_ok(), "the session opens: {opened:?}");
+        for client in [&mut *bo, &mut *cy, &mut *fay] {
+            let raised = client.ask(AssemblyRequest::RaiseHand);
+            assert!(raised.is_ok(), "{raised:?}");
+        }
+        let moved = ada.ask(AssemblyRequest::Agenda {
+            protocity: capital.id.clone(),
+            item: 1,
+        });
+        assert!(moved.is_ok(), "{moved:?}");
+        let given = ada.ask(AssemblyRequest::GiveFloor {
+            protocity: capital.id.clone(),
+            to: None,
+            seconds: 600,
+        });
+        assert!(given.is_ok(), "{given:?}");
+        // Speakers by their place in `clients`: Fay, Ada, Bo, Cy.
+        let lines = [
+            (
+                2,
+                "The lagoon site floods every spring; I have the survey here.",
+            ),
+            (1, "Thank you, Bo. Cy is next, then Fay."),
+            (0, "Could we see the costs side by side?"),
+            (3, "The old pier needs the least dredging."),
+        ];
+        let mut said = 0;
+        let mut last = std::time::Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            if last.elapsed() > Duration::from_secs(4) {
+                let (who, text) = lines[said % lines.len()];
+                clients[who].app.world_mut().write_message(SendChat {
+                    to: ChatTo::Place,
+                    text: text.to_owned(),
+                });
+                said += 1;
+                last = std::time::Instant::now();
+            }
+            let mut everyone: Vec<&mut TestClient> = clients.iter_mut().collect();
+            wait_until(&mut everyone, Duration::from_millis(100), |_| false);
+        }
+    })
+}
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -176,7 +296,14 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let parcel_png = out_dir.join("parcel.png");
     let board_png = out_dir.join("board.png");
     let proposal_png = out_dir.join("proposal.png");
-    for path in [&png_path, &parcel_png, &board_png, &proposal_png] {
+    let session_png = out_dir.join("session.png");
+    for path in [
+        &png_path,
+        &parcel_png,
+        &board_png,
+        &proposal_png,
+        &session_png,
+    ] {
         let _ = std::fs::remove_file(path);
     }
     // The photographer is a founder, so the panel shows everything, controls included.
@@ -204,7 +331,13 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         stable_keys: true,
         stop: stop.clone(),
     };
+    let live = swarm
+        .voting
+        .as_ref()
+        .map(|v| v.proposal)
+        .expect("a live proposal");
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
+    let session = hold_session(&server, live, stop.clone());
 
     let runtime_dir = dir.path().join("xdg");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
@@ -229,12 +362,15 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .args(["--screenshot-governance", &world().nation.capital])
         .arg(&board_png)
         .arg(&proposal_png)
+        .args(["--screenshot-session", &world().nation.capital])
+        .arg(&session_png)
         .env("WGPU_BACKEND", "vulkan")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .output()
         .expect("xvfb-run and the client start (make test installs xvfb)");
     stop.store(true, Ordering::Relaxed);
     let report = bots.join().expect("bots ran");
+    session.join().expect("the session was held");
     let log = String::from_utf8_lossy(&output.stderr);
     let tail: String = log
         .lines()
@@ -352,6 +488,25 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     assert!(
         window.panel as f64 / window.total as f64 > 0.05,
         "the window covers part of the screen: {window:?}"
+    );
+
+    // The session in progress: a speaker on the floor, hands raised, the panel and chat.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(session_png.with_extension("json"))
+            .expect("the client wrote what the session shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the session was received: {sidecar}"
+    );
+    assert_eq!(sidecar["speaker"], "Bo", "Bo has the floor: {sidecar}");
+    assert_eq!(sidecar["queue"], 2, "two hands are raised: {sidecar}");
+    let session = palette_of(&session_png);
+    println!("{session:?}");
+    assert!(
+        session.panel as f64 / session.total as f64 > 0.05,
+        "the session panel and the chat cover part of the screen: {session:?}"
     );
     server.stop();
 }

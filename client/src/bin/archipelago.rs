@@ -58,6 +58,10 @@ struct Cli {
     /// its ballot kiosk and save WINDOW (PROTOCITY BOARD WINDOW).
     #[arg(long, num_args = 3, value_names = ["PROTOCITY", "BOARD", "WINDOW"])]
     screenshot_governance: Option<Vec<String>>,
+    /// With --screenshot: then step into this protocity's town hall and, once its session
+    /// has a speaker and raised hands, save a PNG (PROTOCITY PATH).
+    #[arg(long, num_args = 2, value_names = ["PROTOCITY", "PATH"])]
+    screenshot_session: Option<Vec<String>>,
     /// Tour files folder.
     #[arg(long, default_value = "assets/tours")]
     tours: PathBuf,
@@ -189,6 +193,15 @@ fn main() -> anyhow::Result<()> {
                         board: PathBuf::from(board),
                         window: PathBuf::from(window),
                     })
+                }
+                _ => None,
+            },
+            session: match cli.screenshot_session.as_deref() {
+                Some([protocity, path]) => {
+                    if world_ids.iter().all(|id| id != protocity) {
+                        anyhow::bail!("--screenshot-session: there is no protocity `{protocity}`");
+                    }
+                    Some((protocity.clone(), PathBuf::from(path)))
                 }
                 _ => None,
             },

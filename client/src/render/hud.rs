@@ -132,6 +132,7 @@ fn labels(
     session: Res<Session>,
     world: Res<World>,
     status: Query<&WorldStatus>,
+    hall: Res<super::assembly::HallView>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let (camera, camera_transform) = *camera;
@@ -153,13 +154,17 @@ fn labels(
         let in_hall = status
             .and_then(|s| s.in_hall.iter().find(|(id, _)| *id == protocity.id))
             .map_or(0, |(_, n)| *n);
-        let hall = match in_hall {
+        let hall_line = match in_hall {
             0 => String::new(),
             1 => "\n1 person in the town hall".to_owned(),
             n => format!("\n{n} people in the town hall"),
         };
+        let in_session = status
+            .and_then(|s| s.sessions.iter().find(|(id, _)| *id == protocity.id))
+            .map(|(_, title)| format!("\nIn session: {title}"))
+            .unwrap_or_default();
         let text = format!(
-            "{}\n{}, {} · {} online{hall}",
+            "{}\n{}, {} · {} online{hall_line}{in_session}",
             protocity.name, protocity.city, protocity.jurisdiction, online
         );
         let galley = painter.layout(
@@ -186,22 +191,41 @@ fn labels(
             continue;
         };
         let own = Some(entity) == session.own_avatar;
-        let text = format!("{} · {}", profile.name, profile.role);
-        let size = if own { 14.0 } else { 13.0 };
-        let galley =
-            painter.layout_no_wrap(text, egui::FontId::proportional(size), egui::Color32::WHITE);
+        let hall_session = hall.session.as_ref();
+        let speaking = hall_session
+            .and_then(|s| s.floor.as_ref())
+            .is_some_and(|f| f.speaker.fingerprint == profile.fingerprint);
+        let mut text = format!("{} · {}", profile.name, profile.role);
+        if let Some(s) = hall_session {
+            if s.is_chair(&profile.fingerprint) {
+                text.push_str(" · chair");
+            }
+            if speaking {
+                text.push_str(" · speaking");
+            } else if let Some(position) = s.queue_position(&profile.fingerprint) {
+                text.push_str(&format!(" · hand {position}"));
+            }
+        }
+        let size = if own || speaking { 14.0 } else { 13.0 };
+        let ink = if speaking {
+            egui::Color32::BLACK
+        } else {
+            egui::Color32::WHITE
+        };
+        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(size), ink);
         let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(4.0);
-        painter.rect_filled(rect, 4.0, egui::Color32::from_black_alpha(150));
+        let fill = if speaking {
+            super::assembly::SPEAKING
+        } else {
+            egui::Color32::from_black_alpha(150)
+        };
+        painter.rect_filled(rect, 4.0, fill);
         painter.rect_filled(
             egui::Rect::from_min_size(rect.left_top(), egui::vec2(4.0, rect.height())),
             2.0,
             egui_color(role_color(profile.role)),
         );
-        painter.galley(
-            rect.min + egui::vec2(4.0, 4.0),
-            galley,
-            egui::Color32::WHITE,
-        );
+        painter.galley(rect.min + egui::vec2(4.0, 4.0), galley, ink);
     }
     Ok(())
 }

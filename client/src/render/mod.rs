@@ -1,6 +1,7 @@
 //! Everything a person sees: the archipelago's scene, avatars, the orbit camera, keyboard and
 //! mouse, and the egui interface. Added only by the windowed binary (feature `render`).
 
+pub mod assembly;
 mod avatars;
 mod camera;
 pub mod chat;
@@ -34,6 +35,7 @@ pub fn plugin(app: &mut App) {
         plots::plugin,
         parcel_panel::plugin,
         governance::plugin,
+        assembly::plugin,
         chat::plugin,
         tours::plugin,
         quit::plugin,

@@ -4,23 +4,26 @@
 //! that parcel's panel, waits for its history, and saves a second PNG. With
 //! `--screenshot-governance PROTOCITY BOARD WINDOW` it then stands in that town hall facing
 //! the tally board (once the board shows a proposal) and saves BOARD, then opens the hall's
-//! ballot kiosk and saves WINDOW. Used by the screenshot test and the README.
+//! ballot kiosk and saves WINDOW. With `--screenshot-session PROTOCITY PATH` it steps into
+//! that town hall and, once its session has a speaker and raised hands, saves PATH. Used by
+//! the screenshot test and the README.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use archipelago_shared::protocol::AvatarProfile;
+use archipelago_shared::protocol::{AvatarProfile, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
 use serde::Serialize;
 
 use super::OrbitCamera;
+use super::assembly::HallView;
 use super::chat::ChatWindow;
 use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::plots::SelectedParcel;
 use super::scene::SceneReady;
-use crate::connection::{ConnectionState, Session};
+use crate::connection::{ConnectionState, Request, Session};
 use crate::governance::Governance;
 use crate::parcels::ParcelBook;
 
@@ -41,6 +44,9 @@ pub struct ScreenshotPlan {
     pub parcel: Option<(String, PathBuf)>,
     /// Then face this protocity's tally board, and open its kiosk's window.
     pub governance: Option<GovernanceShots>,
+    /// Then step into this protocity's town hall and, once its session has a speaker and a
+    /// queue, capture it to this path.
+    pub session: Option<(String, PathBuf)>,
 }
 
 /// The town hall shots: the board, then the proposal window opened at the kiosk.
@@ -58,6 +64,7 @@ enum Shot {
     Parcel(String),
     Board(String),
     Window(String),
+    Session(String),
 }
 
 impl ScreenshotPlan {
@@ -69,6 +76,9 @@ impl ScreenshotPlan {
         if let Some(g) = &self.governance {
             shots.push((Shot::Board(g.protocity.clone()), g.board.clone()));
             shots.push((Shot::Window(g.protocity.clone()), g.window.clone()));
+        }
+        if let Some((id, path)) = &self.session {
+            shots.push((Shot::Session(id.clone()), path.clone()));
         }
         shots
     }
@@ -104,6 +114,9 @@ struct Sidecar {
     /// For the window shot: the proposal it shows, and whether its count is drawn.
     proposal: Option<u64>,
     count_shown: Option<bool>,
+    /// For the session shot: who has the floor, and how many hands are raised.
+    speaker: Option<String>,
+    queue: Option<usize>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -121,6 +134,16 @@ fn hold_camera(shot: Res<ShotCamera>, mut camera: Single<&mut Transform, With<Ca
     if let Some(transform) = shot.0 {
         **camera = transform;
     }
+}
+
+/// Inside the hall by the door, high up, looking down the aisle at the front of the stage:
+/// the whole assembly in view.
+fn session_view(world: &World, protocity: &str) -> Option<Transform> {
+    let island = &world.protocity(protocity)?.island;
+    let hall = &island.town_hall;
+    let stand = island.to_world(hall.door_inside(), 3.4);
+    let stage = island.to_world(hall.stage_front(), 1.0);
+    Some(Transform::from_translation(stand).looking_at(stage, Vec3::Y))
 }
 
 /// Inside the hall, halfway down the aisle and a little above head height, facing the board.
@@ -225,6 +248,17 @@ fn capture(
     let panel_ready = parcel.is_none() || history_entries.is_some();
     let (hall_id, board_rows, proposal, count_shown, hall_ready) =
         hall.prepare(shot, &world, &mut selected);
+    let (speaker, queue) = match shot {
+        Shot::Session(_) => (
+            hall.view
+                .session
+                .as_ref()
+                .and_then(|s| s.floor.as_ref())
+                .map(|f| f.speaker.name.clone()),
+            hall.view.session.as_ref().map(|s| s.queue.len()),
+        ),
+        _ => (None, None),
+    };
     // Others must be in view for the world shot only: they walk, and the count flickers.
     let enough_others = progress.shot > 0 || in_view >= plan.min_others;
     let ready = in_world && scene.is_some() && enough_others && panel_ready && hall_ready;
@@ -258,6 +292,8 @@ fn capture(
         board_rows,
         proposal,
         count_shown,
+        speaker,
+        queue,
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -291,6 +327,9 @@ struct HallState<'w, 's> {
     governance: Res<'w, Governance>,
     camera: ResMut<'w, ShotCamera>,
     chat: ResMut<'w, ChatWindow>,
+    view: Res<'w, HallView>,
+    requests: MessageWriter<'w, Request>,
+    asked_in: Local<'s, bool>,
 }
 
 impl HallState<'_, '_> {
@@ -308,7 +347,7 @@ impl HallState<'_, '_> {
         Option<bool>,
         bool,
     ) {
-        let (Shot::Board(id) | Shot::Window(id)) = shot else {
+        let (Shot::Board(id) | Shot::Window(id) | Shot::Session(id)) = shot else {
             return (None, None, None, None, true);
         };
         selected.0 = None;
@@ -321,6 +360,24 @@ impl HallState<'_, '_> {
             self.chat.open = true;
         }
         let rows = board.shown;
+        if matches!(shot, Shot::Session(_)) {
+            // Attend: step inside (only those inside receive the session), the window
+            // closed, and wait for a speaker and a queue.
+            self.camera.0 = session_view(world, id);
+            if !*self.asked_in {
+                self.requests.write(Request(ToServer::EnterHall {
+                    protocity: id.clone(),
+                }));
+                self.window.open = false;
+                *self.asked_in = true;
+            }
+            let ready = self
+                .view
+                .session
+                .as_ref()
+                .is_some_and(|s| s.floor.is_some() && !s.queue.is_empty());
+            return (Some(id.clone()), Some(rows), None, None, ready);
+        }
         if matches!(shot, Shot::Board(_)) {
             return (Some(id.clone()), Some(rows), None, None, rows > 0);
         }
