@@ -9,7 +9,9 @@ CREATE TABLE sessions (
     chair_name  TEXT NOT NULL,
     opened_by   TEXT NOT NULL,
     opened_at   INTEGER NOT NULL,
-    closed_at   INTEGER
+    closed_at   INTEGER,
+    -- How many the main hall held; later arrivals followed from the overflow room.
+    capacity    INTEGER NOT NULL
 );
 CREATE INDEX sessions_open ON sessions (closed_at);
 

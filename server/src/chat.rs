@@ -4,6 +4,7 @@
 //! reach one person by name. The sender always gets their own line back, so what they see is
 //! what others got.
 
+use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
@@ -68,7 +69,7 @@ fn place_name(world: &World, place: Place) -> String {
 fn relay(
     mut requests: MessageReader<ChatMessage>,
     mut links: Links,
-    avatars: Query<(&AvatarPose, &InPlace, &Avatar)>,
+    avatars: Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
     world: Res<World>,
     sanctions: Res<Sanctions>,
 ) {
@@ -111,7 +112,7 @@ fn hear(
     link: Entity,
     request: &ChatRequest,
     links: &mut Links,
-    avatars: &Query<(&AvatarPose, &InPlace, &Avatar)>,
+    avatars: &Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
     world: &World,
     sanctions: &Sanctions,
 ) -> Result<(ChatLine, Vec<Entity>), ChatRefusal> {
@@ -126,28 +127,32 @@ fn hear(
     }
     let text = check_text(&request.text)?;
     let (from, role) = (member.name.clone(), member.role);
-    let (pose, place) = has_avatar
+    // A hall's overflow room is a place of its own for chat.
+    let (pose, place, overflow) = has_avatar
         .and_then(|a| avatars.get(a.0).ok())
-        .map(|(pose, place, _)| (pose.position, place.0))
+        .map(|(pose, place, _, overflow)| (pose.position, place.0, overflow))
         .ok_or(ChatRefusal::NotInWorld)?;
     budget.0 -= 1.0;
     let (to, recipients) = match &request.to {
         ChatTo::Place => (
-            ChatHeard::Place(place_name(world, place)),
+            ChatHeard::Place(match overflow {
+                true => format!("{} (overflow room)", place_name(world, place)),
+                false => place_name(world, place),
+            }),
             avatars
                 .iter()
-                .filter(|(_, p, _)| p.0 == place)
-                .map(|(_, _, a)| a.link)
+                .filter(|(_, p, _, o)| p.0 == place && *o == overflow)
+                .map(|(_, _, a, _)| a.link)
                 .collect(),
         ),
         ChatTo::Nearby => (
             ChatHeard::Nearby,
             avatars
                 .iter()
-                .filter(|(other, p, _)| {
-                    p.0 == place && other.position.distance(pose) <= NEARBY_RANGE
+                .filter(|(other, p, _, o)| {
+                    p.0 == place && *o == overflow && other.position.distance(pose) <= NEARBY_RANGE
                 })
-                .map(|(_, _, a)| a.link)
+                .map(|(_, _, a, _)| a.link)
                 .collect(),
         ),
         ChatTo::Direct(name) => {

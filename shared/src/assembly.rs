@@ -21,6 +21,11 @@ pub const MAX_FLOOR_SECONDS: u32 = 30 * 60;
 pub const DEFAULT_FLOOR_SECONDS: u32 = 120;
 /// Longest mute or ban that has an end, in minutes (a week); longer ones are "until lifted".
 pub const MAX_SANCTION_MINUTES: u32 = 7 * 24 * 60;
+/// How many may stand in a hall during a session unless its opener says otherwise; more go
+/// to the hall's overflow room.
+pub const DEFAULT_HALL_CAPACITY: u32 = 150;
+/// The largest capacity a session may set.
+pub const MAX_HALL_CAPACITY: u32 = 5_000;
 /// Assembly requests a client may make per second, on average, and in a burst.
 pub const ASSEMBLY_REQUESTS_PER_SECOND: f32 = 4.0;
 pub const ASSEMBLY_REQUEST_BURST: f32 = 8.0;
@@ -74,7 +79,19 @@ pub struct HallSession {
     pub floor: Option<Floor>,
     /// Unix seconds.
     pub opened_at: i64,
+    /// How many the main hall holds; later arrivals (founders excepted) follow the session
+    /// from the overflow room.
+    pub capacity: u32,
+    /// People in the main hall and in the overflow room now.
+    pub in_main: u32,
+    pub in_overflow: u32,
 }
+
+/// On an avatar placed in a hall's overflow room: the hall was full when it came in. Its
+/// owner follows the session from there (the stage is shared with the overflow room; the
+/// queue and the votes are one).
+#[derive(Component, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InOverflow;
 
 /// Asked of the server by a client, about assemblies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +103,8 @@ pub enum AssemblyRequest {
         title: String,
         agenda: Vec<AgendaItem>,
         chair: Option<String>,
+        /// How many the main hall holds ([`DEFAULT_HALL_CAPACITY`] if none).
+        capacity: Option<u32>,
     },
     /// End the session in a hall (its chair or a founder).
     Close { protocity: String },
@@ -175,6 +194,8 @@ pub enum AssemblyRefusal {
         "an agenda has 1 to {MAX_AGENDA_ITEMS} items of at most {MAX_SESSION_TITLE_CHARS} characters"
     )]
     BadAgenda,
+    #[error("a hall holds 1 to {MAX_HALL_CAPACITY} people")]
+    BadCapacity,
     #[error("agenda item {0} links to proposal #{1}, which does not exist")]
     UnknownProposal(usize, ProposalId),
     #[error("nobody with key {0} is online")]

@@ -11,7 +11,7 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::assembly::{AssemblyRequest, HallSession};
+use crate::assembly::{AssemblyRequest, HallSession, InOverflow};
 use crate::governance::tally::Tally;
 use crate::governance::{BallotReceipt, GovernanceRequest, ProposalId, ProposalView};
 use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
@@ -270,5 +270,6 @@ impl Plugin for ProtocolPlugin {
         app.component::<AvatarProfile>().replicate();
         app.component::<WorldStatus>().replicate();
         app.component::<HallSession>().replicate();
+        app.component::<InOverflow>().replicate();
     }
 }

@@ -33,6 +33,9 @@ fn session() -> HallSession {
         queue: Vec::new(),
         floor: None,
         opened_at: 0,
+        capacity: 10,
+        in_main: 0,
+        in_overflow: 0,
     }
 }
 

@@ -14,7 +14,7 @@ use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{TlsSource, load_identity};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::assembly::{AssemblyRequest, HallSession};
+use archipelago_shared::assembly::{AssemblyRequest, HallSession, InOverflow};
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{GovernanceRequest, ProposalDraft, ProposalId, ProposalView};
 use archipelago_shared::parcels::ParcelInfo;
@@ -269,6 +269,14 @@ impl TestClient {
         self.assembly_answers().pop().expect("an answer")
     }
 
+    /// Whether this client's avatar was put in a full hall's overflow room.
+    pub fn in_overflow(&mut self) -> bool {
+        let Some(own) = self.session().own_avatar else {
+            return false;
+        };
+        self.app.world().get::<InOverflow>(own).is_some()
+    }
+
     /// This client's key fingerprint, as the procedure names people.
     pub fn fingerprint(&self) -> String {
         let key = &self.app.world().resource::<ClientConfig>().key;
@@ -516,6 +524,27 @@ pub fn enter_hall(clients: &mut [&mut TestClient], protocity: &str) {
     assert!(
         all_inside,
         "every avatar should stand in the {protocity} town hall; outside: {outside:?}"
+    );
+}
+
+/// Waits until every client is in the world (updating all of them, so none falls behind),
+/// or panics naming those that are not.
+pub fn enter_world_together(clients: &mut [&mut TestClient]) {
+    let ready = |c: &mut TestClient| {
+        c.state() == ConnectionState::InWorld
+            && c.own_pose().is_some()
+            && c.app.world().resource::<ParcelBook>().loaded
+    };
+    let entered = wait_until(clients, Duration::from_secs(40), |c| {
+        c.iter_mut().all(|c| ready(c))
+    });
+    let late: Vec<String> = clients
+        .iter_mut()
+        .filter_map(|c| (!ready(c)).then(|| format!("{} {:?}", c.session().name, c.state())))
+        .collect();
+    assert!(
+        entered,
+        "every client should enter the world; not yet: {late:?}"
     );
 }
 

@@ -107,6 +107,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         title: "Spring assembly".into(),
         agenda: agenda.clone(),
         chair: Some(ada.fingerprint()),
+        capacity: None,
     };
     let refused = vic.ask(open.clone());
     assert!(

@@ -184,6 +184,7 @@ fn hold_session(
                 },
             ],
             chair: Some(ada.fingerprint()),
+            capacity: None,
         });
         assert!(opened.is_ok(), "the session opens: {opened:?}");
         for client in [&mut *bo, &mut *cy, &mut *fay] {

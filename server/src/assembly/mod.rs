@@ -6,6 +6,7 @@
 //! bans) is in [`moderation`].
 
 mod moderation;
+mod overflow;
 mod procedure;
 
 use std::collections::HashMap;
@@ -28,7 +29,7 @@ use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar};
 use crate::governance::Proposals;
 use crate::login::LoggedIn;
-use crate::rooms::InPlace;
+use crate::rooms::{HallCapacity, InPlace};
 use crate::storage::StorageHandle;
 use crate::storage::assembly::MinuteLine;
 use crate::storage::now;
@@ -150,6 +151,7 @@ pub(crate) struct Assembly<'w, 's> {
     world: Res<'w, World>,
     sanctions: ResMut<'w, Sanctions>,
     proposals: Res<'w, Proposals>,
+    capacity: ResMut<'w, HallCapacity>,
 }
 
 impl Assembly<'_, '_> {
@@ -210,7 +212,7 @@ pub(crate) fn plugin(app: &mut App) {
                 refill_budgets.in_set(ServerSystems::Publish),
             ),
         )
-        .add_plugins((procedure::plugin, moderation::plugin));
+        .add_plugins((procedure::plugin, moderation::plugin, overflow::plugin));
 }
 
 fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands) {

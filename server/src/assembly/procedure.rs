@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use archipelago_shared::assembly::{
-    AgendaItem, AssemblyRefusal, AssemblyRequest, FloorEnd, HallSession, Person, check_session,
+    AgendaItem, AssemblyRefusal, AssemblyRequest, DEFAULT_HALL_CAPACITY, FloorEnd, HallSession,
+    InOverflow, MAX_HALL_CAPACITY, Person, check_session,
 };
 use archipelago_shared::governance::{Phase, describe_result};
 use archipelago_shared::parcels::Actor;
@@ -18,7 +19,7 @@ use crate::ServerSystems;
 use crate::avatars::Avatar;
 use crate::governance::Proposals;
 use crate::login::LoggedIn;
-use crate::rooms::{InPlace, PlaceRooms};
+use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
 use crate::storage::assembly::SessionRecord;
 use crate::storage::{GovernanceCommand, StorageHandle, StorageReply, now};
 
@@ -62,10 +63,21 @@ pub(super) fn request(
             title,
             agenda,
             chair,
+            capacity,
         } => {
-            return open(a, link, &member, protocity, title, agenda, chair.as_deref())
-                .err()
-                .map(Err);
+            let capacity = capacity.unwrap_or(DEFAULT_HALL_CAPACITY);
+            let chair = chair.as_deref();
+            return open(
+                a,
+                link,
+                &member,
+                protocity,
+                (title, agenda),
+                chair,
+                capacity,
+            )
+            .err()
+            .map(Err);
         }
         AssemblyRequest::Close { protocity } => close(a, &member, protocity),
         AssemblyRequest::RaiseHand => raise_hand(a, link, &member),
@@ -100,12 +112,15 @@ fn open(
     link: Entity,
     member: &LoggedIn,
     protocity: &str,
-    title: &str,
-    agenda: &[AgendaItem],
+    (title, agenda): (&str, &[AgendaItem]),
     chair: Option<&str>,
+    capacity: u32,
 ) -> Result<(), AssemblyRefusal> {
     if member.role != Role::Founder {
         return Err(AssemblyRefusal::NotFounder);
+    }
+    if !(1..=MAX_HALL_CAPACITY).contains(&capacity) {
+        return Err(AssemblyRefusal::BadCapacity);
     }
     let hall = a.hall(protocity)?;
     if let Some(entity) = a.halls.by_hall.get(&hall) {
@@ -149,6 +164,7 @@ fn open(
             opened_by: member.name.clone(),
             opened_at: now(),
             closed_at: None,
+            capacity,
         },
     );
     Ok(())
@@ -159,6 +175,7 @@ fn record_opened(
     mut commands: Commands,
     mut replies: MessageReader<StorageReply>,
     mut halls: ResMut<HallSessions>,
+    mut capacity: ResMut<HallCapacity>,
     mut links: Query<&mut MessageSender<ToClient>>,
     world: Res<World>,
     rooms: Res<PlaceRooms>,
@@ -193,7 +210,11 @@ fn record_opened(
                     queue: Vec::new(),
                     floor: None,
                     opened_at: record.opened_at,
+                    capacity: record.capacity,
+                    in_main: 0,
+                    in_overflow: 0,
                 };
+                capacity.0.insert(hall, record.capacity);
                 let mut book = SessionBook::new(hall);
                 for id in session.agenda.iter().filter_map(|item| item.proposal) {
                     if let Some(tracked) = proposals.map.get(&id) {
@@ -228,7 +249,9 @@ fn record_opened(
                         session,
                         book,
                         Replicate::to_clients(NetworkTarget::All),
-                        Rooms::single(rooms.room(Place::Hall(hall))),
+                        Rooms::from(
+                            [rooms.room(Place::Hall(hall)), rooms.overflow(hall)].into_iter(),
+                        ),
                     ))
                     .id();
                 halls.by_hall.insert(hall, entity);
@@ -275,6 +298,7 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
     a.storage.close_session(id, now());
     a.commands.entity(entity).despawn();
     a.halls.by_hall.remove(&hall);
+    a.capacity.0.remove(&hall);
     info!("session {id} closed by {}", member.name);
     Ok(format!(
         "session {id} is closed; its minutes: archipelago-server admin session minutes {id}"
@@ -493,19 +517,25 @@ fn open_vote(
 /// place in the queue and the floor.
 fn track_attendance(
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
-    avatars: Query<(Entity, &InPlace, &Avatar)>,
+    avatars: Query<(Entity, &InPlace, &Avatar, Has<InOverflow>)>,
     members: Query<&LoggedIn>,
     storage: Res<StorageHandle>,
 ) {
     for (mut session, mut book) in &mut sessions {
         let hall = Place::Hall(book.hall);
         let id = session.id;
-        let here: HashMap<Entity, Entity> = avatars
+        let here: HashMap<Entity, (Entity, bool)> = avatars
             .iter()
-            .filter(|(_, place, _)| place.0 == hall)
-            .map(|(avatar, _, a)| (avatar, a.link))
+            .filter(|(_, place, _, _)| place.0 == hall)
+            .map(|(avatar, _, a, overflow)| (avatar, (a.link, overflow)))
             .collect();
-        for (avatar, link) in &here {
+        let in_overflow = here.values().filter(|(_, overflow)| *overflow).count() as u32;
+        let in_main = here.len() as u32 - in_overflow;
+        if (session.in_main, session.in_overflow) != (in_main, in_overflow) {
+            session.in_main = in_main;
+            session.in_overflow = in_overflow;
+        }
+        for (avatar, (link, overflow)) in &here {
             if book.present.contains_key(avatar) {
                 continue;
             }
@@ -513,13 +543,12 @@ fn track_attendance(
                 continue;
             };
             let (who, key) = person(member);
-            book.minute(
-                &storage,
-                id,
-                "joined",
-                Some((&who, &key)),
-                "came into the hall",
-            );
+            let how = if *overflow {
+                "came in and follows from the overflow room"
+            } else {
+                "came into the hall"
+            };
+            book.minute(&storage, id, "joined", Some((&who, &key)), how);
             book.present.insert(*avatar, (who, key));
         }
         let gone: Vec<Entity> = book

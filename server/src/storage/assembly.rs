@@ -21,6 +21,7 @@ pub struct SessionRecord {
     pub opened_by: String,
     pub opened_at: i64,
     pub closed_at: Option<i64>,
+    pub capacity: u32,
 }
 
 /// A line of minutes to append.
@@ -124,6 +125,7 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, StorageError> {
         opened_by: row.try_get("opened_by")?,
         opened_at: row.try_get("opened_at")?,
         closed_at: row.try_get("closed_at")?,
+        capacity: row.try_get("capacity")?,
     })
 }
 
@@ -152,8 +154,8 @@ impl Storage {
         let agenda = serde_json::to_string(&record.agenda)
             .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         let id = sqlx::query(
-            "INSERT INTO sessions (protocity, title, agenda, chair_key, chair_name, opened_by, opened_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (protocity, title, agenda, chair_key, chair_name, opened_by, opened_at, capacity)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&record.protocity)
         .bind(&record.title)
@@ -162,6 +164,7 @@ impl Storage {
         .bind(&record.chair_name)
         .bind(&record.opened_by)
         .bind(record.opened_at)
+        .bind(record.capacity)
         .execute(&self.pool)
         .await?
         .last_insert_rowid();

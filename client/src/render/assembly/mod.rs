@@ -6,7 +6,7 @@
 mod banner;
 mod panel;
 
-use archipelago_shared::assembly::{AssemblyRequest, HallSession};
+use archipelago_shared::assembly::{AssemblyRequest, HallSession, InOverflow};
 use archipelago_shared::protocol::AvatarPose;
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
@@ -27,6 +27,8 @@ pub struct HallView {
     pub session: Option<HallSession>,
     /// This client's key fingerprint, as the procedure names people.
     pub me: String,
+    /// The hall was full: this client follows the session from its overflow room.
+    pub in_overflow: bool,
 }
 
 impl HallView {
@@ -53,7 +55,7 @@ pub(crate) fn plugin(app: &mut App) {
 fn look_around(
     mut view: ResMut<HallView>,
     session: Res<Session>,
-    poses: Query<&AvatarPose>,
+    poses: Query<(&AvatarPose, Has<InOverflow>)>,
     sessions: Query<&HallSession>,
     world: Res<World>,
     config: Res<ClientConfig>,
@@ -61,13 +63,15 @@ fn look_around(
     if view.me.is_empty() {
         view.me = archipelago_shared::identity::fingerprint(&config.key.verifying_key().to_bytes());
     }
-    let hall = session
-        .own_avatar
-        .and_then(|e| poses.get(e).ok())
-        .and_then(|pose| match world.place_at(pose.position) {
-            Place::Hall(i) => Some((i, world.protocities[i].id.clone())),
-            Place::Grounds(_) => None,
-        });
+    let own = session.own_avatar.and_then(|e| poses.get(e).ok());
+    let in_overflow = own.is_some_and(|(_, overflow)| overflow);
+    if view.in_overflow != in_overflow {
+        view.in_overflow = in_overflow;
+    }
+    let hall = own.and_then(|(pose, _)| match world.place_at(pose.position) {
+        Place::Hall(i) => Some((i, world.protocities[i].id.clone())),
+        Place::Grounds(_) => None,
+    });
     let current = hall
         .as_ref()
         .and_then(|(_, id)| crate::assembly::session_in(sessions.iter(), id))

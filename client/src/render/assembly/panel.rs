@@ -4,8 +4,9 @@
 //! Without a session, founders find the form to open one here.
 
 use archipelago_shared::assembly::{
-    AssemblyRequest, DEFAULT_FLOOR_SECONDS, HallSession, MAX_FLOOR_SECONDS, MAX_REASON_CHARS,
-    MAX_SESSION_TITLE_CHARS, MIN_FLOOR_SECONDS, ModerationAction, Person, parse_agenda,
+    AssemblyRequest, DEFAULT_FLOOR_SECONDS, DEFAULT_HALL_CAPACITY, HallSession, MAX_FLOOR_SECONDS,
+    MAX_HALL_CAPACITY, MAX_REASON_CHARS, MAX_SESSION_TITLE_CHARS, MIN_FLOOR_SECONDS,
+    ModerationAction, Person, parse_agenda,
 };
 use archipelago_shared::governance::Phase;
 use archipelago_shared::protocol::{AvatarProfile, Role};
@@ -32,6 +33,8 @@ pub struct AssemblyPanel {
     agenda: String,
     /// Fingerprint of the chair to name (empty: oneself).
     chair: String,
+    /// How many the main hall holds.
+    capacity: u32,
 }
 
 impl Default for AssemblyPanel {
@@ -42,6 +45,7 @@ impl Default for AssemblyPanel {
             title: String::new(),
             agenda: String::new(),
             chair: String::new(),
+            capacity: DEFAULT_HALL_CAPACITY,
         }
     }
 }
@@ -139,11 +143,23 @@ fn session_view(
     let chairing = role == Role::Founder || hall_session.is_chair(&view.me);
     ui.heading(&hall_session.title);
     ui.label(format!(
-        "Session {} · chair {} · {} here",
-        hall_session.id,
-        hall_session.chair.name,
-        people.iter().count()
+        "Session {} · chair {}",
+        hall_session.id, hall_session.chair.name
     ));
+    let overflow = match hall_session.in_overflow {
+        0 => String::new(),
+        n => format!(" · {n} in the overflow room"),
+    };
+    ui.label(format!(
+        "{} of {} in the hall{overflow}",
+        hall_session.in_main, hall_session.capacity
+    ));
+    if view.in_overflow {
+        ui.colored_label(
+            egui::Color32::from_rgb(140, 200, 255),
+            "The hall is full: you follow from the overflow room. You see the stage; your hand and your vote count the same.",
+        );
+    }
     ui.separator();
 
     ui.strong("Agenda");
@@ -392,6 +408,11 @@ fn open_form(
                 ui.selectable_value(&mut state.chair, fp.clone(), label);
             }
         });
+    ui.horizontal(|ui| {
+        ui.label("the hall holds");
+        ui.add(egui::DragValue::new(&mut state.capacity).range(1..=MAX_HALL_CAPACITY));
+        ui.label("people; more follow from the overflow room");
+    });
     let agenda = parse_agenda(&state.agenda);
     let ready = !state.title.trim().is_empty() && !agenda.is_empty();
     if ui
@@ -403,6 +424,7 @@ fn open_form(
             title: state.title.clone(),
             agenda,
             chair: (!state.chair.is_empty()).then(|| state.chair.clone()),
+            capacity: Some(state.capacity),
         }));
     }
 }
