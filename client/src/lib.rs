@@ -7,6 +7,7 @@ pub mod bots;
 pub mod chat;
 pub mod connection;
 pub mod control;
+pub mod events;
 pub mod governance;
 pub mod identity;
 pub mod parcels;
@@ -86,6 +87,7 @@ impl Plugin for NetworkPlugin {
             governance::plugin,
             chat::plugin,
             assembly::plugin,
+            events::plugin,
         ));
     }
 }

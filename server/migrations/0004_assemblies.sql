@@ -64,3 +64,18 @@ BEFORE UPDATE ON moderation_log
 BEGIN
     SELECT RAISE(ABORT, 'the moderation log never changes');
 END;
+
+-- Live events scheduled in the town halls.
+CREATE TABLE events (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    title        TEXT NOT NULL,
+    protocity    TEXT NOT NULL,
+    starts_at    INTEGER NOT NULL,
+    minutes      INTEGER NOT NULL CHECK (minutes > 0),
+    capacity     INTEGER NOT NULL CHECK (capacity > 0),
+    audience     TEXT NOT NULL CHECK (audience IN ('visitor', 'member', 'resident', 'founder')),
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    cancelled_at INTEGER
+);
+CREATE INDEX events_start ON events (starts_at);

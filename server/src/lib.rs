@@ -6,6 +6,7 @@ pub mod assembly;
 pub mod avatars;
 pub mod chat;
 pub mod diagnostics;
+pub mod events;
 pub mod governance;
 pub mod login;
 pub mod network;
@@ -85,6 +86,7 @@ impl Plugin for ServerPlugin {
             governance::plugin,
             chat::plugin,
             assembly::plugin,
+            events::plugin,
             avatars::plugin,
             rooms::plugin,
             status::plugin,

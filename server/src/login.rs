@@ -19,6 +19,7 @@ use rand::RngCore;
 use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
+use crate::events::EventMessage;
 use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
 use crate::storage::{StorageHandle, StorageReply};
@@ -154,6 +155,7 @@ fn receive_requests(
     mut governance: MessageWriter<GovernanceMessage>,
     mut chat: MessageWriter<ChatMessage>,
     mut assembly: MessageWriter<AssemblyMessage>,
+    mut events: MessageWriter<EventMessage>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
@@ -244,6 +246,13 @@ fn receive_requests(
                         notice(&mut sender, remote.0, "log in before taking part".into());
                     } else {
                         assembly.write(AssemblyMessage { link, request });
+                    }
+                }
+                ToServer::Event(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before scheduling".into());
+                    } else {
+                        events.write(EventMessage { link, request });
                     }
                 }
                 ToServer::Governance(request) => {

@@ -107,6 +107,11 @@ enum Admin {
         #[command(subcommand)]
         action: cli::assembly::ModerationAction,
     },
+    /// Live events in the town halls: the calendar, scheduling, calling off.
+    Event {
+        #[command(subcommand)]
+        action: cli::assembly::EventAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -293,6 +298,7 @@ fn admin(
             }
             Admin::Session { action } => cli::assembly::sessions(&storage, action, json).await,
             Admin::Moderation { action } => cli::assembly::moderation(&storage, action, json).await,
+            Admin::Event { action } => cli::assembly::events(&storage, world, action, json).await,
         };
         storage.close().await;
         result

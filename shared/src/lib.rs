@@ -1,8 +1,9 @@
 //! What the Archipelago server and client must agree on: the wire protocol, the world data and
-//! its validation, the movement rule, the identity rules, land, governance, chat and assemblies.
+//! its validation, the movement rule, the identity rules, land, governance, chat, assemblies and events.
 
 pub mod assembly;
 pub mod chat;
+pub mod events;
 pub mod governance;
 pub mod identity;
 pub mod movement;

@@ -12,6 +12,7 @@ use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::assembly::{AssemblyRequest, HallSession, InOverflow};
+use crate::events::{Event, EventRequest};
 use crate::governance::tally::Tally;
 use crate::governance::{BallotReceipt, GovernanceRequest, ProposalId, ProposalView};
 use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
@@ -172,6 +173,8 @@ pub enum ToServer {
     Chat(ChatRequest),
     /// Open, run or moderate a session in a town hall; ask for the floor.
     Assembly(AssemblyRequest),
+    /// Schedule or call off a live event (founders).
+    Event(EventRequest),
 }
 
 /// A chat line to send.
@@ -240,6 +243,12 @@ pub enum ToClient {
     ChatRefused { reason: String },
     /// The outcome of this client's assembly request: what was done, or why not.
     AssemblyAnswer { outcome: Result<String, String> },
+    /// The calendar: every event under way or to come; sent after [`Self::Welcome`].
+    Events(Vec<Event>),
+    /// An event was scheduled or called off; replaces the client's copy.
+    EventChanged(Event),
+    /// The outcome of this client's event request: what was done, or why not.
+    EventAnswer { outcome: Result<String, String> },
 }
 
 /// Reliable, ordered channel for requests and answers.

@@ -93,7 +93,8 @@ fn status_bar(
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.small(
                     "WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · \
-                     click a plot to inspect it · C chat · G governance · M atlas · T tours",
+                     click a plot to inspect it · C chat · G governance · L events · H hand · \
+                     M atlas · T tours",
                 );
             });
         });

@@ -5,6 +5,7 @@ pub mod assembly;
 mod avatars;
 mod camera;
 pub mod chat;
+pub mod events;
 pub mod governance;
 mod hud;
 mod input;
@@ -36,6 +37,7 @@ pub fn plugin(app: &mut App) {
         parcel_panel::plugin,
         governance::plugin,
         assembly::plugin,
+        events::plugin,
         chat::plugin,
         tours::plugin,
         quit::plugin,

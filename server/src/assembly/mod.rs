@@ -27,6 +27,7 @@ pub use moderation::{Sanctions, sanction_words};
 
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar};
+use crate::events::Calendar;
 use crate::governance::Proposals;
 use crate::login::LoggedIn;
 use crate::rooms::{HallCapacity, InPlace};
@@ -43,7 +44,7 @@ pub struct AssemblyMessage {
 
 /// Token bucket for one link's assembly requests.
 #[derive(Component, Debug)]
-pub(crate) struct AssemblyBudget(f32);
+pub(crate) struct AssemblyBudget(pub(crate) f32);
 
 /// The entity of each hall's open session, by protocity index, and the halls whose session
 /// is being recorded.
@@ -152,6 +153,7 @@ pub(crate) struct Assembly<'w, 's> {
     sanctions: ResMut<'w, Sanctions>,
     proposals: Res<'w, Proposals>,
     capacity: ResMut<'w, HallCapacity>,
+    calendar: Res<'w, Calendar>,
 }
 
 impl Assembly<'_, '_> {

@@ -65,7 +65,14 @@ pub(super) fn request(
             chair,
             capacity,
         } => {
-            let capacity = capacity.unwrap_or(DEFAULT_HALL_CAPACITY);
+            // A session during a live event in the hall takes the event's capacity.
+            let capacity = capacity
+                .or_else(|| {
+                    a.calendar
+                        .live_in(protocity, now())
+                        .map(|e| e.draft.capacity)
+                })
+                .unwrap_or(DEFAULT_HALL_CAPACITY);
             let chair = chair.as_deref();
             return open(
                 a,

@@ -6,6 +6,7 @@
 //! its own runtime and posts the outcome back as a [`StorageReply`].
 
 pub mod assembly;
+pub mod events;
 pub mod governance;
 pub mod parcels;
 
@@ -49,13 +50,15 @@ pub enum StorageError {
     UnknownSession(i64),
     #[error("{name} has no {kind} in force to lift")]
     NotSanctioned { name: String, kind: &'static str },
+    #[error(transparent)]
+    Event(#[from] archipelago_shared::events::EventRefusal),
 }
 
 impl StorageError {
     /// What the person who asked is told; database details stay in the log.
     pub fn for_client(&self) -> String {
         match self {
-            StorageError::Database(_) | StorageError::Corrupt(_) => {
+            StorageError::Database(_) | StorageError::Corrupt(_) | StorageError::BadRole(_) => {
                 archipelago_shared::assembly::AssemblyRefusal::Unavailable.to_string()
             }
             other => other.to_string(),
@@ -344,6 +347,12 @@ pub enum StorageReply {
         protocity: String,
         result: Result<assembly::SessionRecord, String>,
     },
+    /// A founder's event request was stored, or refused.
+    EventChanged(EventChange),
+    /// Every event, read for changes made by the admin CLI.
+    EventsPolled {
+        result: Result<Vec<archipelago_shared::events::Event>, String>,
+    },
     /// A moderation action was stored, or refused.
     Moderated {
         link: Entity,
@@ -351,6 +360,13 @@ pub enum StorageReply {
         subject: Entity,
         result: Result<assembly::LogLine, String>,
     },
+}
+
+/// An event was scheduled or called off (by a client's founder, or seen in a poll).
+#[derive(Debug)]
+pub struct EventChange {
+    pub link: Option<Entity>,
+    pub result: Result<archipelago_shared::events::Event, String>,
 }
 
 /// Work for the minutes writer, done in the order given.
@@ -460,6 +476,54 @@ impl StorageHandle {
                 result,
             });
         });
+    }
+
+    /// Schedules or calls off an event in the background, for a founder.
+    pub fn event(
+        &self,
+        link: Entity,
+        by: String,
+        request: archipelago_shared::events::EventRequest,
+        protocities: Vec<String>,
+    ) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+            let result = match &request {
+                archipelago_shared::events::EventRequest::Schedule(draft) => {
+                    storage.schedule_event(&by, draft, &ids).await
+                }
+                archipelago_shared::events::EventRequest::Cancel(id) => {
+                    storage.cancel_event(*id).await
+                }
+            };
+            let result = result.map_err(|e| {
+                if !matches!(e, StorageError::Event(_)) {
+                    error!("events failed on {request:?}: {e}");
+                }
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::EventChanged(EventChange {
+                link: Some(link),
+                result,
+            }));
+        });
+    }
+
+    /// Reads every event in the background (to notice the admin CLI's changes).
+    pub fn poll_events(&self) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.events().await.map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::EventsPolled { result });
+        });
+    }
+
+    /// Reads every event, blocking: for startup.
+    pub fn load_events_now(&self) -> Result<Vec<archipelago_shared::events::Event>, StorageError> {
+        self.runtime.block_on(self.storage.events())
     }
 
     /// Closes sessions left open by a stopped server and reads the sanctions in force,

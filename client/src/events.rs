@@ -1,0 +1,98 @@
+//! The client's calendar ([`EventBook`]): every event under way or to come, kept current by
+//! the server, and the events this member may attend that have started since joining (for
+//! the toast with its one-click way to the hall). [`SendEvent`] schedules or calls off one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use archipelago_shared::events::{Event, EventId, EventRequest};
+use archipelago_shared::protocol::{ToClient, ToServer};
+use bevy::prelude::*;
+
+use crate::ClientSystems;
+use crate::connection::{FromServer, Request, Session};
+
+/// Answers kept for the UI.
+const MAX_ANSWERS: usize = 32;
+
+/// What this client knows of the calendar.
+#[derive(Resource, Debug, Default)]
+pub struct EventBook {
+    /// The calendar has arrived.
+    pub loaded: bool,
+    pub events: BTreeMap<EventId, Event>,
+    /// Events this member may attend that are under way, in the order they were announced,
+    /// with when (seconds since start); the UI shows a toast for the recent ones.
+    pub started: Vec<(f64, EventId)>,
+    announced: BTreeSet<EventId>,
+    /// The server's answers to this client's requests, oldest first, with when they came.
+    pub answers: Vec<(f64, Result<String, String>)>,
+}
+
+/// Schedule or call off an event (founders).
+#[derive(Message, Debug, Clone)]
+pub struct SendEvent(pub EventRequest);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<EventBook>()
+        .add_message::<SendEvent>()
+        .add_systems(
+            Update,
+            (
+                (receive, announce).chain().in_set(ClientSystems::Receive),
+                send.after(ClientSystems::Control)
+                    .before(ClientSystems::Present),
+            ),
+        );
+}
+
+/// Seconds since the epoch on this machine's clock.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>, time: Res<Time>) {
+    for FromServer(message) in messages.read() {
+        match message {
+            ToClient::Events(events) => {
+                book.events = events.iter().map(|e| (e.id, e.clone())).collect();
+                book.loaded = true;
+            }
+            ToClient::EventChanged(event) => {
+                book.events.insert(event.id, event.clone());
+            }
+            ToClient::EventAnswer { outcome } => {
+                book.answers
+                    .push((time.elapsed_secs_f64(), outcome.clone()));
+                let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
+                book.answers.drain(..excess);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Notes each event this member may attend as it starts (or, at joining, that is under way).
+fn announce(mut book: ResMut<EventBook>, session: Res<Session>, time: Res<Time>) {
+    let Some(role) = session.role else {
+        return;
+    };
+    let now = unix_now();
+    let started: Vec<EventId> = book
+        .events
+        .values()
+        .filter(|e| e.is_live(now) && e.admits(role) && !book.announced.contains(&e.id))
+        .map(|e| e.id)
+        .collect();
+    for id in started {
+        book.announced.insert(id);
+        book.started.push((time.elapsed_secs_f64(), id));
+    }
+}
+
+fn send(mut requests: MessageReader<SendEvent>, mut out: MessageWriter<Request>) {
+    for SendEvent(request) in requests.read() {
+        out.write(Request(ToServer::Event(request.clone())));
+    }
+}

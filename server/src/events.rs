@@ -1,0 +1,240 @@
+//! Live events: founders schedule them from the client or `admin event`; everyone online gets
+//! the calendar at login and every change as it happens (the CLI's changes are noticed by a
+//! poll). While an event is under way its hall admits only its audience, and a session
+//! opened there takes the event's capacity.
+
+use std::time::Duration;
+
+use archipelago_shared::events::{Event, EventRefusal, EventRequest};
+use archipelago_shared::identity::to_hex;
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
+use archipelago_shared::world::{Place, World};
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::assembly::AssemblyBudget;
+use crate::avatars::{Avatar, hall_door};
+use crate::login::LoggedIn;
+use crate::rooms::InPlace;
+use crate::storage::{StorageHandle, StorageReply, now};
+
+/// How often the database is read for events the admin CLI changed.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Every event, kept in step with the database.
+#[derive(Resource, Debug, Default)]
+pub struct Calendar {
+    pub events: Vec<Event>,
+}
+
+impl Calendar {
+    /// The event under way in a protocity's hall, if any.
+    pub fn live_in(&self, protocity: &str, at: i64) -> Option<&Event> {
+        self.events
+            .iter()
+            .find(|e| e.draft.protocity == protocity && e.is_live(at))
+    }
+
+    /// Takes a stored event; returns whether it changed anything.
+    fn accept(&mut self, event: Event) -> bool {
+        match self.events.iter_mut().find(|e| e.id == event.id) {
+            Some(known) if *known == event => false,
+            Some(known) => {
+                *known = event;
+                true
+            }
+            None => {
+                self.events.push(event);
+                true
+            }
+        }
+    }
+}
+
+/// A logged-in client's event request, passed on by the login plugin.
+#[derive(Message, Debug, Clone)]
+pub struct EventMessage {
+    pub link: Entity,
+    pub request: EventRequest,
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<Calendar>()
+        .add_message::<EventMessage>()
+        .add_observer(send_calendar)
+        .add_systems(Startup, load_events)
+        .add_systems(
+            Update,
+            (
+                (handle_requests, apply_replies).in_set(ServerSystems::Apply),
+                (poll_database, keep_to_audience).in_set(ServerSystems::Publish),
+            ),
+        );
+}
+
+fn load_events(
+    storage: Res<StorageHandle>,
+    mut calendar: ResMut<Calendar>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    match storage.load_events_now() {
+        Ok(events) => calendar.events = events,
+        Err(error) => {
+            error!("cannot read the events: {error}");
+            exit.write(AppExit::error());
+        }
+    }
+}
+
+/// The calendar, sent after the welcome (the login's commands insert `LoggedIn` after it).
+fn send_calendar(
+    trigger: On<Add, LoggedIn>,
+    mut links: Query<&mut MessageSender<ToClient>>,
+    calendar: Res<Calendar>,
+) {
+    let at = now();
+    let current = calendar
+        .events
+        .iter()
+        .filter(|e| e.is_current(at))
+        .cloned()
+        .collect();
+    if let Ok(mut sender) = links.get_mut(trigger.entity) {
+        sender.send::<ControlChannel>(ToClient::Events(current));
+    }
+}
+
+fn handle_requests(
+    mut requests: MessageReader<EventMessage>,
+    mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+) {
+    for EventMessage { link, request } in requests.read() {
+        let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
+            continue;
+        };
+        let refusal = if budget.0 < 1.0 {
+            Some(EventRefusal::TooFast)
+        } else if member.role != Role::Founder {
+            Some(EventRefusal::NotFounder)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            warn!("event request of {} refused: {refusal}", member.name);
+            sender.send::<ControlChannel>(ToClient::EventAnswer {
+                outcome: Err(refusal.to_string()),
+            });
+            continue;
+        }
+        budget.0 -= 1.0;
+        let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
+        storage.event(*link, member.name.clone(), request.clone(), protocities);
+    }
+}
+
+fn broadcast(message: &ToClient, links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>) {
+    for mut sender in links.iter_mut() {
+        sender.send::<ControlChannel>(message.clone());
+    }
+}
+
+fn apply_replies(
+    mut replies: MessageReader<StorageReply>,
+    mut calendar: ResMut<Calendar>,
+    mut links: Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
+    world: Res<World>,
+) {
+    for reply in replies.read() {
+        match reply {
+            StorageReply::EventChanged(change) => {
+                let outcome = change.result.clone().map(|event| {
+                    let hall = world
+                        .protocity(&event.draft.protocity)
+                        .map_or(event.draft.protocity.clone(), |p| p.name.clone());
+                    let words = match event.cancelled_at {
+                        Some(_) => format!("\"{}\" is called off", event.draft.title),
+                        None => format!(
+                            "\"{}\" is scheduled in the {hall} town hall (event {})",
+                            event.draft.title, event.id
+                        ),
+                    };
+                    info!("{words}");
+                    if calendar.accept(event.clone()) {
+                        broadcast(&ToClient::EventChanged(event), &mut links);
+                    }
+                    words
+                });
+                if let Some(mut sender) = change.link.and_then(|l| links.get_mut(l).ok()) {
+                    sender.send::<ControlChannel>(ToClient::EventAnswer { outcome });
+                }
+            }
+            StorageReply::EventsPolled { result } => match result {
+                Ok(events) => {
+                    for event in events {
+                        if calendar.accept(event.clone()) {
+                            info!(
+                                "event {} \"{}\" changed outside",
+                                event.id, event.draft.title
+                            );
+                            broadcast(&ToClient::EventChanged(event.clone()), &mut links);
+                        }
+                    }
+                }
+                Err(error) => error!("cannot read the events: {error}"),
+            },
+            _ => {}
+        }
+    }
+}
+
+fn poll_database(storage: Res<StorageHandle>, time: Res<Time>, mut timer: Local<Option<Timer>>) {
+    let timer = timer.get_or_insert_with(|| Timer::new(POLL, TimerMode::Repeating));
+    if timer.tick(time.delta()).just_finished() {
+        storage.poll_events();
+    }
+}
+
+/// While an event is under way, its hall admits its audience only: others stepping in are
+/// put back outside the door and told why.
+fn keep_to_audience(
+    mut avatars: Query<(&mut AvatarPose, &InPlace, &Avatar), Changed<InPlace>>,
+    mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
+    calendar: Res<Calendar>,
+    world: Res<World>,
+) {
+    let at = now();
+    for (mut pose, place, avatar) in &mut avatars {
+        let Place::Hall(hall) = place.0 else {
+            continue;
+        };
+        let protocity = &world.protocities[hall];
+        let Some(event) = calendar.live_in(&protocity.id, at) else {
+            continue;
+        };
+        let Ok((member, mut sender)) = links.get_mut(avatar.link) else {
+            continue;
+        };
+        if event.admits(member.role) {
+            continue;
+        }
+        *pose = AvatarPose {
+            position: hall_door(&world, hall, false),
+            ..*pose
+        };
+        info!(
+            "{} ({}) kept out of \"{}\"",
+            member.name,
+            to_hex(&member.public_key[..4]),
+            event.draft.title
+        );
+        sender.send::<ControlChannel>(ToClient::Notice {
+            text: format!(
+                "the {} town hall holds \"{}\" for {}s and above until it ends",
+                protocity.name, event.draft.title, event.draft.audience
+            ),
+        });
+    }
+}
