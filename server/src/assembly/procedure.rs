@@ -491,7 +491,7 @@ fn open_vote(
     let Ok((session, _)) = a.sessions.get(entity) else {
         return Err(AssemblyRefusal::NoSession);
     };
-    if !may_chair(&session, member) {
+    if !may_chair(session, member) {
         return Err(AssemblyRefusal::NotChair("open votes"));
     }
     let id = session
@@ -610,7 +610,7 @@ fn expire_floors(
 ) {
     let now = now_ms();
     for (mut session, mut book) in &mut sessions {
-        if !session.floor.as_ref().is_some_and(|f| f.until_ms <= now) {
+        if session.floor.as_ref().is_none_or(|f| f.until_ms > now) {
             continue;
         }
         let id = session.id;
