@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench bench-ballots server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test bench bench-ballots bench-assembly server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -80,3 +80,7 @@ bench:
 ## bench-ballots: 1,000 bots vote at once, then again every second for 10 s (BENCHMARKS.md).
 bench-ballots:
 	bash tests/bench/ballots.sh
+
+## bench-assembly: 200 bots in session in one town hall, 20 outside, for 60 s (BENCHMARKS.md).
+bench-assembly:
+	bash tests/bench/assembly.sh

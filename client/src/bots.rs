@@ -6,16 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession};
+use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::tally::{Choice, Rules, VoteType, YesNo};
 use archipelago_shared::governance::{Phase, ProposalId};
-use archipelago_shared::protocol::{AvatarPose, ToServer};
-use archipelago_shared::world::World;
+use archipelago_shared::protocol::{AvatarPose, Role, ToServer};
+use archipelago_shared::world::{Place, World};
 use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
 use bevy::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::assembly::SendAssembly;
+use crate::chat::SendChat;
 use crate::connection::{ConnectionState, Request, Session};
 use crate::control::AvatarControl;
 use crate::governance::{CastVote, Governance};
@@ -113,6 +117,10 @@ pub enum Behaviour {
     Roam,
     /// Stay on the capital and mill about near its spawn points (for screenshots).
     Gather,
+    /// Attend the session in the capital's town hall: walk in, move about the aisle, raise
+    /// and lower a hand, chat. A founder bot opens the session and chairs it, giving the
+    /// floor to the next in the queue.
+    Assemble,
 }
 
 impl Plugin for BotPlugin {
@@ -126,6 +134,16 @@ impl Plugin for BotPlugin {
         })
         .init_resource::<BotStats>()
         .add_systems(Update, (think, record).in_set(ClientSystems::Control));
+        if self.behaviour == Behaviour::Assemble {
+            app.insert_resource(Assembly {
+                rng: StdRng::seed_from_u64(self.seed ^ 0x6861_6c6c),
+                next_hand: Duration::from_secs(5),
+                next_line: Duration::from_secs(10),
+                next_chair: Duration::ZERO,
+                lines: 0,
+            })
+            .add_systems(Update, attend.in_set(ClientSystems::Control));
+        }
         if let Some(voting) = self.voting {
             app.insert_resource(VotingBrain {
                 voting,
@@ -161,6 +179,84 @@ fn vote(
     });
 }
 
+/// When an attending bot next raises or lowers its hand, chats, or (chairing) acts.
+#[derive(Resource)]
+struct Assembly {
+    rng: StdRng,
+    next_hand: Duration,
+    next_line: Duration,
+    next_chair: Duration,
+    lines: u32,
+}
+
+/// A bot at the assembly: a hand now and then, a line now and then; the founder bot opens
+/// the session and gives the floor to the next in the queue whenever it is free.
+fn attend(
+    mut brain: ResMut<Assembly>,
+    session: Res<Session>,
+    config: Res<ClientConfig>,
+    sessions: Query<&HallSession>,
+    world: Res<World>,
+    time: Res<Time>,
+    state: Res<ConnectionState>,
+    mut assembly: MessageWriter<SendAssembly>,
+    mut chat: MessageWriter<SendChat>,
+) {
+    if *state != ConnectionState::InWorld {
+        return;
+    }
+    let now = time.elapsed();
+    let hall = world.capital().id.clone();
+    let current = crate::assembly::session_in(sessions.iter(), &hall);
+    let me = archipelago_shared::identity::fingerprint(&config.key.verifying_key().to_bytes());
+    if session.role == Some(Role::Founder) && now >= brain.next_chair {
+        brain.next_chair = now + Duration::from_secs(3);
+        match current {
+            None => {
+                assembly.write(SendAssembly(AssemblyRequest::Open {
+                    protocity: hall,
+                    title: "Bots' assembly".into(),
+                    agenda: vec![AgendaItem {
+                        title: "Anything".into(),
+                        proposal: None,
+                    }],
+                    chair: None,
+                    capacity: None,
+                }));
+            }
+            Some(s) if s.floor.is_none() && !s.queue.is_empty() => {
+                assembly.write(SendAssembly(AssemblyRequest::GiveFloor {
+                    protocity: hall,
+                    to: None,
+                    seconds: 15,
+                }));
+            }
+            Some(_) => {}
+        }
+        return;
+    }
+    let Some(current) = current else {
+        return;
+    };
+    if now >= brain.next_hand {
+        let wait = brain.rng.gen_range(20.0..60.0);
+        brain.next_hand = now + Duration::from_secs_f64(wait);
+        assembly.write(SendAssembly(match current.queue_position(&me) {
+            Some(_) => AssemblyRequest::LowerHand,
+            None => AssemblyRequest::RaiseHand,
+        }));
+    }
+    if now >= brain.next_line {
+        let wait = brain.rng.gen_range(15.0..45.0);
+        brain.next_line = now + Duration::from_secs_f64(wait);
+        brain.lines += 1;
+        chat.write(SendChat {
+            to: ChatTo::Place,
+            text: format!("point {} on the agenda, from {}", brain.lines, session.name),
+        });
+    }
+}
+
 fn think(
     mut brain: ResMut<Brain>,
     mut control: ResMut<AvatarControl>,
@@ -182,7 +278,27 @@ fn think(
         brain.next_decision = now + wait;
         let roll: f32 = brain.rng.r#gen();
         let here = world.island_at(own.position).unwrap_or(world.capital());
-        brain.target = if brain.behaviour == Behaviour::Gather {
+        let in_hall = matches!(world.place_at(own.position), Place::Hall(i) if world.protocities[i].id == world.capital().id);
+        brain.target = if brain.behaviour == Behaviour::Assemble {
+            // Walk in (the server puts us inside the door), then move about the aisle.
+            let hall = &world.capital().island.town_hall;
+            if !in_hall {
+                requests.write(Request(ToServer::EnterHall {
+                    protocity: world.capital().id.clone(),
+                }));
+                None
+            } else {
+                let door = hall.door_inside();
+                let toward_stage = (hall.stage_front() - door).normalize_or_zero();
+                let along = brain.rng.gen_range(0.0..8.0);
+                Some(
+                    world
+                        .capital()
+                        .island
+                        .to_world(door + toward_stage * along, 0.0),
+                )
+            }
+        } else if brain.behaviour == Behaviour::Gather {
             let spawn = world.spawn_position(world.capital(), brain.rng.gen_range(0..8));
             let jitter = Vec3::new(
                 brain.rng.gen_range(-5.0..5.0),
@@ -280,6 +396,8 @@ pub struct SwarmReport {
     pub min_avatars_seen: u32,
     /// Median over bots of the median number of other avatars in view.
     pub median_avatars_seen: u32,
+    /// Median over bots of the most other avatars each had in view at once.
+    pub median_most_avatars_seen: u32,
     /// Median over bots of bytes received per second in the world.
     pub median_down_bytes_per_s: f64,
     pub teleports_requested: u32,
@@ -367,6 +485,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         connected: 0,
         min_avatars_seen: u32::MAX,
         median_avatars_seen: 0,
+        median_most_avatars_seen: 0,
         median_down_bytes_per_s: 0.0,
         teleports_requested: 0,
         ballots_sent: 0,
@@ -378,6 +497,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         errors: Vec::new(),
     };
     let mut medians = Vec::new();
+    let mut most = Vec::new();
     let mut rates = Vec::new();
     let mut latencies = Vec::new();
     for (i, app) in apps.iter().enumerate() {
@@ -394,6 +514,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             report.connected += 1;
             let busiest = stats.avatars_seen.iter().copied().max().unwrap_or(0);
             report.min_avatars_seen = report.min_avatars_seen.min(busiest);
+            most.push(busiest);
             medians.push(median(stats.avatars_seen.clone()));
             let secs = stats.in_world_for.as_secs_f64().max(1e-3);
             rates.push(stats.bytes_received as f64 / secs);
@@ -411,6 +532,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         report.min_avatars_seen = 0;
     }
     report.median_avatars_seen = median(medians);
+    report.median_most_avatars_seen = median(most);
     report.median_down_bytes_per_s = median(rates);
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| {

@@ -133,6 +133,35 @@ impl TestServer {
             storage.close().await;
         });
     }
+
+    /// A client for a new key called `name`, registered with `role` first (none: a visitor).
+    /// Not yet in the world: see [`enter_world`] and [`enter_world_together`].
+    pub fn join(&self, name: &str, role: Option<archipelago_shared::protocol::Role>) -> TestClient {
+        let key = archipelago_client::identity::ephemeral();
+        if let Some(role) = role {
+            self.register(&key, name, role);
+        }
+        TestClient::new(self.client_config(name, key))
+    }
+}
+
+/// A yes/no proposal for members, open for an hour once opened, decided by one ballot.
+pub fn yes_no_draft(title: &str) -> ProposalDraft {
+    use archipelago_shared::governance::tally::VoteType;
+    use archipelago_shared::governance::{Eligibility, Scope};
+    ProposalDraft {
+        title: title.into(),
+        body: String::new(),
+        scope: Scope::Nation,
+        eligibility: Eligibility::AtLeast(archipelago_shared::protocol::Role::Member),
+        vote_type: VoteType::YesNo,
+        options: Vec::new(),
+        opens_at: None,
+        voting_secs: 3600,
+        quorum: 1,
+        threshold_percent: 50,
+        live_tally: true,
+    }
 }
 
 impl Drop for TestServer {

@@ -7,33 +7,17 @@
 
 use std::time::{Duration, Instant};
 
-use archipelago_client::identity::ephemeral;
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession, ModerationAction};
-use archipelago_shared::governance::tally::{Choice, VoteType, YesNo};
-use archipelago_shared::governance::{Eligibility, GovernanceRequest, Phase, ProposalDraft, Scope};
+use archipelago_shared::governance::tally::{Choice, YesNo};
+use archipelago_shared::governance::{GovernanceRequest, Phase};
 use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_tests::{
-    TestClient, TestServer, create_proposal, enter_hall, enter_world, server_cli, wait_until, world,
+    TestClient, TestServer, create_proposal, enter_hall, enter_world_together, server_cli,
+    wait_until, world, yes_no_draft,
 };
 
 /// Each step must reach every attendee within this long.
 const SEEN_WITHIN: Duration = Duration::from_secs(1);
-
-fn draft() -> ProposalDraft {
-    ProposalDraft {
-        title: "Adopt the harbour charter".into(),
-        body: String::new(),
-        scope: Scope::Nation,
-        eligibility: Eligibility::AtLeast(Role::Member),
-        vote_type: VoteType::YesNo,
-        options: Vec::new(),
-        opens_at: None,
-        voting_secs: 3600,
-        quorum: 1,
-        threshold_percent: 50,
-        live_tally: true,
-    }
-}
 
 /// Waits until every client's copy of the hall's session satisfies `check`.
 fn all_see(
@@ -70,21 +54,13 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         .expect("a second protocity")
         .id
         .clone();
-    let join = |name: &str, role: Option<Role>| {
-        let key = ephemeral();
-        if let Some(role) = role {
-            server.register(&key, name, role);
-        }
-        let mut client = TestClient::new(server.client_config(name, key));
-        enter_world(&mut client);
-        client
-    };
-    let mut fay = join("Fay", Some(Role::Founder));
-    let mut ada = join("Ada", Some(Role::Member));
-    let mut bo = join("Bo", Some(Role::Member));
-    let mut cy = join("Cy", Some(Role::Member));
-    let mut vic = join("Vic", None);
-    let charter = create_proposal(&mut fay, draft());
+    let mut fay = server.join("Fay", Some(Role::Founder));
+    let mut ada = server.join("Ada", Some(Role::Member));
+    let mut bo = server.join("Bo", Some(Role::Member));
+    let mut cy = server.join("Cy", Some(Role::Member));
+    let mut vic = server.join("Vic", None);
+    enter_world_together(&mut [&mut fay, &mut ada, &mut bo, &mut cy, &mut vic]);
+    let charter = create_proposal(&mut fay, yes_no_draft("Adopt the harbour charter"));
     enter_hall(&mut [&mut fay, &mut ada, &mut bo, &mut cy, &mut vic], &hall);
 
     // Only founders open sessions.

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use archipelago_client::events::{EventBook, SendEvent, unix_now};
-use archipelago_client::identity::ephemeral;
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
 use archipelago_shared::events::{Event, EventDraft, EventRequest};
 use archipelago_shared::protocol::{Role, ToServer};
@@ -62,16 +61,9 @@ fn a_scheduled_assembly_reaches_the_calendar_starts_and_brings_its_members_to_th
         .expect("a second protocity")
         .id
         .clone();
-    let join = |name: &str, role: Option<Role>| {
-        let key = ephemeral();
-        if let Some(role) = role {
-            server.register(&key, name, role);
-        }
-        TestClient::new(server.client_config(name, key))
-    };
-    let mut fay = join("Fay", Some(Role::Founder));
-    let mut mo = join("Mo", Some(Role::Member));
-    let mut vic = join("Vic", None);
+    let mut fay = server.join("Fay", Some(Role::Founder));
+    let mut mo = server.join("Mo", Some(Role::Member));
+    let mut vic = server.join("Vic", None);
     enter_world_together(&mut [&mut fay, &mut mo, &mut vic]);
     assert!(
         wait_until(

@@ -10,12 +10,12 @@ use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
 use archipelago_shared::chat::ChatTo;
-use archipelago_shared::governance::tally::{Choice, VoteType, YesNo};
-use archipelago_shared::governance::{Eligibility, Phase, ProposalDraft, Scope};
+use archipelago_shared::governance::Phase;
+use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{
     TestClient, TestServer, create_proposal, enter_hall, enter_world, enter_world_together,
-    wait_until, world,
+    wait_until, world, yes_no_draft,
 };
 
 const CAPACITY: u32 = 10;
@@ -35,22 +35,7 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
     server.register(&fay_key, "Fay", Role::Founder);
     let mut fay = TestClient::new(server.client_config("Fay", fay_key));
     enter_world(&mut fay);
-    let charter = create_proposal(
-        &mut fay,
-        ProposalDraft {
-            title: "Adopt the harbour charter".into(),
-            body: String::new(),
-            scope: Scope::Nation,
-            eligibility: Eligibility::AtLeast(Role::Member),
-            vote_type: VoteType::YesNo,
-            options: Vec::new(),
-            opens_at: None,
-            voting_secs: 3600,
-            quorum: 1,
-            threshold_percent: 50,
-            live_tally: true,
-        },
-    );
+    let charter = create_proposal(&mut fay, yes_no_draft("Adopt the harbour charter"));
     let opened = fay.ask(AssemblyRequest::Open {
         protocity: hall.clone(),
         title: "Harbour assembly".into(),
@@ -93,6 +78,10 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
         .collect();
     assert_eq!(overflow.len(), 5, "five are told they are in the overflow");
     let main: Vec<usize> = (0..ATTENDEES).filter(|i| !overflow.contains(i)).collect();
+    let together = wait_until(attendees, Duration::from_secs(3), |c| {
+        main.iter().all(|&i| c[i].others().len() == CAPACITY as usize - 1)
+    });
+    assert!(together, "everyone in the main hall receives the nine others there");
 
     // Someone in the hall gets the floor; the overflow sees and receives the speaker.
     let speaker = main[0];

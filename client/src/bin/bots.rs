@@ -48,8 +48,11 @@ struct Cli {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Keep every bot on the capital near its spawn points instead of roaming.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "assemble")]
     gather: bool,
+    /// Attend the session in the capital's town hall (a founder bot opens and chairs it).
+    #[arg(long)]
+    assemble: bool,
     /// Vote on this proposal: a random valid ballot as soon as it is open, then again
     /// (replacing it) about every --vote-every seconds.
     #[arg(long)]
@@ -90,6 +93,8 @@ fn main() -> anyhow::Result<()> {
         seed: cli.seed,
         behaviour: if cli.gather {
             Behaviour::Gather
+        } else if cli.assemble {
+            Behaviour::Assemble
         } else {
             Behaviour::Roam
         },
