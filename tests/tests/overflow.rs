@@ -79,9 +79,13 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
     assert_eq!(overflow.len(), 5, "five are told they are in the overflow");
     let main: Vec<usize> = (0..ATTENDEES).filter(|i| !overflow.contains(i)).collect();
     let together = wait_until(attendees, Duration::from_secs(3), |c| {
-        main.iter().all(|&i| c[i].others().len() == CAPACITY as usize - 1)
+        main.iter()
+            .all(|&i| c[i].others().len() == CAPACITY as usize - 1)
     });
-    assert!(together, "everyone in the main hall receives the nine others there");
+    assert!(
+        together,
+        "everyone in the main hall receives the nine others there"
+    );
 
     // Someone in the hall gets the floor; the overflow sees and receives the speaker.
     let speaker = main[0];
