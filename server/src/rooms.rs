@@ -54,6 +54,21 @@ impl PlaceRooms {
 #[derive(Resource, Debug, Default)]
 pub struct HallCapacity(pub HashMap<usize, u32>);
 
+/// How long an avatar (and its owner) stay in the room of the place they just left, as well
+/// as in the new one. People who walk into a hall together arrive over a few frames; without
+/// this, each would be hidden from the others for those frames and shown again right after,
+/// and a client that loses sight of an avatar and regains it within a few ticks can lose it
+/// for good (see tests/tests/hall_cohorts.rs).
+const LINGER: f32 = 1.5;
+
+/// On an avatar that changed places a moment ago: the room it is in now, to keep alone once
+/// the timer ends.
+#[derive(Component, Debug)]
+pub struct Lingering {
+    room: RoomId,
+    timer: Timer,
+}
+
 /// On an avatar in a main hall that the overflow room receives too: the chair's and the
 /// speaker's, so those following from the overflow see the stage.
 #[derive(Component, Debug)]
@@ -75,7 +90,10 @@ pub(crate) fn plugin(app: &mut App) {
     app.insert_resource(rooms)
         .init_resource::<HallCapacity>()
         .add_observer(status_everywhere)
-        .add_systems(Update, follow_avatars.in_set(ServerSystems::Publish));
+        .add_systems(
+            Update,
+            (follow_avatars, stop_lingering).in_set(ServerSystems::Publish),
+        );
 }
 
 fn status_everywhere(
@@ -139,19 +157,53 @@ fn follow_avatars(
             Place::Hall(hall) if overflow => rooms.overflow(hall),
             _ => rooms.room(place),
         };
+        let left = current.map(|c| match c.0 {
+            Place::Hall(hall) if was_overflow => rooms.overflow(hall),
+            other => rooms.room(other),
+        });
+        let both: Rooms = [Some(room), left].into_iter().flatten().into();
         let mut avatar_entity = commands.entity(entity);
         avatar_entity
-            .insert((InPlace(place), Rooms::single(room)))
+            .insert((
+                InPlace(place),
+                both.clone(),
+                Lingering {
+                    room,
+                    timer: Timer::from_seconds(LINGER, TimerMode::Once),
+                },
+            ))
             .remove::<(InOverflow, SharedWithOverflow)>();
         if overflow {
             avatar_entity.insert(InOverflow);
         }
         if let Ok(mut link) = commands.get_entity(avatar.link) {
-            link.insert(Rooms::single(room));
+            link.insert(both);
         }
         debug!(
             "{entity} is now in {place:?}{}",
             if overflow { " (overflow)" } else { "" }
         );
+    }
+}
+
+/// Takes avatars (and their owners) out of the room they left once they have lingered.
+fn stop_lingering(
+    mut commands: Commands,
+    mut avatars: Query<(Entity, &mut Lingering, &Avatar)>,
+    time: Res<Time>,
+) {
+    for (entity, mut lingering, avatar) in &mut avatars {
+        if !lingering.timer.tick(time.delta()).just_finished() {
+            continue;
+        }
+        let room = Rooms::single(lingering.room);
+        // The stage is shared with the overflow again by the assembly plugin next frame.
+        commands
+            .entity(entity)
+            .insert(room.clone())
+            .remove::<(Lingering, SharedWithOverflow)>();
+        if let Ok(mut link) = commands.get_entity(avatar.link) {
+            link.insert(room);
+        }
     }
 }
