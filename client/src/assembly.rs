@@ -3,7 +3,7 @@
 //! assembly requests. [`SendAssembly`] sends a request. Runs without a window, so bots and
 //! tests raise hands and chair sessions through exactly this code.
 
-use archipelago_shared::assembly::{AssemblyRequest, HallSession};
+use archipelago_shared::assembly::{AssemblyRequest, HallSession, ModerationRecord};
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -18,6 +18,8 @@ const MAX_ANSWERS: usize = 64;
 #[derive(Resource, Debug, Default)]
 pub struct AssemblyAnswers {
     pub answers: Vec<(f64, Result<String, String>)>,
+    /// The moderation log as last sent (founders ask for it).
+    pub moderation_log: Option<Vec<ModerationRecord>>,
 }
 
 impl AssemblyAnswers {
@@ -58,6 +60,9 @@ fn receive(
     time: Res<Time>,
 ) {
     for FromServer(message) in messages.read() {
+        if let ToClient::ModerationLog(lines) = message {
+            answers.moderation_log = Some(lines.clone());
+        }
         if let ToClient::AssemblyAnswer { outcome } = message {
             answers
                 .answers

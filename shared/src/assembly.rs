@@ -124,6 +124,8 @@ pub enum AssemblyRequest {
     Agenda { protocity: String, item: usize },
     /// Open the vote on the current item's proposal (chair).
     OpenVote { protocity: String },
+    /// The newest lines of the moderation log (founders).
+    ModerationLog,
     /// Mute, remove or ban someone (a chair in their hall, or a founder).
     Moderate {
         protocity: String,
@@ -133,6 +135,25 @@ pub enum AssemblyRequest {
         reason: String,
     },
 }
+
+/// A line of the moderation log, as founders read it in the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationRecord {
+    /// Unix seconds.
+    pub at: i64,
+    pub actor: String,
+    /// `mute`, `unmute`, `remove`, `ban` or `unban`.
+    pub action: String,
+    pub subject: String,
+    /// The hall's protocity.
+    pub protocity: String,
+    /// Unix seconds, for mutes and bans with an end.
+    pub until: Option<i64>,
+    pub reason: String,
+}
+
+/// Most lines of the moderation log sent to a client (the newest).
+pub const MODERATION_LOG_LINES: usize = 200;
 
 /// What a moderator does to someone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +243,8 @@ pub enum AssemblyRefusal {
     BadDuration,
     #[error("founders cannot be muted, removed or banned")]
     Untouchable,
+    #[error("only founders read the moderation log")]
+    LogForFounders,
     #[error("you are muted{0}")]
     Muted(String),
     #[error("you are sending requests too fast; wait a moment")]

@@ -243,6 +243,8 @@ pub enum ToClient {
     ChatRefused { reason: String },
     /// The outcome of this client's assembly request: what was done, or why not.
     AssemblyAnswer { outcome: Result<String, String> },
+    /// The newest lines of the moderation log, oldest first, as a founder asked.
+    ModerationLog(Vec<crate::assembly::ModerationRecord>),
     /// The calendar: every event under way or to come; sent after [`Self::Welcome`].
     Events(Vec<Event>),
     /// An event was scheduled or called off; replaces the client's copy.

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use archipelago_client::assembly::AssemblyAnswers;
 use archipelago_client::bots::bot_key;
 use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_shared::assembly::{AssemblyRequest, ModerationAction};
@@ -231,6 +232,28 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
             .as_ref()
             .is_err_and(|r| r.contains("no mute in force")),
         "lifting a mute that is not there is refused: {twice:?}"
+    );
+
+    // Founders read the log in the client too; members do not.
+    let before = fay.assembly_answers().len();
+    fay.assembly(AssemblyRequest::ModerationLog);
+    let read = wait_until(&mut [&mut fay], Duration::from_secs(3), |c| {
+        c[0].app
+            .world()
+            .resource::<AssemblyAnswers>()
+            .moderation_log
+            .as_ref()
+            .is_some_and(|lines| lines.len() == 4)
+    });
+    assert!(
+        read,
+        "the founder's client receives the four lines of the log"
+    );
+    assert_eq!(fay.assembly_answers().len(), before, "with no refusal");
+    let refused = bo.ask(AssemblyRequest::ModerationLog);
+    assert!(
+        refused.as_ref().is_err_and(|r| r.contains("only founders")),
+        "{refused:?}"
     );
 
     // The log: every action, in order, with who, whom, why and when.

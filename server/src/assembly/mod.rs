@@ -253,6 +253,7 @@ fn route_requests(
                 action,
                 reason,
             } => moderation::request(&mut assembly, *link, protocity, whom, *action, reason),
+            AssemblyRequest::ModerationLog => moderation::read_log(&mut assembly, *link),
             other => procedure::request(&mut assembly, *link, other),
         };
         // Requests that need the database are answered when it has replied.

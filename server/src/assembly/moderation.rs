@@ -5,7 +5,8 @@
 //! outside the door whenever they step in.
 
 use archipelago_shared::assembly::{
-    AssemblyRefusal, HallSession, ModerationAction, check_moderation,
+    AssemblyRefusal, HallSession, MODERATION_LOG_LINES, ModerationAction, ModerationRecord,
+    check_moderation,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
@@ -99,7 +100,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                apply_stored.in_set(ServerSystems::Apply),
+                (apply_stored, send_log).in_set(ServerSystems::Apply),
                 keep_banned_out.in_set(ServerSystems::Publish),
             ),
         );
@@ -174,6 +175,41 @@ pub(super) fn request(
         },
     );
     None
+}
+
+/// Asks the database for the moderation log, for a founder; `None` when it was.
+pub(super) fn read_log(a: &mut Assembly, link: Entity) -> Option<Result<String, AssemblyRefusal>> {
+    let member = a.member(link)?;
+    if member.role != Role::Founder {
+        return Some(Err(AssemblyRefusal::LogForFounders));
+    }
+    a.storage.moderation_log(link);
+    None
+}
+
+/// Sends the newest lines of the log to the founder who asked.
+fn send_log(
+    mut replies: MessageReader<StorageReply>,
+    mut links: Query<&mut MessageSender<ToClient>>,
+) {
+    for reply in replies.read() {
+        let StorageReply::ModerationLog { link, result } = reply else {
+            continue;
+        };
+        let Ok(mut sender) = links.get_mut(*link) else {
+            continue;
+        };
+        match result {
+            Ok(lines) => {
+                let skip = lines.len().saturating_sub(MODERATION_LOG_LINES);
+                let records = lines[skip..].iter().map(ModerationRecord::from).collect();
+                sender.send::<ControlChannel>(ToClient::ModerationLog(records));
+            }
+            Err(reason) => sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+                outcome: Err(reason.clone()),
+            }),
+        }
+    }
 }
 
 /// What a stored action did, in words: "Bo is muted for 10 more minutes (spam)".

@@ -97,7 +97,7 @@ pub(super) fn request(
         AssemblyRequest::EndFloor { protocity } => end_floor(a, &member, protocity),
         AssemblyRequest::Agenda { protocity, item } => move_agenda(a, &member, protocity, *item),
         AssemblyRequest::OpenVote { protocity } => open_vote(a, link, &member, protocity),
-        AssemblyRequest::Moderate { .. } => return None,
+        AssemblyRequest::Moderate { .. } | AssemblyRequest::ModerationLog => return None,
     })
 }
 

@@ -112,6 +112,20 @@ pub struct LogLine {
     pub reason: String,
 }
 
+impl From<&LogLine> for archipelago_shared::assembly::ModerationRecord {
+    fn from(line: &LogLine) -> Self {
+        Self {
+            at: line.at,
+            actor: line.actor.clone(),
+            action: line.action.clone(),
+            subject: line.subject.clone(),
+            protocity: line.protocity.clone(),
+            until: line.until,
+            reason: line.reason.clone(),
+        }
+    }
+}
+
 fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, StorageError> {
     let agenda: String = row.try_get("agenda")?;
     Ok(SessionRecord {

@@ -347,6 +347,11 @@ pub enum StorageReply {
         protocity: String,
         result: Result<assembly::SessionRecord, String>,
     },
+    /// The moderation log, read for a founder.
+    ModerationLog {
+        link: Entity,
+        result: Result<Vec<assembly::LogLine>, String>,
+    },
     /// A founder's event request was stored, or refused.
     EventChanged(EventChange),
     /// Every event, read for changes made by the admin CLI.
@@ -508,6 +513,19 @@ impl StorageHandle {
                 link: Some(link),
                 result,
             }));
+        });
+    }
+
+    /// Reads the moderation log in the background, for a founder.
+    pub fn moderation_log(&self, link: Entity) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage.moderation_log().await.map_err(|e| {
+                error!("reading the moderation log failed: {e}");
+                e.for_client()
+            });
+            let _ = sender.send(StorageReply::ModerationLog { link, result });
         });
     }
 

@@ -9,6 +9,7 @@ use archipelago_shared::assembly::{
     ModerationAction, Person, parse_agenda,
 };
 use archipelago_shared::governance::Phase;
+use archipelago_shared::parcels::utc_date_time;
 use archipelago_shared::protocol::{AvatarProfile, Role};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -110,6 +111,9 @@ fn panel(
                 ),
                 None => open_form(ui, &protocity, &mut state, &people, &mut send),
             }
+            if role == Role::Founder {
+                moderation_log(ui, &answers, &mut send);
+            }
             let now = time.elapsed_secs_f64();
             if let Some((at, outcome)) = answers.answers.last()
                 && now - at < ANSWER_SECONDS
@@ -122,6 +126,53 @@ fn panel(
             }
         });
     Ok(())
+}
+
+/// Founders' view of the moderation log: who did what to whom, where, why and when.
+fn moderation_log(
+    ui: &mut egui::Ui,
+    answers: &AssemblyAnswers,
+    send: &mut MessageWriter<SendAssembly>,
+) {
+    egui::CollapsingHeader::new("Moderation log")
+        .id_salt("moderation-log")
+        .show(ui, |ui| {
+            if ui.small_button("Refresh").clicked() {
+                send.write(SendAssembly(AssemblyRequest::ModerationLog));
+            }
+            match &answers.moderation_log {
+                None => {
+                    ui.weak("Refresh to read it.");
+                }
+                Some(lines) if lines.is_empty() => {
+                    ui.weak("Nobody has been muted, put out or banned.");
+                }
+                Some(lines) => {
+                    egui::ScrollArea::vertical()
+                        .max_height(140.0)
+                        .show(ui, |ui| {
+                            for line in lines.iter().rev() {
+                                let until = line
+                                    .until
+                                    .map(|u| format!(" until {}", utc_date_time(u)))
+                                    .unwrap_or_default();
+                                let why = match line.reason.as_str() {
+                                    "" => String::new(),
+                                    reason => format!(": {reason}"),
+                                };
+                                ui.label(format!(
+                                    "{} {} {} {} in {}{until}{why}",
+                                    utc_date_time(line.at),
+                                    line.actor,
+                                    line.action,
+                                    line.subject,
+                                    line.protocity
+                                ));
+                            }
+                        });
+                }
+            }
+        });
 }
 
 fn person_label(person: &Person) -> String {
