@@ -74,6 +74,9 @@ struct Cli {
     /// Open the governance window on arrival, on this proposal if given.
     #[arg(long, num_args = 0..=1, default_missing_value = "0")]
     governance: Option<u64>,
+    /// Open the live events calendar on arrival.
+    #[arg(long)]
+    events: bool,
     /// Open the atlas on arrival, on a page: ocean, island (default), earth or search.
     #[arg(long, num_args = 0..=1, default_missing_value = "island", value_parser = ["ocean", "island", "earth", "search"])]
     atlas: Option<String>,
@@ -166,6 +169,11 @@ fn main() -> anyhow::Result<()> {
             "search" => AtlasTab::Search,
             _ => AtlasTab::Island,
         };
+    }
+    if cli.events {
+        app.world_mut()
+            .resource_mut::<archipelago_client::render::events::EventsWindow>()
+            .open = true;
     }
     if let Some(id) = cli.governance {
         let mut window = app.world_mut().resource_mut::<GovernanceWindow>();

@@ -124,7 +124,7 @@ fn window(
                     ui.strong(&event.draft.title);
                 });
                 ui.label(format!(
-                    "{} UTC · {} min · {hall} town hall · holds {} · {}",
+                    "{} · {} min · {hall} town hall · holds {} · {}",
                     utc_date_time(event.draft.starts_at),
                     event.draft.minutes,
                     event.draft.capacity,

@@ -92,9 +92,8 @@ fn status_bar(
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.small(
-                    "WASD walk · Shift run · Space jump · right-drag or Q/E turn · wheel zoom · \
-                     click a plot to inspect it · C chat · G governance · L events · H hand · \
-                     M atlas · T tours",
+                    "WASD walk · Shift run · Space jump · Q/E or right-drag turn · wheel zoom · \
+                     click a plot · C chat · G governance · L events · H hand · M atlas · T tours",
                 );
             });
         });

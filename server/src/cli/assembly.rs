@@ -207,7 +207,7 @@ fn print_event(event: &Event, now: i64) {
         "over"
     };
     println!(
-        "#{:<4} {:<10} {} for {} min  {:<12} {:<36} capacity {}, {}s and above",
+        "#{:<4} {:<10} {} for {} min  {:<12} {:<36} capacity {}, {}",
         event.id,
         state,
         time(event.draft.starts_at),
@@ -215,7 +215,10 @@ fn print_event(event: &Event, now: i64) {
         event.draft.protocity,
         event.draft.title,
         event.draft.capacity,
-        event.draft.audience
+        match event.draft.audience {
+            Role::Visitor => "open to everyone".to_owned(),
+            role => format!("{role}s and above"),
+        }
     );
 }
 
