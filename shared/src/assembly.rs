@@ -404,7 +404,10 @@ impl HallSession {
                 Ok(person) => person,
                 Err(_) => outside
                     .filter(|p| p.fingerprint == fingerprint)
-                    .ok_or_else(|| AssemblyRefusal::NobodyWithKey(fingerprint.to_owned()))?,
+                    .ok_or_else(|| {
+                        // Fingerprints are 8 characters; do not echo a long one back.
+                        AssemblyRefusal::NobodyWithKey(fingerprint.chars().take(16).collect())
+                    })?,
             },
         };
         let previous = self.floor.take().map(|f| f.speaker);
@@ -443,7 +446,8 @@ impl HallSession {
     /// Moves to an agenda item.
     pub fn move_to(&mut self, item: usize) -> Result<&AgendaItem, AssemblyRefusal> {
         if item >= self.agenda.len() {
-            return Err(AssemblyRefusal::NoSuchItem(item + 1));
+            // The item number comes from a client: no overflow on a huge one.
+            return Err(AssemblyRefusal::NoSuchItem(item.saturating_add(1)));
         }
         self.current = item;
         Ok(&self.agenda[item])

@@ -97,6 +97,12 @@ fn the_chair_may_give_the_floor_to_anyone_present_and_the_last_speaker_loses_it(
         Err(AssemblyRefusal::NobodyWithKey("ffffffff".into())),
         "only someone present or queued"
     );
+    let long = "f".repeat(10_000);
+    assert_eq!(
+        s.give_floor(Some(&long), None, 30, 5_000),
+        Err(AssemblyRefusal::NobodyWithKey("f".repeat(16))),
+        "a long key is not echoed back whole"
+    );
     assert_eq!(s.end_floor(), Ok(person("Cy")));
     assert_eq!(s.end_floor(), Err(AssemblyRefusal::NoFloor));
 }
@@ -137,6 +143,11 @@ fn the_agenda_moves_only_to_items_it_has() {
     assert_eq!(s.current, 2);
     assert_eq!(s.move_to(3), Err(AssemblyRefusal::NoSuchItem(4)));
     assert_eq!(s.current, 2, "a refused move stays put");
+    assert_eq!(
+        s.move_to(usize::MAX),
+        Err(AssemblyRefusal::NoSuchItem(usize::MAX)),
+        "a client's huge item number is refused, not overflowed"
+    );
 }
 
 #[test]
