@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession, ModerationAction};
+use archipelago_shared::assembly::{
+    AgendaItem, AssemblyRequest, HallSession, ModerationAction, unix_millis,
+};
 use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::governance::{GovernanceRequest, Phase};
 use archipelago_shared::protocol::{Role, ToServer};
@@ -162,7 +164,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
     let countdown = everyone[4]
         .hall_session(&hall)
-        .and_then(|s| s.seconds_left(now_ms()));
+        .and_then(|s| s.seconds_left(unix_millis()));
     assert!(
         countdown.is_some_and(|left| (8..=10).contains(&left)),
         "the countdown shows about ten seconds: {countdown:?}"
@@ -366,10 +368,4 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         text.contains("Spring assembly") && text.contains("time ran out"),
         "the text minutes read well:\n{text}"
     );
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

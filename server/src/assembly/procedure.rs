@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use archipelago_shared::assembly::{
     AgendaItem, AssemblyRefusal, AssemblyRequest, DEFAULT_HALL_CAPACITY, FloorEnd, HallSession,
-    InOverflow, MAX_HALL_CAPACITY, Person, check_session,
+    InOverflow, MAX_HALL_CAPACITY, Person, check_session, unix_millis,
 };
 use archipelago_shared::governance::{Phase, describe_result};
 use archipelago_shared::parcels::Actor;
@@ -33,13 +33,6 @@ pub(super) fn plugin(app: &mut App) {
                 .in_set(ServerSystems::Publish),
         ),
     );
-}
-
-/// Unix milliseconds, the clock of the floor's countdown.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn floor_words(seconds: u32) -> String {
@@ -391,8 +384,7 @@ fn give_floor(
         return Err(AssemblyRefusal::NotChair("give the floor"));
     }
     let present = to.and_then(|fp| book.present(fp)).map(|(p, _)| p.clone());
-    let (speaker, previous) =
-        session.give_floor(to, present, seconds, super::procedure::now_ms())?;
+    let (speaker, previous) = session.give_floor(to, present, seconds, unix_millis())?;
     let id = session.id;
     if let Some(previous) = previous {
         let key = book.key_of(&previous.fingerprint);
@@ -608,7 +600,7 @@ fn expire_floors(
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
     storage: Res<StorageHandle>,
 ) {
-    let now = now_ms();
+    let now = unix_millis();
     for (mut session, mut book) in &mut sessions {
         if session.floor.as_ref().is_none_or(|f| f.until_ms > now) {
             continue;

@@ -2,11 +2,11 @@
 //! time they have left, counting down for everyone; or, between speakers, the item under
 //! discussion.
 
+use archipelago_shared::assembly::unix_millis;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::HallView;
-use super::panel::now_ms;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(EguiPrimaryContextPass, banner);
@@ -42,7 +42,7 @@ fn banner(mut contexts: EguiContexts, view: Res<HallView>) -> Result {
                     ui.vertical_centered(|ui| {
                         match &session.floor {
                             Some(floor) => {
-                                let left = session.seconds_left(now_ms()).unwrap_or(0);
+                                let left = session.seconds_left(unix_millis()).unwrap_or(0);
                                 ui.label(
                                     egui::RichText::new("NOW SPEAKING").small().color(SPEAKING),
                                 );

@@ -6,7 +6,7 @@
 use archipelago_shared::assembly::{
     AssemblyRequest, DEFAULT_FLOOR_SECONDS, DEFAULT_HALL_CAPACITY, HallSession, MAX_FLOOR_SECONDS,
     MAX_HALL_CAPACITY, MAX_REASON_CHARS, MAX_SESSION_TITLE_CHARS, MIN_FLOOR_SECONDS,
-    ModerationAction, Person, parse_agenda,
+    ModerationAction, Person, parse_agenda, unix_millis,
 };
 use archipelago_shared::governance::Phase;
 use archipelago_shared::parcels::utc_date_time;
@@ -58,12 +58,6 @@ pub(super) fn plugin(app: &mut App) {
 
 fn seconds_words(seconds: u32) -> String {
     format!("{}:{:02}", seconds / 60, seconds % 60)
-}
-
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[expect(
@@ -240,7 +234,7 @@ fn session_view(
     ui.strong("Floor");
     match &hall_session.floor {
         Some(floor) => {
-            let left = hall_session.seconds_left(now_ms()).unwrap_or(0);
+            let left = hall_session.seconds_left(unix_millis()).unwrap_or(0);
             ui.horizontal(|ui| {
                 ui.colored_label(
                     egui::Color32::from_rgb(250, 210, 90),
