@@ -133,7 +133,10 @@ impl Plugin for BotPlugin {
             next_sample: Duration::ZERO,
         })
         .init_resource::<BotStats>()
-        .add_systems(Update, (think, record).in_set(ClientSystems::Control));
+        .add_systems(
+            Update,
+            (think, record, retry_failed_connect).in_set(ClientSystems::Control),
+        );
         if self.behaviour == Behaviour::Assemble {
             app.insert_resource(Assembly {
                 rng: StdRng::seed_from_u64(self.seed ^ 0x6861_6c6c),
@@ -339,6 +342,23 @@ fn think(
     } else {
         control.direction = to.normalize();
         control.yaw = (-to.x).atan2(-to.y);
+    }
+}
+
+/// Connecting attempts a bot makes before giving up, like a person pressing Retry: many
+/// handshakes at once on a loaded machine occasionally fail.
+const CONNECT_ATTEMPTS: u32 = 3;
+
+/// Retries a connection that failed before the bot ever got into the world.
+fn retry_failed_connect(
+    state: Res<ConnectionState>,
+    stats: Res<BotStats>,
+    mut retries: MessageWriter<crate::connection::Retry>,
+    mut attempts: Local<u32>,
+) {
+    if state.is_failed() && stats.in_world_since.is_none() && *attempts + 1 < CONNECT_ATTEMPTS {
+        *attempts += 1;
+        retries.write(crate::connection::Retry);
     }
 }
 
