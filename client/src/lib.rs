@@ -11,6 +11,7 @@ pub mod events;
 pub mod governance;
 pub mod identity;
 pub mod parcels;
+pub mod recognition;
 #[cfg(feature = "render")]
 pub mod render;
 pub mod tours;
@@ -88,6 +89,7 @@ impl Plugin for NetworkPlugin {
             chat::plugin,
             assembly::plugin,
             events::plugin,
+            recognition::plugin,
         ));
     }
 }

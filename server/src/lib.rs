@@ -11,6 +11,7 @@ pub mod governance;
 pub mod login;
 pub mod network;
 pub mod parcels;
+pub mod recognition;
 pub mod rooms;
 pub mod status;
 pub mod storage;
@@ -87,6 +88,7 @@ impl Plugin for ServerPlugin {
             chat::plugin,
             assembly::plugin,
             events::plugin,
+            recognition::plugin,
             avatars::plugin,
             rooms::plugin,
             status::plugin,
@@ -118,24 +120,53 @@ pub fn open_storage(
     );
     let storage = runtime.block_on(async {
         let storage = Storage::open(&config.data_dir).await?;
-        storage.seed_founders(&world.nation.founders).await?;
-        let seeded = storage.seed_parcels(&world.parcel_seeds()).await?;
-        if seeded.added > 0 {
-            info!(
-                "land registry: recorded {} new parcels from the world data",
-                seeded.added
-            );
-        }
-        if !seeded.orphans.is_empty() {
-            warn!(
-                "land registry: kept {} parcels the world data no longer has: {}",
-                seeded.orphans.len(),
-                seeded.orphans.join(", ")
-            );
-        }
+        seed_storage(&storage, world).await?;
         anyhow::Ok(storage)
     })?;
     Ok((StorageHandle::new(storage, runtime.clone()), runtime))
+}
+
+/// Brings the database in step with the world data: founders, new parcels, the seeded
+/// standing, and footprints computed from the registry. The server and the admin CLI both
+/// start with it, so either may be first on a fresh data directory.
+pub async fn seed_storage(storage: &Storage, world: &World) -> anyhow::Result<()> {
+    storage.seed_founders(&world.nation.founders).await?;
+    let seeded = storage.seed_parcels(&world.parcel_seeds()).await?;
+    if seeded.added > 0 {
+        info!(
+            "land registry: recorded {} new parcels from the world data",
+            seeded.added
+        );
+    }
+    if !seeded.orphans.is_empty() {
+        warn!(
+            "land registry: kept {} parcels the world data no longer has: {}",
+            seeded.orphans.len(),
+            seeded.orphans.join(", ")
+        );
+    }
+    storage.seed_standing(world).await?;
+    let parcels = storage.parcels().await?;
+    let appended = storage.record_footprints(&footprints(world, &parcels)).await?;
+    if appended > 0 {
+        info!("standing: recorded {appended} footprints computed from the land registry");
+    }
+    Ok(())
+}
+
+/// Each protocity's real-estate footprint as the registry holds it now.
+pub fn footprints<'a>(
+    world: &World,
+    parcels: impl IntoIterator<Item = &'a archipelago_shared::parcels::ParcelInfo> + Clone,
+) -> Vec<(String, i64)> {
+    world
+        .protocities
+        .iter()
+        .map(|p| {
+            let area = archipelago_shared::recognition::footprint_m2(parcels.clone(), &p.id);
+            (p.id.clone(), area)
+        })
+        .collect()
 }
 
 /// Builds the server app, ready to `run()`. `log` adds Bevy's log plugin (off in tests that

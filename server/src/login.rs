@@ -20,6 +20,7 @@ use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
 use crate::events::EventMessage;
+use crate::recognition::RecognitionMessage;
 use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
 use crate::storage::{StorageHandle, StorageReply};
@@ -156,6 +157,7 @@ fn receive_requests(
     mut chat: MessageWriter<ChatMessage>,
     mut assembly: MessageWriter<AssemblyMessage>,
     mut events: MessageWriter<EventMessage>,
+    mut recognition: MessageWriter<RecognitionMessage>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
         for message in receiver.receive() {
@@ -253,6 +255,13 @@ fn receive_requests(
                         notice(&mut sender, remote.0, "log in before scheduling".into());
                     } else {
                         events.write(EventMessage { link, request });
+                    }
+                }
+                ToServer::Recognition(request) => {
+                    if logged_in.is_none() {
+                        notice(&mut sender, remote.0, "log in before recording".into());
+                    } else {
+                        recognition.write(RecognitionMessage { link, request });
                     }
                 }
                 ToServer::Governance(request) => {

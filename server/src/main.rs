@@ -112,6 +112,17 @@ enum Admin {
         #[command(subcommand)]
         action: cli::assembly::EventAction,
     },
+    /// The nation's stage and its relations with states and bodies (founder powers;
+    /// recorded as "admin (CLI)").
+    Recognition {
+        #[command(subcommand)]
+        action: cli::recognition::RecognitionAction,
+    },
+    /// The census of each protocity and the nation's totals.
+    Census {
+        #[command(subcommand)]
+        action: cli::recognition::CensusAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,6 +310,14 @@ fn admin(
             Admin::Session { action } => cli::assembly::sessions(&storage, action, json).await,
             Admin::Moderation { action } => cli::assembly::moderation(&storage, action, json).await,
             Admin::Event { action } => cli::assembly::events(&storage, world, action, json).await,
+            Admin::Recognition { action } => {
+                archipelago_server::seed_storage(&storage, world).await?;
+                cli::recognition::recognition(&storage, world, action, json).await
+            }
+            Admin::Census { action } => {
+                archipelago_server::seed_storage(&storage, world).await?;
+                cli::recognition::census(&storage, world, action, json).await
+            }
         };
         storage.close().await;
         result

@@ -20,7 +20,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -175,6 +175,8 @@ pub enum ToServer {
     Assembly(AssemblyRequest),
     /// Schedule or call off a live event (founders).
     Event(EventRequest),
+    /// Record a stage, a relation or a census (founders).
+    Recognition(crate::recognition::RecognitionRequest),
 }
 
 /// A chat line to send.
@@ -251,6 +253,10 @@ pub enum ToClient {
     EventChanged(Event),
     /// The outcome of this client's event request: what was done, or why not.
     EventAnswer { outcome: Result<String, String> },
+    /// The nation's whole standing: sent after [`Self::Welcome`] and whenever it changes.
+    Standing(crate::recognition::Standing),
+    /// The outcome of this client's recognition request: what was recorded, or why not.
+    RecognitionAnswer { outcome: Result<String, String> },
 }
 
 /// Reliable, ordered channel for requests and answers.

@@ -2,9 +2,13 @@
 //! with a reason, dates between the founding and today; census figures that are not negative
 //! and add up; the national totals.
 
+use archipelago_shared::parcels::Owner;
 use archipelago_shared::recognition::{
-    Census, RecognitionRefusal, Stage, StageChange, census_total, check_census, check_stage_change,
+    Census, CensusRecord, Figure, FootprintRecord, RecognitionRefusal, RecognitionRequest,
+    RecognizerKind, Relation, RelationChange, Stage, StageChange, Standing, census_total,
+    check_census, check_stage_change, date_words, footprint_m2, parse_date,
 };
+use archipelago_shared::world::load_world_dir;
 
 const FOUNDED: i64 = 1_600_000_000;
 const NOW: i64 = 1_800_000_000;
@@ -15,6 +19,7 @@ fn change(stage: Stage, at: i64, reason: Option<&str>) -> StageChange {
         at,
         reason: reason.map(str::to_owned),
         source: "charter.pdf".into(),
+        recorded_by: String::new(),
     }
 }
 
@@ -186,4 +191,211 @@ fn the_national_census_is_the_sum_of_the_protocities() {
         }
     );
     assert_eq!(census_total([]), Census::default());
+}
+
+fn relation(name: &str, relation: Relation, at: i64) -> RelationChange {
+    RelationChange {
+        recognizer: name.into(),
+        kind: RecognizerKind::State,
+        relation,
+        at,
+        source: "letter".into(),
+        recorded_by: String::new(),
+    }
+}
+
+fn census(protocity: &str, at: i64, residents: i64, online: i64, income: i64) -> CensusRecord {
+    CensusRecord {
+        protocity: protocity.into(),
+        at,
+        census: Census {
+            population: residents + online,
+            residents,
+            online_members: online,
+            yearly_income: income,
+            parcels_crowdfunded: 0,
+        },
+        source: "count".into(),
+        recorded_by: String::new(),
+    }
+}
+
+fn standing() -> Standing {
+    Standing {
+        founded: FOUNDED,
+        ..Standing::default()
+    }
+}
+
+#[test]
+fn a_relation_changes_forward_in_time_and_never_to_itself() {
+    let mut s = standing();
+    let first = RecognitionRequest::Relation(relation("Palau", Relation::Talks, FOUNDED + 10));
+    assert_eq!(s.check(&first, &[], NOW), Ok(()));
+    s.apply(first);
+    let same = RecognitionRequest::Relation(relation("palau ", Relation::Talks, FOUNDED + 20));
+    assert_eq!(
+        s.check(&same, &[], NOW),
+        Err(RecognitionRefusal::SameRelation("Palau".into())),
+        "names match whatever their case and spacing"
+    );
+    let earlier = RecognitionRequest::Relation(relation("Palau", Relation::DeJure, FOUNDED + 5));
+    assert_eq!(
+        s.check(&earlier, &[], NOW),
+        Err(RecognitionRefusal::RelationOutOfOrder("Palau".into()))
+    );
+    let unnamed = RecognitionRequest::Relation(relation("  ", Relation::DeJure, FOUNDED + 50));
+    assert_eq!(s.check(&unnamed, &[], NOW), Err(RecognitionRefusal::NoName));
+    let future = RecognitionRequest::Relation(relation("Estonia", Relation::Talks, NOW + 1));
+    assert_eq!(s.check(&future, &[], NOW), Err(RecognitionRefusal::FutureDate));
+    let long = RecognitionRequest::Relation(relation(&"x".repeat(65), Relation::Talks, NOW));
+    assert!(matches!(
+        s.check(&long, &[], NOW),
+        Err(RecognitionRefusal::TooLong { .. })
+    ));
+    let upgrade = RecognitionRequest::Relation(relation("Palau", Relation::DeJure, FOUNDED + 30));
+    assert_eq!(s.check(&upgrade, &[], NOW), Ok(()));
+    s.apply(upgrade);
+    s.apply(RecognitionRequest::Relation(relation(
+        "Estonia",
+        Relation::Memorandum,
+        FOUNDED + 40,
+    )));
+    let present: Vec<(&str, Relation)> = s
+        .recognizers()
+        .iter()
+        .map(|r| (r.recognizer.as_str(), r.relation))
+        .collect();
+    assert_eq!(
+        present,
+        vec![("Palau", Relation::DeJure), ("Estonia", Relation::Memorandum)],
+        "one entry per recognizer, its latest relation, strongest first"
+    );
+    assert_eq!(s.relations.len(), 3, "the history keeps every change");
+}
+
+#[test]
+fn a_census_needs_a_known_protocity_and_a_date_in_the_nations_life() {
+    let s = standing();
+    let ok = RecognitionRequest::Census(census("meridian", NOW - 5, 10, 20, 100));
+    assert_eq!(s.check(&ok, &["meridian"], NOW), Ok(()));
+    let unknown = RecognitionRequest::Census(census("atlantis", NOW - 5, 10, 20, 100));
+    assert_eq!(
+        s.check(&unknown, &["meridian"], NOW),
+        Err(RecognitionRefusal::UnknownProtocity("atlantis".into()))
+    );
+    let early = RecognitionRequest::Census(census("meridian", FOUNDED - 1, 10, 20, 100));
+    assert_eq!(
+        s.check(&early, &["meridian"], NOW),
+        Err(RecognitionRefusal::BeforeFounding)
+    );
+    let negative = RecognitionRequest::Census(census("meridian", NOW, -1, 20, 100));
+    assert_eq!(
+        s.check(&negative, &["meridian"], NOW),
+        Err(RecognitionRefusal::Negative("the residents"))
+    );
+    let huge = RecognitionRequest::Census(census("meridian", NOW, 1, 1, i64::MAX));
+    assert_eq!(
+        s.check(&huge, &["meridian"], NOW),
+        Err(RecognitionRefusal::TooLarge("the yearly income"))
+    );
+}
+
+#[test]
+fn the_nations_series_sums_each_protocitys_latest_figure_at_every_date() {
+    let mut s = standing();
+    for record in [
+        census("a", 100, 1, 9, 1000),
+        census("b", 200, 2, 18, 2000),
+        census("a", 300, 3, 27, 3000),
+    ] {
+        s.apply(RecognitionRequest::Census(record));
+    }
+    // Filled in later, for an earlier date: still in date order.
+    s.apply(RecognitionRequest::Census(census("b", 50, 0, 5, 500)));
+    assert_eq!(
+        s.series(Figure::Population, None),
+        vec![(50, 5), (100, 15), (200, 30), (300, 50)]
+    );
+    assert_eq!(
+        s.series(Figure::YearlyIncome, Some("a")),
+        vec![(100, 1000), (300, 3000)]
+    );
+    assert_eq!(s.total().population, 50);
+    assert_eq!(s.census_of("b").map(|c| c.at), Some(200));
+    s.footprints = vec![
+        FootprintRecord {
+            protocity: "a".into(),
+            at: 100,
+            area_m2: 500,
+        },
+        FootprintRecord {
+            protocity: "b".into(),
+            at: 150,
+            area_m2: 700,
+        },
+        FootprintRecord {
+            protocity: "a".into(),
+            at: 400,
+            area_m2: 900,
+        },
+    ];
+    assert_eq!(
+        s.series(Figure::Footprint, None),
+        vec![(100, 500), (150, 1200), (400, 1600)]
+    );
+    assert_eq!(s.total_footprint(), 1600);
+    assert_eq!(s.footprint_of("a"), 900);
+}
+
+#[test]
+fn the_footprint_is_the_area_of_every_parcel_with_an_owner() {
+    let world = load_world_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/world"))
+        .expect("the world data loads");
+    let parcels = world.parcel_seeds();
+    for protocity in &world.protocities {
+        let expected: i64 = parcels
+            .iter()
+            .filter(|p| p.protocity == protocity.id && p.owner != Owner::Unowned)
+            .map(|p| i64::from(p.area_m2))
+            .sum();
+        assert_eq!(footprint_m2(&parcels, &protocity.id), expected);
+    }
+    let meridian = footprint_m2(&parcels, "meridian");
+    assert!(meridian > 0, "the capital holds land");
+    let mut sold = parcels.clone();
+    let unowned = sold
+        .iter_mut()
+        .find(|p| p.protocity == "meridian" && p.owner == Owner::Unowned)
+        .expect("the capital has an unowned parcel");
+    unowned.owner = Owner::Group("a cooperative".into());
+    let area = i64::from(unowned.area_m2);
+    assert_eq!(footprint_m2(&sold, "meridian"), meridian + area);
+}
+
+#[test]
+fn the_world_data_seeds_a_standing_that_passes_its_own_checks() {
+    let world = load_world_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/world"))
+        .expect("the world data loads");
+    let seed = world.seed_standing();
+    assert_eq!(seed.stage(), Some(Stage::NetworkArchipelago));
+    assert!(!seed.recognizers().is_empty());
+    for protocity in &world.protocities {
+        assert!(
+            seed.census_of(&protocity.id).is_some(),
+            "{} has a census",
+            protocity.id
+        );
+    }
+    let total = seed.total();
+    assert_eq!(total.population, total.residents + total.online_members);
+}
+
+#[test]
+fn dates_read_and_print_the_same() {
+    assert_eq!(parse_date("1970-01-01"), Some(0));
+    assert_eq!(parse_date("2024-02-29").map(date_words).as_deref(), Some("2024-02-29"));
+    assert_eq!(parse_date("2026-11-25").map(date_words).as_deref(), Some("2026-11-25"));
+    assert_eq!(parse_date("2026-13-01"), None);
+    assert_eq!(parse_date("yesterday"), None);
 }

@@ -220,3 +220,47 @@ fn parcel_seeds_must_be_records_the_registry_would_accept() {
         assert_eq!(field, expected_field, "{to} is refused ({problem})");
     }
 }
+
+/// The real capital plus the nation's file with one edit applied.
+fn load_with_nation(edit: impl Fn(String) -> String) -> Result<(), WorldError> {
+    let nation = edit(text("nation.ron"));
+    let capital = text("meridian.ron");
+    load_world_texts(&[("nation.ron", &nation), ("meridian.ron", &capital)]).map(|_| ())
+}
+
+#[test]
+fn a_seeded_standing_that_breaks_the_rules_is_refused_where_it_is_written() {
+    let (file, line, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("residents: 9, online_members: 81", "residents: -9, online_members: 99", 1)
+    }));
+    assert_eq!((file.as_str(), field.as_str()), ("meridian.ron", "census"));
+    assert!(
+        problem.to_string().contains("residents cannot be negative"),
+        "{problem}"
+    );
+    assert!(line > 10, "points at the census line, got {line}");
+
+    let (_, _, field, problem) = invalid(load_with_capital(|t| {
+        t.replacen("population: 90,", "population: 91,", 1)
+    }));
+    assert_eq!(field, "census");
+    assert!(problem.to_string().contains("do not add up"), "{problem}");
+
+    let (file, _, field, problem) = invalid(load_with_nation(|t| {
+        t.replacen("stage: NetworkUnion", "stage: NetworkState", 1)
+    }));
+    assert_eq!((file.as_str(), field.as_str()), ("nation.ron", "stages"));
+    assert!(problem.to_string().contains("skips a stage"), "{problem}");
+
+    let (_, _, field, problem) = invalid(load_with_nation(|t| {
+        t.replacen("date: \"2024-11-18\"", "date: \"2999-01-01\"", 1)
+    }));
+    assert_eq!(field, "recognizers");
+    assert!(problem.to_string().contains("future"), "{problem}");
+
+    let (_, _, field, problem) = invalid(load_with_nation(|t| {
+        t.replacen("date: \"2023-06-12\"", "date: \"2020-01-01\"", 1)
+    }));
+    assert_eq!(field, "stages");
+    assert!(problem.to_string().contains("before the nation's founding"), "{problem}");
+}

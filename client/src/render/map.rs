@@ -71,6 +71,7 @@ struct View<'a> {
     world: &'a World,
     book: &'a ParcelBook,
     status: Option<&'a WorldStatus>,
+    standing: Option<&'a archipelago_shared::recognition::Standing>,
     own: Option<Vec3>,
 }
 
@@ -103,6 +104,7 @@ fn atlas(
     poses: Query<&AvatarPose>,
     status: Query<&WorldStatus>,
     coastlines: Res<Coastlines>,
+    standing: Res<crate::recognition::StandingBook>,
     mut selected: ResMut<SelectedParcel>,
     mut requests: MessageWriter<Request>,
 ) -> Result {
@@ -117,6 +119,7 @@ fn atlas(
         world: &world,
         book: &book,
         status: status.iter().next(),
+        standing: standing.standing.as_ref(),
         own: session
             .own_avatar
             .and_then(|e| poses.get(e).ok())
@@ -260,7 +263,11 @@ fn ocean_page(ui: &mut egui::Ui, view: &View, actions: &mut Actions) {
                 protocity.city, protocity.jurisdiction, protocity.continent
             ));
             ui.label(&protocity.founded);
-            ui.label(protocity.population.to_string());
+            let population = view
+                .standing
+                .and_then(|s| s.census_of(&protocity.id))
+                .map_or("…".to_owned(), |c| c.census.population.to_string());
+            ui.label(population);
             ui.label(view.online(&protocity.id).to_string());
             if ui.button("Teleport").clicked() {
                 actions.teleport = Some(protocity.id.clone());

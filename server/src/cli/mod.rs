@@ -3,3 +3,4 @@
 
 pub mod assembly;
 pub mod proposals;
+pub mod recognition;

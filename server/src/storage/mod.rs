@@ -9,6 +9,7 @@ pub mod assembly;
 pub mod events;
 pub mod governance;
 pub mod parcels;
+pub mod recognition;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_parcels.sql")),
     (3, include_str!("../../migrations/0003_governance.sql")),
     (4, include_str!("../../migrations/0004_assemblies.sql")),
+    (5, include_str!("../../migrations/0005_recognition.sql")),
 ];
 
 /// File name of the database inside the data directory.
@@ -52,6 +54,8 @@ pub enum StorageError {
     NotSanctioned { name: String, kind: &'static str },
     #[error(transparent)]
     Event(#[from] archipelago_shared::events::EventRefusal),
+    #[error(transparent)]
+    Recognition(#[from] archipelago_shared::recognition::RecognitionRefusal),
 }
 
 impl StorageError {
@@ -358,6 +362,16 @@ pub enum StorageReply {
     EventsPolled {
         result: Result<Vec<archipelago_shared::events::Event>, String>,
     },
+    /// A founder's recognition request was stored (the standing with it), or refused.
+    Recognition {
+        link: Option<Entity>,
+        result: Result<Box<(archipelago_shared::recognition::Standing, String)>, String>,
+    },
+    /// The standing as stored, read for changes made by the admin CLI or after new
+    /// footprints.
+    StandingRead {
+        result: Result<Box<archipelago_shared::recognition::Standing>, String>,
+    },
     /// A moderation action was stored, or refused.
     Moderated {
         link: Entity,
@@ -514,6 +528,77 @@ impl StorageHandle {
                 result,
             }));
         });
+    }
+
+    /// Checks and stores a founder's change to the standing in the background.
+    pub fn record_standing(
+        &self,
+        link: Entity,
+        by: String,
+        request: archipelago_shared::recognition::RecognitionRequest,
+        founded: i64,
+        protocities: Vec<String>,
+    ) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+            let result = storage
+                .record_standing(&request, &by, founded, &ids)
+                .await
+                .map(|standing| Box::new((standing, request.describe())))
+                .map_err(|e| {
+                    if !matches!(e, StorageError::Recognition(_)) {
+                        error!("recording {request:?} failed: {e}");
+                    }
+                    e.for_client()
+                });
+            let _ = sender.send(StorageReply::Recognition {
+                link: Some(link),
+                result,
+            });
+        });
+    }
+
+    /// Appends footprints that changed, then reads the standing back, in the background.
+    pub fn record_footprints(&self, areas: Vec<(String, i64)>, founded: i64) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = async {
+                storage.record_footprints(&areas).await?;
+                storage.standing(founded).await
+            }
+            .await
+            .map(Box::new)
+            .map_err(|e| {
+                error!("recording footprints failed: {e}");
+                e.to_string()
+            });
+            let _ = sender.send(StorageReply::StandingRead { result });
+        });
+    }
+
+    /// Reads the standing in the background (to notice the admin CLI's changes).
+    pub fn poll_standing(&self, founded: i64) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.runtime.spawn(async move {
+            let result = storage
+                .standing(founded)
+                .await
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::StandingRead { result });
+        });
+    }
+
+    /// Reads the standing, blocking: for startup.
+    pub fn load_standing_now(
+        &self,
+        founded: i64,
+    ) -> Result<archipelago_shared::recognition::Standing, StorageError> {
+        self.runtime.block_on(self.storage.standing(founded))
     }
 
     /// Reads the moderation log in the background, for a founder.

@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::parcels::{Owner, ParcelInfo, ParcelStatus, Title, Zoning};
 use crate::protocol::Role;
+use crate::recognition::{
+    Census, CensusRecord, RecognizerKind, Relation, RelationChange, Stage, StageChange, Standing,
+    parse_date,
+};
 
 /// Height of the ocean surface in world space.
 pub const SEA_LEVEL: f32 = 0.0;
@@ -40,6 +44,52 @@ pub struct Nation {
     /// Members who are founders from the first start (hex ed25519 public keys).
     #[serde(default)]
     pub founders: Vec<FounderSeed>,
+    /// The stages reached so far, oldest first: stored at the first start, then founders
+    /// record new ones.
+    #[serde(default)]
+    pub stages: Vec<StageSeed>,
+    /// States and bodies that hold a relation with the nation, in the order it happened.
+    #[serde(default)]
+    pub recognizers: Vec<RecognizerSeed>,
+}
+
+/// A stage reached, as the world data records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageSeed {
+    pub stage: Stage,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub source: String,
+}
+
+/// A relation with an existing state or body, as the world data records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizerSeed {
+    pub name: String,
+    pub kind: RecognizerKind,
+    pub relation: Relation,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub source: String,
+}
+
+/// One census of a protocity, as the world data records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CensusSeed {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub population: i64,
+    pub residents: i64,
+    pub online_members: i64,
+    /// Whole dollars a year.
+    pub yearly_income: i64,
+    pub parcels_crowdfunded: i64,
+    pub source: String,
 }
 
 /// A founder named in the world data, granted the founder role when the server starts.
@@ -67,7 +117,10 @@ pub struct Protocity {
     pub longitude: f64,
     /// `YYYY-MM-DD`.
     pub founded: String,
-    pub population: u32,
+    /// Its censuses so far, oldest first: stored at the first start, then founders record
+    /// new ones.
+    #[serde(default)]
+    pub census: Vec<CensusSeed>,
     pub island: Island,
 }
 
@@ -318,6 +371,58 @@ impl World {
             .collect()
     }
 
+    /// The standing the world data starts with (no footprints: those come from the
+    /// registry). Dates were checked when the world was loaded.
+    pub fn seed_standing(&self) -> Standing {
+        let date = |d: &str| parse_date(d).unwrap_or_default();
+        let seeded = "world data".to_owned();
+        Standing {
+            founded: date(&self.nation.founded),
+            stages: self
+                .nation
+                .stages
+                .iter()
+                .map(|s| StageChange {
+                    stage: s.stage,
+                    at: date(&s.date),
+                    reason: s.reason.clone(),
+                    source: s.source.clone(),
+                    recorded_by: seeded.clone(),
+                })
+                .collect(),
+            relations: self
+                .nation
+                .recognizers
+                .iter()
+                .map(|r| RelationChange {
+                    recognizer: r.name.clone(),
+                    kind: r.kind,
+                    relation: r.relation,
+                    at: date(&r.date),
+                    source: r.source.clone(),
+                    recorded_by: seeded.clone(),
+                })
+                .collect(),
+            census: {
+                let mut records: Vec<CensusRecord> = self
+                    .protocities
+                    .iter()
+                    .flat_map(|p| p.census.iter().map(move |c| (p, c)))
+                    .map(|(p, c)| CensusRecord {
+                        protocity: p.id.clone(),
+                        at: date(&c.date),
+                        census: c.census(),
+                        source: c.source.clone(),
+                        recorded_by: seeded.clone(),
+                    })
+                    .collect();
+                records.sort_by_key(|r| r.at);
+                records
+            },
+            footprints: Vec::new(),
+        }
+    }
+
     /// World-space spawn position for the `index`-th spawn point of a protocity, standing on
     /// the island's top.
     pub fn spawn_position(&self, protocity: &Protocity, index: usize) -> Vec3 {
@@ -325,6 +430,18 @@ impl World {
         let local = island.spawn_points[index % island.spawn_points.len()];
         let p = island.position + local;
         Vec3::new(p.x, island.height + 0.05, p.y)
+    }
+}
+
+impl CensusSeed {
+    pub fn census(&self) -> Census {
+        Census {
+            population: self.population,
+            residents: self.residents,
+            online_members: self.online_members,
+            yearly_income: self.yearly_income,
+            parcels_crowdfunded: self.parcels_crowdfunded,
+        }
     }
 }
 

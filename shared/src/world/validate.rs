@@ -8,6 +8,9 @@ use super::load::{Source, WorldError};
 use super::{BEACH_WIDTH, Nation, Parcel, Protocity};
 use crate::parcels::{MAX_GROUP_CHARS, MAX_PRICE, Owner, ParcelStatus, check_description};
 use crate::protocol::Role;
+use crate::recognition::{
+    CensusRecord, RecognitionRequest, RelationChange, StageChange, Standing, parse_date,
+};
 
 /// How far (in degrees) a parcel's real plot may lie from its protocity's centre.
 const PLOT_REACH_DEGREES: f64 = 1.0;
@@ -102,6 +105,7 @@ pub(super) fn validate(
             ));
         }
     }
+    validate_standing(nation, protocities)?;
     if !protocities.iter().any(|p| p.value.id == n.capital) {
         return Err(nation.error(
             "capital",
@@ -156,6 +160,72 @@ pub(super) fn validate(
                     },
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The seeded stages, relations and censuses must pass the same checks as a founder's
+/// changes: real dates between the founding and today, stages in order, figures that add up.
+fn validate_standing(
+    nation: &Source<Nation>,
+    protocities: &[Source<Protocity>],
+) -> Result<(), WorldError> {
+    let n = &nation.value;
+    let now = crate::assembly::unix_millis() / 1000;
+    let founded = parse_date(&n.founded).unwrap_or_default();
+    let date = |source_date: &str, error: &dyn Fn(Problem) -> WorldError| {
+        parse_date(source_date).ok_or_else(|| error(Problem::BadDate(source_date.to_owned())))
+    };
+    let mut standing = Standing {
+        founded,
+        ..Standing::default()
+    };
+    for seed in &n.stages {
+        let error = |problem| nation.error_in("stages", &seed.date, "stages", problem);
+        let change = StageChange {
+            stage: seed.stage,
+            at: date(&seed.date, &error)?,
+            reason: seed.reason.clone(),
+            source: seed.source.clone(),
+            recorded_by: String::new(),
+        };
+        let request = RecognitionRequest::Stage(change);
+        standing
+            .check(&request, &[], now)
+            .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;
+        standing.apply(request);
+    }
+    for seed in &n.recognizers {
+        let error = |problem| nation.error_in("recognizers", &seed.name, "recognizers", problem);
+        let change = RelationChange {
+            recognizer: seed.name.clone(),
+            kind: seed.kind,
+            relation: seed.relation,
+            at: date(&seed.date, &error)?,
+            source: seed.source.clone(),
+            recorded_by: String::new(),
+        };
+        let request = RecognitionRequest::Relation(change);
+        standing
+            .check(&request, &[], now)
+            .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;
+        standing.apply(request);
+    }
+    for source in protocities {
+        let p = &source.value;
+        for seed in &p.census {
+            let error = |problem| source.error_in("census", &seed.date, "census", problem);
+            let record = CensusRecord {
+                protocity: p.id.clone(),
+                at: date(&seed.date, &error)?,
+                census: seed.census(),
+                source: seed.source.clone(),
+                recorded_by: String::new(),
+            };
+            standing
+                .check(&RecognitionRequest::Census(record), &[p.id.as_str()], now)
+                .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;
         }
     }
     Ok(())

@@ -1,0 +1,190 @@
+//! The nation's standing: founders record stages, relations and censuses from the client or
+//! `admin recognition|census`; everyone online gets the whole standing at login and again
+//! whenever it changes (the CLI's changes are noticed by a poll). The real-estate footprint
+//! is never typed in: it is computed from the land registry whenever the registry changes.
+
+use std::time::Duration;
+
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::recognition::{
+    RecognitionRefusal, RecognitionRequest, Standing, parse_date,
+};
+use archipelago_shared::world::World;
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::assembly::AssemblyBudget;
+use crate::login::LoggedIn;
+use crate::parcels::ParcelRegistry;
+use crate::storage::{StorageHandle, StorageReply};
+
+/// How often the database is read for changes the admin CLI made.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The standing as stored, kept in step with the database.
+#[derive(Resource, Debug, Default)]
+pub struct NationStanding(pub Standing);
+
+/// A logged-in client's recognition request, passed on by the login plugin.
+#[derive(Message, Debug, Clone)]
+pub struct RecognitionMessage {
+    pub link: Entity,
+    pub request: RecognitionRequest,
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<NationStanding>()
+        .add_message::<RecognitionMessage>()
+        .add_observer(send_standing)
+        .add_systems(Startup, load_standing)
+        .add_systems(
+            Update,
+            (
+                (handle_requests, apply_replies).in_set(ServerSystems::Apply),
+                (follow_registry, poll_database).in_set(ServerSystems::Publish),
+            ),
+        );
+}
+
+fn founded(world: &World) -> i64 {
+    parse_date(&world.nation.founded).unwrap_or_default()
+}
+
+fn load_standing(
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+    mut standing: ResMut<NationStanding>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    match storage.load_standing_now(founded(&world)) {
+        Ok(stored) => standing.0 = stored,
+        Err(error) => {
+            error!("cannot read the nation's standing: {error}");
+            exit.write(AppExit::error());
+        }
+    }
+}
+
+/// The standing, sent after the welcome (the login's commands insert `LoggedIn` after it).
+fn send_standing(
+    trigger: On<Add, LoggedIn>,
+    mut links: Query<&mut MessageSender<ToClient>>,
+    standing: Res<NationStanding>,
+) {
+    if let Ok(mut sender) = links.get_mut(trigger.entity) {
+        sender.send::<ControlChannel>(ToClient::Standing(standing.0.clone()));
+    }
+}
+
+fn handle_requests(
+    mut requests: MessageReader<RecognitionMessage>,
+    mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+) {
+    for RecognitionMessage { link, request } in requests.read() {
+        let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
+            continue;
+        };
+        let refusal = if budget.0 < 1.0 {
+            Some(RecognitionRefusal::TooFast)
+        } else if member.role != Role::Founder {
+            Some(RecognitionRefusal::NotFounder)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            warn!("recognition request of {} refused: {refusal}", member.name);
+            sender.send::<ControlChannel>(ToClient::RecognitionAnswer {
+                outcome: Err(refusal.to_string()),
+            });
+            continue;
+        }
+        budget.0 -= 1.0;
+        let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
+        storage.record_standing(
+            *link,
+            member.name.clone(),
+            request.clone(),
+            founded(&world),
+            protocities,
+        );
+    }
+}
+
+fn broadcast(standing: &Standing, links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>) {
+    for mut sender in links.iter_mut() {
+        sender.send::<ControlChannel>(ToClient::Standing(standing.clone()));
+    }
+}
+
+fn apply_replies(
+    mut replies: MessageReader<StorageReply>,
+    mut standing: ResMut<NationStanding>,
+    mut links: Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
+) {
+    for reply in replies.read() {
+        match reply {
+            StorageReply::Recognition { link, result } => {
+                let outcome = match result {
+                    Ok(recorded) => {
+                        let (stored, words) = recorded.as_ref();
+                        info!("standing {words}");
+                        standing.0 = stored.clone();
+                        broadcast(&standing.0, &mut links);
+                        Ok(words.clone())
+                    }
+                    Err(refusal) => {
+                        warn!("recognition request refused: {refusal}");
+                        Err(refusal.clone())
+                    }
+                };
+                if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
+                    sender.send::<ControlChannel>(ToClient::RecognitionAnswer { outcome });
+                }
+            }
+            StorageReply::StandingRead { result } => match result {
+                Ok(stored) if **stored != standing.0 => {
+                    info!("the nation's standing changed outside or in the registry");
+                    standing.0 = (**stored).clone();
+                    broadcast(&standing.0, &mut links);
+                }
+                Ok(_) => {}
+                Err(error) => error!("cannot read the nation's standing: {error}"),
+            },
+            _ => {}
+        }
+    }
+}
+
+fn poll_database(
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+    time: Res<Time>,
+    mut timer: Local<Option<Timer>>,
+) {
+    let timer = timer.get_or_insert_with(|| Timer::new(POLL, TimerMode::Repeating));
+    if timer.tick(time.delta()).just_finished() {
+        storage.poll_standing(founded(&world));
+    }
+}
+
+/// When the registry changes a protocity's footprint, the new one is stored and sent.
+fn follow_registry(
+    registry: Res<ParcelRegistry>,
+    standing: Res<NationStanding>,
+    storage: Res<StorageHandle>,
+    world: Res<World>,
+) {
+    if !registry.is_changed() {
+        return;
+    }
+    let areas = crate::footprints(&world, registry.parcels.values());
+    let changed = areas
+        .iter()
+        .any(|(id, area)| standing.0.footprint_of(id) != *area);
+    if changed {
+        storage.record_footprints(areas, founded(&world));
+    }
+}

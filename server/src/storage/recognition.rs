@@ -1,0 +1,259 @@
+//! The nation's standing on disk: stages, relations, censuses and footprints, each an
+//! append-only history. A founder's change is checked against the stored history inside the
+//! transaction that stores it, so two founders cannot both record the next stage.
+
+use archipelago_shared::recognition::{
+    Census, CensusRecord, FootprintRecord, RecognitionRequest, RecognizerKind, Relation,
+    RelationChange, Stage, StageChange, Standing,
+};
+use archipelago_shared::world::World;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::{Storage, StorageError, now};
+
+fn parsed<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StorageError> {
+    parse(&text).ok_or(StorageError::Corrupt(format!("`{text}` in the standing")))
+}
+
+fn stage_from_row(row: &SqliteRow) -> Result<StageChange, StorageError> {
+    Ok(StageChange {
+        stage: parsed(row.try_get("stage")?, Stage::parse)?,
+        at: row.try_get("at")?,
+        reason: row.try_get("reason")?,
+        source: row.try_get("source")?,
+        recorded_by: row.try_get("recorded_by")?,
+    })
+}
+
+fn relation_from_row(row: &SqliteRow) -> Result<RelationChange, StorageError> {
+    Ok(RelationChange {
+        recognizer: row.try_get("recognizer")?,
+        kind: parsed(row.try_get("kind")?, RecognizerKind::parse)?,
+        relation: parsed(row.try_get("relation")?, Relation::parse)?,
+        at: row.try_get("at")?,
+        source: row.try_get("source")?,
+        recorded_by: row.try_get("recorded_by")?,
+    })
+}
+
+fn census_from_row(row: &SqliteRow) -> Result<CensusRecord, StorageError> {
+    Ok(CensusRecord {
+        protocity: row.try_get("protocity")?,
+        at: row.try_get("at")?,
+        census: Census {
+            population: row.try_get("population")?,
+            residents: row.try_get("residents")?,
+            online_members: row.try_get("online_members")?,
+            yearly_income: row.try_get("yearly_income")?,
+            parcels_crowdfunded: row.try_get("parcels_crowdfunded")?,
+        },
+        source: row.try_get("source")?,
+        recorded_by: row.try_get("recorded_by")?,
+    })
+}
+
+fn footprint_from_row(row: &SqliteRow) -> Result<FootprintRecord, StorageError> {
+    Ok(FootprintRecord {
+        protocity: row.try_get("protocity")?,
+        at: row.try_get("at")?,
+        area_m2: row.try_get("area_m2")?,
+    })
+}
+
+/// Reads the whole standing, every list in date order (ties in the order recorded).
+async fn read_standing(
+    conn: &mut SqliteConnection,
+    founded: i64,
+) -> Result<Standing, StorageError> {
+    let rows = sqlx::query("SELECT * FROM stage_changes ORDER BY at, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let stages = rows.iter().map(stage_from_row).collect::<Result<_, _>>()?;
+    let rows = sqlx::query("SELECT * FROM relation_changes ORDER BY at, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let relations = rows.iter().map(relation_from_row).collect::<Result<_, _>>()?;
+    let rows = sqlx::query("SELECT * FROM census_records ORDER BY at, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let census = rows.iter().map(census_from_row).collect::<Result<_, _>>()?;
+    let rows = sqlx::query("SELECT * FROM footprints ORDER BY at, id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let footprints = rows.iter().map(footprint_from_row).collect::<Result<_, _>>()?;
+    Ok(Standing {
+        founded,
+        stages,
+        relations,
+        census,
+        footprints,
+    })
+}
+
+async fn insert(
+    conn: &mut SqliteConnection,
+    request: &RecognitionRequest,
+    by: &str,
+) -> Result<(), StorageError> {
+    let at = now();
+    match request {
+        RecognitionRequest::Stage(change) => {
+            sqlx::query(
+                "INSERT INTO stage_changes (stage, at, reason, source, recorded_by, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(change.stage.as_str())
+            .bind(change.at)
+            .bind(change.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()))
+            .bind(change.source.trim())
+            .bind(by)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        RecognitionRequest::Relation(change) => {
+            sqlx::query(
+                "INSERT INTO relation_changes (recognizer, kind, relation, at, source, recorded_by, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(change.recognizer.trim())
+            .bind(change.kind.as_str())
+            .bind(change.relation.as_str())
+            .bind(change.at)
+            .bind(change.source.trim())
+            .bind(by)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        RecognitionRequest::Census(record) => {
+            let c = &record.census;
+            sqlx::query(
+                "INSERT INTO census_records (protocity, at, population, residents, online_members,
+                 yearly_income, parcels_crowdfunded, source, recorded_by, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&record.protocity)
+            .bind(record.at)
+            .bind(c.population)
+            .bind(c.residents)
+            .bind(c.online_members)
+            .bind(c.yearly_income)
+            .bind(c.parcels_crowdfunded)
+            .bind(record.source.trim())
+            .bind(by)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn seeded(conn: &mut SqliteConnection, what: &str) -> Result<bool, StorageError> {
+    Ok(sqlx::query("SELECT 1 FROM standing_seeds WHERE what = ?")
+        .bind(what)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
+async fn mark_seeded(conn: &mut SqliteConnection, what: &str) -> Result<(), StorageError> {
+    sqlx::query("INSERT INTO standing_seeds (what, at) VALUES (?, ?)")
+        .bind(what)
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Storage {
+    /// Stores the world data's stages, relations and censuses once: the nation's at the first
+    /// start, a protocity's when it first appears. Later edits to the files change nothing
+    /// stored; founders record changes instead.
+    pub async fn seed_standing(&self, world: &World) -> Result<(), StorageError> {
+        let seed = world.seed_standing();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let by = "world data";
+        if !seeded(&mut tx, "nation").await? {
+            for change in &seed.stages {
+                insert(&mut tx, &RecognitionRequest::Stage(change.clone()), by).await?;
+            }
+            for change in &seed.relations {
+                insert(&mut tx, &RecognitionRequest::Relation(change.clone()), by).await?;
+            }
+            mark_seeded(&mut tx, "nation").await?;
+        }
+        for protocity in &world.protocities {
+            let what = format!("census:{}", protocity.id);
+            if seeded(&mut tx, &what).await? {
+                continue;
+            }
+            for record in seed.census.iter().filter(|c| c.protocity == protocity.id) {
+                insert(&mut tx, &RecognitionRequest::Census(record.clone()), by).await?;
+            }
+            mark_seeded(&mut tx, &what).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The whole standing; `founded` is the nation's founding (from the world data).
+    pub async fn standing(&self, founded: i64) -> Result<Standing, StorageError> {
+        let mut conn = self.pool.acquire().await?;
+        read_standing(&mut conn, founded).await
+    }
+
+    /// Checks a change against the stored history and stores it, in one transaction; returns
+    /// the standing with it.
+    pub async fn record_standing(
+        &self,
+        request: &RecognitionRequest,
+        by: &str,
+        founded: i64,
+        protocities: &[&str],
+    ) -> Result<Standing, StorageError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut standing = read_standing(&mut tx, founded).await?;
+        standing.check(request, protocities, now())?;
+        insert(&mut tx, request, by).await?;
+        tx.commit().await?;
+        let mut recorded = request.clone();
+        match &mut recorded {
+            RecognitionRequest::Stage(c) => c.recorded_by = by.to_owned(),
+            RecognitionRequest::Relation(c) => c.recorded_by = by.to_owned(),
+            RecognitionRequest::Census(c) => c.recorded_by = by.to_owned(),
+        }
+        standing.apply(recorded);
+        Ok(standing)
+    }
+
+    /// Appends each protocity's footprint (computed from the registry) that differs from its
+    /// last stored one; returns how many were appended.
+    pub async fn record_footprints(&self, areas: &[(String, i64)]) -> Result<usize, StorageError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let at = now();
+        let mut appended = 0;
+        for (protocity, area) in areas {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT area_m2 FROM footprints WHERE protocity = ? ORDER BY at DESC, id DESC LIMIT 1",
+            )
+            .bind(protocity)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if last == Some(*area) {
+                continue;
+            }
+            sqlx::query("INSERT INTO footprints (protocity, at, area_m2) VALUES (?, ?, ?)")
+                .bind(protocity)
+                .bind(at)
+                .bind(area)
+                .execute(&mut *tx)
+                .await?;
+            appended += 1;
+        }
+        tx.commit().await?;
+        Ok(appended)
+    }
+}
