@@ -4,9 +4,7 @@
 //! records a change (founders).
 
 use archipelago_shared::protocol::{ToClient, ToServer};
-use archipelago_shared::recognition::{
-    RecognitionRequest, RecognizerKind, Relation, Standing,
-};
+use archipelago_shared::recognition::{RecognitionRequest, RecognizerKind, Relation, Standing};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 
@@ -60,7 +58,9 @@ pub(crate) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                (receive, lay_out_row).chain().in_set(ClientSystems::Receive),
+                (receive, lay_out_row)
+                    .chain()
+                    .in_set(ClientSystems::Receive),
                 send.after(ClientSystems::Control)
                     .before(ClientSystems::Present),
             ),

@@ -147,7 +147,9 @@ pub async fn seed_storage(storage: &Storage, world: &World) -> anyhow::Result<()
     }
     storage.seed_standing(world).await?;
     let parcels = storage.parcels().await?;
-    let appended = storage.record_footprints(&footprints(world, &parcels)).await?;
+    let appended = storage
+        .record_footprints(&footprints(world, &parcels))
+        .await?;
     if appended > 0 {
         info!("standing: recorded {appended} footprints computed from the land registry");
     }

@@ -20,9 +20,9 @@ use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
 use crate::events::EventMessage;
-use crate::recognition::RecognitionMessage;
 use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
+use crate::recognition::RecognitionMessage;
 use crate::storage::{StorageHandle, StorageReply};
 use crate::{ServerSettings, ServerSystems};
 

@@ -255,11 +255,7 @@ pub enum RecognitionRefusal {
     Unavailable,
 }
 
-fn check_text(
-    text: &str,
-    what: &'static str,
-    max: usize,
-) -> Result<(), RecognitionRefusal> {
+fn check_text(text: &str, what: &'static str, max: usize) -> Result<(), RecognitionRefusal> {
     if text.chars().count() > max {
         return Err(RecognitionRefusal::TooLong { what, max });
     }
@@ -325,9 +321,9 @@ pub fn check_stage_change(
 /// Checks one protocity's census figures.
 pub fn check_census(census: &Census) -> Result<(), RecognitionRefusal> {
     let fields = [
-        ("the population", census.population),
         ("the residents", census.residents),
         ("the online members", census.online_members),
+        ("the population", census.population),
         ("the yearly income", census.yearly_income),
         ("the parcels crowdfunded", census.parcels_crowdfunded),
     ];
@@ -382,7 +378,9 @@ pub fn check_relation_change(
         .max_by_key(|r| r.at);
     if let Some(last) = last {
         if change.at < last.at {
-            return Err(RecognitionRefusal::RelationOutOfOrder(last.recognizer.clone()));
+            return Err(RecognitionRefusal::RelationOutOfOrder(
+                last.recognizer.clone(),
+            ));
         }
         if last.relation == change.relation {
             return Err(RecognitionRefusal::SameRelation(last.recognizer.clone()));
@@ -595,7 +593,12 @@ impl Standing {
                 dates.dedup();
                 dates
                     .into_iter()
-                    .map(|at| (at, pick(&census_total(self.latest_by_protocity(at).into_values()))))
+                    .map(|at| {
+                        (
+                            at,
+                            pick(&census_total(self.latest_by_protocity(at).into_values())),
+                        )
+                    })
                     .collect()
             }
         }

@@ -247,7 +247,10 @@ fn a_relation_changes_forward_in_time_and_never_to_itself() {
     let unnamed = RecognitionRequest::Relation(relation("  ", Relation::DeJure, FOUNDED + 50));
     assert_eq!(s.check(&unnamed, &[], NOW), Err(RecognitionRefusal::NoName));
     let future = RecognitionRequest::Relation(relation("Estonia", Relation::Talks, NOW + 1));
-    assert_eq!(s.check(&future, &[], NOW), Err(RecognitionRefusal::FutureDate));
+    assert_eq!(
+        s.check(&future, &[], NOW),
+        Err(RecognitionRefusal::FutureDate)
+    );
     let long = RecognitionRequest::Relation(relation(&"x".repeat(65), Relation::Talks, NOW));
     assert!(matches!(
         s.check(&long, &[], NOW),
@@ -268,7 +271,10 @@ fn a_relation_changes_forward_in_time_and_never_to_itself() {
         .collect();
     assert_eq!(
         present,
-        vec![("Palau", Relation::DeJure), ("Estonia", Relation::Memorandum)],
+        vec![
+            ("Palau", Relation::DeJure),
+            ("Estonia", Relation::Memorandum)
+        ],
         "one entry per recognizer, its latest relation, strongest first"
     );
     assert_eq!(s.relations.len(), 3, "the history keeps every change");
@@ -394,8 +400,14 @@ fn the_world_data_seeds_a_standing_that_passes_its_own_checks() {
 #[test]
 fn dates_read_and_print_the_same() {
     assert_eq!(parse_date("1970-01-01"), Some(0));
-    assert_eq!(parse_date("2024-02-29").map(date_words).as_deref(), Some("2024-02-29"));
-    assert_eq!(parse_date("2026-11-25").map(date_words).as_deref(), Some("2026-11-25"));
+    assert_eq!(
+        parse_date("2024-02-29").map(date_words).as_deref(),
+        Some("2024-02-29")
+    );
+    assert_eq!(
+        parse_date("2026-11-25").map(date_words).as_deref(),
+        Some("2026-11-25")
+    );
     assert_eq!(parse_date("2026-13-01"), None);
     assert_eq!(parse_date("yesterday"), None);
 }

@@ -231,7 +231,11 @@ fn load_with_nation(edit: impl Fn(String) -> String) -> Result<(), WorldError> {
 #[test]
 fn a_seeded_standing_that_breaks_the_rules_is_refused_where_it_is_written() {
     let (file, line, field, problem) = invalid(load_with_capital(|t| {
-        t.replacen("residents: 9, online_members: 81", "residents: -9, online_members: 99", 1)
+        t.replacen(
+            "residents: 9, online_members: 81",
+            "residents: -9, online_members: 99",
+            1,
+        )
     }));
     assert_eq!((file.as_str(), field.as_str()), ("meridian.ron", "census"));
     assert!(
@@ -262,5 +266,8 @@ fn a_seeded_standing_that_breaks_the_rules_is_refused_where_it_is_written() {
         t.replacen("date: \"2023-06-12\"", "date: \"2020-01-01\"", 1)
     }));
     assert_eq!(field, "stages");
-    assert!(problem.to_string().contains("before the nation's founding"), "{problem}");
+    assert!(
+        problem.to_string().contains("before the nation's founding"),
+        "{problem}"
+    );
 }

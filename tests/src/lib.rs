@@ -224,6 +224,40 @@ impl TestClient {
         }
     }
 
+    /// This client's copy of the nation's standing, once it has arrived.
+    pub fn standing(&self) -> Option<archipelago_shared::recognition::Standing> {
+        let book = self
+            .app
+            .world()
+            .resource::<archipelago_client::recognition::StandingBook>();
+        book.standing.clone()
+    }
+
+    /// The recognizers in the capital's embassy row, in the row's order.
+    pub fn embassy_row(&self) -> Vec<String> {
+        let row = self
+            .app
+            .world()
+            .resource::<archipelago_client::recognition::EmbassyRow>();
+        row.plaques.iter().map(|p| p.recognizer.clone()).collect()
+    }
+
+    /// Sends a recognition request and waits for the server's answer to it.
+    pub fn record(
+        &mut self,
+        request: archipelago_shared::recognition::RecognitionRequest,
+    ) -> Result<String, String> {
+        use archipelago_client::recognition::{SendRecognition, StandingBook};
+        let before = self.app.world().resource::<StandingBook>().answers.len();
+        self.app.world_mut().write_message(SendRecognition(request));
+        let answered = wait_until(&mut [self], Duration::from_secs(5), |c| {
+            c[0].app.world().resource::<StandingBook>().answers.len() > before
+        });
+        assert!(answered, "the server should answer a recognition request");
+        let book = self.app.world().resource::<StandingBook>();
+        book.answers[before].1.clone()
+    }
+
     /// Sends a request the way the UI does.
     pub fn request(&mut self, message: ToServer) {
         self.app.world_mut().write_message(Request(message));

@@ -103,7 +103,10 @@ async fn record(
         .record_standing(&request, BY, founded(world), &ids)
         .await?;
     if json {
-        println!("{}", serde_json::json!({ "recorded": words, "change": request }));
+        println!(
+            "{}",
+            serde_json::json!({ "recorded": words, "change": request })
+        );
     } else {
         println!("{words}");
     }
@@ -150,7 +153,9 @@ pub async fn recognition(
             date: when,
         } => {
             let relation = Relation::parse(&relation).with_context(|| {
-                format!("`{relation}` is not a relation: use talks, memorandum, de-facto or de-jure")
+                format!(
+                    "`{relation}` is not a relation: use talks, memorandum, de-facto or de-jure"
+                )
             })?;
             let kind = RecognizerKind::parse(&kind)
                 .with_context(|| format!("`{kind}` is not a kind: use state or body"))?;
@@ -255,7 +260,12 @@ pub async fn census(
     }
 }
 
-fn show_census(standing: &Standing, world: &World, history: bool, json: bool) -> anyhow::Result<()> {
+fn show_census(
+    standing: &Standing,
+    world: &World,
+    history: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         let latest: Vec<serde_json::Value> = world
             .protocities
@@ -298,10 +308,20 @@ fn show_census(standing: &Standing, world: &World, history: bool, json: bool) ->
     for p in &world.protocities {
         if history {
             for record in standing.census.iter().filter(|c| c.protocity == p.id) {
-                line(&p.name, &date_words(record.at), &record.census, standing.footprint_of(&p.id));
+                line(
+                    &p.name,
+                    &date_words(record.at),
+                    &record.census,
+                    standing.footprint_of(&p.id),
+                );
             }
         } else if let Some(record) = standing.census_of(&p.id) {
-            line(&p.name, &date_words(record.at), &record.census, standing.footprint_of(&p.id));
+            line(
+                &p.name,
+                &date_words(record.at),
+                &record.census,
+                standing.footprint_of(&p.id),
+            );
         }
     }
     line("total", "", &standing.total(), standing.total_footprint());

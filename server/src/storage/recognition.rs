@@ -73,7 +73,10 @@ async fn read_standing(
     let rows = sqlx::query("SELECT * FROM relation_changes ORDER BY at, id")
         .fetch_all(&mut *conn)
         .await?;
-    let relations = rows.iter().map(relation_from_row).collect::<Result<_, _>>()?;
+    let relations = rows
+        .iter()
+        .map(relation_from_row)
+        .collect::<Result<_, _>>()?;
     let rows = sqlx::query("SELECT * FROM census_records ORDER BY at, id")
         .fetch_all(&mut *conn)
         .await?;
@@ -81,7 +84,10 @@ async fn read_standing(
     let rows = sqlx::query("SELECT * FROM footprints ORDER BY at, id")
         .fetch_all(&mut *conn)
         .await?;
-    let footprints = rows.iter().map(footprint_from_row).collect::<Result<_, _>>()?;
+    let footprints = rows
+        .iter()
+        .map(footprint_from_row)
+        .collect::<Result<_, _>>()?;
     Ok(Standing {
         founded,
         stages,
@@ -105,7 +111,13 @@ async fn insert(
             )
             .bind(change.stage.as_str())
             .bind(change.at)
-            .bind(change.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()))
+            .bind(
+                change
+                    .reason
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty()),
+            )
             .bind(change.source.trim())
             .bind(by)
             .bind(at)
