@@ -62,6 +62,10 @@ struct Cli {
     /// has a speaker and raised hands, save a PNG (PROTOCITY PATH).
     #[arg(long, num_args = 2, value_names = ["PROTOCITY", "PATH"])]
     screenshot_session: Option<Vec<String>>,
+    /// With --screenshot: then look down the capital's embassy row and save ROW, then open
+    /// the recognition window and save WINDOW.
+    #[arg(long, num_args = 2, value_names = ["ROW", "WINDOW"])]
+    screenshot_recognition: Option<Vec<PathBuf>>,
     /// Tour files folder.
     #[arg(long, default_value = "assets/tours")]
     tours: PathBuf,
@@ -77,6 +81,9 @@ struct Cli {
     /// Open the live events calendar on arrival.
     #[arg(long)]
     events: bool,
+    /// Open the recognition and census window on arrival.
+    #[arg(long)]
+    recognition: bool,
     /// Open the atlas on arrival, on a page: ocean, island (default), earth or search.
     #[arg(long, num_args = 0..=1, default_missing_value = "island", value_parser = ["ocean", "island", "earth", "search"])]
     atlas: Option<String>,
@@ -175,6 +182,11 @@ fn main() -> anyhow::Result<()> {
             .resource_mut::<archipelago_client::render::events::EventsWindow>()
             .open = true;
     }
+    if cli.recognition {
+        app.world_mut()
+            .resource_mut::<archipelago_client::render::recognition::RecognitionWindow>()
+            .open = true;
+    }
     if let Some(id) = cli.governance {
         let mut window = app.world_mut().resource_mut::<GovernanceWindow>();
         window.open = true;
@@ -211,6 +223,10 @@ fn main() -> anyhow::Result<()> {
                     }
                     Some((protocity.clone(), PathBuf::from(path)))
                 }
+                _ => None,
+            },
+            recognition: match cli.screenshot_recognition.as_deref() {
+                Some([row, window]) => Some((row.clone(), window.clone())),
                 _ => None,
             },
         });

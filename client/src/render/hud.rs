@@ -93,7 +93,8 @@ fn status_bar(
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.small(
                     "WASD walk · Shift run · Space jump · Q/E or right-drag turn · wheel zoom · \
-                     click a plot · C chat · G governance · L events · H hand · M atlas · T tours",
+                     click a plot · C chat · G governance · L events · H hand · M atlas · T tours · \
+                     R recognition",
                 );
             });
         });
@@ -133,6 +134,7 @@ fn labels(
     world: Res<World>,
     status: Query<&WorldStatus>,
     hall: Res<super::assembly::HallView>,
+    standing: Res<crate::recognition::StandingBook>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let (camera, camera_transform) = *camera;
@@ -163,9 +165,15 @@ fn labels(
             .and_then(|s| s.sessions.iter().find(|(id, _)| *id == protocity.id))
             .map(|(_, title)| format!("\nIn session: {title}"))
             .unwrap_or_default();
+        let population = standing
+            .standing
+            .as_ref()
+            .and_then(|s| s.census_of(&protocity.id))
+            .map(|c| format!(" · population {}", c.census.population))
+            .unwrap_or_default();
         let text = format!(
-            "{}\n{}, {} · {} online{hall_line}{in_session}",
-            protocity.name, protocity.city, protocity.jurisdiction, online
+            "{}\n{}, {}{population} · {online} online{hall_line}{in_session}",
+            protocity.name, protocity.city, protocity.jurisdiction
         );
         let galley = painter.layout(
             text,

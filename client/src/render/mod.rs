@@ -13,6 +13,7 @@ pub mod map;
 mod parcel_panel;
 pub mod plots;
 mod quit;
+pub mod recognition;
 mod scene;
 pub mod screenshot;
 pub mod tours;
@@ -38,11 +39,12 @@ pub fn plugin(app: &mut App) {
         governance::plugin,
         assembly::plugin,
         events::plugin,
+        recognition::plugin,
         chat::plugin,
         tours::plugin,
         quit::plugin,
-        screenshot::plugin,
     ));
+    app.add_plugins(screenshot::plugin);
 }
 
 /// Colour of an avatar's body for a role: visitors orange, members blue, residents green,

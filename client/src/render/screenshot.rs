@@ -5,8 +5,10 @@
 //! `--screenshot-governance PROTOCITY BOARD WINDOW` it then stands in that town hall facing
 //! the tally board (once the board shows a proposal) and saves BOARD, then opens the hall's
 //! ballot kiosk and saves WINDOW. With `--screenshot-session PROTOCITY PATH` it steps into
-//! that town hall and, once its session has a speaker and raised hands, saves PATH. Used by
-//! the screenshot test and the README.
+//! that town hall and, once its session has a speaker and raised hands, saves PATH. With
+//! `--screenshot-recognition ROW WINDOW` it then looks down the capital's embassy row and
+//! saves ROW, and opens the recognition window and saves WINDOW. Used by the screenshot test
+//! and the README.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,10 +24,12 @@ use super::assembly::HallView;
 use super::chat::ChatWindow;
 use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::plots::SelectedParcel;
+use super::recognition::{EmbassyPlaque, RecognitionWindow, WelcomeCard};
 use super::scene::SceneReady;
 use crate::connection::{ConnectionState, Request, Session};
 use crate::governance::Governance;
 use crate::parcels::ParcelBook;
+use crate::recognition::EmbassyRow;
 
 /// Frames to render after everything is in place, so shaders are compiled and shadows drawn
 /// (lavapipe is slow).
@@ -47,6 +51,9 @@ pub struct ScreenshotPlan {
     /// Then step into this protocity's town hall and, once its session has a speaker and a
     /// queue, capture it to this path.
     pub session: Option<(String, PathBuf)>,
+    /// Then look down the capital's embassy row and capture it (first path), then open the
+    /// recognition window and capture it (second path).
+    pub recognition: Option<(PathBuf, PathBuf)>,
 }
 
 /// The town hall shots: the board, then the proposal window opened at the kiosk.
@@ -65,6 +72,8 @@ enum Shot {
     Board(String),
     Window(String),
     Session(String),
+    Embassy,
+    Recognition,
 }
 
 impl ScreenshotPlan {
@@ -79,6 +88,10 @@ impl ScreenshotPlan {
         }
         if let Some((id, path)) = &self.session {
             shots.push((Shot::Session(id.clone()), path.clone()));
+        }
+        if let Some((row, window)) = &self.recognition {
+            shots.push((Shot::Embassy, row.clone()));
+            shots.push((Shot::Recognition, window.clone()));
         }
         shots
     }
@@ -117,6 +130,11 @@ struct Sidecar {
     /// For the session shot: who has the floor, and how many hands are raised.
     speaker: Option<String>,
     queue: Option<usize>,
+    /// For the embassy and recognition shots: plaques standing, recognizers known, and
+    /// whether the recognition window is open.
+    plaques: Option<usize>,
+    recognizers: Option<usize>,
+    window_open: Option<bool>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -155,6 +173,18 @@ fn hall_view(world: &World, protocity: &str, board: Vec3) -> Option<Transform> {
     let back = island.to_world(hall.board_anchor().0, 0.0);
     let stand = door.lerp(back, 0.5) + Vec3::Y * 2.6;
     Some(Transform::from_translation(stand).looking_at(board - Vec3::Y * 0.4, Vec3::Y))
+}
+
+/// From the plaza end of the embassy row, above head height, looking down the avenue.
+fn embassy_view(world: &World, row: &EmbassyRow) -> Option<Transform> {
+    let first = row.plaques.first()?.position;
+    let last = row.plaques.last()?.position;
+    let plaza = world.capital().island.plaza.as_ref()?;
+    let centre = world.capital().island.to_world(plaza.center, 0.0);
+    let along = (last - centre).with_y(0.0).normalize_or(Vec3::Z);
+    let stand = first - along * 9.0 + Vec3::Y * 4.5;
+    let middle = first.lerp(last, 0.5) + Vec3::Y * 1.5;
+    Some(Transform::from_translation(stand).looking_at(middle, Vec3::Y))
 }
 
 fn others_in_view(
@@ -261,7 +291,9 @@ fn capture(
     };
     // Others must be in view for the world shot only: they walk, and the count flickers.
     let enough_others = progress.shot > 0 || in_view >= plan.min_others;
-    let ready = in_world && scene.is_some() && enough_others && panel_ready && hall_ready;
+    let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot, &world);
+    let ready =
+        in_world && scene.is_some() && enough_others && panel_ready && hall_ready && standing_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
     if ready {
         let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));
@@ -294,6 +326,9 @@ fn capture(
         count_shown,
         speaker,
         queue,
+        plaques,
+        recognizers,
+        window_open,
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -330,9 +365,39 @@ struct HallState<'w, 's> {
     view: Res<'w, HallView>,
     requests: MessageWriter<'w, Request>,
     asked_in: Local<'s, bool>,
+    plaques: Query<'w, 's, &'static EmbassyPlaque>,
+    row: Res<'w, EmbassyRow>,
+    recognition: ResMut<'w, RecognitionWindow>,
+    card: ResMut<'w, WelcomeCard>,
 }
 
 impl HallState<'_, '_> {
+    /// Sets the scene up for the embassy and recognition shots: (plaques standing,
+    /// recognizers known, window open, ready).
+    fn standing(
+        &mut self,
+        shot: &Shot,
+        world: &World,
+    ) -> (Option<usize>, Option<usize>, Option<bool>, bool) {
+        if !matches!(shot, Shot::Embassy | Shot::Recognition) {
+            return (None, None, None, true);
+        }
+        self.card.closed = true;
+        self.window.open = false;
+        self.chat.open = false;
+        self.camera.0 = embassy_view(world, &self.row);
+        self.recognition.open = *shot == Shot::Recognition;
+        let plaques = self.plaques.iter().count();
+        let known = self.row.plaques.len();
+        let ready = known > 0 && plaques == known;
+        (
+            Some(plaques),
+            Some(known),
+            Some(self.recognition.open),
+            ready,
+        )
+    }
+
     /// Sets the scene up for a hall shot and says what it shows and whether it is ready:
     /// (hall, board rows, proposal in the window, count drawn, ready).
     fn prepare(
