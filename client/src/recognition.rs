@@ -13,10 +13,12 @@ use crate::connection::{FromServer, Request};
 
 /// Answers kept for the UI.
 const MAX_ANSWERS: usize = 16;
-/// Metres between two places on one side of the embassy row.
-const ROW_SPACING: f32 = 6.0;
-/// Metres from the avenue's middle to each side's row of plaques.
-const ROW_HALF_WIDTH: f32 = 7.0;
+/// Metres between two places in the embassy row.
+const ROW_SPACING: f32 = 5.0;
+/// Places on one side of the avenue before the row continues on the other.
+const ROW_LENGTH: usize = 8;
+/// Metres from the avenue's middle to the row of plaques.
+const ROW_HALF_WIDTH: f32 = 6.0;
 
 /// What this client knows of the nation's standing.
 #[derive(Resource, Debug, Default)]
@@ -87,7 +89,8 @@ fn receive(
 }
 
 /// Places every recognizer along the avenue leading from the capital's plaza away from its
-/// town hall, alternating sides, strongest relation nearest the plaza.
+/// town hall: one row down its left side facing across, strongest relation nearest the plaza,
+/// continuing down the right side when the left is full.
 pub fn embassy_row(standing: &Standing, world: &World) -> Vec<Plaque> {
     let capital = world.capital();
     let island = &capital.island;
@@ -96,15 +99,18 @@ pub fn embassy_row(standing: &Standing, world: &World) -> Vec<Plaque> {
     };
     let away = (plaza.center - island.town_hall.center).normalize_or(Vec2::Y);
     let side = Vec2::new(-away.y, away.x);
-    let start = plaza.center + away * (plaza.radius + 4.0);
+    let start = plaza.center + away * (plaza.radius + 5.0);
     standing
         .recognizers()
         .into_iter()
         .enumerate()
         .map(|(i, change)| {
-            let sign = if i % 2 == 0 { -1.0 } else { 1.0 };
-            let local = start + away * ROW_SPACING * (i / 2) as f32 + side * sign * ROW_HALF_WIDTH;
-            // Face the avenue's middle: +Z of the plaque points along -sign * side.
+            let (row, place) = (i / ROW_LENGTH, i % ROW_LENGTH);
+            let sign = if row % 2 == 0 { 1.0 } else { -1.0 };
+            let local = start
+                + away * ROW_SPACING * place as f32
+                + side * sign * ROW_HALF_WIDTH * (1 + row / 2) as f32;
+            // Face across the avenue: +Z of the plaque points towards its middle.
             let facing = -side * sign;
             Plaque {
                 recognizer: change.recognizer.clone(),

@@ -45,7 +45,8 @@ CREATE TABLE footprints (
 );
 
 -- What of the world data's standing has been stored: 'nation' (stages and relations) and
--- 'census:<protocity>', each once, so a protocity added later gets its censuses too.
+-- 'protocity:<id>' (its censuses and footprint history), each once, so a protocity added
+-- later gets its own too.
 CREATE TABLE standing_seeds (
     what        TEXT PRIMARY KEY,
     at          INTEGER NOT NULL

@@ -395,6 +395,27 @@ fn the_world_data_seeds_a_standing_that_passes_its_own_checks() {
     }
     let total = seed.total();
     assert_eq!(total.population, total.residents + total.online_members);
+    let parcels = world.parcel_seeds();
+    let footprints = world.footprint_seeds();
+    for protocity in &world.protocities {
+        let series: Vec<&archipelago_shared::recognition::FootprintRecord> = footprints
+            .iter()
+            .filter(|f| f.protocity == protocity.id)
+            .collect();
+        assert_eq!(
+            series.last().map(|f| f.area_m2),
+            Some(footprint_m2(&parcels, &protocity.id)),
+            "{}'s seeded footprint ends at the registry's total",
+            protocity.id
+        );
+        assert!(
+            series
+                .windows(2)
+                .all(|w| w[0].at < w[1].at && w[0].area_m2 < w[1].area_m2),
+            "{}'s footprint grows with each acquisition",
+            protocity.id
+        );
+    }
 }
 
 #[test]

@@ -6,8 +6,11 @@
 //! Last it stands in the capital's town hall, where three proposals are up and the bots are
 //! voting, saves the tally board, opens the ballot kiosk, and saves the proposal window.
 //!
-//! The PNGs are kept at `target/screenshots/world.png`, `parcel.png`, `board.png` and
-//! `proposal.png` for people to look at.
+//! Then it looks down the capital's embassy row (one plaque per recognizer) and opens the
+//! recognition window with its charts.
+//!
+//! The PNGs are kept at `target/screenshots/world.png`, `parcel.png`, `board.png`,
+//! `proposal.png`, `session.png`, `embassy.png` and `recognition.png` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -298,12 +301,16 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let board_png = out_dir.join("board.png");
     let proposal_png = out_dir.join("proposal.png");
     let session_png = out_dir.join("session.png");
+    let embassy_png = out_dir.join("embassy.png");
+    let recognition_png = out_dir.join("recognition.png");
     for path in [
         &png_path,
         &parcel_png,
         &board_png,
         &proposal_png,
         &session_png,
+        &embassy_png,
+        &recognition_png,
     ] {
         let _ = std::fs::remove_file(path);
     }
@@ -365,6 +372,9 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .arg(&proposal_png)
         .args(["--screenshot-session", &world().nation.capital])
         .arg(&session_png)
+        .arg("--screenshot-recognition")
+        .arg(&embassy_png)
+        .arg(&recognition_png)
         .env("WGPU_BACKEND", "vulkan")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .output()
@@ -508,6 +518,40 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     assert!(
         session.panel as f64 / session.total as f64 > 0.05,
         "the session panel and the chat cover part of the screen: {session:?}"
+    );
+
+    // The capital's embassy row: one plaque per recognizer, all standing.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(embassy_png.with_extension("json"))
+            .expect("the client wrote what the embassy shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(sidecar["timed_out"], false, "the row was built: {sidecar}");
+    let recognizers = world().seed_standing().recognizers().len() as u64;
+    assert_eq!(
+        sidecar["plaques"], recognizers,
+        "one plaque per recognizer: {sidecar}"
+    );
+    let row = palette_of(&embassy_png);
+    println!("{row:?}");
+    assert!(row.distinct > 200, "the avenue is drawn: {row:?}");
+
+    // The recognition window with its charts, over the row.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(recognition_png.with_extension("json"))
+            .expect("the client wrote what the recognition shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the window was ready: {sidecar}"
+    );
+    assert_eq!(sidecar["window_open"], true, "{sidecar}");
+    let window = palette_of(&recognition_png);
+    println!("{window:?}");
+    assert!(
+        window.panel as f64 / window.total as f64 > 0.2,
+        "the recognition window covers much of the screen: {window:?}"
     );
     server.stop();
 }

@@ -175,15 +175,15 @@ fn hall_view(world: &World, protocity: &str, board: Vec3) -> Option<Transform> {
     Some(Transform::from_translation(stand).looking_at(board - Vec3::Y * 0.4, Vec3::Y))
 }
 
-/// From the plaza end of the embassy row, above head height, looking down the avenue.
-fn embassy_view(world: &World, row: &EmbassyRow) -> Option<Transform> {
-    let first = row.plaques.first()?.position;
+/// From across the avenue, a little before the embassy row and above head height, looking
+/// along it: every plaque's face and flag in view.
+fn embassy_view(row: &EmbassyRow) -> Option<Transform> {
+    let first = row.plaques.first()?;
     let last = row.plaques.last()?.position;
-    let plaza = world.capital().island.plaza.as_ref()?;
-    let centre = world.capital().island.to_world(plaza.center, 0.0);
-    let along = (last - centre).with_y(0.0).normalize_or(Vec3::Z);
-    let stand = first - along * 9.0 + Vec3::Y * 4.5;
-    let middle = first.lerp(last, 0.5) + Vec3::Y * 1.5;
+    let facing = Vec3::new(first.yaw.sin(), 0.0, first.yaw.cos());
+    let along = (last - first.position).with_y(0.0).normalize_or(Vec3::Z);
+    let middle = first.position.lerp(last, 0.5) + Vec3::Y * 1.8;
+    let stand = first.position + facing * 11.0 - along * 6.0 + Vec3::Y * 3.2;
     Some(Transform::from_translation(stand).looking_at(middle, Vec3::Y))
 }
 
@@ -291,7 +291,7 @@ fn capture(
     };
     // Others must be in view for the world shot only: they walk, and the count flickers.
     let enough_others = progress.shot > 0 || in_view >= plan.min_others;
-    let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot, &world);
+    let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot);
     let ready =
         in_world && scene.is_some() && enough_others && panel_ready && hall_ready && standing_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
@@ -374,18 +374,14 @@ struct HallState<'w, 's> {
 impl HallState<'_, '_> {
     /// Sets the scene up for the embassy and recognition shots: (plaques standing,
     /// recognizers known, window open, ready).
-    fn standing(
-        &mut self,
-        shot: &Shot,
-        world: &World,
-    ) -> (Option<usize>, Option<usize>, Option<bool>, bool) {
+    fn standing(&mut self, shot: &Shot) -> (Option<usize>, Option<usize>, Option<bool>, bool) {
         if !matches!(shot, Shot::Embassy | Shot::Recognition) {
             return (None, None, None, true);
         }
         self.card.closed = true;
         self.window.open = false;
         self.chat.open = false;
-        self.camera.0 = embassy_view(world, &self.row);
+        self.camera.0 = embassy_view(&self.row);
         self.recognition.open = *shot == Shot::Recognition;
         let plaques = self.plaques.iter().count();
         let known = self.row.plaques.len();

@@ -181,11 +181,12 @@ async fn mark_seeded(conn: &mut SqliteConnection, what: &str) -> Result<(), Stor
 }
 
 impl Storage {
-    /// Stores the world data's stages, relations and censuses once: the nation's at the first
-    /// start, a protocity's when it first appears. Later edits to the files change nothing
+    /// Stores the world data's stages, relations, censuses and footprint history once: the
+    /// nation's at the first start, a protocity's when it first appears. Later edits to the files change nothing
     /// stored; founders record changes instead.
     pub async fn seed_standing(&self, world: &World) -> Result<(), StorageError> {
         let seed = world.seed_standing();
+        let footprints = world.footprint_seeds();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let by = "world data";
         if !seeded(&mut tx, "nation").await? {
@@ -198,12 +199,20 @@ impl Storage {
             mark_seeded(&mut tx, "nation").await?;
         }
         for protocity in &world.protocities {
-            let what = format!("census:{}", protocity.id);
+            let what = format!("protocity:{}", protocity.id);
             if seeded(&mut tx, &what).await? {
                 continue;
             }
             for record in seed.census.iter().filter(|c| c.protocity == protocity.id) {
                 insert(&mut tx, &RecognitionRequest::Census(record.clone()), by).await?;
+            }
+            for footprint in footprints.iter().filter(|f| f.protocity == protocity.id) {
+                sqlx::query("INSERT INTO footprints (protocity, at, area_m2) VALUES (?, ?, ?)")
+                    .bind(&footprint.protocity)
+                    .bind(footprint.at)
+                    .bind(footprint.area_m2)
+                    .execute(&mut *tx)
+                    .await?;
             }
             mark_seeded(&mut tx, &what).await?;
         }

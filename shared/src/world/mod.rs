@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::parcels::{Owner, ParcelInfo, ParcelStatus, Title, Zoning};
 use crate::protocol::Role;
 use crate::recognition::{
-    Census, CensusRecord, RecognizerKind, Relation, RelationChange, Stage, StageChange, Standing,
-    parse_date,
+    Census, CensusRecord, FootprintRecord, RecognizerKind, Relation, RelationChange, Stage,
+    StageChange, Standing, parse_date,
 };
 
 /// Height of the ocean surface in world space.
@@ -163,6 +163,10 @@ pub struct Parcel {
     pub zoning: Zoning,
     /// Area of the real plot in square metres (the island's rectangle is a sketch of it).
     pub area_m2: u32,
+    /// When its owner came to hold the real plot, `YYYY-MM-DD` (owned parcels only): the
+    /// footprint's history before the server first started is computed from these.
+    #[serde(default)]
+    pub acquired: Option<String>,
     #[serde(default)]
     pub owner: Owner,
     #[serde(default = "reserved")]
@@ -421,6 +425,45 @@ impl World {
             },
             footprints: Vec::new(),
         }
+    }
+
+    /// Each protocity's footprint over time as the world data tells it: at each acquisition
+    /// date, the area of the parcels with an owner acquired by then (a parcel without a date
+    /// counts from the protocity's founding). The last one equals what the registry starts
+    /// with.
+    pub fn footprint_seeds(&self) -> Vec<FootprintRecord> {
+        let mut records = Vec::new();
+        for protocity in &self.protocities {
+            let founded = parse_date(&protocity.founded).unwrap_or_default();
+            let mut held: Vec<(i64, i64)> = protocity
+                .island
+                .parcels
+                .iter()
+                .filter(|p| p.owner != crate::parcels::Owner::Unowned)
+                .map(|p| {
+                    let at = p
+                        .acquired
+                        .as_deref()
+                        .and_then(parse_date)
+                        .unwrap_or(founded);
+                    (at, i64::from(p.area_m2))
+                })
+                .collect();
+            held.sort();
+            let mut total = 0;
+            for (i, (at, area)) in held.iter().enumerate() {
+                total += area;
+                if held.get(i + 1).is_none_or(|(next, _)| next != at) {
+                    records.push(FootprintRecord {
+                        protocity: protocity.id.clone(),
+                        at: *at,
+                        area_m2: total,
+                    });
+                }
+            }
+        }
+        records.sort_by_key(|r| r.at);
+        records
     }
 
     /// World-space spawn position for the `index`-th spawn point of a protocity, standing on

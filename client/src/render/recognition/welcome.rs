@@ -98,7 +98,8 @@ fn card(
                                 .filter(|r| r.relation >= Relation::DeFacto)
                                 .count();
                             ui.label(format!(
-                                "{recognized} recognize it, {} in relations; strongest:",
+                                "Recognized by {recognized} of the {} states and bodies in \
+                                 relations with it; strongest:",
                                 recognizers.len()
                             ));
                             ui.colored_label(

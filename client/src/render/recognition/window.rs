@@ -12,7 +12,7 @@ use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::{dollars, grouped};
 use crate::connection::Session;
@@ -346,14 +346,16 @@ fn chart(
     let now = unix_now();
     let id = format!("chart-{figure:?}");
     Plot::new(id)
-        .height(150.0)
+        .height(120.0)
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
         .include_y(0.0)
-        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+        .include_x(year(standing.founded))
+        .include_x(year(now))
         .x_axis_formatter(|mark, _| format!("{:.0}", mark.value.floor()))
         .y_axis_formatter(|mark, _| compact(mark.value))
+        .y_grid_spacer(few_marks)
         .label_formatter(|hover| match hover {
             egui_plot::HoverPosition::NearDataPoint {
                 plot_name,
@@ -387,12 +389,34 @@ fn chart(
         });
 }
 
+/// Four or five round marks over the visible range (1, 2, 2.5 or 5 times a power of ten
+/// apart), so every one has room for its label on a short chart.
+fn few_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (low, high) = input.bounds;
+    let span = (high - low).max(1.0);
+    let rough = span / 4.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * power);
+    let first = (low / step).ceil() as i64;
+    let last = (high / step).floor() as i64;
+    (first..=last)
+        .map(|i| egui_plot::GridMark {
+            value: i as f64 * step,
+            step_size: step,
+        })
+        .collect()
+}
+
 /// 2.4 M, 830 k, 12.
 fn compact(value: f64) -> String {
     if value.abs() >= 1e6 {
         format!("{:.1} M", value / 1e6)
     } else if value.abs() >= 1e3 {
-        format!("{:.0} k", value / 1e3)
+        format!("{:.1} k", value / 1e3).replace(".0 k", " k")
     } else {
         format!("{value:.0}")
     }
