@@ -247,6 +247,11 @@ pub enum RecognitionRefusal {
     SameRelation(String),
     #[error("a change to {0} is dated before its last recorded one")]
     RelationOutOfOrder(String),
+    #[error(
+        "a network state needs a state's de jure recognition first (the bootstrap \
+         recognizer): record it, or give a reason"
+    )]
+    NoBootstrapRecognizer,
     #[error("only founders record the nation's recognition and census")]
     NotFounder,
     #[error("too many requests; wait a moment")]
@@ -498,7 +503,16 @@ impl Standing {
     ) -> Result<(), RecognitionRefusal> {
         match request {
             RecognitionRequest::Stage(change) => {
-                check_stage_change(&self.stages, change, self.founded, now)
+                check_stage_change(&self.stages, change, self.founded, now)?;
+                let has_reason = change.reason.as_ref().is_some_and(|r| !r.trim().is_empty());
+                let bootstrapped = self
+                    .recognizers()
+                    .iter()
+                    .any(|r| r.kind == RecognizerKind::State && r.relation == Relation::DeJure);
+                if change.stage == Stage::NetworkState && !bootstrapped && !has_reason {
+                    return Err(RecognitionRefusal::NoBootstrapRecognizer);
+                }
+                Ok(())
             }
             RecognitionRequest::Relation(change) => {
                 check_relation_change(&self.relations, change, self.founded, now)

@@ -432,3 +432,38 @@ fn dates_read_and_print_the_same() {
     assert_eq!(parse_date("2026-13-01"), None);
     assert_eq!(parse_date("yesterday"), None);
 }
+
+#[test]
+fn a_network_state_needs_its_bootstrap_recognizer_first() {
+    let mut s = standing();
+    for (stage, at) in [
+        (Stage::StartupSociety, FOUNDED),
+        (Stage::NetworkUnion, FOUNDED + 10),
+        (Stage::NetworkArchipelago, FOUNDED + 20),
+    ] {
+        s.apply(RecognitionRequest::Stage(change(stage, at, None)));
+    }
+    let becoming = RecognitionRequest::Stage(change(Stage::NetworkState, FOUNDED + 40, None));
+    s.apply(RecognitionRequest::Relation(relation(
+        "Palau",
+        Relation::DeFacto,
+        FOUNDED + 30,
+    )));
+    assert_eq!(
+        s.check(&becoming, &[], NOW),
+        Err(RecognitionRefusal::NoBootstrapRecognizer),
+        "de facto is not enough"
+    );
+    let argued = RecognitionRequest::Stage(change(
+        Stage::NetworkState,
+        FOUNDED + 40,
+        Some("recognized by treaty, recorded later"),
+    ));
+    assert_eq!(s.check(&argued, &[], NOW), Ok(()), "a reason overrides");
+    s.apply(RecognitionRequest::Relation(relation(
+        "Palau",
+        Relation::DeJure,
+        FOUNDED + 35,
+    )));
+    assert_eq!(s.check(&becoming, &[], NOW), Ok(()));
+}

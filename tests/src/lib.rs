@@ -614,7 +614,20 @@ pub fn enter_world_together(clients: &mut [&mut TestClient]) {
 /// Waits until the client is in the world with its avatar and the land registry, or panics
 /// with its state.
 pub fn enter_world(client: &mut TestClient) {
+    // A handshake that fails outright on a loaded machine is tried again once, the way a
+    // person presses Retry (the bots do the same); a refusal or a timeout is not.
+    let mut retried = false;
     let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
+        if let ConnectionState::Failed { reason } = c[0].state()
+            && reason.contains("failed to connect")
+            && !retried
+        {
+            eprintln!("the first handshake failed ({reason}); retrying once");
+            retried = true;
+            c[0].app
+                .world_mut()
+                .write_message(archipelago_client::connection::Retry);
+        }
         c[0].state() == ConnectionState::InWorld
             && c[0].own_pose().is_some()
             && c[0].app.world().resource::<ParcelBook>().loaded

@@ -207,6 +207,17 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
         },
     );
     assert!(counted, "every client sees the capital's new census");
+    let censuses = |s: &Standing| {
+        s.census
+            .iter()
+            .filter(|c| c.protocity == "meridian")
+            .count()
+    };
+    assert_eq!(
+        fay.standing().map(|s| censuses(&s)),
+        Some(censuses(&seeded) + 1),
+        "the earlier censuses are kept as history"
+    );
 
     // The admin CLI's change reaches the running server's clients too.
     let cli = server_cli(

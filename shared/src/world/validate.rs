@@ -470,25 +470,6 @@ fn validate_parcel_seed(source: &Source<Protocity>, parcel: &Parcel) -> Result<(
             out_of_range(parcel.area_m2, "1 to 10000000 square metres"),
         );
     }
-    if let Some(acquired) = &parcel.acquired {
-        let Some(at) = parse_date(acquired) else {
-            return err(acquired, "acquired", Problem::BadDate(acquired.clone()));
-        };
-        if at > crate::assembly::unix_millis() / 1000 {
-            return err(
-                acquired,
-                "acquired",
-                Problem::Refused("the parcel is acquired in the future".into()),
-            );
-        }
-        if parcel.owner == Owner::Unowned {
-            return err(
-                acquired,
-                "acquired",
-                Problem::Refused("a parcel with an acquisition date needs an owner".into()),
-            );
-        }
-    }
     if !(1..=160).contains(&parcel.address.trim().chars().count()) {
         return err(
             "address",
@@ -564,6 +545,25 @@ fn validate_parcel_seed(source: &Source<Protocity>, parcel: &Parcel) -> Result<(
             );
         }
         _ => {}
+    }
+    if let Some(acquired) = &parcel.acquired {
+        let Some(at) = parse_date(acquired) else {
+            return err(acquired, "acquired", Problem::BadDate(acquired.clone()));
+        };
+        if at > crate::assembly::unix_millis() / 1000 {
+            return err(
+                acquired,
+                "acquired",
+                Problem::Refused("the parcel is acquired in the future".into()),
+            );
+        }
+        if parcel.owner == Owner::Unowned {
+            return err(
+                acquired,
+                "acquired",
+                Problem::Refused("a parcel with an acquisition date needs an owner".into()),
+            );
+        }
     }
     Ok(())
 }
