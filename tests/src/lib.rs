@@ -435,6 +435,23 @@ pub fn server_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
+/// Registers keys with a role through the admin CLI (`admin enroll -`), the way an operator
+/// does before a server process starts.
+pub fn enroll_with_cli(data_dir: &Path, people: &[(&SigningKey, &str)], role: &str) {
+    let lines: String = people
+        .iter()
+        .map(|(key, name)| {
+            let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
+            format!("{hex} {name}\n")
+        })
+        .collect();
+    server_cli(
+        data_dir,
+        &["admin", "enroll", "-", "--role", role],
+        Some(&lines),
+    );
+}
+
 impl ServerProcess {
     /// Starts the server binary on a data directory and waits for its certificate digest.
     pub fn start(data_dir: &Path) -> Self {

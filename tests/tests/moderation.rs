@@ -11,10 +11,10 @@ use archipelago_client::bots::bot_key;
 use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_shared::assembly::{AssemblyRequest, ModerationAction};
 use archipelago_shared::chat::ChatTo;
-use archipelago_shared::identity::to_hex;
 use archipelago_shared::world::Place;
 use archipelago_tests::{
-    ServerProcess, TestClient, enter_hall, enter_world, server_cli, wait_until, world,
+    ServerProcess, TestClient, enroll_with_cli, enter_hall, enter_world, server_cli, wait_until,
+    world,
 };
 use ed25519_dalek::SigningKey;
 
@@ -71,16 +71,8 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let (fay_key, bo_key, cy_key) = (bot_key(5, 0), bot_key(5, 1), bot_key(5, 2));
-    let line = |key: &SigningKey, name: &str| {
-        format!("{} {name}\n", to_hex(key.verifying_key().as_bytes()))
-    };
-    server_cli(
-        &data,
-        &["admin", "enroll", "-", "--role", "founder"],
-        Some(&line(&fay_key, "Fay")),
-    );
-    let members = line(&bo_key, "Bo") + &line(&cy_key, "Cy");
-    server_cli(&data, &["admin", "enroll", "-"], Some(&members));
+    enroll_with_cli(&data, &[(&fay_key, "Fay")], "founder");
+    enroll_with_cli(&data, &[(&bo_key, "Bo"), (&cy_key, "Cy")], "member");
     let capital = world().capital().id.clone();
     let hall = world()
         .protocities

@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use archipelago_client::bots::bot_key;
 use archipelago_client::events::unix_now;
-use archipelago_shared::identity::to_hex;
 use archipelago_shared::recognition::{
     Census, CensusRecord, RecognitionRequest, RecognizerKind, Relation, RelationChange, Stage,
     StageChange, Standing, footprint_m2,
 };
 use archipelago_tests::{
-    ServerProcess, TestClient, TestServer, enter_world, enter_world_together, server_cli,
-    wait_until, world,
+    ServerProcess, TestClient, TestServer, enroll_with_cli, enter_world, enter_world_together,
+    server_cli, wait_until, world,
 };
 use ed25519_dalek::SigningKey;
 
@@ -59,15 +58,8 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let (fay_key, bo_key, vi_key) = (bot_key(6, 0), bot_key(6, 1), bot_key(6, 2));
-    let line = |key: &SigningKey, name: &str| {
-        format!("{} {name}\n", to_hex(key.verifying_key().as_bytes()))
-    };
-    server_cli(
-        &data,
-        &["admin", "enroll", "-", "--role", "founder"],
-        Some(&line(&fay_key, "Fay")),
-    );
-    server_cli(&data, &["admin", "enroll", "-"], Some(&line(&bo_key, "Bo")));
+    enroll_with_cli(&data, &[(&fay_key, "Fay")], "founder");
+    enroll_with_cli(&data, &[(&bo_key, "Bo")], "member");
 
     let server = ServerProcess::start(&data);
     let mut fay = connect(&server, "Fay", &fay_key);

@@ -291,7 +291,7 @@ fn capture(
     };
     // Others must be in view for the world shot only: they walk, and the count flickers.
     let enough_others = progress.shot > 0 || in_view >= plan.min_others;
-    let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot);
+    let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot, &world);
     let ready =
         in_world && scene.is_some() && enough_others && panel_ready && hall_ready && standing_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
@@ -369,23 +369,36 @@ struct HallState<'w, 's> {
     row: Res<'w, EmbassyRow>,
     recognition: ResMut<'w, RecognitionWindow>,
     card: ResMut<'w, WelcomeCard>,
+    asked_out: Local<'s, bool>,
 }
 
 impl HallState<'_, '_> {
     /// Sets the scene up for the embassy and recognition shots: (plaques standing,
     /// recognizers known, window open, ready).
-    fn standing(&mut self, shot: &Shot) -> (Option<usize>, Option<usize>, Option<bool>, bool) {
+    fn standing(
+        &mut self,
+        shot: &Shot,
+        world: &World,
+    ) -> (Option<usize>, Option<usize>, Option<bool>, bool) {
         if !matches!(shot, Shot::Embassy | Shot::Recognition) {
             return (None, None, None, true);
         }
         self.card.closed = true;
         self.window.open = false;
         self.chat.open = false;
+        // Out of any town hall first (the session shot leaves the avatar inside): the row is
+        // seen from the capital's grounds, without the hall's panel.
+        if !*self.asked_out {
+            self.requests.write(Request(ToServer::Teleport {
+                protocity: world.capital().id.clone(),
+            }));
+            *self.asked_out = true;
+        }
         self.camera.0 = embassy_view(&self.row);
         self.recognition.open = *shot == Shot::Recognition;
         let plaques = self.plaques.iter().count();
         let known = self.row.plaques.len();
-        let ready = known > 0 && plaques == known;
+        let ready = known > 0 && plaques == known && self.view.hall.is_none();
         (
             Some(plaques),
             Some(known),

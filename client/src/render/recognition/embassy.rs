@@ -261,7 +261,7 @@ fn labels(
         job.halign = egui::Align::Center;
         let galley = painter.layout_job(job);
         let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(4.0);
-        painter.rect_filled(rect, 4.0, egui::Color32::from_black_alpha(150));
+        painter.rect_filled(rect, 4.0, egui::Color32::from_black_alpha(200));
         painter.galley(
             egui::pos2(at.x, rect.min.y + 4.0),
             galley,
