@@ -27,6 +27,8 @@ pub struct StandingBook {
     pub standing: Option<Standing>,
     /// The server's answers to this client's requests, oldest first, with when they came.
     pub answers: Vec<(f64, Result<String, String>)>,
+    /// How many answers have come in all (the list above keeps the last few).
+    pub answered: usize,
 }
 
 /// A recognizer's place in the embassy row.
@@ -78,6 +80,7 @@ fn receive(
         match message {
             ToClient::Standing(standing) => book.standing = Some(standing.clone()),
             ToClient::RecognitionAnswer { outcome } => {
+                book.answered += 1;
                 book.answers
                     .push((time.elapsed_secs_f64(), outcome.clone()));
                 let excess = book.answers.len().saturating_sub(MAX_ANSWERS);

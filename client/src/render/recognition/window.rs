@@ -31,6 +31,8 @@ pub struct RecognitionWindow {
     /// The protocity whose census is charted; none: the whole nation.
     pub protocity: Option<String>,
     form: Form,
+    /// Answers already seen, to clear the form once a change is recorded.
+    answers_seen: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,8 @@ struct Form {
     online_members: i64,
     income: i64,
     parcels: i64,
+    /// The protocity whose latest census the figures were filled from.
+    prefilled: Option<usize>,
 }
 
 impl Default for RecognitionWindow {
@@ -62,6 +66,7 @@ impl Default for RecognitionWindow {
         Self {
             open: false,
             protocity: None,
+            answers_seen: 0,
             form: Form {
                 tab: FormTab::Relation,
                 date: date_words(unix_now()),
@@ -76,6 +81,7 @@ impl Default for RecognitionWindow {
                 online_members: 0,
                 income: 0,
                 parcels: 0,
+                prefilled: None,
             },
         }
     }
@@ -115,6 +121,17 @@ fn window(
     if !state.open {
         return Ok(());
     }
+    if book.answered != state.answers_seen {
+        state.answers_seen = book.answered;
+        if matches!(book.answers.last(), Some((_, Ok(_)))) {
+            // Recorded: the next change starts from a clean form.
+            let form = &mut state.form;
+            form.source.clear();
+            form.reason.clear();
+            form.recognizer.clear();
+            form.prefilled = None;
+        }
+    }
     let ctx = contexts.ctx_mut()?;
     let mut open = true;
     egui::Window::new("Recognition and census (R)")
@@ -142,7 +159,7 @@ fn window(
                 census(ui, standing, &world, &mut state);
                 if session.role == Some(Role::Founder) {
                     ui.separator();
-                    founder_form(ui, &mut state.form, &world, &mut send);
+                    founder_form(ui, &mut state.form, standing, &world, &mut send);
                 }
                 let now = time.elapsed_secs_f64();
                 if let Some((at, outcome)) = book.answers.last()
@@ -425,6 +442,7 @@ fn compact(value: f64) -> String {
 fn founder_form(
     ui: &mut egui::Ui,
     form: &mut Form,
+    standing: &Standing,
     world: &World,
     send: &mut MessageWriter<SendRecognition>,
 ) {
@@ -476,6 +494,17 @@ fn founder_form(
                                 ui.selectable_value(&mut form.protocity, i, &p.name);
                             }
                         });
+                    // Start from the protocity's latest figures: a census changes a few of them.
+                    if form.prefilled != Some(index)
+                        && let Some(latest) = standing.census_of(&world.protocities[index].id)
+                    {
+                        let c = &latest.census;
+                        form.residents = c.residents;
+                        form.online_members = c.online_members;
+                        form.income = c.yearly_income;
+                        form.parcels = c.parcels_crowdfunded;
+                        form.prefilled = Some(index);
+                    }
                     egui::Grid::new("census-form")
                         .num_columns(4)
                         .show(ui, |ui| {
