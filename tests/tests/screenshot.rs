@@ -6,8 +6,9 @@
 //! Last it stands in the capital's town hall, where three proposals are up and the bots are
 //! voting, saves the tally board, opens the ballot kiosk, and saves the proposal window.
 //!
-//! Then it looks down the capital's embassy row (one plaque per recognizer) and opens the
-//! recognition window with its charts.
+//! Then it looks down the capital's embassy row (one plaque per recognizer, one of them
+//! recorded by a founder while the client was running) and opens the recognition window with
+//! its charts.
 //!
 //! The PNGs are kept at `target/screenshots/world.png`, `parcel.png`, `board.png`,
 //! `proposal.png`, `session.png`, `embassy.png` and `recognition.png` for people to look at.
@@ -21,6 +22,7 @@ use std::time::Duration;
 use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
 use archipelago_client::chat::SendChat;
 use archipelago_client::identity::ephemeral;
+use archipelago_client::recognition::SendRecognition;
 use archipelago_server::storage::Storage;
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
 use archipelago_shared::chat::ChatTo;
@@ -28,6 +30,9 @@ use archipelago_shared::governance::tally::VoteType;
 use archipelago_shared::governance::{Eligibility, ProposalDraft, ProposalId, Scope};
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::Role;
+use archipelago_shared::recognition::{
+    RecognitionRequest, RecognizerKind, Relation, RelationChange,
+};
 use archipelago_tests::{
     TestClient, TestServer, enter_hall, enter_world, wait_until, walk_together, world,
 };
@@ -123,6 +128,7 @@ fn propose(server: &TestServer, bots: usize) -> ProposalId {
 fn hold_session(
     server: &TestServer,
     agenda_proposal: ProposalId,
+    recognize_after: PathBuf,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     let people: Vec<_> = [
@@ -217,7 +223,23 @@ fn hold_session(
         ];
         let mut said = 0;
         let mut last = std::time::Instant::now();
+        let mut recognized = false;
         while !stop.load(Ordering::Relaxed) {
+            // Once the photographer has moved on from the board, Fay records a new
+            // recognition: its plaque must join the embassy row in the running client.
+            if !recognized && recognize_after.exists() {
+                clients[0].app.world_mut().write_message(SendRecognition(
+                    RecognitionRequest::Relation(RelationChange {
+                        recognizer: "Estonia".into(),
+                        kind: RecognizerKind::State,
+                        relation: Relation::Memorandum,
+                        at: archipelago_client::events::unix_now() - 60,
+                        source: "Memorandum on e-residency, Tallinn".into(),
+                        recorded_by: String::new(),
+                    }),
+                ));
+                recognized = true;
+            }
             if last.elapsed() > Duration::from_secs(4) {
                 let (who, text) = lines[said % lines.len()];
                 clients[who].app.world_mut().write_message(SendChat {
@@ -345,7 +367,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .map(|v| v.proposal)
         .expect("a live proposal");
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
-    let session = hold_session(&server, live, stop.clone());
+    let session = hold_session(&server, live, board_png.clone(), stop.clone());
 
     let runtime_dir = dir.path().join("xdg");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
@@ -527,10 +549,10 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     )
     .expect("valid JSON");
     assert_eq!(sidecar["timed_out"], false, "the row was built: {sidecar}");
-    let recognizers = world().seed_standing().recognizers().len() as u64;
+    let recognizers = world().seed_standing().recognizers().len() as u64 + 1;
     assert_eq!(
         sidecar["plaques"], recognizers,
-        "one plaque per recognizer: {sidecar}"
+        "one plaque per recognizer, Estonia's recorded live included: {sidecar}"
     );
     let row = palette_of(&embassy_png);
     println!("{row:?}");
