@@ -145,7 +145,9 @@ fn apply_replies(
                 }
             }
             StorageReply::StandingRead { result } => match result {
-                Ok(stored) if **stored != standing.0 => {
+                // The tables only grow: a read with fewer rows in any list started before a
+                // change this server already applied, and would take it back.
+                Ok(stored) if **stored != standing.0 && !older(stored, &standing.0) => {
                     info!("the nation's standing changed outside or in the registry");
                     standing.0 = (**stored).clone();
                     broadcast(&standing.0, &mut links);
@@ -156,6 +158,14 @@ fn apply_replies(
             _ => {}
         }
     }
+}
+
+/// Whether a read holds fewer rows somewhere than the standing already known.
+fn older(read: &Standing, known: &Standing) -> bool {
+    read.stages.len() < known.stages.len()
+        || read.relations.len() < known.relations.len()
+        || read.census.len() < known.census.len()
+        || read.footprints.len() < known.footprints.len()
 }
 
 fn poll_database(

@@ -403,8 +403,12 @@ pub fn check_census_record(
     now: i64,
 ) -> Result<(), RecognitionRefusal> {
     if !protocities.contains(&record.protocity.as_str()) {
-        let mut id = record.protocity.clone();
-        id.truncate(crate::protocol::MAX_ID_CHARS);
+        // Echo a bounded id back, cut on a character boundary.
+        let id = record
+            .protocity
+            .chars()
+            .take(crate::protocol::MAX_ID_CHARS)
+            .collect();
         return Err(RecognitionRefusal::UnknownProtocity(id));
     }
     check_source(&record.source)?;
@@ -436,6 +440,38 @@ pub enum RecognitionRequest {
 }
 
 impl RecognitionRequest {
+    /// The request as it is checked, stored and shown: names, sources and reasons trimmed,
+    /// a blank reason none.
+    pub fn normalized(mut self) -> Self {
+        let trim = |text: &mut String| *text = text.trim().to_owned();
+        match &mut self {
+            RecognitionRequest::Stage(c) => {
+                trim(&mut c.source);
+                c.reason = c
+                    .reason
+                    .take()
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty());
+            }
+            RecognitionRequest::Relation(c) => {
+                trim(&mut c.recognizer);
+                trim(&mut c.source);
+            }
+            RecognitionRequest::Census(c) => trim(&mut c.source),
+        }
+        self
+    }
+
+    /// Signs the request with who recorded it.
+    pub fn signed(mut self, by: &str) -> Self {
+        match &mut self {
+            RecognitionRequest::Stage(c) => c.recorded_by = by.to_owned(),
+            RecognitionRequest::Relation(c) => c.recorded_by = by.to_owned(),
+            RecognitionRequest::Census(c) => c.recorded_by = by.to_owned(),
+        }
+        self
+    }
+
     /// What was recorded, in a sentence for whoever asked and for the log.
     pub fn describe(&self) -> String {
         match self {
@@ -505,8 +541,9 @@ impl Standing {
             RecognitionRequest::Stage(change) => {
                 check_stage_change(&self.stages, change, self.founded, now)?;
                 let has_reason = change.reason.as_ref().is_some_and(|r| !r.trim().is_empty());
+                // Recognized by then: a de jure recognition dated later does not count.
                 let bootstrapped = self
-                    .recognizers()
+                    .recognizers_at(change.at)
                     .iter()
                     .any(|r| r.kind == RecognizerKind::State && r.relation == Relation::DeJure);
                 if change.stage == Stage::NetworkState && !bootstrapped && !has_reason {
@@ -537,8 +574,13 @@ impl Standing {
     /// Each recognizer's present relation (its latest change): strongest first, then the
     /// earliest.
     pub fn recognizers(&self) -> Vec<&RelationChange> {
+        self.recognizers_at(i64::MAX)
+    }
+
+    /// Each recognizer's relation as it stood at a date (changes dated later ignored).
+    pub fn recognizers_at(&self, at: i64) -> Vec<&RelationChange> {
         let mut latest: Vec<&RelationChange> = Vec::new();
-        for change in &self.relations {
+        for change in self.relations.iter().filter(|c| c.at <= at) {
             match latest
                 .iter_mut()
                 .find(|r| same_recognizer(&r.recognizer, &change.recognizer))
@@ -688,7 +730,9 @@ pub fn parse_date(date: &str) -> Option<i64> {
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400)
+    let at = (era * 146_097 + doe - 719_468) * 86_400;
+    // 2025-02-31 would otherwise become 3 March.
+    (date_words(at) == date).then_some(at)
 }
 
 /// Unix seconds as `YYYY-MM-DD`.

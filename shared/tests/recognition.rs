@@ -430,6 +430,8 @@ fn dates_read_and_print_the_same() {
         Some("2026-11-25")
     );
     assert_eq!(parse_date("2026-13-01"), None);
+    assert_eq!(parse_date("2025-02-31"), None, "no 31 February");
+    assert_eq!(parse_date("2025-04-31"), None);
     assert_eq!(parse_date("yesterday"), None);
 }
 
@@ -466,4 +468,74 @@ fn a_network_state_needs_its_bootstrap_recognizer_first() {
         FOUNDED + 35,
     )));
     assert_eq!(s.check(&becoming, &[], NOW), Ok(()));
+}
+
+#[test]
+fn an_unknown_protocity_is_echoed_cut_on_a_character_boundary() {
+    let s = standing();
+    let id = format!("a{}", "é".repeat(40));
+    let request = RecognitionRequest::Census(census(&id, NOW - 5, 1, 1, 1));
+    let Err(RecognitionRefusal::UnknownProtocity(echoed)) = s.check(&request, &["meridian"], NOW)
+    else {
+        panic!("an unknown protocity is refused");
+    };
+    assert_eq!(echoed.chars().count(), 32);
+}
+
+#[test]
+fn a_later_de_jure_recognition_does_not_back_an_earlier_network_state() {
+    let mut s = standing();
+    s.apply(RecognitionRequest::Stage(change(
+        Stage::StartupSociety,
+        FOUNDED,
+        None,
+    )));
+    s.apply(RecognitionRequest::Stage(change(
+        Stage::NetworkUnion,
+        FOUNDED + 10,
+        None,
+    )));
+    s.apply(RecognitionRequest::Stage(change(
+        Stage::NetworkArchipelago,
+        FOUNDED + 20,
+        None,
+    )));
+    s.apply(RecognitionRequest::Relation(relation(
+        "Palau",
+        Relation::DeJure,
+        FOUNDED + 100,
+    )));
+    let backdated = RecognitionRequest::Stage(change(Stage::NetworkState, FOUNDED + 50, None));
+    assert_eq!(
+        s.check(&backdated, &[], NOW),
+        Err(RecognitionRefusal::NoBootstrapRecognizer)
+    );
+    let after = RecognitionRequest::Stage(change(Stage::NetworkState, FOUNDED + 150, None));
+    assert_eq!(s.check(&after, &[], NOW), Ok(()));
+}
+
+#[test]
+fn requests_are_trimmed_before_they_are_checked_and_stored() {
+    let request = RecognitionRequest::Relation(RelationChange {
+        recognizer: "  Estonia ".into(),
+        source: " letter ".into(),
+        ..relation("x", Relation::Talks, NOW)
+    })
+    .normalized();
+    let RecognitionRequest::Relation(change) = request else {
+        unreachable!()
+    };
+    assert_eq!(
+        (change.recognizer.as_str(), change.source.as_str()),
+        ("Estonia", "letter")
+    );
+    let stage = RecognitionRequest::Stage(change_with_reason("   ")).normalized();
+    let RecognitionRequest::Stage(stage) = stage else {
+        unreachable!()
+    };
+    assert_eq!(stage.reason, None, "a blank reason is none");
+}
+
+fn change_with_reason(reason: &str) -> StageChange {
+    change(Stage::NetworkUnion, FOUNDED + 1, Some(reason))
 }

@@ -259,6 +259,12 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
         Some(expected),
         "the standing survives the restart"
     );
+    let stored = vi.standing().expect("standing");
+    assert_eq!(
+        (stored.stages.len(), stored.relations.len()),
+        (seeded.stages.len(), seeded.relations.len() + 2),
+        "on disk: Estonia and the forum's memorandum added, none of the refused changes"
+    );
     assert!(vi.embassy_row().contains(&"Estonia".into()));
     let palau = vi
         .standing()

@@ -225,8 +225,9 @@ fn hold_session(
         let mut last = std::time::Instant::now();
         let mut recognized = false;
         while !stop.load(Ordering::Relaxed) {
-            // Once the photographer has moved on from the board, Fay records a new
-            // recognition: its plaque must join the embassy row in the running client.
+            // Once the photographer has taken the first picture, Fay records a new
+            // recognition: its plaque must join the embassy row in the running client (the
+            // embassy shot comes minutes later).
             if !recognized && recognize_after.exists() {
                 clients[0].app.world_mut().write_message(SendRecognition(
                     RecognitionRequest::Relation(RelationChange {
@@ -367,7 +368,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .map(|v| v.proposal)
         .expect("a live proposal");
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
-    let session = hold_session(&server, live, board_png.clone(), stop.clone());
+    let session = hold_session(&server, live, png_path.clone(), stop.clone());
 
     let runtime_dir = dir.path().join("xdg");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");

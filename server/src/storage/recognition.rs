@@ -129,11 +129,11 @@ async fn insert(
                 "INSERT INTO relation_changes (recognizer, kind, relation, at, source, recorded_by, recorded_at)
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
-            .bind(change.recognizer.trim())
+            .bind(&change.recognizer)
             .bind(change.kind.as_str())
             .bind(change.relation.as_str())
             .bind(change.at)
-            .bind(change.source.trim())
+            .bind(&change.source)
             .bind(by)
             .bind(at)
             .execute(conn)
@@ -153,7 +153,7 @@ async fn insert(
             .bind(c.online_members)
             .bind(c.yearly_income)
             .bind(c.parcels_crowdfunded)
-            .bind(record.source.trim())
+            .bind(&record.source)
             .bind(by)
             .bind(at)
             .execute(conn)
@@ -191,10 +191,12 @@ impl Storage {
         let by = "world data";
         if !seeded(&mut tx, "nation").await? {
             for change in &seed.stages {
-                insert(&mut tx, &RecognitionRequest::Stage(change.clone()), by).await?;
+                let request = RecognitionRequest::Stage(change.clone()).normalized();
+                insert(&mut tx, &request, by).await?;
             }
             for change in &seed.relations {
-                insert(&mut tx, &RecognitionRequest::Relation(change.clone()), by).await?;
+                let request = RecognitionRequest::Relation(change.clone()).normalized();
+                insert(&mut tx, &request, by).await?;
             }
             mark_seeded(&mut tx, "nation").await?;
         }
@@ -204,7 +206,8 @@ impl Storage {
                 continue;
             }
             for record in seed.census.iter().filter(|c| c.protocity == protocity.id) {
-                insert(&mut tx, &RecognitionRequest::Census(record.clone()), by).await?;
+                let request = RecognitionRequest::Census(record.clone()).normalized();
+                insert(&mut tx, &request, by).await?;
             }
             for footprint in footprints.iter().filter(|f| f.protocity == protocity.id) {
                 sqlx::query("INSERT INTO footprints (protocity, at, area_m2) VALUES (?, ?, ?)")
@@ -222,8 +225,11 @@ impl Storage {
 
     /// The whole standing; `founded` is the nation's founding (from the world data).
     pub async fn standing(&self, founded: i64) -> Result<Standing, StorageError> {
-        let mut conn = self.pool.acquire().await?;
-        read_standing(&mut conn, founded).await
+        // One transaction: the four tables read as of one moment.
+        let mut tx = self.pool.begin().await?;
+        let standing = read_standing(&mut tx, founded).await?;
+        tx.commit().await?;
+        Ok(standing)
     }
 
     /// Checks a change against the stored history and stores it, in one transaction; returns
@@ -235,18 +241,13 @@ impl Storage {
         founded: i64,
         protocities: &[&str],
     ) -> Result<Standing, StorageError> {
+        let request = request.clone().normalized().signed(by);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut standing = read_standing(&mut tx, founded).await?;
-        standing.check(request, protocities, now())?;
-        insert(&mut tx, request, by).await?;
+        standing.check(&request, protocities, now())?;
+        insert(&mut tx, &request, by).await?;
         tx.commit().await?;
-        let mut recorded = request.clone();
-        match &mut recorded {
-            RecognitionRequest::Stage(c) => c.recorded_by = by.to_owned(),
-            RecognitionRequest::Relation(c) => c.recorded_by = by.to_owned(),
-            RecognitionRequest::Census(c) => c.recorded_by = by.to_owned(),
-        }
-        standing.apply(recorded);
+        standing.apply(request);
         Ok(standing)
     }
 

@@ -181,21 +181,7 @@ fn validate_standing(
         founded,
         ..Standing::default()
     };
-    for seed in &n.stages {
-        let error = |problem| nation.error_in("stages", &seed.date, "stages", problem);
-        let change = StageChange {
-            stage: seed.stage,
-            at: date(&seed.date, &error)?,
-            reason: seed.reason.clone(),
-            source: seed.source.clone(),
-            recorded_by: String::new(),
-        };
-        let request = RecognitionRequest::Stage(change);
-        standing
-            .check(&request, &[], now)
-            .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;
-        standing.apply(request);
-    }
+    // Relations first: a seeded network state needs its bootstrap recognizer.
     for seed in &n.recognizers {
         let error = |problem| nation.error_in("recognizers", &seed.name, "recognizers", problem);
         let change = RelationChange {
@@ -207,6 +193,21 @@ fn validate_standing(
             recorded_by: String::new(),
         };
         let request = RecognitionRequest::Relation(change);
+        standing
+            .check(&request, &[], now)
+            .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;
+        standing.apply(request);
+    }
+    for seed in &n.stages {
+        let error = |problem| nation.error_in("stages", &seed.date, "stages", problem);
+        let change = StageChange {
+            stage: seed.stage,
+            at: date(&seed.date, &error)?,
+            reason: seed.reason.clone(),
+            source: seed.source.clone(),
+            recorded_by: String::new(),
+        };
+        let request = RecognitionRequest::Stage(change);
         standing
             .check(&request, &[], now)
             .map_err(|refusal| error(Problem::Refused(refusal.to_string())))?;

@@ -117,7 +117,9 @@ fn card(
                         if ui.button("Close").clicked() {
                             state.closed = true;
                         }
-                        ui.weak("The embassy row stands on the avenue south of the plaza.");
+                        ui.weak(
+                            "The embassy row stands on the avenue leaving the capital's plaza.",
+                        );
                     });
                 });
         });

@@ -495,14 +495,15 @@ fn founder_form(
                             }
                         });
                     // Start from the protocity's latest figures: a census changes a few of them.
-                    if form.prefilled != Some(index)
-                        && let Some(latest) = standing.census_of(&world.protocities[index].id)
-                    {
-                        let c = &latest.census;
-                        form.residents = c.residents;
-                        form.online_members = c.online_members;
-                        form.income = c.yearly_income;
-                        form.parcels = c.parcels_crowdfunded;
+                    if form.prefilled != Some(index) {
+                        let latest = standing
+                            .census_of(&world.protocities[index].id)
+                            .map(|r| r.census)
+                            .unwrap_or_default();
+                        form.residents = latest.residents;
+                        form.online_members = latest.online_members;
+                        form.income = latest.yearly_income;
+                        form.parcels = latest.parcels_crowdfunded;
                         form.prefilled = Some(index);
                     }
                     egui::Grid::new("census-form")
