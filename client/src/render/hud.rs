@@ -172,7 +172,7 @@ fn labels(
             .map(|c| format!(" · population {}", c.census.population))
             .unwrap_or_default();
         let text = format!(
-            "{}\n{}, {}{population} · {online} online{hall_line}{in_session}",
+            "{}\n{}, {}{population} · {online} here now{hall_line}{in_session}",
             protocity.name, protocity.city, protocity.jurisdiction
         );
         let galley = painter.layout(

@@ -306,7 +306,7 @@ fn census(ui: &mut egui::Ui, standing: &Standing, world: &World, state: &mut Rec
                 "Protocity",
                 "People",
                 "Residents",
-                "Online",
+                "Online members",
                 "Income/year",
                 "Footprint",
                 "As of",
