@@ -87,7 +87,13 @@ fn handle_requests(
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let refusal = if budget.0 < 1.0 {
+        let too_fast = budget.0 < 1.0;
+        if !too_fast {
+            // Spent whatever the answer: a refused request costs as much as an accepted
+            // one, so those not allowed cannot send more than those who are.
+            budget.0 -= 1.0;
+        }
+        let refusal = if too_fast {
             Some(RecognitionRefusal::TooFast)
         } else if member.role != Role::Founder {
             Some(RecognitionRefusal::NotFounder)
@@ -101,7 +107,6 @@ fn handle_requests(
             });
             continue;
         }
-        budget.0 -= 1.0;
         let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
         storage.record_standing(
             *link,

@@ -140,6 +140,46 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
         );
     }
 
+    // Refused requests cost the budget too: a burst beyond it is told to slow down.
+    let answered = vi
+        .app
+        .world()
+        .resource::<archipelago_client::recognition::StandingBook>()
+        .answered;
+    for _ in 0..12 {
+        vi.app
+            .world_mut()
+            .write_message(archipelago_client::recognition::SendRecognition(relation(
+                "Latvia",
+                Relation::Talks,
+                now - 60,
+            )));
+    }
+    let all = wait_until(&mut [&mut vi], Duration::from_secs(5), |c| {
+        c[0].app
+            .world()
+            .resource::<archipelago_client::recognition::StandingBook>()
+            .answered
+            >= answered + 12
+    });
+    assert!(all, "every request is answered");
+    let book = vi
+        .app
+        .world()
+        .resource::<archipelago_client::recognition::StandingBook>();
+    let too_fast = book
+        .answers
+        .iter()
+        .rev()
+        .take(12)
+        .filter(|(_, a)| a.as_ref().err().is_some_and(|e| e.contains("too many")))
+        .count();
+    assert!(
+        too_fast >= 3,
+        "a visitor's burst of 12 refusals runs out of budget: {:?}",
+        book.answers
+    );
+
     // Bad input: each refused with its reason, nothing stored.
     let before = fay.standing().expect("standing");
     let founded = before.founded;
