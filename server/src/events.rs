@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use archipelago_shared::events::{Event, EventRefusal, EventRequest};
 use archipelago_shared::identity::to_hex;
-use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::assembly::AssemblyBudget;
+use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::avatars::{Avatar, hall_door};
 use crate::login::LoggedIn;
 use crate::rooms::InPlace;
@@ -115,19 +115,13 @@ fn handle_requests(
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let too_fast = budget.0 < 1.0;
-        if !too_fast {
-            // Spent whatever the answer: a refused request costs as much as an accepted
-            // one, so those not allowed cannot send more than those who are.
-            budget.0 -= 1.0;
-        }
-        let refusal = if too_fast {
-            Some(EventRefusal::TooFast)
-        } else if member.role != Role::Founder {
-            Some(EventRefusal::NotFounder)
-        } else {
-            None
-        };
+        let refusal = budget
+            .admit_founder(member.role)
+            .err()
+            .map(|gate| match gate {
+                FounderGate::TooFast => EventRefusal::TooFast,
+                FounderGate::NotFounder => EventRefusal::NotFounder,
+            });
         if let Some(refusal) = refusal {
             warn!("event request of {} refused: {refusal}", member.name);
             sender.send::<ControlChannel>(ToClient::EventAnswer {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::protocol::{ControlChannel, ToClient};
 use archipelago_shared::recognition::{
     RecognitionRefusal, RecognitionRequest, Standing, parse_date,
 };
@@ -14,7 +14,7 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::assembly::AssemblyBudget;
+use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::login::LoggedIn;
 use crate::parcels::ParcelRegistry;
 use crate::storage::{StorageHandle, StorageReply};
@@ -87,19 +87,13 @@ fn handle_requests(
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let too_fast = budget.0 < 1.0;
-        if !too_fast {
-            // Spent whatever the answer: a refused request costs as much as an accepted
-            // one, so those not allowed cannot send more than those who are.
-            budget.0 -= 1.0;
-        }
-        let refusal = if too_fast {
-            Some(RecognitionRefusal::TooFast)
-        } else if member.role != Role::Founder {
-            Some(RecognitionRefusal::NotFounder)
-        } else {
-            None
-        };
+        let refusal = budget
+            .admit_founder(member.role)
+            .err()
+            .map(|gate| match gate {
+                FounderGate::TooFast => RecognitionRefusal::TooFast,
+                FounderGate::NotFounder => RecognitionRefusal::NotFounder,
+            });
         if let Some(refusal) = refusal {
             warn!("recognition request of {} refused: {refusal}", member.name);
             sender.send::<ControlChannel>(ToClient::RecognitionAnswer {

@@ -42,9 +42,33 @@ pub struct AssemblyMessage {
     pub request: AssemblyRequest,
 }
 
-/// Token bucket for one link's assembly requests.
+/// Token bucket for one link's assembly requests (and founders' event and recognition
+/// requests).
 #[derive(Component, Debug)]
 pub(crate) struct AssemblyBudget(pub(crate) f32);
+
+/// Why a founders-only request may not go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FounderGate {
+    TooFast,
+    NotFounder,
+}
+
+impl AssemblyBudget {
+    /// Admits a founders-only request: spends a token whatever the answer (a refused request
+    /// costs as much as an accepted one, so those not allowed cannot send more than those
+    /// who are), then checks the role.
+    pub(crate) fn admit_founder(&mut self, role: Role) -> Result<(), FounderGate> {
+        if self.0 < 1.0 {
+            return Err(FounderGate::TooFast);
+        }
+        self.0 -= 1.0;
+        if role != Role::Founder {
+            return Err(FounderGate::NotFounder);
+        }
+        Ok(())
+    }
+}
 
 /// The entity of each hall's open session, by protocity index, and the halls whose session
 /// is being recorded.
