@@ -607,6 +607,22 @@ pub fn enter_hall(clients: &mut [&mut TestClient], protocity: &str) {
     );
 }
 
+/// A handshake that fails outright on a loaded machine is tried again once, the way a person
+/// presses Retry (the bots do the same); a refusal or a timeout is not.
+fn retry_failed_handshake(client: &mut TestClient, retried: &mut bool) {
+    if let ConnectionState::Failed { reason } = client.state()
+        && reason.contains("failed to connect")
+        && !*retried
+    {
+        eprintln!("a first handshake failed ({reason}); retrying once");
+        *retried = true;
+        client
+            .app
+            .world_mut()
+            .write_message(archipelago_client::connection::Retry);
+    }
+}
+
 /// Waits until every client is in the world (updating all of them, so none falls behind),
 /// or panics naming those that are not.
 pub fn enter_world_together(clients: &mut [&mut TestClient]) {
@@ -615,7 +631,11 @@ pub fn enter_world_together(clients: &mut [&mut TestClient]) {
             && c.own_pose().is_some()
             && c.app.world().resource::<ParcelBook>().loaded
     };
+    let mut retried = vec![false; clients.len()];
     let entered = wait_until(clients, Duration::from_secs(40), |c| {
+        for (client, retried) in c.iter_mut().zip(&mut retried) {
+            retry_failed_handshake(client, retried);
+        }
         c.iter_mut().all(|c| ready(c))
     });
     let late: Vec<String> = clients
@@ -631,20 +651,9 @@ pub fn enter_world_together(clients: &mut [&mut TestClient]) {
 /// Waits until the client is in the world with its avatar and the land registry, or panics
 /// with its state.
 pub fn enter_world(client: &mut TestClient) {
-    // A handshake that fails outright on a loaded machine is tried again once, the way a
-    // person presses Retry (the bots do the same); a refusal or a timeout is not.
     let mut retried = false;
     let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
-        if let ConnectionState::Failed { reason } = c[0].state()
-            && reason.contains("failed to connect")
-            && !retried
-        {
-            eprintln!("the first handshake failed ({reason}); retrying once");
-            retried = true;
-            c[0].app
-                .world_mut()
-                .write_message(archipelago_client::connection::Retry);
-        }
+        retry_failed_handshake(c[0], &mut retried);
         c[0].state() == ConnectionState::InWorld
             && c[0].own_pose().is_some()
             && c[0].app.world().resource::<ParcelBook>().loaded
