@@ -58,7 +58,7 @@ pub struct HallCapacity(pub HashMap<usize, u32>);
 /// as in the new one. People who walk into a hall together arrive over a few frames; without
 /// this, each would be hidden from the others for those frames and shown again right after,
 /// and a client that loses sight of an avatar and regains it within a few ticks can lose it
-/// for good (see tests/tests/hall_cohorts.rs).
+/// for good (see tests/tests/scenarios/hall_cohorts.rs).
 const LINGER: f32 = 1.5;
 
 /// On an avatar that changed places a moment ago: the room it is in now, to keep alone once

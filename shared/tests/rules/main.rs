@@ -1,0 +1,13 @@
+//! The shared rules without a server or a window, one module per subject, in one test binary
+//! so the dependencies are linked once.
+
+mod events;
+mod kiosks;
+mod movement;
+mod parcels;
+mod places;
+mod procedure;
+mod recognition;
+mod tallies;
+mod tours;
+mod world_data;

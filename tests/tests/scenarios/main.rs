@@ -1,0 +1,24 @@
+//! Scenario tests: a real server and real clients over QUIC on loopback, one module per
+//! behaviour. They live in one test binary so that the server, the client with its renderer,
+//! bevy and lightyear are linked once, not once per file.
+
+mod assembly_procedure;
+mod bots_fill_the_world;
+mod chat;
+mod events;
+mod failures_are_explained;
+mod governance_clock;
+mod governance_durability;
+mod governance_in_the_hall;
+mod governance_refusals;
+mod hall_cohorts;
+mod halls_are_rooms;
+mod identity_and_roles;
+mod moderation;
+mod overflow;
+mod parcel_registry;
+mod parcels_live;
+mod recognition;
+mod rules_are_enforced;
+mod screenshot;
+mod two_clients_share_the_world;
