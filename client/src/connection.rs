@@ -64,6 +64,11 @@ pub struct Session {
 #[derive(Message, Debug, Clone, Copy, Default)]
 pub struct Retry;
 
+/// Connection attempts so far, the first included: counted across automatic and asked-for
+/// retries, so the HUD's "attempt N" never goes back.
+#[derive(Resource, Debug, Clone, Copy)]
+struct Attempts(u32);
+
 /// A request to send to the server once logged in.
 #[derive(Message, Debug, Clone)]
 pub struct Request(pub ToServer);
@@ -77,6 +82,7 @@ pub(crate) fn plugin(app: &mut App) {
         attempt: 1,
         elapsed: Duration::ZERO,
     })
+    .insert_resource(Attempts(1))
     .init_resource::<Session>()
     .insert_resource(PredictionManager::default())
     .add_message::<Retry>()
@@ -152,13 +158,50 @@ fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
         )
     {
         format!("The server at {server} closed the connection. It may have restarted; try again.")
+    } else if let Some(words) = transport_words(reason) {
+        format!("Lost the connection to {server} ({words}).")
     } else {
-        let first = full.split("\\n").next().unwrap_or_default();
-        format!(
-            "Lost the connection to {server} ({}).",
-            first.trim_end_matches(['(', '"'])
-        )
+        format!("Lost the connection to {server} ({reason}).")
     }
+}
+
+/// The transport's own words for a failure on one line: the error and its first cause
+/// ("failed to connect: connection closed by peer: 0"), without the error chain's layout or
+/// a backtrace.
+fn transport_words(reason: &DisconnectedReason) -> Option<String> {
+    let (DisconnectedReason::LinkFailed(UnlinkReason::TransportError(chain))
+    | DisconnectedReason::TransportError(chain)) = reason
+    else {
+        return None;
+    };
+    let mut lines = chain.lines().map(str::trim).filter(|line| !line.is_empty());
+    let head = lines.next()?;
+    let cause = lines
+        .skip_while(|line| *line != "Caused by:")
+        .nth(1)
+        .map(|line| line.trim_start_matches("0: "));
+    Some(match cause {
+        Some(cause) => format!("{head}: {cause}"),
+        None => head.to_owned(),
+    })
+}
+
+/// A first handshake that the transport gave up on, for no reason a person could act on (not
+/// a certificate, not silence): under load a QUIC handshake now and then ends this way, and
+/// a second try succeeds, so the client makes it by itself instead of asking for Retry.
+fn worth_retrying(reason: &DisconnectedReason) -> bool {
+    let DisconnectedReason::LinkFailed(UnlinkReason::TransportError(chain)) = reason else {
+        return false;
+    };
+    ![
+        "certificate",
+        "UnknownIssuer",
+        "timed out",
+        "refused",
+        "unreachable",
+    ]
+    .iter()
+    .any(|words| chain.contains(words))
 }
 
 fn watch_connection(
@@ -166,6 +209,7 @@ fn watch_connection(
     config: Res<ClientConfig>,
     client: Single<(Entity, Option<&Connected>, Option<&Disconnected>, &Link), With<Client>>,
     mut session: ResMut<Session>,
+    mut attempts: ResMut<Attempts>,
     time: Res<Time>,
     mut commands: Commands,
 ) {
@@ -190,9 +234,22 @@ fn watch_connection(
                 !matches!(d.reason, DisconnectedReason::Unknown)
                     && elapsed > Duration::from_millis(200)
             }) {
-                Some(ConnectionState::Failed {
-                    reason: explain(&d.reason, config.server),
-                })
+                if *attempt == 1 && worth_retrying(&d.reason) {
+                    warn!(
+                        "the first handshake failed ({}); trying once more",
+                        transport_words(&d.reason).unwrap_or_default()
+                    );
+                    attempts.0 += 1;
+                    commands.trigger(Connect { entity });
+                    Some(ConnectionState::Connecting {
+                        attempt: attempts.0,
+                        elapsed: Duration::ZERO,
+                    })
+                } else {
+                    Some(ConnectionState::Failed {
+                        reason: explain(&d.reason, config.server),
+                    })
+                }
             } else {
                 Some(ConnectionState::Connecting {
                     attempt: *attempt,
@@ -318,16 +375,16 @@ fn retry(
     mut state: ResMut<ConnectionState>,
     client: Single<Entity, With<Client>>,
     mut commands: Commands,
-    mut attempts: Local<u32>,
+    mut attempts: ResMut<Attempts>,
 ) {
     if requests.read().count() == 0 || !state.is_failed() {
         return;
     }
-    *attempts += 1;
-    info!("retrying the connection (attempt {})", *attempts + 1);
+    attempts.0 += 1;
+    info!("retrying the connection (attempt {})", attempts.0);
     commands.trigger(Connect { entity: *client });
     *state = ConnectionState::Connecting {
-        attempt: *attempts + 1,
+        attempt: attempts.0,
         elapsed: Duration::ZERO,
     };
 }
@@ -349,5 +406,62 @@ fn send_requests(
             let text = "Not in the world yet: the request was not sent.".to_owned();
             session.notices.push((time.elapsed_secs_f64(), text));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transport failure as lightyear hands it over: anyhow's error chain in Debug form.
+    fn transport_failure(error: anyhow::Error) -> DisconnectedReason {
+        DisconnectedReason::LinkFailed(UnlinkReason::TransportError(format!("{error:?}")))
+    }
+
+    #[test]
+    fn transport_failures_read_as_one_line_with_their_cause() {
+        let closed = transport_failure(
+            anyhow::anyhow!("connection closed by peer: 0").context("failed to connect"),
+        );
+        assert_eq!(
+            transport_words(&closed).as_deref(),
+            Some("failed to connect: connection closed by peer: 0")
+        );
+        let nested = transport_failure(
+            anyhow::anyhow!("reset")
+                .context("QUIC protocol error")
+                .context("failed to connect"),
+        );
+        assert_eq!(
+            transport_words(&nested).as_deref(),
+            Some("failed to connect: QUIC protocol error")
+        );
+        let bare = transport_failure(anyhow::anyhow!("endpoint stopping"));
+        assert_eq!(transport_words(&bare).as_deref(), Some("endpoint stopping"));
+        let server: SocketAddr = "127.0.0.1:7447".parse().unwrap();
+        assert_eq!(
+            explain(&closed, server),
+            "Lost the connection to 127.0.0.1:7447 (failed to connect: connection closed by \
+             peer: 0)."
+        );
+    }
+
+    #[test]
+    fn only_handshakes_dropped_for_no_stated_reason_are_retried() {
+        let failed = |cause: &'static str| {
+            transport_failure(anyhow::anyhow!(cause).context("failed to connect"))
+        };
+        assert!(worth_retrying(&failed("connection closed by peer: 0")));
+        assert!(worth_retrying(&failed(
+            "QUIC protocol error: connection has been reset"
+        )));
+        assert!(!worth_retrying(&failed("connection timed out")));
+        assert!(!worth_retrying(&failed(
+            "QUIC protocol error: invalid peer certificate: UnknownIssuer"
+        )));
+        assert!(!worth_retrying(&DisconnectedReason::ByPeer(None)));
+        assert!(!worth_retrying(&DisconnectedReason::LinkFailed(
+            UnlinkReason::ByPeer("bye".into())
+        )));
     }
 }
