@@ -158,6 +158,12 @@ fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
         )
     {
         format!("The server at {server} closed the connection. It may have restarted; try again.")
+    } else if full.contains("ConnectionDenied") {
+        // netcode denies a connection for one reason here: every place is taken.
+        format!(
+            "The server at {server} is full: as many people as it can hold are in. Try again \
+             in a while."
+        )
     } else if let Some(words) = transport_words(reason) {
         format!("Lost the connection to {server} ({words}).")
     } else {

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     pub tick_hz: u32,
     pub data_dir: PathBuf,
+    /// Most people connected at once; one more is told the server is full
+    /// ([`network::MAX_CLIENTS`] unless the host chose otherwise).
+    pub max_clients: usize,
 }
 
 /// The phases of the server's frame, in order.

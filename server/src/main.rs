@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
+use archipelago_server::network::MAX_CLIENTS;
 use archipelago_server::storage::Storage;
 use archipelago_server::tls::{TlsSource, load_identity, write_digest};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
@@ -37,6 +38,9 @@ struct Cli {
     /// Simulation ticks per second.
     #[arg(long, default_value_t = DEFAULT_TICK_HZ, value_parser = clap::value_parser!(u32).range(10..=120))]
     tick_hz: u32,
+    /// Most people connected at once; one more is told the server is full.
+    #[arg(long, default_value_t = MAX_CLIENTS as u32, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_clients: u32,
     /// PEM certificate chain for a real deployment (default: a fresh self-signed certificate).
     #[arg(long, requires = "key")]
     cert: Option<PathBuf>,
@@ -189,6 +193,7 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
         bind: cli.bind,
         tick_hz: cli.tick_hz,
         data_dir: cli.data_dir.clone(),
+        max_clients: cli.max_clients as usize,
     };
     let tls = match (cli.cert, cli.key) {
         (Some(cert), Some(key)) => TlsSource::Pem { cert, key },

@@ -35,8 +35,10 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_observer(on_disconnected);
 }
 
-/// Most simultaneous connections. Each costs the server a little memory while idle; what
-/// limits a real crowd is the replication work per avatar (see BENCHMARKS.md).
+/// Most simultaneous connections unless the host sets `--max-clients`. Each costs the server
+/// a little memory while idle; what limits a real crowd is the replication work per avatar
+/// (see BENCHMARKS.md). netcode answers one more with a denial, which the client words as
+/// "full".
 pub const MAX_CLIENTS: usize = 2048;
 
 fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<TlsIdentity>) {
@@ -47,7 +49,7 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
         private_key: [0; 32],
         client_timeout_secs: archipelago_shared::protocol::NETCODE_TIMEOUT_SECS,
         // netcode's default is 256; an assembly of the whole nation is more than that.
-        max_clients: MAX_CLIENTS,
+        max_clients: settings.config.max_clients,
         ..default()
     });
     let server = commands
@@ -61,7 +63,10 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
         ))
         .id();
     commands.trigger(Start { entity: server });
-    info!("starting server on {bind}");
+    info!(
+        "starting server on {bind} for at most {} people",
+        settings.config.max_clients
+    );
 }
 
 fn on_started(trigger: On<Add, Started>, mut commands: Commands, settings: Res<ServerSettings>) {

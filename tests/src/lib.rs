@@ -63,6 +63,7 @@ impl TestServer {
             bind: addr,
             tick_hz: archipelago_shared::protocol::DEFAULT_TICK_HZ,
             data_dir: data_dir.clone(),
+            max_clients: archipelago_server::network::MAX_CLIENTS,
         };
         let flag = ShutdownFlag::default();
         let thread_flag = flag.clone();
@@ -455,6 +456,11 @@ pub fn enroll_with_cli(data_dir: &Path, people: &[(&SigningKey, &str)], role: &s
 impl ServerProcess {
     /// Starts the server binary on a data directory and waits for its certificate digest.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with_args(data_dir, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with more command-line options for the server.
+    pub fn start_with_args(data_dir: &Path, args: &[&str]) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let digest_file = data_dir.join("cert-digest.txt");
         let _ = std::fs::remove_file(&digest_file);
@@ -465,6 +471,7 @@ impl ServerProcess {
             .arg(world_dir())
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
             .spawn()
             .expect("the server binary starts");
         let start = Instant::now();
