@@ -20,6 +20,7 @@ use lightyear::prelude::client::*;
 use lightyear::prelude::input::native::InputMarker;
 use lightyear::prelude::*;
 
+use crate::clock::{ServerClock, local_millis};
 use crate::{ClientConfig, ClientSystems};
 
 /// Where the client stands, in the words the HUD uses.
@@ -83,6 +84,7 @@ pub(crate) fn plugin(app: &mut App) {
         elapsed: Duration::ZERO,
     })
     .insert_resource(Attempts(1))
+    .init_resource::<ServerClock>()
     .init_resource::<Session>()
     .insert_resource(PredictionManager::default())
     .add_message::<Retry>()
@@ -289,6 +291,7 @@ fn receive_messages(
     config: Res<ClientConfig>,
     mut state: ResMut<ConnectionState>,
     mut session: ResMut<Session>,
+    mut clock: ResMut<ServerClock>,
     time: Res<Time>,
     mut commands: Commands,
     mut for_features: MessageWriter<FromServer>,
@@ -319,8 +322,33 @@ fn receive_messages(
                 role,
                 nation,
                 arrived_at,
+                server_time_ms,
             } => {
                 info!("logged in as {name} ({role}) in {nation}");
+                *clock = ServerClock::reckon(server_time_ms, local_millis());
+                let off = clock.offset_ms().abs();
+                let ahead = if clock.offset_ms() < 0 {
+                    "ahead of"
+                } else {
+                    "behind"
+                };
+                if off > 2_000 {
+                    warn!(
+                        "this machine's clock is {:.1} s {ahead} the server's; deadlines follow \
+                         the server's",
+                        off as f64 / 1000.0
+                    );
+                }
+                if off >= 60_000 {
+                    session.notices.push((
+                        time.elapsed_secs_f64(),
+                        format!(
+                            "Your computer's clock is {} min {ahead} the server's. Countdowns \
+                             and deadlines here follow the server's clock.",
+                            off / 60_000
+                        ),
+                    ));
+                }
                 session.name = name;
                 session.role = Some(role);
                 session.nation = nation;

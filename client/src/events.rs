@@ -9,6 +9,7 @@ use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
 use crate::ClientSystems;
+use crate::clock::ServerClock;
 use crate::connection::{FromServer, Request, Session};
 
 /// Answers kept for the UI.
@@ -74,11 +75,16 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>,
 }
 
 /// Notes each event this member may attend as it starts (or, at joining, that is under way).
-fn announce(mut book: ResMut<EventBook>, session: Res<Session>, time: Res<Time>) {
+fn announce(
+    mut book: ResMut<EventBook>,
+    session: Res<Session>,
+    clock: Res<ServerClock>,
+    time: Res<Time>,
+) {
     let Some(role) = session.role else {
         return;
     };
-    let now = unix_now();
+    let now = clock.now();
     let started: Vec<EventId> = book
         .events
         .values()

@@ -5,6 +5,7 @@
 pub mod assembly;
 pub mod bots;
 pub mod chat;
+pub mod clock;
 pub mod connection;
 pub mod control;
 pub mod events;

@@ -312,6 +312,7 @@ fn apply_registry_replies(
                     role: logged_in.role,
                     nation: world.nation.name.clone(),
                     arrived_at: arrived_at.clone(),
+                    server_time_ms: archipelago_shared::assembly::unix_millis(),
                 });
                 commands
                     .entity(link)

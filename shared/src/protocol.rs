@@ -20,7 +20,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -198,6 +198,9 @@ pub enum ToClient {
         nation: String,
         /// Protocity id where the avatar appears.
         arrived_at: String,
+        /// The server's clock (Unix milliseconds) when it sent this: deadlines are the
+        /// server's, and the client reckons them from its own clock with this.
+        server_time_ms: i64,
     },
     /// Login refused; the server closes the connection right after.
     Rejected { reason: String },

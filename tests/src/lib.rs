@@ -606,7 +606,18 @@ pub fn enter_hall(clients: &mut [&mut TestClient], protocity: &str) {
     });
     let outside: Vec<String> = clients
         .iter_mut()
-        .filter_map(|c| (!inside(c)).then(|| format!("{:?}", c.own_pose())))
+        .filter_map(|c| {
+            (!inside(c)).then(|| {
+                let session = c.session();
+                format!(
+                    "{} at {:?}, {:?}, last notices {:?}",
+                    session.name,
+                    c.own_pose().map(|p| p.position),
+                    c.state(),
+                    session.notices.iter().rev().take(3).collect::<Vec<_>>()
+                )
+            })
+        })
         .collect();
     assert!(
         all_inside,

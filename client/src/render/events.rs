@@ -13,8 +13,9 @@ use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+use crate::clock::ServerClock;
 use crate::connection::{Request, Session};
-use crate::events::{EventBook, SendEvent, unix_now};
+use crate::events::{EventBook, SendEvent};
 
 /// A toast stays this long unless answered.
 const TOAST_SECONDS: f64 = 60.0;
@@ -89,6 +90,7 @@ fn window(
     book: Res<EventBook>,
     session: Res<Session>,
     world: Res<World>,
+    clock: Res<ServerClock>,
     time: Res<Time>,
     mut send: MessageWriter<SendEvent>,
     mut requests: MessageWriter<Request>,
@@ -98,7 +100,7 @@ fn window(
     }
     let ctx = contexts.ctx_mut()?;
     let role = session.role.unwrap_or(Role::Visitor);
-    let now = unix_now();
+    let now = clock.now();
     let mut open = true;
     egui::Window::new("Live events (L)")
         .id(egui::Id::new("events"))

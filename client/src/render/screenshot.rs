@@ -26,6 +26,7 @@ use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::plots::SelectedParcel;
 use super::recognition::{EmbassyPlaque, RecognitionWindow, WelcomeCard};
 use super::scene::SceneReady;
+use crate::clock::ServerClock;
 use crate::connection::{ConnectionState, Request, Session};
 use crate::governance::Governance;
 use crate::parcels::ParcelBook;
@@ -360,6 +361,7 @@ struct HallState<'w, 's> {
     boards: Query<'w, 's, &'static TallyBoard>,
     window: ResMut<'w, GovernanceWindow>,
     governance: Res<'w, Governance>,
+    clock: Res<'w, ServerClock>,
     camera: ResMut<'w, ShotCamera>,
     chat: ResMut<'w, ChatWindow>,
     view: Res<'w, HallView>,
@@ -456,7 +458,7 @@ impl HallState<'_, '_> {
             return (Some(id.clone()), Some(rows), None, None, rows > 0);
         }
         if !(self.window.open && self.window.kiosk.as_ref() == Some(id)) {
-            open_at_kiosk(&mut self.window, id, &self.governance);
+            open_at_kiosk(&mut self.window, id, &self.governance, self.clock.now());
         }
         let view = self
             .window

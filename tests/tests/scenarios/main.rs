@@ -5,6 +5,7 @@
 mod assembly_procedure;
 mod bots_fill_the_world;
 mod chat;
+mod clock;
 mod events;
 mod failures_are_explained;
 mod governance_clock;

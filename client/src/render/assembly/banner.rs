@@ -2,11 +2,11 @@
 //! time they have left, counting down for everyone; or, between speakers, the item under
 //! discussion.
 
-use archipelago_shared::assembly::unix_millis;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::HallView;
+use crate::clock::ServerClock;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(EguiPrimaryContextPass, banner);
@@ -15,7 +15,7 @@ pub(super) fn plugin(app: &mut App) {
 /// Gold, the colour of the floor.
 pub const SPEAKING: egui::Color32 = egui::Color32::from_rgb(250, 210, 90);
 
-fn banner(mut contexts: EguiContexts, view: Res<HallView>) -> Result {
+fn banner(mut contexts: EguiContexts, view: Res<HallView>, clock: Res<ServerClock>) -> Result {
     let Some(session) = &view.session else {
         return Ok(());
     };
@@ -42,7 +42,7 @@ fn banner(mut contexts: EguiContexts, view: Res<HallView>) -> Result {
                     ui.vertical_centered(|ui| {
                         match &session.floor {
                             Some(floor) => {
-                                let left = session.seconds_left(unix_millis()).unwrap_or(0);
+                                let left = session.seconds_left(clock.now_ms()).unwrap_or(0);
                                 ui.label(
                                     egui::RichText::new("NOW SPEAKING").small().color(SPEAKING),
                                 );

@@ -6,7 +6,7 @@
 use archipelago_shared::assembly::{
     AssemblyRequest, DEFAULT_FLOOR_SECONDS, DEFAULT_HALL_CAPACITY, HallSession, MAX_FLOOR_SECONDS,
     MAX_HALL_CAPACITY, MAX_REASON_CHARS, MAX_SESSION_TITLE_CHARS, MIN_FLOOR_SECONDS,
-    ModerationAction, Person, parse_agenda, unix_millis,
+    ModerationAction, Person, parse_agenda,
 };
 use archipelago_shared::governance::Phase;
 use archipelago_shared::parcels::utc_date_time;
@@ -17,6 +17,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::HallView;
 use crate::assembly::{AssemblyAnswers, SendAssembly};
+use crate::clock::ServerClock;
 use crate::connection::Session;
 use crate::governance::Governance;
 
@@ -73,6 +74,7 @@ fn panel(
     governance: Res<Governance>,
     people: Query<&AvatarProfile>,
     world: Res<World>,
+    clock: Res<ServerClock>,
     time: Res<Time>,
     mut send: MessageWriter<SendAssembly>,
 ) -> Result {
@@ -101,6 +103,7 @@ fn panel(
                     &mut state,
                     &governance,
                     &people,
+                    clock.now_ms(),
                     &mut send,
                 ),
                 None => open_form(ui, &protocity, &mut state, &people, &mut send),
@@ -182,6 +185,7 @@ fn session_view(
     state: &mut AssemblyPanel,
     governance: &Governance,
     people: &Query<&AvatarProfile>,
+    now_ms: i64,
     send: &mut MessageWriter<SendAssembly>,
 ) {
     let protocity = hall_session.protocity.clone();
@@ -234,7 +238,7 @@ fn session_view(
     ui.strong("Floor");
     match &hall_session.floor {
         Some(floor) => {
-            let left = hall_session.seconds_left(unix_millis()).unwrap_or(0);
+            let left = hall_session.seconds_left(now_ms).unwrap_or(0);
             ui.horizontal(|ui| {
                 ui.colored_label(
                     egui::Color32::from_rgb(250, 210, 90),

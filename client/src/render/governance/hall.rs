@@ -17,7 +17,8 @@ use bevy_egui::{
     EguiPrimaryContextPass, egui,
 };
 
-use super::window::{GovernanceWindow, unix_now};
+use super::window::GovernanceWindow;
+use crate::clock::ServerClock;
 use crate::connection::Session;
 use crate::governance::Governance;
 
@@ -237,6 +238,7 @@ fn use_kiosk(
     keys: Res<ButtonInput<KeyCode>>,
     near: Res<NearKiosk>,
     book: Res<Governance>,
+    clock: Res<ServerClock>,
     mut window: ResMut<GovernanceWindow>,
 ) {
     let Some(protocity) = &near.0 else {
@@ -245,14 +247,14 @@ fn use_kiosk(
     if !keys.just_pressed(KeyCode::KeyF) {
         return;
     }
-    open_at_kiosk(&mut window, protocity, &book);
+    open_at_kiosk(&mut window, protocity, &book, clock.now());
 }
 
-/// Opens the window as the kiosk of `protocity`'s hall.
-pub fn open_at_kiosk(window: &mut GovernanceWindow, protocity: &str, book: &Governance) {
+/// Opens the window as the kiosk of `protocity`'s hall, on the first proposal that takes
+/// ballots at `now` (Unix seconds, server clock).
+pub fn open_at_kiosk(window: &mut GovernanceWindow, protocity: &str, book: &Governance, now: i64) {
     window.open = true;
     window.kiosk = Some(protocity.to_owned());
-    let now = unix_now();
     if let Some(first) = hall_proposals(book, protocity, now)
         .into_iter()
         .find(|v| v.proposal.accepts_ballots(now))
@@ -329,10 +331,11 @@ fn draw_boards(
     eye: Query<&GlobalTransform, With<Camera3d>>,
     book: Res<Governance>,
     world: Res<World>,
+    clock: Res<ServerClock>,
     time: Res<Time>,
 ) {
     let eye = eye.iter().next().map(GlobalTransform::translation);
-    let now = unix_now();
+    let now = clock.now();
     let flash = time.elapsed_secs_f64();
     for (mut board, mut camera, mut context, mut input, mut output) in &mut boards {
         let near = eye.is_some_and(|eye| eye.distance(board.centre) < BOARD_RANGE);

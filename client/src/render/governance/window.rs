@@ -3,8 +3,6 @@
 //! for founders the controls to write, open and close proposals. Ballots are signed by
 //! [`CastVote`]; the server checks everything again.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use archipelago_shared::governance::tally::{Choice, MAX_OPTIONS, Outcome, VoteType, YesNo};
 use archipelago_shared::governance::{
     Eligibility, GovernanceRequest, MAX_BODY_CHARS, MAX_TITLE_CHARS, Phase, ProposalDraft,
@@ -18,6 +16,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Bar, BarChart, Plot};
 
+use crate::clock::ServerClock;
 use crate::connection::{Request, Session};
 use crate::governance::{CastVote, Governance};
 
@@ -91,7 +90,8 @@ const KINDS: [&str; 5] = [
 ];
 
 impl NewProposal {
-    fn draft(&self) -> ProposalDraft {
+    /// The draft as it stands, a draft that opens later counted from `now` (server clock).
+    fn draft(&self, now: i64) -> ProposalDraft {
         let vote_type = match self.kind {
             0 => VoteType::YesNo,
             1 => VoteType::SingleChoice,
@@ -118,9 +118,7 @@ impl NewProposal {
             eligibility: self.eligibility,
             vote_type,
             options,
-            opens_at: self
-                .opens_in
-                .map(|minutes| unix_now() + i64::from(minutes) * 60),
+            opens_at: self.opens_in.map(|minutes| now + i64::from(minutes) * 60),
             voting_secs: self.minutes.saturating_mul(60),
             quorum: self.quorum,
             threshold_percent: self.threshold,
@@ -132,12 +130,6 @@ impl NewProposal {
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<GovernanceWindow>()
         .add_systems(EguiPrimaryContextPass, window);
-}
-
-pub(super) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The phase in words, with the time left while open.
@@ -165,6 +157,7 @@ fn window(
     book: Res<Governance>,
     session: Res<Session>,
     world: Res<World>,
+    clock: Res<ServerClock>,
     time: Res<Time>,
     mut votes: MessageWriter<CastVote>,
     mut requests: MessageWriter<Request>,
@@ -173,7 +166,7 @@ fn window(
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
-    let now = unix_now();
+    let now = clock.now();
     let role = session.role.unwrap_or(Role::Visitor);
     let title = match &state.kiosk {
         Some(id) => format!(
@@ -207,7 +200,7 @@ fn window(
                 ui.separator();
                 ui.vertical(|ui| {
                     if state.new.is_some() {
-                        new_form(ui, &mut state, &world, &mut outgoing);
+                        new_form(ui, &mut state, &world, now, &mut outgoing);
                     } else if let Some(view) = state.selected.and_then(|id| book.proposals.get(&id))
                     {
                         proposal_view(
@@ -603,6 +596,7 @@ fn new_form(
     ui: &mut egui::Ui,
     state: &mut GovernanceWindow,
     world: &World,
+    now: i64,
     outgoing: &mut Vec<GovernanceRequest>,
 ) {
     let Some(form) = state.new.as_mut() else {
@@ -707,10 +701,10 @@ fn new_form(
             ui.checkbox(&mut form.live, "show the count live while voting");
             ui.end_row();
         });
-    let draft = form.draft();
+    let draft = form.draft(now);
     let ids: Vec<&str> = world.protocities.iter().map(|p| p.id.as_str()).collect();
     // The same check the server makes, so mistakes show before anything is sent.
-    let checked = check_draft(&draft, &ids, unix_now());
+    let checked = check_draft(&draft, &ids, now);
     if let Err(problem) = &checked {
         ui.colored_label(egui::Color32::from_rgb(240, 160, 90), problem.to_string());
     }
