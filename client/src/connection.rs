@@ -140,36 +140,64 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
     Ok(())
 }
 
-/// Turns a lightyear disconnect reason into words for a person.
-fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
-    // Transport errors carry a multi-line chain and backtrace; the first line says enough.
+/// What a disconnect comes down to, read once from lightyear's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The server's certificate is not the one the digest names.
+    Certificate,
+    /// Nobody answered: timed out, refused or unreachable.
+    Silence,
+    /// The server closed the connection.
+    ClosedByServer,
+    /// netcode denied the connection: every place is taken.
+    Full,
+    /// Anything else the transport reports.
+    Other,
+}
+
+fn cause_of(reason: &DisconnectedReason) -> Cause {
+    // Transport errors carry a multi-line chain (and maybe a backtrace) as text.
     let full = format!("{reason:?}");
     debug!("disconnect reason: {full}");
-    if full.contains("certificate") || full.contains("UnknownIssuer") {
-        format!(
+    let says = |words: &[&str]| words.iter().any(|w| full.contains(w));
+    if says(&["certificate", "UnknownIssuer"]) {
+        Cause::Certificate
+    } else if says(&["timed out", "refused", "unreachable"]) {
+        Cause::Silence
+    } else if matches!(
+        reason,
+        DisconnectedReason::ByPeer(_) | DisconnectedReason::LinkFailed(UnlinkReason::ByPeer(_))
+    ) {
+        Cause::ClosedByServer
+    } else if says(&["ConnectionDenied"]) {
+        // netcode denies a connection for one reason here: every place is taken.
+        Cause::Full
+    } else {
+        Cause::Other
+    }
+}
+
+/// Turns a lightyear disconnect reason into words for a person.
+fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
+    match cause_of(reason) {
+        Cause::Certificate => format!(
             "The server at {server} presented a certificate that does not match the digest you \
              gave (--cert-digest). Ask its host for the current digest."
-        )
-    } else if full.contains("timed out") || full.contains("refused") || full.contains("unreachable")
-    {
-        format!("No server answered at {server}. Is it running, and is the address right?")
-    } else if matches!(reason, DisconnectedReason::ByPeer(_))
-        || matches!(
-            reason,
-            DisconnectedReason::LinkFailed(UnlinkReason::ByPeer(_))
-        )
-    {
-        format!("The server at {server} closed the connection. It may have restarted; try again.")
-    } else if full.contains("ConnectionDenied") {
-        // netcode denies a connection for one reason here: every place is taken.
-        format!(
+        ),
+        Cause::Silence => {
+            format!("No server answered at {server}. Is it running, and is the address right?")
+        }
+        Cause::ClosedByServer => format!(
+            "The server at {server} closed the connection. It may have restarted; try again."
+        ),
+        Cause::Full => format!(
             "The server at {server} is full: as many people as it can hold are in. Try again \
              in a while."
-        )
-    } else if let Some(words) = transport_words(reason) {
-        format!("Lost the connection to {server} ({words}).")
-    } else {
-        format!("Lost the connection to {server} ({reason}).")
+        ),
+        Cause::Other => match transport_words(reason) {
+            Some(words) => format!("Lost the connection to {server} ({words})."),
+            None => format!("Lost the connection to {server} ({reason})."),
+        },
     }
 }
 
@@ -198,18 +226,10 @@ fn transport_words(reason: &DisconnectedReason) -> Option<String> {
 /// a certificate, not silence): under load a QUIC handshake now and then ends this way, and
 /// a second try succeeds, so the client makes it by itself instead of asking for Retry.
 fn worth_retrying(reason: &DisconnectedReason) -> bool {
-    let DisconnectedReason::LinkFailed(UnlinkReason::TransportError(chain)) = reason else {
-        return false;
-    };
-    ![
-        "certificate",
-        "UnknownIssuer",
-        "timed out",
-        "refused",
-        "unreachable",
-    ]
-    .iter()
-    .any(|words| chain.contains(words))
+    matches!(
+        reason,
+        DisconnectedReason::LinkFailed(UnlinkReason::TransportError(_))
+    ) && cause_of(reason) == Cause::Other
 }
 
 fn watch_connection(
