@@ -223,12 +223,28 @@ fn hold_session(
         ];
         let mut said = 0;
         let mut last = std::time::Instant::now();
-        let mut recognized = false;
+        let mut asked: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             // Once the photographer has taken the first picture, Fay records a new
             // recognition: its plaque must join the embassy row in the running client (the
             // embassy shot comes minutes later).
-            if !recognized && recognize_after.exists() {
+            // Asked again every 5 s until Fay's own row shows it, saying why if refused.
+            let in_row = clients[0].embassy_row().iter().any(|r| r == "Estonia");
+            if !in_row
+                && recognize_after.exists()
+                && asked.is_none_or(|at| at.elapsed() > Duration::from_secs(5))
+            {
+                if asked.is_some() {
+                    let book = clients[0]
+                        .app
+                        .world()
+                        .resource::<archipelago_client::recognition::StandingBook>();
+                    eprintln!(
+                        "Estonia not in the row yet; asking again (last answer {:?}, {:?})",
+                        book.answers.last(),
+                        clients[0].state()
+                    );
+                }
                 clients[0].app.world_mut().write_message(SendRecognition(
                     RecognitionRequest::Relation(RelationChange {
                         recognizer: "Estonia".into(),
@@ -239,7 +255,7 @@ fn hold_session(
                         recorded_by: String::new(),
                     }),
                 ));
-                recognized = true;
+                asked = Some(std::time::Instant::now());
             }
             if last.elapsed() > Duration::from_secs(4) {
                 let (who, text) = lines[said % lines.len()];
