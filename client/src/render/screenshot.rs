@@ -36,8 +36,13 @@ use crate::recognition::EmbassyRow;
 /// (lavapipe is slow).
 const SETTLE_FRAMES: u32 = 90;
 const SETTLE_TIME: Duration = Duration::from_secs(6);
-/// Give up waiting after this long and capture whatever is there (the test then fails on it).
+/// Give up waiting for a shot after this long and capture whatever is there (the test then
+/// fails on it). Counted for each shot from the previous capture (the first from the start,
+/// so it includes loading the world and compiling shaders), so that a slow machine taking
+/// several minutes in all does not leave the last shots without time.
 const GIVE_UP: Duration = Duration::from_secs(240);
+/// How long to wait for a request's effect before asking again.
+const ASK_AGAIN: Duration = Duration::from_secs(5);
 
 /// What to capture.
 #[derive(Resource, Debug, Clone)]
@@ -104,6 +109,7 @@ struct ShotCamera(Option<Transform>);
 
 #[derive(Resource, Debug)]
 struct Progress {
+    /// When the shot being prepared began (the client's start for the first).
     started: Instant,
     /// Index of the shot being prepared in [`ScreenshotPlan::shots`].
     shot: usize,
@@ -117,6 +123,7 @@ struct Sidecar {
     others_in_view: usize,
     others_total: usize,
     in_world: bool,
+    /// Seconds this shot waited, counted from the previous capture (or the start).
     seconds_waited: f64,
     timed_out: bool,
     /// The parcel whose panel is open, and how many history lines it shows.
@@ -136,6 +143,8 @@ struct Sidecar {
     plaques: Option<usize>,
     recognizers: Option<usize>,
     window_open: Option<bool>,
+    /// The town hall the photographer's own avatar stands in, if any.
+    inside: Option<String>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -255,6 +264,7 @@ fn capture(
             progress.saved_frames = None;
             progress.ready_since = None;
             progress.shot += 1;
+            progress.started = Instant::now();
         }
         return;
     }
@@ -330,6 +340,7 @@ fn capture(
         plaques,
         recognizers,
         window_open,
+        inside: hall.view.hall.as_ref().map(|(_, id)| id.clone()),
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -371,7 +382,8 @@ struct HallState<'w, 's> {
     row: Res<'w, EmbassyRow>,
     recognition: ResMut<'w, RecognitionWindow>,
     card: ResMut<'w, WelcomeCard>,
-    asked_out: Local<'s, bool>,
+    /// When the teleport out of the hall was last asked for.
+    asked_out: Local<'s, Option<Instant>>,
 }
 
 impl HallState<'_, '_> {
@@ -390,11 +402,18 @@ impl HallState<'_, '_> {
         self.chat.open = false;
         // Out of any town hall first (the session shot leaves the avatar inside): the row is
         // seen from the capital's grounds, without the hall's panel.
-        if !*self.asked_out {
+        // Asked again every few seconds while still inside, as someone would press again:
+        // the server refuses a teleport that comes too soon after another.
+        let inside = self.view.hall.is_some();
+        if inside && self.asked_out.is_none_or(|at| at.elapsed() > ASK_AGAIN) {
+            info!(
+                "screenshot: leaving the hall {:?} for the embassy row",
+                self.view.hall
+            );
             self.requests.write(Request(ToServer::Teleport {
                 protocity: world.capital().id.clone(),
             }));
-            *self.asked_out = true;
+            *self.asked_out = Some(Instant::now());
         }
         self.camera.0 = embassy_view(&self.row);
         self.recognition.open = *shot == Shot::Recognition;

@@ -367,7 +367,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let swarm = SwarmConfig {
         template: server.client_config("", ephemeral()),
         count: 4,
-        duration: Duration::from_secs(420),
+        duration: Duration::from_secs(780),
         rate_hz: 30.0,
         seed: 3,
         behaviour: Behaviour::Gather,
@@ -389,7 +389,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let runtime_dir = dir.path().join("xdg");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
     let output = Command::new("timeout")
-        .args(["400", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
+        .args(["720", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
         .arg(&binary)
         .args([
             "--server",
@@ -431,6 +431,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
+    // The whole log stays beside the pictures for whoever investigates a failure.
+    let _ = std::fs::write(out_dir.join("client.log"), log.as_bytes());
     assert!(
         output.status.success(),
         "the client exits cleanly; status {:?}, log:\n{tail}",
@@ -454,7 +456,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the world was ready before the deadline: {sidecar}"
+        "the world was ready before the deadline: {sidecar}; client log:\n{tail}"
     );
     assert!(
         sidecar["others_in_view"].as_u64().unwrap_or(0) >= 1,
@@ -481,7 +483,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the panel was ready: {sidecar}"
+        "the panel was ready: {sidecar}; client log:\n{tail}"
     );
     assert_eq!(sidecar["parcel"], "lis-03", "{sidecar}");
     assert!(
@@ -507,7 +509,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the board was drawn: {sidecar}"
+        "the board was drawn: {sidecar}; client log:\n{tail}"
     );
     assert_eq!(
         sidecar["board_rows"], 3,
@@ -526,7 +528,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the window was ready: {sidecar}"
+        "the window was ready: {sidecar}; client log:\n{tail}"
     );
     assert!(
         sidecar["proposal"].is_u64(),
@@ -548,7 +550,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the session was received: {sidecar}"
+        "the session was received: {sidecar}; client log:\n{tail}"
     );
     assert_eq!(sidecar["speaker"], "Bo", "Bo has the floor: {sidecar}");
     assert_eq!(sidecar["queue"], 2, "two hands are raised: {sidecar}");
@@ -565,7 +567,10 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
             .expect("the client wrote what the embassy shot showed"),
     )
     .expect("valid JSON");
-    assert_eq!(sidecar["timed_out"], false, "the row was built: {sidecar}");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "the row was built: {sidecar}; client log:\n{tail}"
+    );
     let recognizers = world().seed_standing().recognizers().len() as u64 + 1;
     assert_eq!(
         sidecar["plaques"], recognizers,
@@ -583,7 +588,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     .expect("valid JSON");
     assert_eq!(
         sidecar["timed_out"], false,
-        "the window was ready: {sidecar}"
+        "the window was ready: {sidecar}; client log:\n{tail}"
     );
     assert_eq!(sidecar["window_open"], true, "{sidecar}");
     let window = palette_of(&recognition_png);

@@ -15,8 +15,8 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::{dollars, grouped};
+use crate::clock::ServerClock;
 use crate::connection::Session;
-use crate::events::unix_now;
 use crate::recognition::{SendRecognition, StandingBook};
 
 /// Answers older than this fade from the window.
@@ -45,7 +45,9 @@ enum FormTab {
 #[derive(Debug)]
 struct Form {
     tab: FormTab,
+    /// Filled with today's date on the server's clock when the form first shows.
     date: String,
+    dated: bool,
     source: String,
     stage: Stage,
     reason: String,
@@ -69,7 +71,8 @@ impl Default for RecognitionWindow {
             answers_seen: 0,
             form: Form {
                 tab: FormTab::Relation,
-                date: date_words(unix_now()),
+                date: String::new(),
+                dated: false,
                 source: String::new(),
                 stage: Stage::NetworkState,
                 reason: String::new(),
@@ -116,10 +119,16 @@ fn window(
     session: Res<Session>,
     world: Res<World>,
     time: Res<Time>,
+    clock: Res<ServerClock>,
     mut send: MessageWriter<SendRecognition>,
 ) -> Result {
     if !state.open {
         return Ok(());
+    }
+    let today = clock.now();
+    if !state.form.dated && clock.is_known() {
+        state.form.date = date_words(today);
+        state.form.dated = true;
     }
     if book.answered != state.answers_seen {
         state.answers_seen = book.answered;
@@ -156,7 +165,7 @@ fn window(
                     timeline(&mut columns[1], standing);
                 });
                 ui.separator();
-                census(ui, standing, &world, &mut state);
+                census(ui, standing, &world, &mut state, today);
                 if session.role == Some(Role::Founder) {
                     ui.separator();
                     founder_form(ui, &mut state.form, standing, &world, &mut send);
@@ -262,7 +271,13 @@ fn timeline(ui: &mut egui::Ui, standing: &Standing) {
         });
 }
 
-fn census(ui: &mut egui::Ui, standing: &Standing, world: &World, state: &mut RecognitionWindow) {
+fn census(
+    ui: &mut egui::Ui,
+    standing: &Standing,
+    world: &World,
+    state: &mut RecognitionWindow,
+    today: i64,
+) {
     let total = standing.total();
     ui.horizontal(|ui| {
         ui.strong("Census");
@@ -295,7 +310,14 @@ fn census(ui: &mut egui::Ui, standing: &Standing, world: &World, state: &mut Rec
             (Figure::Footprint, "Footprint (m²)"),
         ]) {
             ui.label(title);
-            chart(ui, standing, world, figure, state.protocity.as_deref());
+            chart(
+                ui,
+                standing,
+                world,
+                figure,
+                state.protocity.as_deref(),
+                today,
+            );
         }
     });
     egui::Grid::new("census")
@@ -359,8 +381,8 @@ fn chart(
     world: &World,
     figure: Figure,
     only: Option<&str>,
+    now: i64,
 ) {
-    let now = unix_now();
     let id = format!("chart-{figure:?}");
     Plot::new(id)
         .height(120.0)
