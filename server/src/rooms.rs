@@ -3,12 +3,15 @@
 //! its avatar stands in, and so is the avatar, so people receive only the avatars around them:
 //! an assembly in one hall costs nobody outside it anything. The world status is in every
 //! room. A hall whose session is full has an overflow room: later arrivals stand in the same
-//! hall but receive only each other and the stage.
+//! hall but receive only each other and the stage, and move up into the hall, first come
+//! first served, as places free up.
 
 use std::collections::HashMap;
 
 use archipelago_shared::assembly::InOverflow;
-use archipelago_shared::protocol::{AvatarPose, AvatarProfile, Role, WorldStatus};
+use archipelago_shared::protocol::{
+    AvatarPose, AvatarProfile, ControlChannel, Role, ToClient, WorldStatus,
+};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
@@ -74,6 +77,10 @@ pub struct Lingering {
 #[derive(Component, Debug)]
 pub struct SharedWithOverflow;
 
+/// On an avatar in an overflow room: its turn to move up into the hall (lower goes first).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WaitingSince(u64);
+
 /// The place an avatar was last put in.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InPlace(pub Place);
@@ -105,7 +112,9 @@ fn status_everywhere(
 }
 
 /// Moves each avatar, and its owner's link, into the room of the place it stands in; into a
-/// hall's overflow room instead when the hall is at capacity.
+/// hall's overflow room instead when the hall is at capacity. Then gives the places freed in
+/// a full hall to those waiting in its overflow room, longest waiting first.
+#[allow(clippy::type_complexity)]
 fn follow_avatars(
     mut commands: Commands,
     avatars: Query<(
@@ -115,14 +124,17 @@ fn follow_avatars(
         &AvatarProfile,
         Option<&InPlace>,
         Has<InOverflow>,
+        Option<&WaitingSince>,
     )>,
+    mut links: Query<&mut MessageSender<ToClient>>,
     world: Res<World>,
     rooms: Res<PlaceRooms>,
     capacity: Res<HallCapacity>,
+    mut arrivals: Local<u64>,
 ) {
     let mut in_main: HashMap<usize, u32> = HashMap::new();
     if !capacity.0.is_empty() {
-        for (.., place, overflow) in &avatars {
+        for (.., place, overflow, _) in &avatars {
             if let Some(InPlace(Place::Hall(hall))) = place
                 && !overflow
             {
@@ -130,7 +142,7 @@ fn follow_avatars(
             }
         }
     }
-    for (entity, pose, avatar, profile, current, was_overflow) in &avatars {
+    for (entity, pose, avatar, profile, current, was_overflow, _) in &avatars {
         let place = world.place_at(pose.position);
         if current.is_some_and(|c| c.0 == place) {
             continue;
@@ -172,9 +184,10 @@ fn follow_avatars(
                     timer: Timer::from_seconds(LINGER, TimerMode::Once),
                 },
             ))
-            .remove::<(InOverflow, SharedWithOverflow)>();
+            .remove::<(InOverflow, SharedWithOverflow, WaitingSince)>();
         if overflow {
-            avatar_entity.insert(InOverflow);
+            *arrivals += 1;
+            avatar_entity.insert((InOverflow, WaitingSince(*arrivals)));
         }
         if let Ok(mut link) = commands.get_entity(avatar.link) {
             link.insert(both);
@@ -183,6 +196,52 @@ fn follow_avatars(
             "{entity} is now in {place:?}{}",
             if overflow { " (overflow)" } else { "" }
         );
+    }
+
+    for (&hall, &limit) in &capacity.0 {
+        let free = limit.saturating_sub(in_main.get(&hall).copied().unwrap_or(0));
+        if free == 0 {
+            continue;
+        }
+        // Those still standing in the hall's overflow room (not those who left it just now).
+        let mut waiting: Vec<_> = avatars
+            .iter()
+            .filter(|(_, pose, _, _, current, overflow, _)| {
+                *overflow
+                    && current.is_some_and(|c| c.0 == Place::Hall(hall))
+                    && world.place_at(pose.position) == Place::Hall(hall)
+            })
+            .map(|(entity, _, avatar, profile, _, _, since)| {
+                (since.copied(), entity, avatar.link, profile.name.clone())
+            })
+            .collect();
+        waiting.sort_unstable_by_key(|(since, ..)| *since);
+        let main = rooms.room(Place::Hall(hall));
+        for (_, entity, link, name) in waiting.into_iter().take(free as usize) {
+            // Received by both rooms for a moment, like any change of place.
+            let both: Rooms = [main, rooms.overflow(hall)].into_iter().into();
+            commands
+                .entity(entity)
+                .insert((
+                    both.clone(),
+                    Lingering {
+                        room: main,
+                        timer: Timer::from_seconds(LINGER, TimerMode::Once),
+                    },
+                ))
+                .remove::<(InOverflow, WaitingSince)>();
+            if let Ok(mut link_entity) = commands.get_entity(link) {
+                link_entity.insert(both);
+            }
+            if let Ok(mut sender) = links.get_mut(link) {
+                sender.send::<ControlChannel>(ToClient::Notice {
+                    text: "A place in the hall has freed up: you have moved up from the \
+                           overflow into the hall."
+                        .into(),
+                });
+            }
+            info!("{name} moved up from the overflow into hall {hall}");
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! in its overflow room (see [`crate::rooms`]). Here the stage is shared with them: the
 //! chair's and the speaker's avatars are put in the overflow room too, so everyone sees who
 //! has the floor. Hands raised and ballots cast from the overflow join the one queue and the
-//! one count by themselves, since neither depends on the room. When the session closes, the
-//! overflow is folded back into the hall.
+//! one count by themselves, since neither depends on the room. As places free up in the hall,
+//! those waiting longest move up into it (see [`crate::rooms`]); when the session closes, the
+//! whole overflow is folded back into the hall.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use lightyear::prelude::*;
 use super::SessionBook;
 use crate::ServerSystems;
 use crate::avatars::Avatar;
-use crate::rooms::{HallCapacity, InPlace, PlaceRooms, SharedWithOverflow};
+use crate::rooms::{HallCapacity, InPlace, PlaceRooms, SharedWithOverflow, WaitingSince};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -95,7 +96,7 @@ fn fold_back(
         commands
             .entity(entity)
             .insert(main.clone())
-            .remove::<InOverflow>();
+            .remove::<(InOverflow, WaitingSince)>();
         if let Ok(mut link) = commands.get_entity(avatar.link) {
             link.insert(main);
         }

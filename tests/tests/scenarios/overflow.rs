@@ -2,7 +2,8 @@
 //! stand in the hall, five follow from the overflow room; all fifteen see the speaker (the
 //! overflow room receives the stage) and the procedure; a hand raised in the overflow joins
 //! the one queue; the overflow has its own chat; every one of the fifteen ballots counts;
-//! and a founder arriving late still gets into the main hall.
+//! a founder arriving late still gets into the main hall; and when people leave the hall,
+//! those waiting in the overflow move up into the places they freed.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
 use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::Phase;
 use archipelago_shared::governance::tally::{Choice, YesNo};
-use archipelago_shared::protocol::Role;
+use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_tests::{
     TestClient, TestServer, create_proposal, enter_hall, enter_world, enter_world_together,
     wait_until, world, yes_no_draft,
@@ -182,4 +183,57 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
             .is_some_and(|s| (s.in_main, s.in_overflow) == (CAPACITY + 1, 5))
     });
     assert!(sixteen, "the hall holds the founder beyond its capacity");
+
+    // Three leave the hall: with the founder, eight are left in a hall for ten, so the two
+    // who have waited longest in the overflow move up, are told so, and receive the hall.
+    let leaving = [main[2], main[3], main[4]];
+    for &i in &leaving {
+        attendees[i].request(ToServer::Teleport {
+            protocity: hall.clone(),
+        });
+    }
+    let moved = wait_until(attendees, Duration::from_secs(5), |c| {
+        c[main[1]]
+            .hall_session(&hall)
+            .is_some_and(|s| (s.in_main, s.in_overflow) == (CAPACITY, 3))
+            && overflow.iter().filter(|&&i| !c[i].in_overflow()).count() == 2
+    });
+    let still: Vec<bool> = overflow
+        .iter()
+        .map(|&i| attendees[i].in_overflow())
+        .collect();
+    assert!(
+        moved,
+        "two move up from the overflow, three stay: {:?}, in overflow: {still:?}",
+        attendees[main[1]]
+            .hall_session(&hall)
+            .map(|s| (s.in_main, s.in_overflow))
+    );
+    let up: Vec<usize> = overflow
+        .iter()
+        .copied()
+        .filter(|&i| !attendees[i].in_overflow())
+        .collect();
+    for &i in &up {
+        let told = attendees[i]
+            .session()
+            .notices
+            .iter()
+            .any(|(_, text)| text.contains("moved up"));
+        assert!(told, "Member{i:02} is told it moved up");
+    }
+    let see_hall = wait_until(attendees, Duration::from_secs(3), |c| {
+        up.iter().all(|&i| c[i].other(&bystander_name).is_some())
+    });
+    assert!(
+        see_hall,
+        "those who moved up receive the rest of the hall ({bystander_name})"
+    );
+    let apart = wait_until(attendees, Duration::from_secs(3), |c| {
+        overflow
+            .iter()
+            .filter(|i| !up.contains(i))
+            .all(|&i| c[i].other(&bystander_name).is_none())
+    });
+    assert!(apart, "those still waiting stay in the overflow");
 }

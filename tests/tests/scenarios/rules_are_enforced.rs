@@ -40,10 +40,23 @@ fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
         |c| c[1].other("Speedy").is_some()
     ));
 
-    let start = watcher
+    // The window opens once the cheater is seen moving: its first inputs reach the server
+    // only when its input timeline has synced, which on a loaded machine takes a moment.
+    let spawn = watcher
         .other("Speedy")
         .expect("watcher sees the cheater")
         .position;
+    let moving = wait_until(
+        &mut [&mut cheater, &mut watcher],
+        Duration::from_secs(10),
+        |c| {
+            c[1].other("Speedy").is_some_and(|p| {
+                Vec2::new(p.position.x - spawn.x, p.position.z - spawn.z).length() > 0.2
+            })
+        },
+    );
+    assert!(moving, "the cheater's inputs reach the server");
+    let start = watcher.other("Speedy").expect("still there").position;
     let seconds = 1.5;
     wait_until(
         &mut [&mut cheater, &mut watcher],
