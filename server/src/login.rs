@@ -59,6 +59,68 @@ impl LoggedIn {
     }
 }
 
+/// Requests a link may send per second over time, and in one burst. Far above what a person
+/// or a bot sends (a few a second at most); a client past it is flooding the server.
+const REQUESTS_PER_SECOND: f32 = 20.0;
+const REQUEST_BURST: f32 = 60.0;
+/// A flooding client is told at most this often; the requests in between are dropped unread.
+const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(2);
+
+/// Every link's allowance of requests, before any is read: a flood costs the server one
+/// notice every two seconds and a log line, not an answer per request. Each feature keeps its
+/// own, smaller budget on top (votes, chat, recognition...).
+#[derive(Component, Debug)]
+pub struct RequestBudget {
+    tokens: f32,
+    /// Requests dropped since the client was last told.
+    dropped: u32,
+    last_notice: Option<Duration>,
+}
+
+impl Default for RequestBudget {
+    fn default() -> Self {
+        Self {
+            tokens: REQUEST_BURST,
+            dropped: 0,
+            last_notice: None,
+        }
+    }
+}
+
+impl RequestBudget {
+    /// Takes one request's token, refilled for the time since the last frame.
+    fn admit(&mut self) -> bool {
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+
+    fn refill(&mut self, seconds: f32) {
+        self.tokens = (self.tokens + seconds * REQUESTS_PER_SECOND).min(REQUEST_BURST);
+    }
+
+    /// The words for the flooding client, when it is time to tell it again.
+    fn flood_notice(&mut self, now: Duration) -> Option<String> {
+        if self.dropped == 0
+            || self
+                .last_notice
+                .is_some_and(|at| now.saturating_sub(at) < FLOOD_NOTICE_EVERY)
+        {
+            return None;
+        }
+        self.last_notice = Some(now);
+        let dropped = std::mem::take(&mut self.dropped);
+        Some(format!(
+            "too many requests: {dropped} dropped unread; this server reads at most \
+             {REQUESTS_PER_SECOND} a second from each client"
+        ))
+    }
+}
+
 /// The public key a link's login claimed while the registry is being asked.
 #[derive(Component, Debug, Clone)]
 struct ClaimedKey([u8; 32], String);
@@ -95,12 +157,15 @@ fn on_connected(
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     info!("client {:?} connected; asking it to log in", remote.0);
-    commands.entity(trigger.entity).insert(PendingLogin {
-        nonce,
-        age: Timer::new(LOGIN_TIMEOUT, TimerMode::Once),
-        challenge_sent: false,
-        awaiting_registry: false,
-    });
+    commands.entity(trigger.entity).insert((
+        PendingLogin {
+            nonce,
+            age: Timer::new(LOGIN_TIMEOUT, TimerMode::Once),
+            challenge_sent: false,
+            awaiting_registry: false,
+        },
+        RequestBudget::default(),
+    ));
 }
 
 fn send_challenges(
@@ -139,6 +204,7 @@ fn refuse(
         .insert(Refused(Timer::new(REFUSAL_GRACE, TimerMode::Once)));
 }
 
+#[allow(clippy::type_complexity)]
 fn receive_requests(
     mut commands: Commands,
     mut links: Query<(
@@ -149,7 +215,9 @@ fn receive_requests(
         Option<&mut PendingLogin>,
         Option<&LoggedIn>,
         Has<Refused>,
+        Option<&mut RequestBudget>,
     )>,
+    time: Res<Time>,
     storage: Res<StorageHandle>,
     mut teleports: MessageWriter<TeleportRequest>,
     mut parcel_commands: MessageWriter<ParcelCommand>,
@@ -159,9 +227,19 @@ fn receive_requests(
     mut events: MessageWriter<EventMessage>,
     mut recognition: MessageWriter<RecognitionMessage>,
 ) {
-    for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused) in &mut links {
+    for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused, mut budget) in
+        &mut links
+    {
+        if let Some(budget) = budget.as_deref_mut() {
+            budget.refill(time.delta_secs());
+        }
         for message in receiver.receive() {
             if refused {
+                continue;
+            }
+            if let Some(budget) = budget.as_deref_mut()
+                && !budget.admit()
+            {
                 continue;
             }
             let into_hall = matches!(message, ToServer::EnterHall { .. });
@@ -273,6 +351,12 @@ fn receive_requests(
                 }
             }
         }
+        if let Some(text) = budget
+            .as_deref_mut()
+            .and_then(|b| b.flood_notice(time.elapsed()))
+        {
+            notice(&mut sender, remote.0, text);
+        }
     }
 }
 
@@ -359,5 +443,36 @@ fn close_stale_links(
                 reason: UnlinkReason::UserRequested(Some("login refused".into())),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_past_the_allowance_is_dropped_and_told_once_in_a_while() {
+        let mut budget = RequestBudget::default();
+        let admitted = (0..100).filter(|_| budget.admit()).count();
+        assert_eq!(admitted, REQUEST_BURST as usize);
+        let start = Duration::from_secs(10);
+        let text = budget.flood_notice(start).expect("told at once");
+        assert!(text.contains("40 dropped"), "{text}");
+        assert!(!budget.admit());
+        assert_eq!(budget.flood_notice(start + Duration::from_secs(1)), None);
+        let later = budget
+            .flood_notice(start + FLOOD_NOTICE_EVERY)
+            .expect("told again");
+        assert!(later.contains("1 dropped"), "{later}");
+        assert_eq!(budget.flood_notice(start + 2 * FLOOD_NOTICE_EVERY), None);
+
+        budget.refill(1.0);
+        let admitted = (0..100).filter(|_| budget.admit()).count();
+        assert_eq!(
+            admitted, REQUESTS_PER_SECOND as usize,
+            "refilled per second"
+        );
+        budget.refill(3600.0);
+        assert_eq!(budget.tokens, REQUEST_BURST, "never more than one burst");
     }
 }

@@ -7,7 +7,7 @@ use archipelago_client::control::write_input;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::movement::RUN_SPEED;
 use archipelago_shared::protocol::{AvatarInput, ToServer};
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until};
+use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
 use bevy::prelude::*;
 use lightyear::prelude::client::input::InputSystems;
 use lightyear::prelude::input::native::{ActionState, InputMarker};
@@ -170,5 +170,118 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
             .any(|(_, n)| n.contains("too many teleports"))
     });
     assert!(limited, "a teleport flood is rate limited");
+    server.stop();
+}
+
+#[test]
+fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let mut flooder = TestClient::new(server.client_config("Flood", ephemeral()));
+    let mut neighbour = TestClient::new(server.client_config("Calm", ephemeral()));
+    enter_world(&mut flooder);
+    enter_world(&mut neighbour);
+
+    // 500 requests in one frame, each of which would be answered with a notice of its own.
+    for _ in 0..500 {
+        flooder
+            .app
+            .world_mut()
+            .write_message(Request(ToServer::Teleport {
+                protocity: "atlantis".into(),
+            }));
+    }
+    let told = wait_until(
+        &mut [&mut flooder, &mut neighbour],
+        Duration::from_secs(5),
+        |c| {
+            c[0].session()
+                .notices
+                .iter()
+                .any(|(_, n)| n.contains("too many requests"))
+        },
+    );
+    // Whatever else was in flight arrives meanwhile.
+    wait_until(
+        &mut [&mut flooder, &mut neighbour],
+        Duration::from_secs(1),
+        |_| false,
+    );
+    let notices: Vec<String> = flooder
+        .session()
+        .notices
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert!(told, "the flooder is told: {:?}", notices.last());
+    let answered = notices
+        .iter()
+        .filter(|n| n.contains("no protocity `atlantis`"))
+        .count();
+    let flood = notices
+        .iter()
+        .filter(|n| n.contains("too many requests"))
+        .collect::<Vec<_>>();
+    // The burst allowance is 60; a little more refills while the flood arrives.
+    assert!(
+        (1..=80).contains(&answered),
+        "only the burst allowance is read and answered, not all 500: {answered}"
+    );
+    // One notice, or one more if the flood took frames spread over two seconds to arrive.
+    assert!(
+        (1..=2).contains(&flood.len()),
+        "one notice for the flood: {flood:?}"
+    );
+    let dropped: usize = flood
+        .iter()
+        .filter_map(|n| {
+            n.split("requests: ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(
+        dropped,
+        500 - answered,
+        "the notices say how many were dropped: {flood:?}"
+    );
+    assert_eq!(flooder.state(), ConnectionState::InWorld, "still connected");
+
+    // The neighbour is served as usual, and so is the flooder once it calms down.
+    neighbour.request(ToServer::Teleport {
+        protocity: "atlantis".into(),
+    });
+    let served = wait_until(
+        &mut [&mut flooder, &mut neighbour],
+        Duration::from_secs(5),
+        |c| {
+            c[1].session()
+                .notices
+                .iter()
+                .any(|(_, n)| n.contains("no protocity `atlantis`"))
+        },
+    );
+    assert!(served, "another client's request is answered");
+    wait_until(
+        &mut [&mut flooder, &mut neighbour],
+        Duration::from_secs(2),
+        |_| false,
+    );
+    let before = flooder.session().teleports;
+    flooder.request(ToServer::Teleport {
+        protocity: world().protocities[1].id.clone(),
+    });
+    let moved = wait_until(
+        &mut [&mut flooder, &mut neighbour],
+        Duration::from_secs(5),
+        |c| c[0].session().teleports > before,
+    );
+    assert!(
+        moved,
+        "the flooder's next request, after a pause, is served"
+    );
     server.stop();
 }
