@@ -20,6 +20,15 @@ fn cheat(mut own: Query<&mut ActionState<AvatarInput>, With<InputMarker<AvatarIn
     }
 }
 
+/// Whether the client has been told something containing `text`.
+fn noticed(client: &TestClient, text: &str) -> bool {
+    client
+        .session()
+        .notices
+        .iter()
+        .any(|(_, notice)| notice.contains(text))
+}
+
 #[test]
 fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -164,10 +173,7 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
             }));
     }
     let limited = wait_until(&mut [&mut client], Duration::from_secs(5), |c| {
-        c[0].session()
-            .notices
-            .iter()
-            .any(|(_, n)| n.contains("too many teleports"))
+        noticed(c[0], "too many teleports")
     });
     assert!(limited, "a teleport flood is rate limited");
     server.stop();
@@ -194,12 +200,7 @@ fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() 
     let told = wait_until(
         &mut [&mut flooder, &mut neighbour],
         Duration::from_secs(5),
-        |c| {
-            c[0].session()
-                .notices
-                .iter()
-                .any(|(_, n)| n.contains("too many requests"))
-        },
+        |c| noticed(c[0], "too many requests"),
     );
     // Whatever else was in flight arrives meanwhile.
     wait_until(
@@ -257,12 +258,7 @@ fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() 
     let served = wait_until(
         &mut [&mut flooder, &mut neighbour],
         Duration::from_secs(5),
-        |c| {
-            c[1].session()
-                .notices
-                .iter()
-                .any(|(_, n)| n.contains("no protocity `atlantis`"))
-        },
+        |c| noticed(c[1], "no protocity `atlantis`"),
     );
     assert!(served, "another client's request is answered");
     wait_until(
