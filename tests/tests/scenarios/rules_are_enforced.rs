@@ -165,12 +165,9 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
 
     // Teleport flooding is refused too.
     for _ in 0..6 {
-        client
-            .app
-            .world_mut()
-            .write_message(Request(ToServer::Teleport {
-                protocity: "meridian".into(),
-            }));
+        client.request(ToServer::Teleport {
+            protocity: "meridian".into(),
+        });
     }
     let limited = wait_until(&mut [&mut client], Duration::from_secs(5), |c| {
         noticed(c[0], "too many teleports")
@@ -190,12 +187,9 @@ fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() 
 
     // 500 requests in one frame, each of which would be answered with a notice of its own.
     for _ in 0..500 {
-        flooder
-            .app
-            .world_mut()
-            .write_message(Request(ToServer::Teleport {
-                protocity: "atlantis".into(),
-            }));
+        flooder.request(ToServer::Teleport {
+            protocity: "atlantis".into(),
+        });
     }
     let told = wait_until(
         &mut [&mut flooder, &mut neighbour],
