@@ -224,6 +224,11 @@ pub enum RecognitionRefusal {
         from: &'static str,
         to: &'static str,
     },
+    #[error("a nation starts as a {first}; starting as a {to} skips stages: give a reason")]
+    FirstSkipsWithoutReason {
+        first: &'static str,
+        to: &'static str,
+    },
     #[error("going back from {from} to {to} needs a reason")]
     BackwardsWithoutReason {
         from: &'static str,
@@ -297,13 +302,20 @@ pub fn check_stage_change(
         check_text(reason, "the reason", MAX_REASON_CHARS)?;
     }
     check_date(change.at, founded, now)?;
+    let has_reason = change.reason.as_ref().is_some_and(|r| !r.trim().is_empty());
     let Some(last) = history.last() else {
+        let first = Stage::ALL[0];
+        if change.stage != first && !has_reason {
+            return Err(RecognitionRefusal::FirstSkipsWithoutReason {
+                first: first.title(),
+                to: change.stage.title(),
+            });
+        }
         return Ok(());
     };
     if change.at < last.at {
         return Err(RecognitionRefusal::OutOfOrder);
     }
-    let has_reason = change.reason.as_ref().is_some_and(|r| !r.trim().is_empty());
     let (from, to) = (last.stage, change.stage);
     if to == from {
         return Err(RecognitionRefusal::SameStage(from.title()));

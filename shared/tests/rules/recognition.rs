@@ -119,6 +119,31 @@ fn skipping_a_stage_or_going_back_needs_a_reason() {
         }),
         "a blank reason is no reason"
     );
+    // The first stage recorded is the ladder's first rung, unless a reason says otherwise.
+    assert_eq!(
+        check_stage_change(&[], &change(Stage::NetworkUnion, NOW, None), FOUNDED, NOW),
+        Err(RecognitionRefusal::FirstSkipsWithoutReason {
+            first: "Startup society",
+            to: "Network union"
+        })
+    );
+    assert_eq!(
+        check_stage_change(
+            &[],
+            &change(
+                Stage::NetworkUnion,
+                NOW,
+                Some("founded by two societies merging")
+            ),
+            FOUNDED,
+            NOW
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check_stage_change(&[], &change(Stage::StartupSociety, NOW, None), FOUNDED, NOW),
+        Ok(())
+    );
     let mut no_source = change(Stage::NetworkArchipelago, NOW, None);
     no_source.source = " ".into();
     assert_eq!(
