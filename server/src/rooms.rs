@@ -133,12 +133,16 @@ fn follow_avatars(
     mut arrivals: Local<u64>,
 ) {
     let mut in_main: HashMap<usize, u32> = HashMap::new();
+    // Halls with someone in their overflow room: the only ones where anyone can move up.
+    let mut waited_on: Vec<usize> = Vec::new();
     if !capacity.0.is_empty() {
         for (.., place, overflow, _) in &avatars {
-            if let Some(InPlace(Place::Hall(hall))) = place
-                && !overflow
-            {
-                *in_main.entry(*hall).or_default() += 1;
+            if let Some(InPlace(Place::Hall(hall))) = place {
+                if !overflow {
+                    *in_main.entry(*hall).or_default() += 1;
+                } else if !waited_on.contains(hall) {
+                    waited_on.push(*hall);
+                }
             }
         }
     }
@@ -198,7 +202,10 @@ fn follow_avatars(
         );
     }
 
-    for (&hall, &limit) in &capacity.0 {
+    for hall in waited_on {
+        let Some(&limit) = capacity.0.get(&hall) else {
+            continue;
+        };
         let free = limit.saturating_sub(in_main.get(&hall).copied().unwrap_or(0));
         if free == 0 {
             continue;
