@@ -211,7 +211,7 @@ fn attend(
     let now = time.elapsed();
     let hall = world.capital().id.clone();
     let current = crate::assembly::session_in(sessions.iter(), &hall);
-    let me = archipelago_shared::identity::fingerprint(&config.key.verifying_key().to_bytes());
+    let me = archipelago_shared::identity::to_hex(&config.key.verifying_key().to_bytes());
     if session.role == Some(Role::Founder) && now >= brain.next_chair {
         brain.next_chair = now + Duration::from_secs(3);
         match current {
@@ -474,12 +474,12 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     let mut apps: Vec<App> = (0..config.count)
         .map(|i| {
             let mut bot = config.template.clone();
-            bot.name = bot_name(i);
             bot.key = if config.stable_keys {
                 bot_key(config.seed, i)
             } else {
                 identity::ephemeral()
             };
+            bot.name = bot_name(i, &bot.key.verifying_key());
             let brain = BotPlugin {
                 seed: config.seed.wrapping_add(i as u64),
                 behaviour: config.behaviour,
@@ -564,9 +564,11 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     report
 }
 
-/// The display name of bot `index` (from 0).
-pub fn bot_name(index: usize) -> String {
-    format!("Bot {:03}", index + 1)
+/// The display name of bot `index` (from 0) with this key. Names are unique on a server, so
+/// it carries the start of the key: bots of another run or seed have names of their own.
+pub fn bot_name(index: usize, key: &ed25519_dalek::VerifyingKey) -> String {
+    let hex = archipelago_shared::identity::to_hex(&key.as_bytes()[..3]);
+    format!("Bot {:03} {hex}", index + 1)
 }
 
 /// A bot's key derived from the seed and its index, so the same bots can be enrolled as

@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use archipelago_shared::identity::login_payload;
+use archipelago_shared::identity::{check_server, login_payload};
 use archipelago_shared::protocol::{
     AvatarInput, AvatarPose, ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION,
     Role, ToClient, ToServer,
@@ -321,7 +321,19 @@ fn receive_messages(
     };
     for message in receiver.receive() {
         match message {
-            ToClient::Challenge { nonce, tick_hz } => {
+            ToClient::Challenge {
+                nonce,
+                tick_hz,
+                server,
+            } => {
+                if let Err(other) = check_server(&config.cert_digest, &server) {
+                    warn!("not logging in: {other}");
+                    *state = ConnectionState::Failed {
+                        reason: format!("Not logging in to {}: {other}.", config.server),
+                    };
+                    commands.trigger(Disconnect { entity: *client });
+                    continue;
+                }
                 session.server_tick_hz = tick_hz;
                 if tick_hz != config.tick_hz {
                     warn!(
@@ -329,7 +341,9 @@ fn receive_messages(
                         config.tick_hz
                     );
                 }
-                let signature = config.key.sign(&login_payload(&nonce, &config.name));
+                let signature = config
+                    .key
+                    .sign(&login_payload(&server, &nonce, &config.name));
                 sender.send::<ControlChannel>(ToServer::Login {
                     protocol_version: PROTOCOL_VERSION,
                     name: config.name.clone(),
@@ -378,9 +392,22 @@ fn receive_messages(
             ToClient::Rejected { reason } => {
                 warn!("login refused: {reason}");
                 *state = ConnectionState::Failed {
-                    reason: format!("The server refused the login: {reason}"),
+                    reason: format!(
+                        "The server at {} refused the login: {reason}",
+                        config.server
+                    ),
                 };
                 commands.trigger(Disconnect { entity: *client });
+            }
+            ToClient::RoleChanged { role } => {
+                info!("our role is now {role}");
+                let words = if session.role.is_some_and(|before| role < before) {
+                    format!("You are now a {role}; what a {role} may not do is closed to you.")
+                } else {
+                    format!("You are now a {role} of the nation.")
+                };
+                session.role = Some(role);
+                session.notices.push((time.elapsed_secs_f64(), words));
             }
             ToClient::Notice { text } => {
                 info!("server notice: {text}");

@@ -130,9 +130,10 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<Governance>
                 book.answers.push((
                     now,
                     Some(receipt.proposal),
+                    // The receipt comes from the server: cut it on a character, whatever it is.
                     Ok(format!(
                         "your ballot is stored; receipt {}",
-                        &receipt.receipt[..16]
+                        receipt.receipt.chars().take(16).collect::<String>()
                     )),
                 ));
             }

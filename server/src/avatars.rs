@@ -17,6 +17,7 @@ use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::login::{LoggedIn, notice};
+use crate::refusal_log::RefusalLog;
 
 /// At most one log line per avatar per this long about clamped input.
 const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
@@ -112,7 +113,7 @@ fn spawn_avatars(
                 AvatarProfile {
                     name: member.name.clone(),
                     role: member.role,
-                    fingerprint: member.fingerprint(),
+                    key: member.key_hex(),
                 },
                 Avatar {
                     link: request.link,
@@ -189,6 +190,7 @@ fn teleport(
     mut avatars: Query<(&mut AvatarPose, &mut Avatar)>,
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for request in requests.read() {
         let Ok((remote, has_avatar, mut sender)) = links.get_mut(request.link) else {
@@ -199,6 +201,8 @@ fn teleport(
         };
         let Some(protocity) = world.protocity(&request.protocity) else {
             notice(
+                &mut refusals,
+                request.link,
                 &mut sender,
                 remote.0,
                 format!("there is no protocity `{}`", request.protocity),
@@ -207,6 +211,8 @@ fn teleport(
         };
         if avatar.teleport_budget < 1.0 {
             notice(
+                &mut refusals,
+                request.link,
                 &mut sender,
                 remote.0,
                 "too many teleports; wait a moment".into(),

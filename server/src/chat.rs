@@ -9,7 +9,7 @@ use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
 };
-use archipelago_shared::identity::to_hex;
+use archipelago_shared::identity::{name_key, to_hex};
 use archipelago_shared::protocol::{
     AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
 };
@@ -21,6 +21,7 @@ use crate::ServerSystems;
 use crate::assembly::{Sanctions, sanction_words};
 use crate::avatars::{Avatar, HasAvatar};
 use crate::login::LoggedIn;
+use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
 use crate::storage::unix_now;
 
@@ -72,13 +73,16 @@ fn relay(
     avatars: Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
     world: Res<World>,
     sanctions: Res<Sanctions>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for ChatMessage { link, request } in requests.read() {
         let heard = match hear(*link, request, &mut links, &avatars, &world, &sanctions) {
             Ok(heard) => heard,
             Err(refusal) => {
                 if let Ok((_, member, _, _, mut sender)) = links.get_mut(*link) {
-                    warn!("chat from {} refused: {refusal}", member.name);
+                    refusals.note(*link, || {
+                        format!("chat from {} refused: {refusal}", member.name)
+                    });
                     sender.send::<ControlChannel>(ToClient::ChatRefused {
                         reason: refusal.to_string(),
                     });
@@ -157,9 +161,10 @@ fn hear(
         ),
         ChatTo::Direct(name) => {
             let wanted = name.trim();
+            let key = name_key(wanted);
             let Some((found, who)) = links
                 .iter()
-                .find(|(_, m, _, _, _)| m.name.eq_ignore_ascii_case(wanted))
+                .find(|(_, m, _, _, _)| name_key(&m.name) == key)
                 .map(|(e, m, _, _, _)| (e, m.name.clone()))
             else {
                 // Names are short; do not echo an arbitrarily long one back.

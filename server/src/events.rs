@@ -16,6 +16,7 @@ use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::avatars::{Avatar, hall_door};
 use crate::login::LoggedIn;
+use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
 use crate::storage::{StorageHandle, StorageReply, now};
 
@@ -110,6 +111,7 @@ fn handle_requests(
     mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for EventMessage { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
@@ -123,7 +125,9 @@ fn handle_requests(
                 FounderGate::NotFounder => EventRefusal::NotFounder,
             });
         if let Some(refusal) = refusal {
-            warn!("event request of {} refused: {refusal}", member.name);
+            refusals.note(*link, || {
+                format!("event request of {} refused: {refusal}", member.name)
+            });
             sender.send::<ControlChannel>(ToClient::EventAnswer {
                 outcome: Err(refusal.to_string()),
             });

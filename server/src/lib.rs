@@ -2,6 +2,7 @@
 //! clients over WebTransport (QUIC), checks who they are, and moves every avatar with the
 //! shared movement rule against colliders built from the world data.
 
+pub mod admission;
 pub mod assembly;
 pub mod avatars;
 pub mod chat;
@@ -10,9 +11,13 @@ pub mod events;
 pub mod governance;
 pub mod login;
 pub mod network;
+pub mod packet_guard;
 pub mod parcels;
 pub mod recognition;
+pub mod refusal_log;
+pub mod roles;
 pub mod rooms;
+pub mod shutdown;
 pub mod status;
 pub mod storage;
 pub mod tls;
@@ -20,7 +25,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use archipelago_shared::movement::WorldColliders;
@@ -44,6 +49,8 @@ pub struct ServerConfig {
     /// Most people connected at once; one more is told the server is full
     /// ([`network::MAX_CLIENTS`] unless the host chose otherwise).
     pub max_clients: usize,
+    /// Who may come in: caps per address and on arrivals, places kept for members.
+    pub admission: admission::Admission,
 }
 
 /// The phases of the server's frame, in order.
@@ -57,7 +64,7 @@ pub enum ServerSystems {
     Publish,
 }
 
-/// Set to ask a running server app to stop (used by tests and Ctrl-C).
+/// Set to ask a running server app to stop (Ctrl-C, SIGTERM, tests): see [`shutdown`].
 #[derive(Resource, Clone, Default)]
 pub struct ShutdownFlag(pub Arc<AtomicBool>);
 
@@ -82,10 +89,17 @@ impl Plugin for ServerPlugin {
             )
                 .chain(),
         );
+        // The connection and its people first, then the features.
         app.add_plugins((
             storage::plugin,
+            refusal_log::plugin,
             network::plugin,
+            packet_guard::plugin,
             login::plugin,
+            roles::plugin,
+            shutdown::plugin,
+        ));
+        app.add_plugins((
             parcels::plugin,
             governance::plugin,
             chat::plugin,
@@ -97,13 +111,6 @@ impl Plugin for ServerPlugin {
             status::plugin,
             diagnostics::plugin,
         ));
-        app.add_systems(Last, stop_when_asked);
-    }
-}
-
-fn stop_when_asked(flag: Option<Res<ShutdownFlag>>, mut exit: MessageWriter<AppExit>) {
-    if flag.is_some_and(|f| f.0.load(Ordering::Relaxed)) {
-        exit.write(AppExit::Success);
     }
 }
 
@@ -133,6 +140,10 @@ pub fn open_storage(
 /// standing, and footprints computed from the registry. The server and the admin CLI both
 /// start with it, so either may be first on a fresh data directory.
 pub async fn seed_storage(storage: &Storage, world: &World) -> anyhow::Result<()> {
+    let pruned = storage.prune_visitors(storage::unix_now()).await?;
+    if pruned > 0 {
+        info!("member registry: forgot {pruned} visitors not seen for a long time");
+    }
     storage.seed_founders(&world.nation.founders).await?;
     let seeded = storage.seed_parcels(&world.parcel_seeds()).await?;
     if seeded.added > 0 {
@@ -194,6 +205,12 @@ pub fn build_app(
         tick_duration: tick,
     });
     app.add_plugins(ProtocolPlugin);
+    app.insert_resource(login::ThisServer(
+        archipelago_shared::identity::ServerIdentity {
+            nation: world.nation.name.clone(),
+            certificate: tls::digest_of(&identity).unwrap_or_default(),
+        },
+    ));
     app.insert_resource(WorldColliders::new(&world));
     app.insert_resource(world);
     app.insert_resource(storage);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use archipelago_shared::identity::{LoginError, fingerprint, to_hex, verify_login};
+use archipelago_shared::identity::{LoginError, ServerIdentity, fingerprint, to_hex, verify_login};
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, PROTOCOL_VERSION, Role, ToClient, ToServer,
 };
@@ -23,7 +23,9 @@ use crate::events::EventMessage;
 use crate::governance::GovernanceMessage;
 use crate::parcels::ParcelCommand;
 use crate::recognition::RecognitionMessage;
-use crate::storage::{StorageHandle, StorageReply};
+use crate::refusal_log::RefusalLog;
+use crate::shutdown::ShuttingDown;
+use crate::storage::{StorageError, StorageHandle, StorageReply};
 use crate::{ServerSettings, ServerSystems};
 
 /// A connection must log in within this time or is closed.
@@ -39,6 +41,8 @@ pub struct PendingLogin {
     challenge_sent: bool,
     /// The signature checked out; the registry is being asked for the role.
     awaiting_registry: bool,
+    /// Why this link may not log in (admission), told instead of the challenge.
+    turned_away: Option<String>,
 }
 
 /// On a link whose login was refused; it closes when the timer ends.
@@ -54,8 +58,14 @@ pub struct LoggedIn {
 }
 
 impl LoggedIn {
+    /// The short form of the key, for logs and people to read; never for comparing.
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.public_key)
+    }
+
+    /// The whole key in hex, as the procedure and requests name people.
+    pub fn key_hex(&self) -> String {
+        to_hex(&self.public_key)
     }
 }
 
@@ -121,6 +131,10 @@ impl RequestBudget {
     }
 }
 
+/// Who this server is, as logins are signed for it: its nation and its certificate.
+#[derive(Resource, Debug, Clone)]
+pub struct ThisServer(pub ServerIdentity);
+
 /// The public key a link's login claimed while the registry is being asked.
 #[derive(Component, Debug, Clone)]
 struct ClaimedKey([u8; 32], String);
@@ -148,44 +162,80 @@ pub struct LoginAnswered;
 
 fn on_connected(
     trigger: On<Add, Connected>,
-    links: Query<&RemoteId, With<LinkOf>>,
+    links: Query<(&RemoteId, Option<&PeerAddr>), With<LinkOf>>,
+    addresses: Query<(Entity, &PeerAddr), With<LinkOf>>,
+    pending: Query<(), With<PendingLogin>>,
+    settings: Res<ServerSettings>,
     mut commands: Commands,
 ) {
-    let Ok(remote) = links.get(trigger.entity) else {
+    let link = trigger.entity;
+    let Ok((remote, peer)) = links.get(link) else {
         return;
     };
+    // Too many from one address, or too many arriving at once: told so instead of challenged.
+    let turned_away = peer.and_then(|peer| {
+        let ip = peer.0.ip();
+        let same_address = addresses
+            .iter()
+            .filter(|(other, address)| *other != link && address.0.ip() == ip)
+            .count();
+        settings
+            .config
+            .admission
+            .connection(ip, same_address, pending.iter().count())
+            .err()
+            .map(|refusal| refusal.to_string())
+    });
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);
     info!("client {:?} connected; asking it to log in", remote.0);
-    commands.entity(trigger.entity).insert((
+    commands.entity(link).insert((
         PendingLogin {
             nonce,
             age: Timer::new(LOGIN_TIMEOUT, TimerMode::Once),
             challenge_sent: false,
             awaiting_registry: false,
+            turned_away,
         },
         RequestBudget::default(),
     ));
 }
 
 fn send_challenges(
-    mut links: Query<(&mut PendingLogin, &mut MessageSender<ToClient>)>,
+    mut commands: Commands,
+    mut links: Query<(
+        Entity,
+        &RemoteId,
+        &mut PendingLogin,
+        &mut MessageSender<ToClient>,
+    )>,
     settings: Res<ServerSettings>,
+    server: Res<ThisServer>,
 ) {
-    for (mut pending, mut sender) in &mut links {
-        if !pending.challenge_sent {
+    for (link, remote, mut pending, mut sender) in &mut links {
+        if let Some(reason) = pending.turned_away.take() {
+            refuse(&mut commands, link, &mut sender, remote, reason);
+        } else if !pending.challenge_sent {
             sender.send::<ControlChannel>(ToClient::Challenge {
                 nonce: pending.nonce,
                 tick_hz: settings.config.tick_hz,
+                server: server.0.clone(),
             });
             pending.challenge_sent = true;
         }
     }
 }
 
-/// Tells one client something went wrong with its request, and logs it.
-pub fn notice(sender: &mut MessageSender<ToClient>, who: impl std::fmt::Debug, text: String) {
-    warn!("refused request from {who:?}: {text}");
+/// Tells one client something went wrong with its request, and logs it (at most every 5 s
+/// per link).
+pub fn notice(
+    log: &mut RefusalLog,
+    link: Entity,
+    sender: &mut MessageSender<ToClient>,
+    who: impl std::fmt::Debug,
+    text: String,
+) {
+    log.note(link, || format!("refused request from {who:?}: {text}"));
     sender.send::<ControlChannel>(ToClient::Notice { text });
 }
 
@@ -226,6 +276,9 @@ fn receive_requests(
     mut assembly: MessageWriter<AssemblyMessage>,
     mut events: MessageWriter<EventMessage>,
     mut recognition: MessageWriter<RecognitionMessage>,
+    shutting: Option<Res<ShuttingDown>>,
+    server: Res<ThisServer>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused, mut budget) in
         &mut links
@@ -242,6 +295,10 @@ fn receive_requests(
             {
                 continue;
             }
+            if shutting.is_some() {
+                refuse_while_stopping(&mut sender, message);
+                continue;
+            }
             let into_hall = matches!(message, ToServer::EnterHall { .. });
             match message {
                 ToServer::Login {
@@ -251,7 +308,13 @@ fn receive_requests(
                     signature,
                 } => {
                     if logged_in.is_some() {
-                        notice(&mut sender, remote.0, "you are already logged in".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "you are already logged in".into(),
+                        );
                         continue;
                     }
                     let Some(pending) = pending.as_deref_mut() else {
@@ -259,6 +322,8 @@ fn receive_requests(
                     };
                     if pending.awaiting_registry {
                         notice(
+                            &mut refusals,
+                            link,
                             &mut sender,
                             remote.0,
                             "your login is already being checked".into(),
@@ -271,7 +336,7 @@ fn receive_requests(
                             server: PROTOCOL_VERSION,
                         })
                     } else {
-                        verify_login(&public_key, &name, &pending.nonce, &signature)
+                        verify_login(&server.0, &public_key, &name, &pending.nonce, &signature)
                     };
                     match checked {
                         Ok(name) => {
@@ -288,9 +353,17 @@ fn receive_requests(
                 }
                 ToServer::Teleport { protocity } | ToServer::EnterHall { protocity } => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before teleporting".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before teleporting".into(),
+                        );
                     } else if protocity.chars().count() > MAX_ID_CHARS {
                         notice(
+                            &mut refusals,
+                            link,
                             &mut sender,
                             remote.0,
                             "that protocity id is too long".into(),
@@ -306,6 +379,8 @@ fn receive_requests(
                 ToServer::Parcel(request) => {
                     if logged_in.is_none() {
                         notice(
+                            &mut refusals,
+                            link,
                             &mut sender,
                             remote.0,
                             "log in before asking about land".into(),
@@ -316,35 +391,65 @@ fn receive_requests(
                 }
                 ToServer::Chat(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before chatting".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before chatting".into(),
+                        );
                     } else {
                         chat.write(ChatMessage { link, request });
                     }
                 }
                 ToServer::Assembly(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before taking part".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before taking part".into(),
+                        );
                     } else {
                         assembly.write(AssemblyMessage { link, request });
                     }
                 }
                 ToServer::Event(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before scheduling".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before scheduling".into(),
+                        );
                     } else {
                         events.write(EventMessage { link, request });
                     }
                 }
                 ToServer::Recognition(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before recording".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before recording".into(),
+                        );
                     } else {
                         recognition.write(RecognitionMessage { link, request });
                     }
                 }
                 ToServer::Governance(request) => {
                     if logged_in.is_none() {
-                        notice(&mut sender, remote.0, "log in before voting".into());
+                        notice(
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote.0,
+                            "log in before voting".into(),
+                        );
                     } else {
                         governance.write(GovernanceMessage { link, request });
                     }
@@ -355,8 +460,26 @@ fn receive_requests(
             .as_deref_mut()
             .and_then(|b| b.flood_notice(time.elapsed()))
         {
-            notice(&mut sender, remote.0, text);
+            notice(&mut refusals, link, &mut sender, remote.0, text);
         }
+    }
+}
+
+/// What the server stopping says to a request: a ballot is answered as refused, so its voter
+/// knows it was not stored; anything else gets a notice.
+fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer) {
+    const WORDS: &str = "the server is shutting down; this was not done. Try again once it is back";
+    match message {
+        ToServer::Login { .. } => sender.send::<ControlChannel>(ToClient::Rejected {
+            reason: WORDS.into(),
+        }),
+        ToServer::Governance(request) => {
+            sender.send::<ControlChannel>(ToClient::GovernanceAnswer {
+                proposal: request.proposal(),
+                outcome: Err(WORDS.into()),
+            })
+        }
+        _ => sender.send::<ControlChannel>(ToClient::Notice { text: WORDS.into() }),
     }
 }
 
@@ -364,9 +487,13 @@ fn apply_registry_replies(
     mut commands: Commands,
     mut replies: MessageReader<StorageReply>,
     mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
+    logged_in: Query<(), With<LoggedIn>>,
     world: Res<World>,
+    settings: Res<ServerSettings>,
     mut spawns: MessageWriter<SpawnAvatar>,
 ) {
+    // Those let in by this frame's replies count too.
+    let mut inside = logged_in.iter().count();
     for reply in replies.read() {
         let StorageReply::Login { link, result } = reply else {
             continue;
@@ -377,7 +504,17 @@ fn apply_registry_replies(
             continue;
         };
         match result {
+            Ok(member)
+                if let Err(full) = settings.config.admission.place(
+                    member.role,
+                    inside,
+                    settings.config.max_clients,
+                ) =>
+            {
+                refuse(&mut commands, link, &mut sender, remote, full.to_string());
+            }
             Ok(member) => {
+                inside += 1;
                 let logged_in = LoggedIn {
                     public_key: claimed.0,
                     name: claimed.1.clone(),
@@ -406,6 +543,9 @@ fn apply_registry_replies(
                     link,
                     protocity: arrived_at,
                 });
+            }
+            Err(taken @ StorageError::NameTaken(_)) => {
+                refuse(&mut commands, link, &mut sender, remote, taken.to_string());
             }
             Err(error) => {
                 error!("member registry failed during login: {error}");

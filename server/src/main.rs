@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
+use archipelago_server::admission::Admission;
 use archipelago_server::network::MAX_CLIENTS;
 use archipelago_server::storage::Storage;
 use archipelago_server::tls::{TlsSource, load_identity, write_digest};
@@ -41,6 +42,20 @@ struct Cli {
     /// Most people connected at once; one more is told the server is full.
     #[arg(long, default_value_t = MAX_CLIENTS as u32, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_clients: u32,
+    /// Most connections from one address at once (0: no limit). The host's own loopback
+    /// connections are not limited unless --limit-loopback.
+    #[arg(long, default_value_t = archipelago_server::admission::DEFAULT_MAX_PER_IP)]
+    max_per_ip: usize,
+    /// Most connections that have not logged in yet, at once (0: no limit).
+    #[arg(long, default_value_t = archipelago_server::admission::DEFAULT_MAX_PENDING)]
+    max_pending: usize,
+    /// Places kept for members and founders: visitors are turned away once only this many
+    /// are left (default: a tenth of --max-clients).
+    #[arg(long)]
+    reserved_places: Option<usize>,
+    /// Count loopback connections against --max-per-ip and --max-pending too.
+    #[arg(long)]
+    limit_loopback: bool,
     /// PEM certificate chain for a real deployment (default: a fresh self-signed certificate).
     #[arg(long, requires = "key")]
     cert: Option<PathBuf>,
@@ -78,7 +93,8 @@ enum Command {
 enum Admin {
     /// Give a member a role: visitor, member, resident or founder.
     GrantRole {
-        /// The member's public key (64 hex characters) or exact display name.
+        /// The member's display name (any case), public key, or the key's first 16 or more
+        /// hex digits. The key acted on is printed.
         who: String,
         role: String,
     },
@@ -194,6 +210,12 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
         tick_hz: cli.tick_hz,
         data_dir: cli.data_dir.clone(),
         max_clients: cli.max_clients as usize,
+        admission: Admission {
+            max_per_ip: cli.max_per_ip,
+            max_pending: cli.max_pending,
+            reserved: cli.reserved_places.unwrap_or(cli.max_clients as usize / 10),
+            limit_loopback: cli.limit_loopback,
+        },
     };
     let tls = match (cli.cert, cli.key) {
         (Some(cert), Some(key)) => TlsSource::Pem { cert, key },
@@ -217,11 +239,11 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
     }
 }
 
-/// Ctrl-C asks the app to stop at the end of its frame, so the database closes cleanly.
+/// Ctrl-C and SIGTERM ask the app to stop: it finishes what it was given and exits 0.
 fn ctrlc_stop(flag: ShutdownFlag) {
     let result = ctrlc::set_handler(move || flag.0.store(true, Ordering::Relaxed));
     if let Err(error) = result {
-        eprintln!("cannot install the Ctrl-C handler: {error}");
+        eprintln!("cannot install the Ctrl-C and SIGTERM handler: {error}");
     }
 }
 
@@ -410,7 +432,7 @@ async fn parcel_admin(storage: &Storage, action: ParcelAction, json: bool) -> an
         }
         ParcelAction::Show { id } => {
             let parcel = storage.parcel(&id).await?;
-            let history = storage.parcel_history(&id).await?;
+            let history = storage.parcel_history(&id, None).await?;
             let (pledged, pledges) = storage.pledges(&id).await?;
             if json {
                 let value = serde_json::json!({

@@ -14,6 +14,7 @@ use lightyear::prelude::*;
 use lightyear::webtransport::prelude::Identity;
 
 use crate::ServerSettings;
+use crate::shutdown::ShuttingDown;
 
 /// How often replicated state goes out to clients.
 const REPLICATION_INTERVAL: Duration = Duration::from_millis(50);
@@ -48,8 +49,10 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
         protocol_id: PROTOCOL_ID,
         private_key: [0; 32],
         client_timeout_secs: archipelago_shared::protocol::NETCODE_TIMEOUT_SECS,
-        // netcode's default is 256; an assembly of the whole nation is more than that.
-        max_clients: settings.config.max_clients,
+        // netcode's default is 256; an assembly of the whole nation is more than that. The
+        // places themselves are counted at login (see admission.rs): netcode takes a few more
+        // connections, so those being turned away never hold a member's place.
+        max_clients: settings.config.max_clients + settings.config.admission.headroom(),
         ..default()
     });
     let server = commands
@@ -80,10 +83,13 @@ fn on_started(trigger: On<Add, Started>, mut commands: Commands, settings: Res<S
 fn on_unlinked(
     trigger: On<Add, Unlinked>,
     servers: Query<&Unlinked, With<Server>>,
+    shutting: Option<Res<ShuttingDown>>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    // Stopping on purpose (see shutdown.rs) unlinks the endpoint too.
     if let Ok(unlinked) = servers.get(trigger.entity)
         && !matches!(unlinked.reason, UnlinkReason::Initial)
+        && shutting.is_none()
     {
         error!("the server endpoint stopped: {:?}", unlinked.reason);
         exit.write(AppExit::error());

@@ -9,16 +9,18 @@ use std::time::Duration;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::{
     Actor, MAX_DESCRIPTION_CHARS, MAX_GROUP_CHARS, OwnerClaim, ParcelInfo, ParcelRefusal,
-    ParcelRequest,
+    ParcelRequest, may_assign, may_set_status,
 };
 use archipelago_shared::protocol::{
-    ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, ToClient,
+    ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, Role,
+    ToClient,
 };
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::login::LoggedIn;
+use crate::refusal_log::RefusalLog;
 use crate::storage::{StorageHandle, StorageReply};
 
 /// How often the database is asked for changes made outside this server (the admin CLI).
@@ -119,8 +121,21 @@ fn answer(sender: &mut MessageSender<ToClient>, parcel: &str, outcome: Result<St
     });
 }
 
-/// Checks what can be checked without the database; the rest is the transaction's job.
-fn precheck(request: &ParcelRequest, registry: &ParcelRegistry) -> Result<(), ParcelRefusal> {
+/// Checks what can be checked without the database, the role first (it follows the registry
+/// while people are online); the rest is the transaction's job.
+fn precheck(
+    request: &ParcelRequest,
+    actor: &Actor,
+    registry: &ParcelRegistry,
+) -> Result<(), ParcelRefusal> {
+    match request {
+        ParcelRequest::Assign { .. } => may_assign(actor)?,
+        ParcelRequest::SetStatus { .. } => may_set_status(actor)?,
+        ParcelRequest::Pledge { .. } if actor.role == Role::Visitor => {
+            return Err(ParcelRefusal::VisitorPledge);
+        }
+        _ => {}
+    }
     let parcel = request.parcel();
     if parcel.chars().count() > MAX_ID_CHARS || !registry.parcels.contains_key(parcel) {
         let shown: String = parcel.chars().take(MAX_ID_CHARS).collect();
@@ -154,34 +169,37 @@ fn handle_commands(
     )>,
     registry: Res<ParcelRegistry>,
     storage: Res<StorageHandle>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for ParcelCommand { link, request } in commands_in.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
         let parcel = request.parcel();
+        let actor = Actor {
+            key: Some(to_hex(&member.public_key)),
+            name: member.name.clone(),
+            role: member.role,
+        };
         let checked = if budget.0 < 1.0 {
             Err(ParcelRefusal::TooFast)
         } else {
             budget.0 -= 1.0;
-            precheck(request, &registry)
+            precheck(request, &actor, &registry)
         };
         if let Err(refusal) = checked {
-            warn!(
-                "refused parcel request from {} ({:?}): {refusal}",
-                member.name, remote.0
-            );
+            refusals.note(*link, || {
+                format!(
+                    "refused parcel request from {} ({:?}): {refusal}",
+                    member.name, remote.0
+                )
+            });
             answer(&mut sender, parcel, Err(refusal.to_string()));
             continue;
         }
         match request {
             ParcelRequest::History { parcel } => storage.parcel_history(*link, parcel.clone()),
             _ => {
-                let actor = Actor {
-                    key: Some(to_hex(&member.public_key)),
-                    name: member.name.clone(),
-                    role: member.role,
-                };
                 storage.change_parcel(*link, actor, request.clone());
             }
         }

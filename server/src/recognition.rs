@@ -17,6 +17,7 @@ use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::login::LoggedIn;
 use crate::parcels::ParcelRegistry;
+use crate::refusal_log::RefusalLog;
 use crate::storage::{StorageHandle, StorageReply};
 
 /// How often the database is read for changes the admin CLI made.
@@ -82,6 +83,7 @@ fn handle_requests(
     mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for RecognitionMessage { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
@@ -95,7 +97,9 @@ fn handle_requests(
                 FounderGate::NotFounder => RecognitionRefusal::NotFounder,
             });
         if let Some(refusal) = refusal {
-            warn!("recognition request of {} refused: {refusal}", member.name);
+            refusals.note(*link, || {
+                format!("recognition request of {} refused: {refusal}", member.name)
+            });
             sender.send::<ControlChannel>(ToClient::RecognitionAnswer {
                 outcome: Err(refusal.to_string()),
             });

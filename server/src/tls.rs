@@ -48,14 +48,14 @@ pub fn load_identity(source: &TlsSource) -> Result<(Identity, String), TlsError>
                 })?
         }
     };
-    let digest = identity
-        .certificate_chain()
-        .as_slice()
-        .first()
-        .ok_or(TlsError::EmptyChain)?
-        .hash();
-    let hex = archipelago_shared::identity::to_hex(digest.as_ref());
+    let hex = digest_of(&identity).ok_or(TlsError::EmptyChain)?;
     Ok((identity, hex))
+}
+
+/// The SHA-256 of the identity's leaf certificate in lowercase hex, as clients pin it.
+pub fn digest_of(identity: &Identity) -> Option<String> {
+    let digest = identity.certificate_chain().as_slice().first()?.hash();
+    Some(archipelago_shared::identity::to_hex(digest.as_ref()))
 }
 
 /// Writes the digest where `make run` and local clients find it.

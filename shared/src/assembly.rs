@@ -33,17 +33,25 @@ pub const ASSEMBLY_REQUEST_BURST: f32 = 8.0;
 /// A session's number in the minutes.
 pub type SessionId = i64;
 
-/// Someone in the procedure: who they are called and the short fingerprint of their key,
-/// which tells equal names apart and is how requests name a person.
+/// Someone in the procedure: who they are called and their whole public key (lowercase
+/// hex), which is how the procedure and requests name a person. The short fingerprint is only
+/// shown, never compared: a key sharing its first bytes with a chair's is cheap to grind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Person {
     pub name: String,
-    pub fingerprint: String,
+    pub key: String,
+}
+
+impl Person {
+    /// The short form of the key shown beside the name.
+    pub fn fingerprint(&self) -> &str {
+        crate::identity::short_key(&self.key)
+    }
 }
 
 impl std::fmt::Display for Person {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.name, self.fingerprint)
+        write!(f, "{} ({})", self.name, self.fingerprint())
     }
 }
 
@@ -103,8 +111,8 @@ pub struct InOverflow;
 /// Asked of the server by a client, about assemblies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AssemblyRequest {
-    /// Open a session in a protocity's town hall (founders). The chair is named by key
-    /// fingerprint among the people online; none makes the founder the chair.
+    /// Open a session in a protocity's town hall (founders). The chair is named by their
+    /// whole key (hex) among the people online; none makes the founder the chair.
     Open {
         protocity: String,
         title: String,
@@ -119,7 +127,8 @@ pub enum AssemblyRequest {
     RaiseHand,
     /// Leave the queue.
     LowerHand,
-    /// Give the floor (chair): to someone by fingerprint, or to the first in the queue.
+    /// Give the floor (chair): to someone by their whole key (hex), or to the first in the
+    /// queue.
     GiveFloor {
         protocity: String,
         to: Option<String>,
@@ -136,7 +145,7 @@ pub enum AssemblyRequest {
     /// Mute, remove or ban someone (a chair in their hall, or a founder).
     Moderate {
         protocity: String,
-        /// Fingerprint of the person.
+        /// The person's whole key (hex).
         whom: String,
         action: ModerationAction,
         reason: String,
@@ -260,6 +269,14 @@ pub enum AssemblyRefusal {
     Unavailable,
 }
 
+impl AssemblyRefusal {
+    /// Nobody online has this key; shown by its short form, since a client may send
+    /// anything there.
+    pub fn nobody_with(key: &str) -> Self {
+        AssemblyRefusal::NobodyWithKey(key.chars().take(8).collect())
+    }
+}
+
 fn fits(text: &str) -> bool {
     let length = text.trim().chars().count();
     (1..=MAX_SESSION_TITLE_CHARS).contains(&length)
@@ -358,23 +375,20 @@ impl HallSession {
         self.agenda.get(self.current)
     }
 
-    /// Position in the queue (from 1) of the person with this fingerprint.
-    pub fn queue_position(&self, fingerprint: &str) -> Option<usize> {
-        self.queue
-            .iter()
-            .position(|p| p.fingerprint == fingerprint)
-            .map(|i| i + 1)
+    /// Position in the queue (from 1) of the person with this key.
+    pub fn queue_position(&self, key: &str) -> Option<usize> {
+        self.queue.iter().position(|p| p.key == key).map(|i| i + 1)
     }
 
     /// Whether this person may run the procedure: the chair (founders are checked by the
     /// caller, who knows roles).
-    pub fn is_chair(&self, fingerprint: &str) -> bool {
-        self.chair.fingerprint == fingerprint
+    pub fn is_chair(&self, key: &str) -> bool {
+        self.chair.key == key
     }
 
     /// Adds a raised hand at the back of the queue; returns the position (from 1).
     pub fn raise_hand(&mut self, person: Person) -> Result<usize, AssemblyRefusal> {
-        if let Some(position) = self.queue_position(&person.fingerprint) {
+        if let Some(position) = self.queue_position(&person.key) {
             return Err(AssemblyRefusal::AlreadyQueued(position));
         }
         self.queue.push(person);
@@ -382,16 +396,16 @@ impl HallSession {
     }
 
     /// Takes a hand out of the queue.
-    pub fn lower_hand(&mut self, fingerprint: &str) -> Result<Person, AssemblyRefusal> {
+    pub fn lower_hand(&mut self, key: &str) -> Result<Person, AssemblyRefusal> {
         let index = self
             .queue
             .iter()
-            .position(|p| p.fingerprint == fingerprint)
+            .position(|p| p.key == key)
             .ok_or(AssemblyRefusal::NotQueued)?;
         Ok(self.queue.remove(index))
     }
 
-    /// Gives the floor to the first in the queue, or to the person with `to`'s fingerprint
+    /// Gives the floor to the first in the queue, or to the person with `to`'s key
     /// (found in the queue, or given as `outside`: someone present who did not raise a hand).
     /// Whoever had the floor loses it. Returns the new speaker and the previous one.
     pub fn give_floor(
@@ -407,14 +421,11 @@ impl HallSession {
         let speaker = match to {
             None if self.queue.is_empty() => return Err(AssemblyRefusal::QueueEmpty),
             None => self.queue.remove(0),
-            Some(fingerprint) => match self.lower_hand(fingerprint) {
+            Some(key) => match self.lower_hand(key) {
                 Ok(person) => person,
                 Err(_) => outside
-                    .filter(|p| p.fingerprint == fingerprint)
-                    .ok_or_else(|| {
-                        // Fingerprints are 8 characters; do not echo a long one back.
-                        AssemblyRefusal::NobodyWithKey(fingerprint.chars().take(16).collect())
-                    })?,
+                    .filter(|p| p.key == key)
+                    .ok_or_else(|| AssemblyRefusal::nobody_with(key))?,
             },
         };
         let previous = self.floor.take().map(|f| f.speaker);
@@ -461,12 +472,9 @@ impl HallSession {
     }
 
     /// Someone left the hall: out of the queue, and off the floor.
-    pub fn left(&mut self, fingerprint: &str) -> (bool, bool) {
-        let was_queued = self.lower_hand(fingerprint).is_ok();
-        let had_floor = self
-            .floor
-            .as_ref()
-            .is_some_and(|f| f.speaker.fingerprint == fingerprint);
+    pub fn left(&mut self, key: &str) -> (bool, bool) {
+        let was_queued = self.lower_hand(key).is_ok();
+        let had_floor = self.floor.as_ref().is_some_and(|f| f.speaker.key == key);
         if had_floor {
             self.floor = None;
         }

@@ -2,19 +2,52 @@
 //! name is, how a key is shown.
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::protocol::{MAX_NAME_CHARS, SIGNATURE_BYTES};
 
 /// Domain tag so a login signature can never be replayed as any other kind of signature.
-const LOGIN_DOMAIN: &[u8] = b"archipelago-login-v1";
+const LOGIN_DOMAIN: &[u8] = b"archipelago-login-v2";
 
-/// The bytes a client signs to log in: the domain tag, the server's nonce and the name.
-pub fn login_payload(nonce: &[u8; 32], name: &str) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(LOGIN_DOMAIN.len() + 32 + name.len());
+/// Which server a login is for: the nation of its world data and the digest of the
+/// certificate it presents. A login signed for one server is refused by any other, so a
+/// server that relays its visitors' logins elsewhere gains nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerIdentity {
+    pub nation: String,
+    /// SHA-256 of the server's certificate, lowercase hex.
+    pub certificate: String,
+}
+
+/// The bytes a client signs to log in: the domain tag, the server it logs in to, the
+/// server's nonce and the name. Lengths precede the variable parts, so no two different
+/// logins share their bytes.
+pub fn login_payload(server: &ServerIdentity, nonce: &[u8; 32], name: &str) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(
+        LOGIN_DOMAIN.len() + 12 + server.nation.len() + server.certificate.len() + 32 + name.len(),
+    );
     payload.extend_from_slice(LOGIN_DOMAIN);
+    for part in [&server.nation, &server.certificate] {
+        payload.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        payload.extend_from_slice(part.as_bytes());
+    }
     payload.extend_from_slice(nonce);
+    payload.extend_from_slice(&(name.len() as u32).to_le_bytes());
     payload.extend_from_slice(name.as_bytes());
     payload
+}
+
+/// Whether the server a client reached is the one it asked for: with a pinned certificate
+/// digest, the identity the server states must name that certificate (any other means the
+/// connection was relayed, and the client does not sign).
+pub fn check_server(pinned_digest: &str, stated: &ServerIdentity) -> Result<(), LoginError> {
+    if pinned_digest.is_empty() || pinned_digest.eq_ignore_ascii_case(&stated.certificate) {
+        Ok(())
+    } else {
+        Err(LoginError::OtherServer {
+            stated: stated.certificate.chars().take(16).collect(),
+        })
+    }
 }
 
 /// Why a login was refused.
@@ -30,6 +63,11 @@ pub enum LoginError {
     BadName(#[from] NameError),
     #[error("this client speaks protocol {client}, the server speaks {server}: please update")]
     WrongVersion { client: u32, server: u32 },
+    #[error(
+        "the server says it is another server (certificate {stated}…) than the one asked for; \
+         the connection may be relayed, so this client does not log in"
+    )]
+    OtherServer { stated: String },
 }
 
 /// Why a display name was refused.
@@ -59,8 +97,16 @@ pub fn validate_name(name: &str) -> Result<String, NameError> {
     Ok(trimmed.to_owned())
 }
 
-/// Verifies a login: the name is valid and the signature over [`login_payload`] matches the key.
+/// What makes two display names the same name: Unicode NFKC (so a fullwidth `Ａｄａ` or a
+/// ligature is its plain letters), then lower case. One key holds each such name.
+pub fn name_key(name: &str) -> String {
+    name.trim().nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// Verifies a login to `server`: the name is valid and the signature over [`login_payload`]
+/// matches the key.
 pub fn verify_login(
+    server: &ServerIdentity,
     public_key: &[u8; 32],
     name: &str,
     nonce: &[u8; 32],
@@ -71,8 +117,11 @@ pub fn verify_login(
     let bytes: [u8; SIGNATURE_BYTES] = signature
         .try_into()
         .map_err(|_| LoginError::BadSignatureLength(signature.len()))?;
-    key.verify(&login_payload(nonce, &name), &Signature::from_bytes(&bytes))
-        .map_err(|_| LoginError::BadSignature)?;
+    key.verify(
+        &login_payload(server, nonce, &name),
+        &Signature::from_bytes(&bytes),
+    )
+    .map_err(|_| LoginError::BadSignature)?;
     Ok(name)
 }
 
@@ -93,7 +142,16 @@ pub fn parse_key_hex(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The short form of a key shown next to names: its first 8 hex characters.
+/// The short form of a key shown next to names: its first 8 hex characters. Only for people
+/// to read: anyone can grind a key that shares them, so nothing is looked up or compared by it.
 pub fn fingerprint(public_key: &[u8; 32]) -> String {
     to_hex(&public_key[..4])
+}
+
+/// The first 8 characters of a key in hex (all of it if shorter), as [`fingerprint`] shows it.
+pub fn short_key(key_hex: &str) -> &str {
+    key_hex
+        .char_indices()
+        .nth(8)
+        .map_or(key_hex, |(end, _)| &key_hex[..end])
 }

@@ -17,6 +17,8 @@ pub const MAX_GROUP_CHARS: usize = 48;
 pub const MAX_PRICE: u64 = 1_000_000_000;
 /// Highest single pledge, in whole dollars.
 pub const MAX_PLEDGE: u64 = 10_000_000;
+/// Most lines of a parcel's history sent to a client (the newest).
+pub const PARCEL_HISTORY_LINES: u32 = 200;
 
 /// What the land may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -354,9 +356,11 @@ impl Actor {
 pub enum ParcelRefusal {
     #[error("there is no parcel `{0}`")]
     UnknownParcel(String),
-    #[error("no member is called `{0}` (give their exact name or public key)")]
+    #[error(
+        "no member is called `{0}` (give their name, or their key's first 16 or more hex digits)"
+    )]
     UnknownMember(String),
-    #[error("`{0}` matches several members; give the public key instead")]
+    #[error("`{0}` matches several members; give more of their public key")]
     AmbiguousMember(String),
     #[error("only founders can {action}; you are a {role}")]
     FoundersOnly { action: &'static str, role: Role },
@@ -366,6 +370,8 @@ pub enum ParcelRefusal {
     VisitorPledge,
     #[error("parcel `{0}` is not crowdfunding")]
     NotCrowdfunding(String),
+    #[error("parcel `{0}` has reached its goal; it needs no more pledges")]
+    FullyFunded(String),
     #[error("{what} must be between $1 and {max}, not {value}")]
     AmountOutOfRange {
         what: &'static str,
@@ -472,11 +478,25 @@ pub fn apply_change(
             let ParcelStatus::Crowdfunding { goal, raised } = record.status else {
                 return Err(ParcelRefusal::NotCrowdfunding(record.id.clone()));
             };
-            let raised = raised.saturating_add(*amount);
+            // Nobody pledges past the goal: a pledge takes what the goal still needs.
+            let needed = goal.saturating_sub(raised);
+            if needed == 0 {
+                return Err(ParcelRefusal::FullyFunded(record.id.clone()));
+            }
+            let taken = (*amount).min(needed);
+            let raised = raised + taken;
             next.status = ParcelStatus::Crowdfunding { goal, raised };
+            let offered = if taken < *amount {
+                format!(
+                    " (of {} offered: the goal needed no more)",
+                    dollars(*amount)
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "pledged {}; raised {} of {} ({}%)",
-                dollars(*amount),
+                "pledged {}{offered}; raised {} of {} ({}%)",
+                dollars(taken),
                 dollars(raised),
                 dollars(goal),
                 percent(raised, goal)

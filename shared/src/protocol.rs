@@ -20,7 +20,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -34,6 +34,10 @@ pub const NETCODE_TIMEOUT_SECS: i32 = 15;
 pub const MAX_NAME_CHARS: usize = 24;
 /// Longest protocity id a client may send.
 pub const MAX_ID_CHARS: usize = 32;
+/// Largest message our client ever sends, serialized: a proposal draft at its limits is about
+/// 20 KB. The server drops a link whose fragments claim more (lightyear would reserve memory
+/// for whatever count a sender claims).
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 48 * 1024;
 /// Longest signature a client may send (ed25519 signatures are 64 bytes).
 pub const SIGNATURE_BYTES: usize = 64;
 /// Teleports a client may request per second; more are refused.
@@ -117,8 +121,16 @@ fn lerp_angle(a: f32, b: f32, t: f32) -> f32 {
 pub struct AvatarProfile {
     pub name: String,
     pub role: Role,
-    /// Short fingerprint of the member's public key, to tell equal names apart.
-    pub fingerprint: String,
+    /// The member's whole public key (hex): how requests name them. Shown by its
+    /// [`AvatarProfile::fingerprint`], to tell equal names apart.
+    pub key: String,
+}
+
+impl AvatarProfile {
+    /// The short form of the key shown beside the name.
+    pub fn fingerprint(&self) -> &str {
+        crate::identity::short_key(&self.key)
+    }
 }
 
 /// The world's live numbers, on one replicated entity.
@@ -190,7 +202,12 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ToClient {
     /// Sent on connect: sign this nonce to log in.
-    Challenge { nonce: [u8; 32], tick_hz: u32 },
+    Challenge {
+        nonce: [u8; 32],
+        tick_hz: u32,
+        /// Which server this is: signed into the login, checked against the pinned digest.
+        server: crate::identity::ServerIdentity,
+    },
     /// Login accepted; the avatar follows.
     Welcome {
         name: String,
@@ -202,6 +219,9 @@ pub enum ToClient {
         /// server's, and the client reckons them from its own clock with this.
         server_time_ms: i64,
     },
+    /// This client's role changed while it was online (granted or taken away); what it may
+    /// do follows at once.
+    RoleChanged { role: Role },
     /// Login refused; the server closes the connection right after.
     Rejected { reason: String },
     /// A request was refused or something worth telling happened.

@@ -64,6 +64,9 @@ impl TestServer {
             tick_hz: archipelago_shared::protocol::DEFAULT_TICK_HZ,
             data_dir: data_dir.clone(),
             max_clients: archipelago_server::network::MAX_CLIENTS,
+            admission: archipelago_server::admission::Admission::for_places(
+                archipelago_server::network::MAX_CLIENTS,
+            ),
         };
         let flag = ShutdownFlag::default();
         let thread_flag = flag.clone();
@@ -127,6 +130,23 @@ impl TestServer {
                 .await
                 .expect("database opens beside the running server");
             storage.login(&hex, name).await.expect("registered");
+            storage
+                .grant_role(&hex, role, "test")
+                .await
+                .expect("role granted");
+            storage.close().await;
+        });
+    }
+
+    /// Changes a registered key's role in the running server's database, as `admin
+    /// grant-role` does.
+    pub fn grant(&self, key: &SigningKey, role: archipelago_shared::protocol::Role) {
+        let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let storage = archipelago_server::storage::Storage::open(&self.data_dir)
+                .await
+                .expect("database opens beside the running server");
             storage
                 .grant_role(&hex, role, "test")
                 .await
@@ -208,6 +228,29 @@ impl TestClient {
             .filter(|(e, _, _)| Some(*e) != own)
             .map(|(_, profile, pose)| (profile.name.clone(), *pose))
             .collect()
+    }
+
+    /// Queues bytes to go out as one transport packet, after netcode's framing and encryption,
+    /// as a hostile client would (the bytes need not be anything lightyear would write).
+    pub fn send_raw_packet(&mut self, packet: Vec<u8>) {
+        let world = self.app.world_mut();
+        let mut links = world
+            .query_filtered::<&mut lightyear::link::Link, With<lightyear::prelude::client::Client>>(
+            );
+        for mut link in links.iter_mut(world) {
+            link.send.push(packet.clone().into());
+        }
+    }
+
+    /// The network id of a channel of the protocol, as both sides number it.
+    pub fn channel_id<C: lightyear::prelude::Channel>(&self) -> u16 {
+        let registry = self
+            .app
+            .world()
+            .resource::<lightyear::prelude::ChannelRegistry>();
+        *registry
+            .get_net_from_kind(&lightyear::transport::channel::registry::ChannelKind::of::<C>())
+            .expect("the channel is registered")
     }
 
     /// Leaves the way a closing client does: tells the server, lets the packets go out.
@@ -341,10 +384,10 @@ impl TestClient {
         self.app.world().get::<InOverflow>(own).is_some()
     }
 
-    /// This client's key fingerprint, as the procedure names people.
-    pub fn fingerprint(&self) -> String {
+    /// This client's whole public key (hex), as the procedure and requests name people.
+    pub fn key_hex(&self) -> String {
         let key = &self.app.world().resource::<ClientConfig>().key;
-        archipelago_shared::identity::fingerprint(&key.verifying_key().to_bytes())
+        archipelago_shared::identity::to_hex(&key.verifying_key().to_bytes())
     }
 
     pub fn other(&mut self, name: &str) -> Option<AvatarPose> {
@@ -498,6 +541,52 @@ impl ServerProcess {
 
     pub fn client_config(&self, name: &str, key: SigningKey) -> ClientConfig {
         ClientConfig::new(self.addr, self.digest.clone(), name.to_owned(), key)
+    }
+
+    /// Sends SIGTERM, as a service manager stopping the server does.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM is delivered");
+    }
+
+    /// Waits up to `timeout` for the process to end, stepping `clients` meanwhile; its exit
+    /// status, or `None` if it is still running.
+    pub fn wait_for_exit(
+        &mut self,
+        clients: &mut [&mut TestClient],
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            for client in clients.iter_mut() {
+                client.app.update();
+            }
+            std::thread::sleep(Duration::from_millis(16));
+        }
+        None
+    }
+
+    /// Whether the process is still running (it may have crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's resident memory now, in bytes (from /proc).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS in /proc status")
+            * 1024
     }
 
     /// SIGKILL: no shutdown handler, no final flush, the way a crash or a power cut ends it.

@@ -72,8 +72,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if cli.print_keys {
         for i in 0..cli.count {
-            let key = bot_key(cli.seed, i).verifying_key().to_bytes();
-            println!("{} {}", to_hex(&key), bot_name(i));
+            let key = bot_key(cli.seed, i).verifying_key();
+            println!("{} {}", to_hex(key.as_bytes()), bot_name(i, &key));
         }
         return Ok(());
     }

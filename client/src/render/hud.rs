@@ -202,15 +202,15 @@ fn labels(
         let hall_session = hall.session.as_ref();
         let speaking = hall_session
             .and_then(|s| s.floor.as_ref())
-            .is_some_and(|f| f.speaker.fingerprint == profile.fingerprint);
+            .is_some_and(|f| f.speaker.key == profile.key);
         let mut text = format!("{} · {}", profile.name, profile.role);
         if let Some(s) = hall_session {
-            if s.is_chair(&profile.fingerprint) {
+            if s.is_chair(&profile.key) {
                 text.push_str(" · chair");
             }
             if speaking {
                 text.push_str(" · speaking");
-            } else if let Some(position) = s.queue_position(&profile.fingerprint) {
+            } else if let Some(position) = s.queue_position(&profile.key) {
                 text.push_str(&format!(" · hand {position}"));
             }
         }

@@ -16,7 +16,7 @@ use archipelago_shared::assembly::{
     HallSession, MinuteEntry, Person, SessionId,
 };
 use archipelago_shared::governance::{Phase, ProposalId};
-use archipelago_shared::identity::to_hex;
+use archipelago_shared::identity::parse_key_hex;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
 use archipelago_shared::world::World;
 use bevy::ecs::system::SystemParam;
@@ -30,6 +30,7 @@ use crate::avatars::{Avatar, HasAvatar};
 use crate::events::Calendar;
 use crate::governance::Proposals;
 use crate::login::LoggedIn;
+use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
 use crate::storage::StorageHandle;
 use crate::storage::assembly::MinuteLine;
@@ -84,8 +85,8 @@ pub struct HallSessions {
 pub(crate) struct SessionBook {
     pub hall: usize,
     seq: i64,
-    /// Avatars in the hall: who they are and their key.
-    present: HashMap<Entity, (Person, String)>,
+    /// Avatars in the hall and who they are.
+    present: HashMap<Entity, Person>,
     phases: HashMap<ProposalId, Phase>,
 }
 
@@ -105,7 +106,7 @@ impl SessionBook {
         storage: &StorageHandle,
         session: SessionId,
         kind: &str,
-        who: Option<(&Person, &str)>,
+        who: Option<&Person>,
         detail: impl Into<String>,
     ) {
         self.seq += 1;
@@ -115,44 +116,31 @@ impl SessionBook {
             entry: MinuteEntry {
                 at: now(),
                 kind: kind.to_owned(),
-                who: who.map(|(person, _)| person.to_string()),
+                who: who.map(Person::to_string),
                 detail: detail.into(),
             },
-            who_key: who
-                .map(|(_, key)| key.to_owned())
-                .filter(|key| !key.is_empty()),
+            who_key: who.map(|person| person.key.clone()),
         });
     }
 
-    /// The key of someone present, by fingerprint (empty if they are not).
-    fn key_of(&self, fingerprint: &str) -> String {
-        self.present(fingerprint)
-            .map(|(_, key)| key.clone())
-            .unwrap_or_default()
-    }
-
-    /// Someone present, by fingerprint.
-    fn present(&self, fingerprint: &str) -> Option<&(Person, String)> {
-        self.present
-            .values()
-            .find(|(person, _)| person.fingerprint == fingerprint)
+    /// Someone present, by their whole key.
+    fn present(&self, key: &str) -> Option<&Person> {
+        self.present.values().find(|person| person.key == key)
     }
 }
 
-/// Who a logged-in member is in the procedure, and their key.
-pub(crate) fn person(member: &LoggedIn) -> (Person, String) {
-    (
-        Person {
-            name: member.name.clone(),
-            fingerprint: member.fingerprint(),
-        },
-        to_hex(&member.public_key),
-    )
+/// Who a logged-in member is in the procedure.
+pub(crate) fn person(member: &LoggedIn) -> Person {
+    Person {
+        name: member.name.clone(),
+        key: member.key_hex(),
+    }
 }
 
-/// May this member run the session's procedure? Its chair, or any founder.
+/// May this member run the session's procedure? Its chair, or any founder. The chair is
+/// recognised by their whole key.
 fn may_chair(session: &HallSession, member: &LoggedIn) -> bool {
-    member.role == Role::Founder || session.is_chair(&member.fingerprint())
+    member.role == Role::Founder || session.is_chair(&member.key_hex())
 }
 
 /// What the request handlers need.
@@ -178,6 +166,7 @@ pub(crate) struct Assembly<'w, 's> {
     proposals: Res<'w, Proposals>,
     capacity: ResMut<'w, HallCapacity>,
     calendar: Res<'w, Calendar>,
+    refusals: ResMut<'w, RefusalLog>,
 }
 
 impl Assembly<'_, '_> {
@@ -206,11 +195,12 @@ impl Assembly<'_, '_> {
         }
     }
 
-    /// The link of whoever is online with this fingerprint.
-    fn link_with(&self, fingerprint: &str) -> Option<(Entity, LoggedIn)> {
+    /// The link of whoever is online with this whole key (hex).
+    fn link_with(&self, key: &str) -> Option<(Entity, LoggedIn)> {
+        let key = parse_key_hex(&key.to_ascii_lowercase())?;
         self.links
             .iter()
-            .find(|(_, m, _, _)| m.fingerprint() == fingerprint)
+            .find(|(_, m, _, _)| m.public_key == key)
             .map(|(e, m, _, _)| (e, m.clone()))
     }
 
@@ -219,7 +209,9 @@ impl Assembly<'_, '_> {
             return;
         };
         if let Err(refusal) = &outcome {
-            warn!("assembly request of {} refused: {refusal}", member.name);
+            self.refusals.note(link, || {
+                format!("assembly request of {} refused: {refusal}", member.name)
+            });
         }
         sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
             outcome: outcome.map_err(|r| r.to_string()),
@@ -284,5 +276,49 @@ fn route_requests(
         if let Some(outcome) = outcome {
             assembly.answer(*link, outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(key: [u8; 32], role: Role) -> LoggedIn {
+        LoggedIn {
+            public_key: key,
+            name: "Ada".into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn a_key_sharing_the_chairs_first_four_bytes_does_not_chair() {
+        let mut chair_key = [0u8; 32];
+        chair_key[..4].copy_from_slice(&[0xa1, 0xb2, 0xc3, 0xd4]);
+        let mut impostor_key = chair_key;
+        impostor_key[31] = 0xff;
+        let chair = member(chair_key, Role::Member);
+        let impostor = member(impostor_key, Role::Member);
+        assert_eq!(chair.fingerprint(), impostor.fingerprint());
+        let session = HallSession {
+            id: 1,
+            protocity: "meridian".into(),
+            title: "Spring assembly".into(),
+            chair: person(&chair),
+            agenda: Vec::new(),
+            current: 0,
+            queue: Vec::new(),
+            floor: None,
+            opened_at: 0,
+            capacity: 10,
+            in_main: 0,
+            in_overflow: 0,
+        };
+        assert!(may_chair(&session, &chair));
+        assert!(
+            !may_chair(&session, &impostor),
+            "the same fingerprint is not the same person"
+        );
+        assert!(may_chair(&session, &member(impostor_key, Role::Founder)));
     }
 }

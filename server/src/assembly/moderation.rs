@@ -144,13 +144,13 @@ pub(super) fn request(
             .by_hall
             .get(&hall)
             .and_then(|entity| a.sessions.get(*entity).ok())
-            .is_some_and(|(session, _)| session.is_chair(&member.fingerprint()));
+            .is_some_and(|(session, _)| session.is_chair(&member.key_hex()));
         if member.role != Role::Founder && !chairs_here {
             return Err(AssemblyRefusal::NotChair("mute, remove or ban people here"));
         }
         let (subject_link, subject) = a
             .link_with(whom)
-            .ok_or_else(|| AssemblyRefusal::NobodyWithKey(whom.chars().take(16).collect()))?;
+            .ok_or_else(|| AssemblyRefusal::nobody_with(whom))?;
         let lifting = matches!(action, ModerationAction::Unmute | ModerationAction::Unban);
         if subject.role == Role::Founder && !lifting {
             return Err(AssemblyRefusal::Untouchable);
@@ -311,20 +311,19 @@ fn apply_stored(
             && let Ok((mut session, mut book)) = sessions.get_mut(*entity)
         {
             let id = session.id;
-            let who = subject_person.as_ref().map(|(p, k)| (p, k.as_str()));
             book.minute(
                 &storage,
                 id,
                 "moderation",
-                who,
+                subject_person.as_ref(),
                 format!("{words}, by {}", line.actor),
             );
             // A muted person waits no longer for the floor.
             if line.action == "mute"
-                && let Some((p, _)) = &subject_person
-                && session.queue_position(&p.fingerprint).is_some()
+                && let Some(p) = &subject_person
+                && session.queue_position(&p.key).is_some()
             {
-                let _ = session.lower_hand(&p.fingerprint);
+                let _ = session.lower_hand(&p.key);
             }
         }
     }

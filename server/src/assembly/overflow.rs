@@ -42,14 +42,8 @@ fn share_stage(
     let stage: HashMap<usize, [Option<&str>; 2]> = sessions
         .iter()
         .map(|(session, book)| {
-            let speaker = session
-                .floor
-                .as_ref()
-                .map(|f| f.speaker.fingerprint.as_str());
-            (
-                book.hall,
-                [Some(session.chair.fingerprint.as_str()), speaker],
-            )
+            let speaker = session.floor.as_ref().map(|f| f.speaker.key.as_str());
+            (book.hall, [Some(session.chair.key.as_str()), speaker])
         })
         .collect();
     for (entity, place, profile, shared) in &avatars {
@@ -58,7 +52,7 @@ fn share_stage(
         };
         let on_stage = stage
             .get(&hall)
-            .is_some_and(|people| people.contains(&Some(profile.fingerprint.as_str())));
+            .is_some_and(|people| people.contains(&Some(profile.key.as_str())));
         if on_stage == shared {
             continue;
         }

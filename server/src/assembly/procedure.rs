@@ -20,6 +20,7 @@ use crate::avatars::Avatar;
 use crate::governance::Proposals;
 use crate::login::LoggedIn;
 use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
+use crate::shutdown::ShuttingDown;
 use crate::storage::assembly::SessionRecord;
 use crate::storage::{GovernanceCommand, StorageHandle, StorageReply, now};
 
@@ -28,11 +29,46 @@ pub(super) fn plugin(app: &mut App) {
         Update,
         (
             record_opened.in_set(ServerSystems::Apply),
+            close_for_shutdown
+                .run_if(resource_added::<ShuttingDown>)
+                .in_set(ServerSystems::Apply),
             (track_attendance, expire_floors, follow_votes)
                 .chain()
                 .in_set(ServerSystems::Publish),
         ),
     );
+}
+
+/// The server is stopping: every open session ends, and its minutes say why.
+fn close_for_shutdown(
+    mut commands: Commands,
+    mut sessions: Query<(Entity, &mut HallSession, &mut SessionBook)>,
+    storage: Res<StorageHandle>,
+) {
+    for (entity, mut session, mut book) in &mut sessions {
+        let id = session.id;
+        if let Ok(speaker) = session.end_floor() {
+            book.minute(
+                &storage,
+                id,
+                "floor-ended",
+                None,
+                format!("{speaker}: the server shut down"),
+            );
+        }
+        let present = book.present.len();
+        book.minute(
+            &storage,
+            id,
+            "closed",
+            None,
+            format!("the server shut down with {present} present"),
+        );
+        storage.close_session(id, now());
+        // Nothing more is written for it: the minutes' queue closes with this frame.
+        commands.entity(entity).despawn();
+        info!("session {id} closed: the server is shutting down");
+    }
 }
 
 fn floor_words(seconds: u32) -> String {
@@ -142,14 +178,12 @@ fn open(
             return Err(AssemblyRefusal::UnknownProposal(index + 1, id));
         }
     }
-    let (chair, chair_key) = match chair {
+    let chair = match chair {
         None => person(member),
-        Some(fingerprint) => a
-            .link_with(fingerprint)
+        Some(key) => a
+            .link_with(key)
             .map(|(_, m)| person(&m))
-            .ok_or_else(|| {
-                AssemblyRefusal::NobodyWithKey(fingerprint.chars().take(16).collect())
-            })?,
+            .ok_or_else(|| AssemblyRefusal::nobody_with(key))?,
     };
     a.halls.opening.insert(hall, title.clone());
     a.storage.open_session(
@@ -159,7 +193,7 @@ fn open(
             protocity: a.world.protocities[hall].id.clone(),
             title,
             agenda,
-            chair_key,
+            chair_key: chair.key,
             chair_name: chair.name,
             opened_by: member.name.clone(),
             opened_at: now(),
@@ -203,7 +237,7 @@ fn record_opened(
                     title: record.title.clone(),
                     chair: Person {
                         name: record.chair_name.clone(),
-                        fingerprint: record.chair_key.chars().take(8).collect(),
+                        key: record.chair_key.clone(),
                     },
                     agenda: record.agenda.clone(),
                     current: 0,
@@ -286,13 +320,13 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
             format!("{speaker}: the session closed"),
         );
     }
-    let (who, key) = person(member);
+    let who = person(member);
     let present = book.present.len();
     book.minute(
         &a.storage,
         id,
         "closed",
-        Some((&who, &key)),
+        Some(&who),
         format!("closed with {present} present"),
     );
     a.storage.close_session(id, now());
@@ -324,8 +358,8 @@ fn raise_hand(
     if member.role == Role::Visitor {
         return Err(AssemblyRefusal::VisitorsListen);
     }
-    let (who, key) = person(member);
-    if let Some(sanction) = a.sanctions.muted(&key, now()) {
+    let who = person(member);
+    if let Some(sanction) = a.sanctions.muted(&who.key, now()) {
         return Err(AssemblyRefusal::Muted(super::moderation::sanction_words(
             sanction,
         )));
@@ -339,7 +373,7 @@ fn raise_hand(
         &a.storage,
         id,
         "hand",
-        Some((&who, &key)),
+        Some(&who),
         format!("raised a hand (number {position} in the queue)"),
     );
     Ok(format!(
@@ -356,14 +390,14 @@ fn lower_hand(
     let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
         return Err(AssemblyRefusal::NotInHall);
     };
-    let (who, key) = person(member);
-    session.lower_hand(&who.fingerprint)?;
+    let who = person(member);
+    session.lower_hand(&who.key)?;
     let id = session.id;
     book.minute(
         &a.storage,
         id,
         "hand-lowered",
-        Some((&who, &key)),
+        Some(&who),
         "lowered their hand",
     );
     Ok("your hand is lowered".into())
@@ -383,25 +417,23 @@ fn give_floor(
     if !may_chair(&session, member) {
         return Err(AssemblyRefusal::NotChair("give the floor"));
     }
-    let present = to.and_then(|fp| book.present(fp)).map(|(p, _)| p.clone());
+    let present = to.and_then(|key| book.present(key)).cloned();
     let (speaker, previous) = session.give_floor(to, present, seconds, unix_millis())?;
     let id = session.id;
     if let Some(previous) = previous {
-        let key = book.key_of(&previous.fingerprint);
         book.minute(
             &a.storage,
             id,
             "floor-ended",
-            Some((&previous, &key)),
+            Some(&previous),
             "the chair gave the floor to someone else",
         );
     }
-    let key = book.key_of(&speaker.fingerprint);
     book.minute(
         &a.storage,
         id,
         "floor",
-        Some((&speaker, &key)),
+        Some(&speaker),
         format!(
             "given the floor for {} by {}",
             floor_words(seconds),
@@ -427,7 +459,7 @@ fn end_floor(
     let speaking = session
         .floor
         .as_ref()
-        .is_some_and(|f| f.speaker.fingerprint == member.fingerprint());
+        .is_some_and(|f| f.speaker.key == member.key_hex());
     let how = if may_chair(&session, member) && !speaking {
         FloorEnd::TakenBack
     } else if speaking {
@@ -437,14 +469,7 @@ fn end_floor(
     };
     let speaker = session.end_floor()?;
     let id = session.id;
-    let key = book.key_of(&speaker.fingerprint);
-    book.minute(
-        &a.storage,
-        id,
-        "floor-ended",
-        Some((&speaker, &key)),
-        how.as_str(),
-    );
+    book.minute(&a.storage, id, "floor-ended", Some(&speaker), how.as_str());
     Ok(format!("{} no longer has the floor", speaker.name))
 }
 
@@ -541,14 +566,14 @@ fn track_attendance(
             let Ok(member) = members.get(*link) else {
                 continue;
             };
-            let (who, key) = person(member);
+            let who = person(member);
             let how = if *overflow {
                 "came in and follows from the overflow room"
             } else {
                 "came into the hall"
             };
-            book.minute(&storage, id, "joined", Some((&who, &key)), how);
-            book.present.insert(*avatar, (who, key));
+            book.minute(&storage, id, "joined", Some(&who), how);
+            book.present.insert(*avatar, who);
         }
         let gone: Vec<Entity> = book
             .present
@@ -557,41 +582,29 @@ fn track_attendance(
             .copied()
             .collect();
         for avatar in gone {
-            let Some((who, key)) = book.present.remove(&avatar) else {
+            let Some(who) = book.present.remove(&avatar) else {
                 continue;
             };
             let speaking = session
                 .floor
                 .as_ref()
-                .is_some_and(|f| f.speaker.fingerprint == who.fingerprint);
-            if speaking || session.queue_position(&who.fingerprint).is_some() {
-                let (was_queued, had_floor) = session.left(&who.fingerprint);
+                .is_some_and(|f| f.speaker.key == who.key);
+            if speaking || session.queue_position(&who.key).is_some() {
+                let (was_queued, had_floor) = session.left(&who.key);
                 if had_floor {
                     book.minute(
                         &storage,
                         id,
                         "floor-ended",
-                        Some((&who, &key)),
+                        Some(&who),
                         FloorEnd::Left.as_str(),
                     );
                 }
                 if was_queued {
-                    book.minute(
-                        &storage,
-                        id,
-                        "hand-lowered",
-                        Some((&who, &key)),
-                        "left the hall",
-                    );
+                    book.minute(&storage, id, "hand-lowered", Some(&who), "left the hall");
                 }
             }
-            book.minute(
-                &storage,
-                id,
-                "left",
-                Some((&who, &key)),
-                "went out of the hall",
-            );
+            book.minute(&storage, id, "left", Some(&who), "went out of the hall");
         }
     }
 }
@@ -607,12 +620,11 @@ fn expire_floors(
         }
         let id = session.id;
         if let Some(speaker) = session.expire(now) {
-            let key = book.key_of(&speaker.fingerprint);
             book.minute(
                 &storage,
                 id,
                 "floor-ended",
-                Some((&speaker, &key)),
+                Some(&speaker),
                 FloorEnd::Expired.as_str(),
             );
         }

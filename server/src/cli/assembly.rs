@@ -144,7 +144,7 @@ pub async fn moderation(
 ) -> anyhow::Result<()> {
     match action {
         ModerationAction::Log => {
-            let log = storage.moderation_log().await?;
+            let log = storage.moderation_log(None).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&log)?);
                 return Ok(());

@@ -11,17 +11,18 @@ use std::collections::{BTreeMap, HashMap};
 use archipelago_shared::governance::tally::{self, Choice, Tally};
 use archipelago_shared::governance::{
     GOVERNANCE_REQUEST_BURST, GovernanceRefusal, GovernanceRequest,
-    MAX_GOVERNANCE_REQUESTS_PER_SECOND, Phase, Proposal, ProposalId, ProposalView,
+    MAX_GOVERNANCE_REQUESTS_PER_SECOND, Phase, Proposal, ProposalId, ProposalView, may_vote,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
-use archipelago_shared::protocol::{ControlChannel, ToClient};
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::login::LoggedIn;
+use crate::refusal_log::RefusalLog;
 use crate::storage::governance::CastBallot;
 use crate::storage::{GovernanceCommand, StorageHandle, now};
 
@@ -171,12 +172,24 @@ pub(crate) fn broadcast(
     }
 }
 
-/// What can be refused without the database.
+/// What can be refused without the database: the role first (it follows the registry while
+/// people are online), so requests nobody may make never reach the single writer.
 fn precheck(
     request: &GovernanceRequest,
     member: &LoggedIn,
     proposals: &Proposals,
 ) -> Result<(), GovernanceRefusal> {
+    let founders_only = match request {
+        GovernanceRequest::Create(_) => Some("create proposals"),
+        GovernanceRequest::Open(_) => Some("open proposals"),
+        GovernanceRequest::Close(_) => Some("close proposals"),
+        GovernanceRequest::Vote(_) => None,
+    };
+    if let Some(what) = founders_only
+        && member.role != Role::Founder
+    {
+        return Err(GovernanceRefusal::NotFounder(what));
+    }
     let Some(id) = request.proposal() else {
         return Ok(());
     };
@@ -200,6 +213,8 @@ fn precheck(
     if signed.ballot.voter != member.public_key {
         return Err(GovernanceRefusal::NotYourKey);
     }
+    // Land is the database's to check; the role is known here.
+    may_vote(&proposal.draft, member.role, true)?;
     if signed.ballot.digest != proposal.digest {
         return Err(GovernanceRefusal::WrongDigest);
     }
@@ -218,6 +233,7 @@ fn handle_requests(
     proposals: Res<Proposals>,
     storage: Res<StorageHandle>,
     world: Res<World>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     for GovernanceMessage { link, request } in requests.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
@@ -230,10 +246,12 @@ fn handle_requests(
             precheck(request, member, &proposals)
         };
         if let Err(refusal) = checked {
-            warn!(
-                "refused governance request from {} ({:?}): {refusal}",
-                member.name, remote.0
-            );
+            refusals.note(*link, || {
+                format!(
+                    "refused governance request from {} ({:?}): {refusal}",
+                    member.name, remote.0
+                )
+            });
             answer(&mut sender, request.proposal(), Err(refusal.to_string()));
             continue;
         }

@@ -412,11 +412,14 @@ impl Storage {
         rows.iter().map(sanction_from_row).collect()
     }
 
-    /// The whole moderation log, oldest first.
-    pub async fn moderation_log(&self) -> Result<Vec<LogLine>, StorageError> {
-        let rows = sqlx::query("SELECT * FROM moderation_log ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+    /// The newest `newest` lines of the moderation log (all of it with `None`), oldest first.
+    pub async fn moderation_log(&self, newest: Option<u32>) -> Result<Vec<LogLine>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT * FROM moderation_log ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(newest.map_or(-1, i64::from))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(LogLine {

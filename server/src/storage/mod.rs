@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{BallotReceipt, Proposal, ProposalDraft, ProposalId};
+use archipelago_shared::identity::name_key;
 use archipelago_shared::parcels::{Actor, ParcelChange, ParcelInfo, ParcelRequest};
 use archipelago_shared::protocol::Role;
 use archipelago_shared::world::FounderSeed;
@@ -31,7 +32,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_governance.sql")),
     (4, include_str!("../../migrations/0004_assemblies.sql")),
     (5, include_str!("../../migrations/0005_recognition.sql")),
+    (6, include_str!("../../migrations/0006_unique_names.sql")),
 ];
+
+/// A member's `last_seen` is written at most this often (seconds).
+pub const LAST_SEEN_STEP: i64 = 3600;
+/// Visitors not seen for this many days are forgotten, and their names freed.
+pub const VISITOR_RETENTION_DAYS: i64 = 90;
+
+/// The fewest hex digits of a key that name a member (8 bytes: too many to grind).
+pub const MIN_KEY_PREFIX: usize = 16;
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "archipelago.db";
@@ -40,14 +50,20 @@ pub const DATABASE_FILE: &str = "archipelago.db";
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("no member matches `{0}` (give a 64-character key or an exact name)")]
+    #[error(
+        "no member matches `{0}` (give a name, a whole key, or its first {MIN_KEY_PREFIX} or more hex digits)"
+    )]
     UnknownMember(String),
-    #[error("`{0}` matches several members; give the public key instead")]
+    #[error("`{0}` matches several members; give more of the public key")]
     AmbiguousMember(String),
+    #[error("the name `{0}` belongs to someone else here; choose another name")]
+    NameTaken(String),
     #[error("stored role `{0}` is not a role")]
     BadRole(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("cannot open the database file {0}")]
+    File(String),
     #[error("there is no session {0}")]
     UnknownSession(i64),
     #[error("{name} has no {kind} in force to lift")]
@@ -62,7 +78,10 @@ impl StorageError {
     /// What the person who asked is told; database details stay in the log.
     pub fn for_client(&self) -> String {
         match self {
-            StorageError::Database(_) | StorageError::Corrupt(_) | StorageError::BadRole(_) => {
+            StorageError::Database(_)
+            | StorageError::Corrupt(_)
+            | StorageError::File(_)
+            | StorageError::BadRole(_) => {
                 archipelago_shared::assembly::AssemblyRefusal::Unavailable.to_string()
             }
             other => other.to_string(),
@@ -98,8 +117,10 @@ pub struct Storage {
 impl Storage {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        let file = data_dir.join(DATABASE_FILE);
+        owner_only(&file)?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
+            .filename(&file)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -110,6 +131,7 @@ impl Storage {
             .await?;
         let storage = Self { pool };
         storage.migrate().await?;
+        storage.claim_old_names().await?;
         Ok(storage)
     }
 
@@ -139,6 +161,34 @@ impl Storage {
         Ok(())
     }
 
+    /// Gives rows from before names were unique their name key, the longest-known key first;
+    /// a later row whose name someone already holds keeps no name key (its owner is asked for
+    /// another name at the next login).
+    async fn claim_old_names(&self) -> Result<(), StorageError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT public_key, name FROM members WHERE name_key IS NULL ORDER BY first_seen, public_key",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (key, name) in rows {
+            let claimed = sqlx::query("UPDATE members SET name_key = ? WHERE public_key = ?")
+                .bind(name_key(&name))
+                .bind(&key)
+                .execute(&self.pool)
+                .await;
+            match claimed {
+                Ok(_) => {}
+                Err(error) if is_unique_violation(&error) => {
+                    warn!(
+                        "member {key}: the name `{name}` is held by an older key; it will be asked for another"
+                    )
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
     fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Member, StorageError> {
         let role: String = row.try_get("role")?;
         Ok(Member {
@@ -151,22 +201,54 @@ impl Storage {
     }
 
     /// Records a login: a new key joins the registry as a visitor; a known key keeps its role
-    /// and takes the name it logged in with.
+    /// and takes the name it logged in with, unless another key holds that name
+    /// ([`StorageError::NameTaken`]).
     pub async fn login(&self, public_key: &str, name: &str) -> Result<Member, StorageError> {
         let at = now();
+        // Someone coming back under the name they hold, seen within the hour, costs a read,
+        // not a write: a crowd of visitors arriving does not queue on the single writer.
+        let known = sqlx::query("SELECT * FROM members WHERE public_key = ?")
+            .bind(public_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = known {
+            let holds_name = row.try_get::<Option<String>, _>("name_key")?.is_some();
+            let member = Self::member_from_row(&row)?;
+            if holds_name && member.name == name && at - member.last_seen < LAST_SEEN_STEP {
+                return Ok(member);
+            }
+        }
         let row = sqlx::query(
-            "INSERT INTO members (public_key, name, role, first_seen, last_seen)
-             VALUES (?, ?, 'visitor', ?, ?)
-             ON CONFLICT (public_key) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen
+            "INSERT INTO members (public_key, name, name_key, role, first_seen, last_seen)
+             VALUES (?, ?, ?, 'visitor', ?, ?)
+             ON CONFLICT (public_key) DO UPDATE SET name = excluded.name,
+               name_key = excluded.name_key, last_seen = excluded.last_seen
              RETURNING public_key, name, role, first_seen, last_seen",
         )
         .bind(public_key)
         .bind(name)
+        .bind(name_key(name))
         .bind(at)
         .bind(at)
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .map_err(|error| name_taken(error, name))?;
         Self::member_from_row(&row)
+    }
+
+    /// Forgets visitors not seen for [`VISITOR_RETENTION_DAYS`] who left nothing behind (no
+    /// role change, parcel or pledge), so their names are free again; returns how many.
+    pub async fn prune_visitors(&self, at: i64) -> Result<u64, StorageError> {
+        let pruned = sqlx::query(
+            "DELETE FROM members WHERE role = 'visitor' AND last_seen < ?
+               AND public_key NOT IN (SELECT public_key FROM role_changes)
+               AND public_key NOT IN (SELECT owner_key FROM parcels WHERE owner_key IS NOT NULL)
+               AND public_key NOT IN (SELECT public_key FROM pledges)",
+        )
+        .bind(at - VISITOR_RETENTION_DAYS * 24 * 3600)
+        .execute(&self.pool)
+        .await?;
+        Ok(pruned.rows_affected())
     }
 
     /// Makes sure every founder named in the world data is registered as a founder.
@@ -183,17 +265,34 @@ impl Storage {
             if previous.as_deref() == Some("founder") {
                 continue;
             }
+            // The world data names its founders: whoever else took a founder's name first
+            // gives it up, and is asked for another at their next login.
+            let taken = sqlx::query(
+                "UPDATE members SET name_key = NULL WHERE name_key = ? AND public_key <> ?",
+            )
+            .bind(name_key(&founder.name))
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+            if taken.rows_affected() > 0 {
+                warn!(
+                    "founder {}'s name was held by another key, which gives it up",
+                    founder.name
+                );
+            }
             sqlx::query(
-                "INSERT INTO members (public_key, name, role, first_seen, last_seen)
-                 VALUES (?, ?, 'founder', ?, ?)
+                "INSERT INTO members (public_key, name, name_key, role, first_seen, last_seen)
+                 VALUES (?, ?, ?, 'founder', ?, ?)
                  ON CONFLICT (public_key) DO UPDATE SET role = 'founder'",
             )
             .bind(&key)
             .bind(&founder.name)
+            .bind(name_key(&founder.name))
             .bind(at)
             .bind(at)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| name_taken(error, &founder.name))?;
             sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, 'founder', 'world data', ?)")
                 .bind(&key)
                 .bind(at)
@@ -204,13 +303,10 @@ impl Storage {
         Ok(())
     }
 
-    /// Finds one member by full public key or exact name.
+    /// Finds one member by name, whole key or key prefix ([`members_named`]).
     pub async fn find(&self, who: &str) -> Result<Member, StorageError> {
-        let rows = sqlx::query("SELECT * FROM members WHERE public_key = ? OR name = ?")
-            .bind(who.to_lowercase())
-            .bind(who)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut conn = self.pool.acquire().await?;
+        let rows = members_named(&mut conn, who).await?;
         match rows.as_slice() {
             [] => Err(StorageError::UnknownMember(who.to_owned())),
             [row] => Self::member_from_row(row),
@@ -257,17 +353,19 @@ impl Storage {
         let mut tx = self.pool.begin().await?;
         for (key, name) in members {
             sqlx::query(
-                "INSERT INTO members (public_key, name, role, first_seen, last_seen)
-                 VALUES (?, ?, ?, ?, ?)
+                "INSERT INTO members (public_key, name, name_key, role, first_seen, last_seen)
+                 VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (public_key) DO UPDATE SET role = excluded.role",
             )
             .bind(key)
             .bind(name)
+            .bind(name_key(name))
             .bind(role.as_str())
             .bind(at)
             .bind(at)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| name_taken(error, name))?;
             sqlx::query(
                 "INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, ?, ?, ?)",
             )
@@ -280,6 +378,32 @@ impl Storage {
         }
         tx.commit().await?;
         Ok(members.len())
+    }
+
+    /// The role changes recorded after `cursor`, oldest first, with the newest cursor. With
+    /// no cursor, only the newest cursor (what happened before is in force at login anyway).
+    pub async fn role_changes_since(
+        &self,
+        cursor: Option<i64>,
+    ) -> Result<(Vec<(String, Role)>, i64), StorageError> {
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM role_changes")
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(cursor) = cursor else {
+            return Ok((Vec::new(), newest));
+        };
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT public_key, role FROM role_changes WHERE id > ? AND id <= ? ORDER BY id",
+        )
+        .bind(cursor)
+        .bind(newest)
+        .fetch_all(&self.pool)
+        .await?;
+        let changes = rows
+            .into_iter()
+            .map(|(key, role)| Ok((key, Role::parse(&role).ok_or(StorageError::BadRole(role))?)))
+            .collect::<Result<_, StorageError>>()?;
+        Ok((changes, newest))
     }
 
     /// Every member, founders first, then by name.
@@ -298,13 +422,67 @@ impl Storage {
     }
 }
 
+/// Creates the database file readable and writable by its owner only (0600), or takes the
+/// others' access away from an existing one: it holds every member's key and ballot. SQLite
+/// gives its journal files the database file's permissions.
+#[cfg(unix)]
+fn owner_only(file: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+        .map_err(|error| StorageError::File(format!("{}: {error}", file.display())))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_file: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+/// The rows of the members `who` may mean: those whose name reads the same
+/// ([`name_key`]), and, when `who` is {MIN_KEY_PREFIX} to 64 hex digits, those whose key
+/// starts with it. More than one row means the caller must say more.
+pub(crate) async fn members_named(
+    conn: &mut sqlx::SqliteConnection,
+    who: &str,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+    let who = who.trim();
+    let prefix = who.to_ascii_lowercase();
+    let is_prefix = (MIN_KEY_PREFIX..=64).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+    sqlx::query(
+        "SELECT * FROM members WHERE name_key = ?1
+           OR (?2 <> '' AND substr(public_key, 1, length(?2)) = ?2)",
+    )
+    .bind(name_key(who))
+    .bind(if is_prefix { prefix.as_str() } else { "" })
+    .fetch_all(&mut *conn)
+    .await
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A write that broke the one-name-one-key rule says whose name it was.
+fn name_taken(error: sqlx::Error, name: &str) -> StorageError {
+    if is_unique_violation(&error) {
+        StorageError::NameTaken(name.to_owned())
+    } else {
+        error.into()
+    }
+}
+
 /// The outcome of work handed to [`StorageHandle`], read back on the simulation thread and
 /// passed on as a message to the feature that asked.
 #[derive(Message, Debug)]
 pub enum StorageReply {
     Login {
         link: Entity,
-        result: Result<Member, String>,
+        result: Result<Member, StorageError>,
     },
     /// A parcel change was stored (with the words for the history) or refused (with the
     /// words for the client).
@@ -318,6 +496,10 @@ pub enum StorageReply {
         link: Entity,
         parcel: String,
         result: Result<Vec<ParcelChange>, String>,
+    },
+    /// Roles changed since the cursor (key, new role), and the new cursor.
+    RolesChanged {
+        result: Result<(Vec<(String, Role)>, i64), String>,
     },
     /// Parcels changed since the last poll, by anyone, and the new cursor.
     ParcelsChanged {
@@ -423,7 +605,7 @@ type BallotQueue =
 type MinutesQueue = tokio::sync::mpsc::UnboundedSender<MinutesJob>;
 
 /// Runs database work off the simulation thread and collects the replies.
-#[derive(Resource, Clone)]
+#[derive(Resource)]
 pub struct StorageHandle {
     storage: Storage,
     runtime: Arc<tokio::runtime::Runtime>,
@@ -431,15 +613,19 @@ pub struct StorageHandle {
     receiver: crossbeam_channel::Receiver<StorageReply>,
     ballots: BallotQueue,
     minutes: MinutesQueue,
+    /// Jobs handed to the runtime and not finished yet (their reply sent).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// The ballot and minutes writers, which end once their queues are closed.
+    writers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl StorageHandle {
     pub fn new(storage: Storage, runtime: Arc<tokio::runtime::Runtime>) -> Self {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let (ballots, queue) = tokio::sync::mpsc::unbounded_channel();
-        runtime.spawn(write_ballots(storage.clone(), queue, sender.clone()));
+        let ballot_writer = runtime.spawn(write_ballots(storage.clone(), queue, sender.clone()));
         let (minutes, queue) = tokio::sync::mpsc::unbounded_channel();
-        runtime.spawn(write_minutes(storage.clone(), queue));
+        let minutes_writer = runtime.spawn(write_minutes(storage.clone(), queue));
         Self {
             storage,
             runtime,
@@ -447,14 +633,28 @@ impl StorageHandle {
             receiver,
             ballots,
             minutes,
+            in_flight: Arc::default(),
+            writers: vec![ballot_writer, minutes_writer],
         }
+    }
+
+    /// Runs a job on the storage runtime, counted until it has finished (and so sent its
+    /// reply), so that shutdown can wait for it.
+    fn spawn(&self, job: impl std::future::Future<Output = ()> + Send + 'static) {
+        use std::sync::atomic::Ordering;
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        self.runtime.spawn(async move {
+            job.await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
     }
 
     /// Records a session in the background; the reply carries its number.
     pub fn open_session(&self, link: Entity, record: assembly::SessionRecord) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let protocity = record.protocity.clone();
             let result = storage.open_session(record).await.map_err(|e| {
                 error!("recording a session failed: {e}");
@@ -482,7 +682,7 @@ impl StorageHandle {
     pub fn moderate(&self, link: Entity, subject: Entity, moderation: assembly::Moderation) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage.moderate(&moderation).await.map_err(|e| {
                 if matches!(e, StorageError::Database(_)) {
                     error!("storing a moderation action failed: {e}");
@@ -507,7 +707,7 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
             let result = match &request {
                 archipelago_shared::events::EventRequest::Schedule(draft) => {
@@ -541,7 +741,7 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
             let result = storage
                 .record_standing(&request, &by, founded, &ids)
@@ -564,7 +764,7 @@ impl StorageHandle {
     pub fn record_footprints(&self, areas: Vec<(String, i64)>, founded: i64) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = async {
                 storage.record_footprints(&areas).await?;
                 storage.standing(founded).await
@@ -583,7 +783,7 @@ impl StorageHandle {
     pub fn poll_standing(&self, founded: i64) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage
                 .standing(founded)
                 .await
@@ -605,8 +805,9 @@ impl StorageHandle {
     pub fn moderation_log(&self, link: Entity) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
-            let result = storage.moderation_log().await.map_err(|e| {
+        self.spawn(async move {
+            let newest = archipelago_shared::assembly::MODERATION_LOG_LINES as u32;
+            let result = storage.moderation_log(Some(newest)).await.map_err(|e| {
                 error!("reading the moderation log failed: {e}");
                 e.for_client()
             });
@@ -618,7 +819,7 @@ impl StorageHandle {
     pub fn poll_events(&self) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage.events().await.map_err(|e| e.to_string());
             let _ = sender.send(StorageReply::EventsPolled { result });
         });
@@ -655,7 +856,7 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
             let asked = match &command {
                 GovernanceCommand::Create(_) => None,
@@ -686,7 +887,7 @@ impl StorageHandle {
     pub fn advance_proposals(&self, at: i64) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage
                 .advance_proposals(at)
                 .await
@@ -699,7 +900,7 @@ impl StorageHandle {
     pub fn poll_proposals(&self) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage.proposals().await.map_err(|e| e.to_string());
             let _ = sender.send(StorageReply::ProposalsPolled { result });
         });
@@ -709,7 +910,7 @@ impl StorageHandle {
     pub fn my_ballots(&self, link: Entity, voter: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage.my_ballots(&voter).await.map_err(|e| e.to_string());
             let _ = sender.send(StorageReply::MyBallots { link, result });
         });
@@ -737,11 +938,8 @@ impl StorageHandle {
     pub fn login(&self, link: Entity, public_key: String, name: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
-            let result = storage
-                .login(&public_key, &name)
-                .await
-                .map_err(|e| e.to_string());
+        self.spawn(async move {
+            let result = storage.login(&public_key, &name).await;
             // The receiver lives as long as the app; a send error means it is shutting down.
             let _ = sender.send(StorageReply::Login { link, result });
         });
@@ -760,7 +958,7 @@ impl StorageHandle {
     pub fn change_parcel(&self, link: Entity, actor: Actor, request: ParcelRequest) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let parcel = request.parcel().to_owned();
             let result = storage
                 .change_parcel(&actor, &request)
@@ -784,8 +982,9 @@ impl StorageHandle {
     pub fn parcel_history(&self, link: Entity, parcel: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
-            let result = storage.parcel_history(&parcel).await.map_err(|e| {
+        self.spawn(async move {
+            let newest = Some(archipelago_shared::parcels::PARCEL_HISTORY_LINES);
+            let result = storage.parcel_history(&parcel, newest).await.map_err(|e| {
                 if !matches!(e, parcels::ParcelError::Refused(_)) {
                     error!("land registry failed reading the history of {parcel}: {e}");
                 }
@@ -804,13 +1003,42 @@ impl StorageHandle {
     pub fn poll_parcels(&self, cursor: i64) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.runtime.spawn(async move {
+        self.spawn(async move {
             let result = storage
                 .parcels_changed_since(cursor)
                 .await
                 .map_err(|e| e.to_string());
             let _ = sender.send(StorageReply::ParcelsChanged { result });
         });
+    }
+
+    /// Asks for the role changes recorded after `cursor` (none: only the newest cursor).
+    pub fn poll_roles(&self, cursor: Option<i64>) {
+        let storage = self.storage.clone();
+        let sender = self.sender.clone();
+        self.spawn(async move {
+            let result = storage
+                .role_changes_since(cursor)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = sender.send(StorageReply::RolesChanged { result });
+        });
+    }
+
+    /// Closes the ballot and minutes queues: their writers store what is already queued, then
+    /// end. For shutdown, once nothing more will be queued.
+    pub fn finish_queues(&mut self) {
+        // A sender whose receiver is gone: the writers' own senders drop with these.
+        self.ballots = tokio::sync::mpsc::unbounded_channel().0;
+        self.minutes = tokio::sync::mpsc::unbounded_channel().0;
+    }
+
+    /// Whether no work handed to the database is still running and every reply has been
+    /// read (after [`Self::finish_queues`], the queue writers count as running until they end).
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && self.writers.iter().all(|writer| writer.is_finished())
+            && self.receiver.is_empty()
     }
 
     /// Replies that have arrived since the last call.

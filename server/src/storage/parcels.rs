@@ -143,11 +143,7 @@ async fn load(conn: &mut SqliteConnection, id: &str) -> Result<ParcelInfo, Parce
 
 /// Finds the member a founder named, by full key or exact name.
 async fn resolve_member(conn: &mut SqliteConnection, who: &str) -> Result<Owner, ParcelError> {
-    let rows = sqlx::query("SELECT public_key, name FROM members WHERE public_key = ? OR name = ?")
-        .bind(who.trim().to_lowercase())
-        .bind(who.trim())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = super::members_named(conn, who).await?;
     match rows.as_slice() {
         [] => Err(ParcelRefusal::UnknownMember(who.to_owned()).into()),
         [row] => Ok(Owner::Member {
@@ -242,15 +238,21 @@ impl Storage {
         load(&mut conn, id).await
     }
 
-    /// A parcel's history, oldest first.
-    pub async fn parcel_history(&self, id: &str) -> Result<Vec<ParcelChange>, ParcelError> {
+    /// A parcel's newest `newest` history lines (all with `None`), oldest first.
+    pub async fn parcel_history(
+        &self,
+        id: &str,
+        newest: Option<u32>,
+    ) -> Result<Vec<ParcelChange>, ParcelError> {
         let mut conn = self.pool.acquire().await?;
         load(&mut conn, id).await?;
         let rows = sqlx::query(
-            "SELECT version, at, by_name, what FROM parcel_history WHERE parcel_id = ?
-             ORDER BY version",
+            "SELECT * FROM (SELECT id, version, at, by_name, what FROM parcel_history
+               WHERE parcel_id = ? ORDER BY id DESC LIMIT ?)
+             ORDER BY id",
         )
         .bind(id)
+        .bind(newest.map_or(-1, i64::from))
         .fetch_all(&mut *conn)
         .await?;
         rows.iter()
@@ -370,7 +372,16 @@ impl Storage {
         .bind(next.updated_at)
         .execute(&mut *tx)
         .await?;
-        if let Change::Pledge(amount) = change {
+        if let Change::Pledge(_) = change {
+            // What the rule took of the offer: the goal may have needed less.
+            let before = match record.status {
+                ParcelStatus::Crowdfunding { raised, .. } => raised,
+                _ => 0,
+            };
+            let amount = match next.status {
+                ParcelStatus::Crowdfunding { raised, .. } => raised.saturating_sub(before),
+                _ => 0,
+            };
             sqlx::query(
                 "INSERT INTO pledges (parcel_id, public_key, name, amount, at)
                  VALUES (?, ?, ?, ?, ?)",

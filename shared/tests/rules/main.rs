@@ -2,6 +2,7 @@
 //! so the dependencies are linked once.
 
 mod events;
+mod identity;
 mod kiosks;
 mod movement;
 mod parcels;

@@ -146,6 +146,25 @@ fn pledges_move_progress_and_are_checked() {
         apply_change(&record, &member, &Change::Pledge(MAX_PLEDGE + 1)),
         Err(ParcelRefusal::AmountOutOfRange { .. })
     ));
+    let (full, what) =
+        apply_change(&record, &member, &Change::Pledge(1_000_000)).expect("capped pledge");
+    assert_eq!(
+        full.status,
+        ParcelStatus::Crowdfunding {
+            goal: 200_000,
+            raised: 200_000
+        },
+        "a pledge past the goal takes only what the goal still needs"
+    );
+    assert!(
+        what.starts_with("pledged $150,000 (of $1,000,000 offered"),
+        "{what}"
+    );
+    assert_eq!(
+        apply_change(&full, &member, &Change::Pledge(10)),
+        Err(ParcelRefusal::FullyFunded("lis-03".into())),
+        "a funded parcel takes no more"
+    );
     let for_sale = parcel(Owner::Unowned, ParcelStatus::ForSale { price: 5 });
     assert_eq!(
         apply_change(&for_sale, &member, &Change::Pledge(10)),

@@ -8,10 +8,12 @@ use archipelago_shared::assembly::{
     ModerationAction, Person, check_moderation, check_session, parse_agenda,
 };
 
+/// A person whose key is their name's bytes in hex, padded to a whole key's 64 characters.
 fn person(name: &str) -> Person {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
     Person {
         name: name.into(),
-        fingerprint: format!("{:0>8}", name.to_lowercase()),
+        key: format!("{hex:0>64}"),
     }
 }
 
@@ -48,15 +50,11 @@ fn hands_queue_in_the_order_raised_and_only_once() {
         s.raise_hand(person("Bo")),
         Err(AssemblyRefusal::AlreadyQueued(1))
     );
-    assert_eq!(s.queue_position(&person("Cy").fingerprint), Some(2));
-    assert_eq!(s.lower_hand(&person("Bo").fingerprint), Ok(person("Bo")));
+    assert_eq!(s.queue_position(&person("Cy").key), Some(2));
+    assert_eq!(s.lower_hand(&person("Bo").key), Ok(person("Bo")));
+    assert_eq!(s.queue_position(&person("Cy").key), Some(1), "Cy moves up");
     assert_eq!(
-        s.queue_position(&person("Cy").fingerprint),
-        Some(1),
-        "Cy moves up"
-    );
-    assert_eq!(
-        s.lower_hand(&person("Bo").fingerprint),
+        s.lower_hand(&person("Bo").key),
         Err(AssemblyRefusal::NotQueued)
     );
 }
@@ -89,7 +87,7 @@ fn the_chair_may_give_the_floor_to_anyone_present_and_the_last_speaker_loses_it(
     s.give_floor(None, None, 60, 0).expect("Bo speaks");
     let cy = person("Cy");
     let (speaker, previous) = s
-        .give_floor(Some(&cy.fingerprint), Some(cy.clone()), 30, 5_000)
+        .give_floor(Some(&cy.key), Some(cy.clone()), 30, 5_000)
         .expect("Cy, who did not raise a hand, is given the floor");
     assert_eq!((speaker, previous), (cy, Some(person("Bo"))));
     assert_eq!(
@@ -100,7 +98,7 @@ fn the_chair_may_give_the_floor_to_anyone_present_and_the_last_speaker_loses_it(
     let long = "f".repeat(10_000);
     assert_eq!(
         s.give_floor(Some(&long), None, 30, 5_000),
-        Err(AssemblyRefusal::NobodyWithKey("f".repeat(16))),
+        Err(AssemblyRefusal::NobodyWithKey("f".repeat(8))),
         "a long key is not echoed back whole"
     );
     assert_eq!(s.end_floor(), Ok(person("Cy")));
@@ -127,9 +125,9 @@ fn leaving_the_hall_costs_the_place_in_line_and_the_floor() {
     s.raise_hand(person("Bo")).expect("queued");
     s.raise_hand(person("Cy")).expect("queued");
     s.give_floor(None, None, 60, 0).expect("Bo speaks");
-    assert_eq!(s.left(&person("Bo").fingerprint), (false, true));
-    assert_eq!(s.left(&person("Cy").fingerprint), (true, false));
-    assert_eq!(s.left(&person("Dee").fingerprint), (false, false));
+    assert_eq!(s.left(&person("Bo").key), (false, true));
+    assert_eq!(s.left(&person("Cy").key), (true, false));
+    assert_eq!(s.left(&person("Dee").key), (false, false));
     assert!(s.floor.is_none() && s.queue.is_empty());
 }
 
@@ -230,4 +228,43 @@ fn an_agenda_is_written_one_item_per_line_with_linked_proposals() {
             item("#5"),
         ]
     );
+}
+
+#[test]
+fn an_impostor_sharing_the_chairs_fingerprint_is_nobody_but_themselves() {
+    let chair = Person {
+        name: "Ada".into(),
+        key: format!("a1b2c3d4{}", "0".repeat(56)),
+    };
+    let impostor = Person {
+        name: "Ada".into(),
+        key: format!("a1b2c3d4{}", "f".repeat(56)),
+    };
+    assert_eq!(
+        chair.fingerprint(),
+        impostor.fingerprint(),
+        "the keys share their first 4 bytes"
+    );
+    let mut s = session();
+    s.chair = chair.clone();
+    assert!(s.is_chair(&chair.key));
+    assert!(!s.is_chair(&impostor.key), "the impostor is not the chair");
+    s.raise_hand(chair.clone()).expect("the chair queues");
+    assert_eq!(
+        s.raise_hand(impostor.clone()),
+        Ok(2),
+        "the impostor is someone else in the queue"
+    );
+    assert_eq!(s.lower_hand(&impostor.key), Ok(impostor.clone()));
+    assert_eq!(s.queue, vec![chair.clone()], "the chair's hand stays up");
+    let (speaker, _) = s
+        .give_floor(Some(&chair.key), None, 60, 0)
+        .expect("the chair speaks");
+    assert_eq!(speaker, chair);
+    assert_eq!(
+        s.left(&impostor.key),
+        (false, false),
+        "the impostor leaving takes nobody's floor"
+    );
+    assert_eq!(s.floor.map(|f| f.speaker), Some(chair));
 }

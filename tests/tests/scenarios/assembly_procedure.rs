@@ -84,7 +84,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         protocity: hall.clone(),
         title: "Spring assembly".into(),
         agenda: agenda.clone(),
-        chair: Some(ada.fingerprint()),
+        chair: Some(ada.key_hex()),
         capacity: None,
     };
     let refused = vic.ask(open.clone());
@@ -182,7 +182,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
 
     // The chair gives the floor to Cy by key; Cy yields it.
-    let cy_key = everyone[3].fingerprint();
+    let cy_key = everyone[3].key_hex();
     let given = everyone[1].ask(AssemblyRequest::GiveFloor {
         protocity: hall.clone(),
         to: Some(cy_key),
@@ -244,7 +244,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
 
     // Roles: the chair has no powers in another hall; a visitor mutes nobody.
-    let bo_key = everyone[2].fingerprint();
+    let bo_key = everyone[2].key_hex();
     let elsewhere = everyone[1].ask(AssemblyRequest::Moderate {
         protocity: other_hall,
         whom: bo_key.clone(),

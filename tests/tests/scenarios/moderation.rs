@@ -60,7 +60,7 @@ fn moderate(
 ) -> AssemblyRequest {
     AssemblyRequest::Moderate {
         protocity: hall.to_owned(),
-        whom: whom.fingerprint(),
+        whom: whom.key_hex(),
         action,
         reason: reason.to_owned(),
     }

@@ -66,7 +66,10 @@ async fn the_registry_is_seeded_once_from_the_world_data() {
         (&seed.owner, &seed.status, &seed.title, 1),
         "the stored record is the seed"
     );
-    let history = storage.parcel_history(&seed.id).await.expect("history");
+    let history = storage
+        .parcel_history(&seed.id, None)
+        .await
+        .expect("history");
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].by, "world data");
 }
@@ -126,7 +129,7 @@ async fn each_role_is_allowed_only_its_own_changes_and_the_history_records_each(
         .expect("the owner describes");
     assert_eq!(record.description, "Alice's vegetable garden.");
 
-    let history = storage.parcel_history(&id).await.expect("history");
+    let history = storage.parcel_history(&id, None).await.expect("history");
     let lines: Vec<(u32, &str)> = history.iter().map(|c| (c.version, c.by.as_str())).collect();
     assert_eq!(
         lines,
@@ -252,7 +255,7 @@ async fn bad_requests_leave_nothing_behind() {
     );
     assert_eq!(
         storage
-            .parcel_history("lis-03")
+            .parcel_history("lis-03", None)
             .await
             .expect("history")
             .len(),
@@ -292,7 +295,10 @@ async fn of_two_concurrent_edits_one_wins_and_the_other_is_told() {
             now: 2
         }
     );
-    let history = storage.parcel_history("lis-03").await.expect("history");
+    let history = storage
+        .parcel_history("lis-03", None)
+        .await
+        .expect("history");
     assert_eq!(
         history.iter().map(|c| c.version).collect::<Vec<_>>(),
         vec![1, 2],
@@ -322,7 +328,10 @@ async fn changes_survive_reopening_the_database() {
     let record = storage.parcel("lis-04").await.expect("parcel");
     assert_eq!(record.owner, Owner::Group("Meridian Bakers' Guild".into()));
     assert_eq!(record.version, 2, "the seed did not overwrite the change");
-    let history = storage.parcel_history("lis-04").await.expect("history");
+    let history = storage
+        .parcel_history("lis-04", None)
+        .await
+        .expect("history");
     assert_eq!(history.last().map(|c| c.by.as_str()), Some("admin (CLI)"));
     let (changed, cursor) = storage.parcels_changed_since(0).await.expect("poll");
     assert!(cursor > 0 && changed.iter().any(|p| p.id == "lis-04"));

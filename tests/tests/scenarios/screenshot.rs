@@ -109,7 +109,7 @@ fn propose(server: &TestServer, bots: usize) -> ProposalId {
                 let key = bot_key(3, i).verifying_key();
                 (
                     archipelago_shared::identity::to_hex(key.as_bytes()),
-                    bot_name(i),
+                    bot_name(i, &key),
                 )
             })
             .collect();
@@ -192,7 +192,7 @@ fn hold_session(
                     proposal: None,
                 },
             ],
-            chair: Some(ada.fingerprint()),
+            chair: Some(ada.key_hex()),
             capacity: None,
         });
         assert!(opened.is_ok(), "the session opens: {opened:?}");

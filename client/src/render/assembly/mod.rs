@@ -25,7 +25,7 @@ pub struct HallView {
     /// Index and protocity id of the hall, when inside one.
     pub hall: Option<(usize, String)>,
     pub session: Option<HallSession>,
-    /// This client's key fingerprint, as the procedure names people.
+    /// This client's whole key (hex), as the procedure names people.
     pub me: String,
     /// The hall was full: this client follows the session from its overflow room.
     pub in_overflow: bool,
@@ -61,7 +61,7 @@ fn look_around(
     config: Res<ClientConfig>,
 ) {
     if view.me.is_empty() {
-        view.me = archipelago_shared::identity::fingerprint(&config.key.verifying_key().to_bytes());
+        view.me = archipelago_shared::identity::to_hex(&config.key.verifying_key().to_bytes());
     }
     let own = session.own_avatar.and_then(|e| poses.get(e).ok());
     let in_overflow = own.is_some_and(|(_, overflow)| overflow);

@@ -33,7 +33,7 @@ pub struct AssemblyPanel {
     title: String,
     /// One agenda item per line; "#12" at the end of a line links proposal 12.
     agenda: String,
-    /// Fingerprint of the chair to name (empty: oneself).
+    /// Whole key (hex) of the chair to name (empty: oneself).
     chair: String,
     /// How many the main hall holds.
     capacity: u32,
@@ -173,7 +173,7 @@ fn moderation_log(
 }
 
 fn person_label(person: &Person) -> String {
-    format!("{} ({})", person.name, &person.fingerprint)
+    format!("{} ({})", person.name, person.fingerprint())
 }
 
 #[expect(clippy::too_many_arguments, reason = "the panel's parts, passed down")]
@@ -246,7 +246,7 @@ fn session_view(
                 );
                 ui.label(format!("{} left", seconds_words(left)));
             });
-            let speaking = floor.speaker.fingerprint == view.me;
+            let speaking = floor.speaker.key == view.me;
             if (chairing || speaking)
                 && ui
                     .button(if speaking && !chairing {
@@ -273,7 +273,7 @@ fn session_view(
     }
     for (index, person) in hall_session.queue.iter().enumerate() {
         ui.horizontal(|ui| {
-            let mine = person.fingerprint == view.me;
+            let mine = person.key == view.me;
             let text = format!("{}. {}", index + 1, person_label(person));
             if mine {
                 ui.colored_label(
@@ -286,7 +286,7 @@ fn session_view(
             if chairing && ui.small_button("give floor").clicked() {
                 send.write(SendAssembly(AssemblyRequest::GiveFloor {
                     protocity: protocity.clone(),
-                    to: Some(person.fingerprint.clone()),
+                    to: Some(person.key.clone()),
                     seconds: state.floor_seconds,
                 }));
             }
@@ -383,13 +383,15 @@ fn session_view(
                 .max_height(160.0)
                 .show(ui, |ui| {
                     for profile in everyone {
-                        if profile.fingerprint == view.me {
+                        if profile.key == view.me {
                             continue;
                         }
                         ui.horizontal(|ui| {
                             ui.label(format!(
                                 "{} ({}) · {}",
-                                profile.name, profile.fingerprint, profile.role
+                                profile.name,
+                                profile.fingerprint(),
+                                profile.role
                             ));
                             if profile.role == Role::Founder {
                                 return;
@@ -404,7 +406,7 @@ fn session_view(
                                 if ui.small_button(words).clicked() {
                                     send.write(SendAssembly(AssemblyRequest::Moderate {
                                         protocity: protocity.clone(),
-                                        whom: profile.fingerprint.clone(),
+                                        whom: profile.key.clone(),
                                         action,
                                         reason: state.reason.clone(),
                                     }));
@@ -437,12 +439,7 @@ fn open_form(
     );
     let mut names: Vec<(String, String)> = people
         .iter()
-        .map(|p| {
-            (
-                p.fingerprint.clone(),
-                format!("{} ({})", p.name, p.fingerprint),
-            )
-        })
+        .map(|p| (p.key.clone(), format!("{} ({})", p.name, p.fingerprint())))
         .collect();
     names.sort_by(|a, b| a.1.cmp(&b.1));
     let selected = names

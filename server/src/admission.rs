@@ -1,0 +1,166 @@
+//! Who may come in, beyond netcode's limit on connections: a cap on links from one address, a
+//! cap on links that have connected but not logged in yet, and places kept for members and
+//! founders, so strangers cannot fill every place before an assembly.
+//!
+//! Connections from the loopback address are the host's own (its bots, its tools): they are
+//! not counted against the address and pending caps unless the host asks.
+
+use std::net::IpAddr;
+
+use archipelago_shared::protocol::Role;
+
+/// Links one address may hold at once unless the host sets `--max-per-ip`.
+pub const DEFAULT_MAX_PER_IP: usize = 8;
+/// Links that may be connected and not yet logged in at once, unless the host says otherwise.
+pub const DEFAULT_MAX_PENDING: usize = 64;
+
+/// The limits in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// Links from one address at once (0: no limit).
+    pub max_per_ip: usize,
+    /// Links connected and not yet logged in, at once (0: no limit).
+    pub max_pending: usize,
+    /// Places kept for members and founders: a visitor is refused once only this many are
+    /// left.
+    pub reserved: usize,
+    /// Whether loopback connections count against the address and pending caps.
+    pub limit_loopback: bool,
+}
+
+impl Admission {
+    /// The defaults for a server of `max_clients` places: a tenth of them kept for members.
+    pub fn for_places(max_clients: usize) -> Self {
+        Self {
+            max_per_ip: DEFAULT_MAX_PER_IP,
+            max_pending: DEFAULT_MAX_PENDING,
+            reserved: max_clients / 10,
+            limit_loopback: false,
+        }
+    }
+
+    /// May a link that just connected from `ip` go on to log in, with `same_address` other
+    /// links from that address and `pending` others not logged in yet?
+    pub fn connection(
+        &self,
+        ip: IpAddr,
+        same_address: usize,
+        pending: usize,
+    ) -> Result<(), AdmissionRefusal> {
+        if ip.is_loopback() && !self.limit_loopback {
+            return Ok(());
+        }
+        if self.max_per_ip > 0 && same_address >= self.max_per_ip {
+            return Err(AdmissionRefusal::TooManyFromAddress(self.max_per_ip));
+        }
+        if self.max_pending > 0 && pending >= self.max_pending {
+            return Err(AdmissionRefusal::TooManyArriving);
+        }
+        Ok(())
+    }
+
+    /// May someone of `role` take a place, with `logged_in` people in of `max_clients`?
+    /// Visitors leave the last [`Self::reserved`] places to members and founders.
+    pub fn place(
+        &self,
+        role: Role,
+        logged_in: usize,
+        max_clients: usize,
+    ) -> Result<(), AdmissionRefusal> {
+        if logged_in >= max_clients {
+            Err(AdmissionRefusal::Full(max_clients))
+        } else if role == Role::Visitor && logged_in + self.reserved >= max_clients {
+            Err(AdmissionRefusal::FullForVisitors(self.reserved))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Connections netcode takes beyond the places, so that people being turned away (or
+    /// still logging in) never take a member's place.
+    pub fn headroom(&self) -> usize {
+        if self.max_pending == 0 {
+            DEFAULT_MAX_PENDING
+        } else {
+            self.max_pending
+        }
+    }
+}
+
+/// Why a connection was turned away; the words go to the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionRefusal {
+    #[error(
+        "too many connections from your address (at most {0} at once); close one and try again"
+    )]
+    TooManyFromAddress(usize),
+    #[error("too many people are arriving at once; try again in a few seconds")]
+    TooManyArriving,
+    #[error("the server is full: all {0} places are taken. Try again in a while")]
+    Full(usize),
+    #[error(
+        "the server is full for visitors: its last {0} places are kept for members and founders. \
+         Try again in a while"
+    )]
+    FullForVisitors(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));
+    const HOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn one_address_holds_a_few_links_and_arrivals_are_capped() {
+        let rules = Admission::for_places(40);
+        assert_eq!(rules.reserved, 4, "a tenth is kept for members");
+        assert_eq!(rules.connection(STRANGER, 7, 0), Ok(()));
+        assert_eq!(
+            rules.connection(STRANGER, 8, 0),
+            Err(AdmissionRefusal::TooManyFromAddress(8))
+        );
+        assert_eq!(
+            rules.connection(STRANGER, 0, DEFAULT_MAX_PENDING),
+            Err(AdmissionRefusal::TooManyArriving)
+        );
+        assert_eq!(
+            rules.connection(HOST, 500, 500),
+            Ok(()),
+            "the host's own bots"
+        );
+        let strict = Admission {
+            limit_loopback: true,
+            ..rules.clone()
+        };
+        assert!(strict.connection(HOST, 8, 0).is_err());
+        let open = Admission {
+            max_per_ip: 0,
+            max_pending: 0,
+            ..rules
+        };
+        assert_eq!(open.connection(STRANGER, 10_000, 10_000), Ok(()));
+    }
+
+    #[test]
+    fn visitors_leave_the_last_places_to_members() {
+        let rules = Admission::for_places(40);
+        assert_eq!(rules.place(Role::Visitor, 35, 40), Ok(()));
+        assert_eq!(
+            rules.place(Role::Visitor, 36, 40),
+            Err(AdmissionRefusal::FullForVisitors(4))
+        );
+        assert_eq!(rules.place(Role::Member, 36, 40), Ok(()));
+        assert_eq!(rules.place(Role::Founder, 39, 40), Ok(()));
+        assert_eq!(
+            rules.place(Role::Founder, 40, 40),
+            Err(AdmissionRefusal::Full(40))
+        );
+        let none_kept = Admission {
+            reserved: 0,
+            ..rules
+        };
+        assert_eq!(none_kept.place(Role::Visitor, 39, 40), Ok(()));
+    }
+}

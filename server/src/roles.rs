@@ -1,0 +1,95 @@
+//! Roles follow the registry while people are online. A role granted or taken away (by the
+//! admin CLI, an enrolment, or the world data) is recorded in `role_changes`; the server reads
+//! that table every second and applies each change to the live link, so a demoted founder
+//! loses their powers at once instead of at their next login. The person is told, and others
+//! see the new role on their name tag.
+
+use std::time::Duration;
+
+use archipelago_shared::identity::parse_key_hex;
+use archipelago_shared::protocol::{AvatarProfile, ControlChannel, ToClient};
+use bevy::prelude::*;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::avatars::HasAvatar;
+use crate::login::LoggedIn;
+use crate::storage::{StorageHandle, StorageReply};
+
+/// How often the registry is asked for role changes.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How far the server has read the registry's role changes.
+#[derive(Resource, Debug, Default)]
+struct RoleCursor {
+    /// `None` until the first answer, which gives only the newest cursor.
+    last: Option<i64>,
+    polling: bool,
+}
+
+pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<RoleCursor>().add_systems(
+        Update,
+        (
+            apply_role_changes.in_set(ServerSystems::Apply),
+            poll_registry.in_set(ServerSystems::Publish),
+        ),
+    );
+}
+
+fn poll_registry(
+    mut cursor: ResMut<RoleCursor>,
+    storage: Res<StorageHandle>,
+    time: Res<Time>,
+    mut timer: Local<Option<Timer>>,
+) {
+    let timer = timer.get_or_insert_with(|| Timer::new(POLL_INTERVAL, TimerMode::Repeating));
+    if (timer.tick(time.delta()).just_finished() || cursor.last.is_none()) && !cursor.polling {
+        cursor.polling = true;
+        storage.poll_roles(cursor.last);
+    }
+}
+
+fn apply_role_changes(
+    mut replies: MessageReader<StorageReply>,
+    mut cursor: ResMut<RoleCursor>,
+    mut links: Query<(
+        &mut LoggedIn,
+        Option<&HasAvatar>,
+        &mut MessageSender<ToClient>,
+    )>,
+    mut profiles: Query<&mut AvatarProfile>,
+) {
+    for reply in replies.read() {
+        let StorageReply::RolesChanged { result } = reply else {
+            continue;
+        };
+        cursor.polling = false;
+        let (changes, newest) = match result {
+            Ok(read) => read,
+            Err(error) => {
+                error!("cannot read role changes: {error}");
+                continue;
+            }
+        };
+        cursor.last = Some(*newest);
+        for (key, role) in changes {
+            let Some(key) = parse_key_hex(key) else {
+                continue;
+            };
+            for (mut member, avatar, mut sender) in &mut links {
+                if member.public_key != key || member.role == *role {
+                    continue;
+                }
+                info!("{} is now a {role} (was a {})", member.name, member.role);
+                member.role = *role;
+                sender.send::<ControlChannel>(ToClient::RoleChanged { role: *role });
+                if let Some(avatar) = avatar
+                    && let Ok(mut profile) = profiles.get_mut(avatar.0)
+                {
+                    profile.role = *role;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! A display name belongs to the first key that used it. Another key logging in under it, in
+//! any case or Unicode form, is refused with the reason, so nobody can take a founder's name
+//! and then be handed their role by an operator who names them. The admin CLI finds people by
+//! name or by key, and says which key it acted on.
+
+use std::time::Duration;
+
+use archipelago_client::connection::ConnectionState;
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::identity::to_hex;
+use archipelago_shared::protocol::Role;
+use archipelago_tests::{TestClient, TestServer, enter_world, server_cli, wait_until};
+
+/// Logs `client` in and returns the reason it was refused (panics if it got in).
+fn refusal(client: &mut TestClient) -> String {
+    let failed = wait_until(&mut [&mut *client], Duration::from_secs(30), |c| {
+        c[0].state().is_failed() || c[0].state() == ConnectionState::InWorld
+    });
+    assert!(failed, "the login is answered: {:?}", client.state());
+    match client.state() {
+        ConnectionState::Failed { reason } => reason,
+        other => panic!("the login should have been refused, but is {other:?}"),
+    }
+}
+
+#[test]
+fn a_visitor_cannot_take_a_founders_name_and_with_it_the_founders_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let data_dir = server.data_dir.clone();
+    let ada_key = ephemeral();
+    let ada_hex = to_hex(ada_key.verifying_key().as_bytes());
+    server.register(&ada_key, "Ada", Role::Founder);
+
+    for name in ["Ada", "ada", "Ａｄａ"] {
+        let mut impostor = TestClient::new(server.client_config(name, ephemeral()));
+        let reason = refusal(&mut impostor);
+        assert!(
+            reason.contains("`") && reason.contains("belongs to someone else"),
+            "a login as {name:?} is refused with the reason: {reason}"
+        );
+    }
+
+    // A visitor's name is theirs too, from the first login.
+    let zed_key = ephemeral();
+    let zed_hex = to_hex(zed_key.verifying_key().as_bytes());
+    let mut zed = TestClient::new(server.client_config("Zed", zed_key.clone()));
+    enter_world(&mut zed);
+    zed.disconnect();
+    let mut other = TestClient::new(server.client_config("ZED", ephemeral()));
+    let reason = refusal(&mut other);
+    assert!(reason.contains("belongs to someone else"), "{reason}");
+
+    // The owners still log in under their names.
+    let mut ada = TestClient::new(server.client_config("Ada", ada_key));
+    let mut zed = TestClient::new(server.client_config("zed", zed_key));
+    enter_world(&mut ada);
+    enter_world(&mut zed);
+    assert_eq!(ada.session().role, Some(Role::Founder));
+    assert_eq!(zed.session().role, Some(Role::Visitor));
+    drop((ada, zed));
+    server.stop();
+
+    // The operator names Ada in another case: the CLI acts on her key and prints it.
+    let granted = server_cli(&data_dir, &["admin", "grant-role", "ADA", "founder"], None);
+    assert!(
+        granted.contains(&ada_hex),
+        "the CLI says which key it acted on: {granted}"
+    );
+    // A key prefix of 16 hex digits names Zed.
+    let granted = server_cli(
+        &data_dir,
+        &["admin", "grant-role", &zed_hex[..16], "member"],
+        None,
+    );
+    assert!(
+        granted.contains(&zed_hex) && granted.contains("member"),
+        "{granted}"
+    );
+    let members = server_cli(&data_dir, &["admin", "members"], None);
+    let adas = members
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("Ada"))
+        .count();
+    assert_eq!(adas, 1, "one Ada in the registry:\n{members}");
+}

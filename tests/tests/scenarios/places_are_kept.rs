@@ -1,0 +1,110 @@
+//! Strangers cannot take every place: visitors filling a server leave its last places to
+//! members and founders, and one address holds only a few connections.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::connection::ConnectionState;
+use archipelago_client::identity::ephemeral;
+use archipelago_shared::protocol::Role;
+use archipelago_tests::{
+    ServerProcess, TestClient, enroll_with_cli, enter_world, wait_until, world,
+};
+
+/// Waits for `client`'s login to be answered and returns the refusal, if any.
+fn outcome(client: &mut TestClient) -> Result<(), String> {
+    let answered = wait_until(&mut [&mut *client], Duration::from_secs(30), |c| {
+        c[0].state().is_failed() || c[0].state() == ConnectionState::InWorld
+    });
+    assert!(answered, "the login is answered: {:?}", client.state());
+    match client.state() {
+        ConnectionState::Failed { reason } => Err(reason),
+        _ => Ok(()),
+    }
+}
+
+#[test]
+fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let founder = ephemeral();
+    let member = ephemeral();
+    enroll_with_cli(&data, &[(&founder, "Fay")], "founder");
+    enroll_with_cli(&data, &[(&member, "Max")], "member");
+    let server = ServerProcess::start_with_args(&data, &["--max-clients", "40"]);
+
+    // 44 visitors arrive for 40 places, 4 of them kept for members.
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = SwarmConfig {
+        template: server.client_config("", ephemeral()),
+        count: 44,
+        duration: Duration::from_secs(90),
+        rate_hz: 20.0,
+        seed: 5,
+        behaviour: Behaviour::Gather,
+        voting: None,
+        stable_keys: false,
+        stop: stop.clone(),
+    };
+    let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
+    // Long enough for every bot to connect or to be turned away (and retry).
+    std::thread::sleep(Duration::from_secs(25));
+
+    let mut fay = TestClient::new(server.client_config("Fay", founder));
+    let mut max = TestClient::new(server.client_config("Max", member));
+    enter_world(&mut fay);
+    enter_world(&mut max);
+    assert_eq!(fay.session().role, Some(Role::Founder));
+    assert_eq!(max.session().role, Some(Role::Member));
+
+    // One more visitor is told why it may not come in.
+    let mut late = TestClient::new(server.client_config("Late", ephemeral()));
+    let refused = outcome(&mut late).expect_err("the late visitor is turned away");
+    assert!(
+        refused.contains("full for visitors") && refused.contains("kept for members"),
+        "{refused}"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let report = swarm.join().expect("the swarm ends");
+    assert_eq!(
+        report.connected, 36,
+        "visitors took every place but the 4 kept: {:?}",
+        report.errors
+    );
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains("full for visitors")),
+        "the visitors turned away were told why: {:?}",
+        report.errors
+    );
+}
+
+#[test]
+fn one_address_holds_only_a_few_connections() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server =
+        ServerProcess::start_with_args(dir.path(), &["--max-per-ip", "2", "--limit-loopback"]);
+    let mut first = TestClient::new(server.client_config("One", ephemeral()));
+    let mut second = TestClient::new(server.client_config("Two", ephemeral()));
+    enter_world(&mut first);
+    enter_world(&mut second);
+    let mut third = TestClient::new(server.client_config("Three", ephemeral()));
+    let refused = outcome(&mut third).expect_err("a third connection is turned away");
+    assert!(
+        refused.contains("too many connections from your address"),
+        "{refused}"
+    );
+    // The first two stay in.
+    wait_until(
+        &mut [&mut first, &mut second],
+        Duration::from_secs(2),
+        |_| false,
+    );
+    assert_eq!(first.state(), ConnectionState::InWorld);
+    assert_eq!(second.state(), ConnectionState::InWorld);
+}
