@@ -123,7 +123,16 @@ fn hear(
     let Ok((_, member, has_avatar, mut budget, _)) = links.get_mut(link) else {
         return Err(ChatRefusal::NotInWorld);
     };
-    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), unix_now()) {
+    // A hall's overflow room is a place of its own for chat.
+    let (pose, place, overflow) = has_avatar
+        .and_then(|a| avatars.get(a.0).ok())
+        .map(|(pose, place, _, overflow)| (pose.position, place.0, overflow))
+        .ok_or(ChatRefusal::NotInWorld)?;
+    let hall = match place {
+        Place::Hall(i) => world.protocities.get(i).map(|p| p.id.as_str()),
+        Place::Grounds(_) => None,
+    };
+    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, unix_now()) {
         return Err(ChatRefusal::Muted(sanction_words(mute)));
     }
     if budget.0 < 1.0 {
@@ -131,11 +140,6 @@ fn hear(
     }
     let text = check_text(&request.text)?;
     let (from, role) = (member.name.clone(), member.role);
-    // A hall's overflow room is a place of its own for chat.
-    let (pose, place, overflow) = has_avatar
-        .and_then(|a| avatars.get(a.0).ok())
-        .map(|(pose, place, _, overflow)| (pose.position, place.0, overflow))
-        .ok_or(ChatRefusal::NotInWorld)?;
     budget.0 -= 1.0;
     let (to, recipients) = match &request.to {
         ChatTo::Place => (

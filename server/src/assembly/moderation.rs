@@ -29,11 +29,15 @@ pub struct Sanctions {
 }
 
 impl Sanctions {
-    /// The mute in force on this key, if any.
-    pub fn muted(&self, key: &str, at: i64) -> Option<&Sanction> {
-        self.list
-            .iter()
-            .find(|s| s.kind == SanctionKind::Mute && s.subject_key == key && s.in_force(at))
+    /// The mute in force on this key where they are (`hall`: the protocity whose town hall
+    /// they stand in), if any: a founder's holds everywhere, a chair's in their hall.
+    pub fn muted(&self, key: &str, hall: Option<&str>, at: i64) -> Option<&Sanction> {
+        self.list.iter().find(|s| {
+            s.kind == SanctionKind::Mute
+                && s.subject_key == key
+                && (s.protocity.is_none() || s.protocity.as_deref() == hall)
+                && s.in_force(at)
+        })
     }
 
     /// The ban in force on this key in this protocity's hall, if any.
@@ -46,29 +50,10 @@ impl Sanctions {
         })
     }
 
-    /// Takes in a stored action.
-    fn apply(&mut self, line: &LogLine) {
-        let (kind, lifts) = match line.action.as_str() {
-            "mute" => (SanctionKind::Mute, false),
-            "unmute" => (SanctionKind::Mute, true),
-            "ban" => (SanctionKind::Ban, false),
-            "unban" => (SanctionKind::Ban, true),
-            _ => return,
-        };
-        let hall = (kind == SanctionKind::Ban).then(|| line.protocity.clone());
-        self.list.retain(|s| {
-            !(s.kind == kind && s.subject_key == line.subject_key && s.protocity == hall)
-        });
-        if !lifts {
-            self.list.push(Sanction {
-                kind,
-                subject_key: line.subject_key.clone(),
-                subject_name: line.subject.clone(),
-                protocity: hall,
-                until: line.until,
-                reason: line.reason.clone(),
-            });
-        }
+    /// Takes in a subject's sanctions in force as the database holds them after an action.
+    fn replace(&mut self, subject_key: &str, in_force: &[Sanction]) {
+        self.list.retain(|s| s.subject_key != subject_key);
+        self.list.extend_from_slice(in_force);
     }
 }
 
@@ -167,6 +152,7 @@ pub(super) fn request(
         Moderation {
             actor_name: member.name.clone(),
             actor_key: Some(to_hex(&member.public_key)),
+            actor_role: member.role,
             action,
             subject_name: subject.name.clone(),
             subject_key: to_hex(&subject.public_key),
@@ -219,8 +205,13 @@ fn action_words(line: &LogLine, hall_name: &str) -> String {
         reason => format!(" ({reason})"),
     };
     match line.action.as_str() {
+        "mute" if line.hall_only => format!(
+            "{} is muted in the {hall_name} town hall{}{reason}",
+            line.subject,
+            until_words(line.until)
+        ),
         "mute" => format!(
-            "{} is muted{}{reason}",
+            "{} is muted everywhere{}{reason}",
             line.subject,
             until_words(line.until)
         ),
@@ -263,8 +254,8 @@ fn apply_stored(
         else {
             continue;
         };
-        let line = match result {
-            Ok(line) => line,
+        let (line, in_force) = match result {
+            Ok(stored) => (&stored.0, &stored.1),
             Err(reason) => {
                 if let Ok((_, _, mut sender)) = links.get_mut(*link) {
                     sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
@@ -274,7 +265,7 @@ fn apply_stored(
                 continue;
             }
         };
-        sanctions.apply(line);
+        sanctions.replace(&line.subject_key, in_force);
         let Some(hall) = world
             .protocities
             .iter()

@@ -359,7 +359,8 @@ fn raise_hand(
         return Err(AssemblyRefusal::VisitorsListen);
     }
     let who = person(member);
-    if let Some(sanction) = a.sanctions.muted(&who.key, now()) {
+    let hall = a.hall_of(link).map(|i| a.world.protocities[i].id.clone());
+    if let Some(sanction) = a.sanctions.muted(&who.key, hall.as_deref(), now()) {
         return Err(AssemblyRefusal::Muted(super::moderation::sanction_words(
             sanction,
         )));

@@ -7,6 +7,8 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use archipelago_shared::protocol::Role;
+
 use super::{Storage, StorageError, now};
 
 /// A session as stored.
@@ -74,11 +76,14 @@ pub struct Sanction {
     pub kind: SanctionKind,
     pub subject_key: String,
     pub subject_name: String,
-    /// The hall, for a ban.
+    /// Where it holds: a ban's hall, a chair's mute's hall; `None` for a founder's mute,
+    /// which holds everywhere.
     pub protocity: Option<String>,
     /// Unix seconds; `None` until lifted.
     pub until: Option<i64>,
     pub reason: String,
+    /// The role of whoever set it: nobody of a lower role lifts or shortens it.
+    pub by_role: Role,
 }
 
 impl Sanction {
@@ -92,6 +97,7 @@ impl Sanction {
 pub struct Moderation {
     pub actor_name: String,
     pub actor_key: Option<String>,
+    pub actor_role: Role,
     pub action: ModerationAction,
     pub subject_name: String,
     pub subject_key: String,
@@ -110,6 +116,10 @@ pub struct LogLine {
     pub protocity: String,
     pub until: Option<i64>,
     pub reason: String,
+    /// For a mute just set: whether it holds only in the hall (a chair's) or everywhere.
+    /// Not kept in the log itself.
+    #[serde(skip)]
+    pub hall_only: bool,
 }
 
 impl From<&LogLine> for archipelago_shared::assembly::ModerationRecord {
@@ -156,6 +166,7 @@ fn sanction_from_row(row: &SqliteRow) -> Result<Sanction, StorageError> {
         protocity: row.try_get("protocity")?,
         until: row.try_get("until")?,
         reason: row.try_get("reason")?,
+        by_role: Role::parse(&row.try_get::<String, _>("by_role")?).unwrap_or(Role::Founder),
     })
 }
 
@@ -318,7 +329,14 @@ impl Storage {
     /// Stores a moderation action and its log line in one transaction. Mutes and bans
     /// replace the person's earlier one of the same kind (and hall); lifting one that is not
     /// in force is refused.
-    pub async fn moderate(&self, moderation: &Moderation) -> Result<LogLine, StorageError> {
+    /// Stores a moderation action and its log line, all or nothing; returns the line and
+    /// the subject's sanctions in force afterwards. A ban holds in its hall, a founder's
+    /// mute everywhere, a chair's mute in their hall; nobody lifts or shortens (replaces) a
+    /// sanction set by a higher role.
+    pub async fn moderate(
+        &self,
+        moderation: &Moderation,
+    ) -> Result<(LogLine, Vec<Sanction>), StorageError> {
         let at = now();
         let until = moderation
             .action
@@ -329,27 +347,59 @@ impl Storage {
             ModerationAction::Ban { .. } | ModerationAction::Unban => Some(SanctionKind::Ban),
             ModerationAction::Remove => None,
         };
-        let hall = (kind == Some(SanctionKind::Ban)).then_some(moderation.protocity.as_str());
+        let lifting = matches!(
+            moderation.action,
+            ModerationAction::Unmute | ModerationAction::Unban
+        );
+        let founder = moderation.actor_role == Role::Founder;
+        let hall = Some(moderation.protocity.as_str());
+        // The scopes the action touches (twice the same for one): what it sets is the first.
+        // Lifting a mute touches the hall's and the one that holds everywhere (a founder's,
+        // which a chair is then told they may not lift).
+        let scopes = match (kind, founder, lifting) {
+            (Some(SanctionKind::Mute), _, true) => (None, hall),
+            (Some(SanctionKind::Mute), true, false) => (None, None),
+            _ => (hall, hall),
+        };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(kind) = kind {
-            let lifted = sqlx::query(
-                "UPDATE sanctions SET lifted_at = ?, lifted_by = ?
-                 WHERE subject_key = ? AND kind = ? AND protocity IS ? AND lifted_at IS NULL
-                   AND (until IS NULL OR until > ?)",
-            )
+            const TOUCHED: &str =
+                "subject_key = ? AND kind = ? AND (protocity IS ? OR protocity IS ?)
+                 AND lifted_at IS NULL AND (until IS NULL OR until > ?)";
+            let ranks: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT by_role FROM sanctions WHERE {TOUCHED}"))
+                    .bind(&moderation.subject_key)
+                    .bind(kind.as_str())
+                    .bind(scopes.0)
+                    .bind(scopes.1)
+                    .bind(at)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if let Some(by) = ranks
+                .iter()
+                .filter_map(|r| Role::parse(r))
+                .filter(|r| *r > moderation.actor_role)
+                .max()
+            {
+                return Err(StorageError::Outranked {
+                    name: moderation.subject_name.clone(),
+                    kind: kind.as_str(),
+                    by,
+                });
+            }
+            let lifted = sqlx::query(&format!(
+                "UPDATE sanctions SET lifted_at = ?, lifted_by = ? WHERE {TOUCHED}"
+            ))
             .bind(at)
             .bind(&moderation.actor_name)
             .bind(&moderation.subject_key)
             .bind(kind.as_str())
-            .bind(hall)
+            .bind(scopes.0)
+            .bind(scopes.1)
             .bind(at)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            let lifting = matches!(
-                moderation.action,
-                ModerationAction::Unmute | ModerationAction::Unban
-            );
             if lifting && lifted == 0 {
                 return Err(StorageError::NotSanctioned {
                     name: moderation.subject_name.clone(),
@@ -358,16 +408,17 @@ impl Storage {
             }
             if !lifting {
                 sqlx::query(
-                    "INSERT INTO sanctions (kind, subject_key, subject_name, protocity, until, reason, by_name, at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO sanctions (kind, subject_key, subject_name, protocity, until, reason, by_name, by_role, at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(kind.as_str())
                 .bind(&moderation.subject_key)
                 .bind(&moderation.subject_name)
-                .bind(hall)
+                .bind(scopes.0)
                 .bind(until)
                 .bind(&moderation.reason)
                 .bind(&moderation.actor_name)
+                .bind(moderation.actor_role.as_str())
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
@@ -388,8 +439,19 @@ impl Storage {
         .bind(&moderation.reason)
         .execute(&mut *tx)
         .await?;
+        let in_force = sqlx::query(
+            "SELECT * FROM sanctions WHERE subject_key = ? AND lifted_at IS NULL
+               AND (until IS NULL OR until > ?) ORDER BY id",
+        )
+        .bind(&moderation.subject_key)
+        .bind(at)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(sanction_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await?;
-        Ok(LogLine {
+        let line = LogLine {
             at,
             actor: moderation.actor_name.clone(),
             action: moderation.action.as_str().to_owned(),
@@ -398,7 +460,9 @@ impl Storage {
             protocity: moderation.protocity.clone(),
             until,
             reason: moderation.reason.clone(),
-        })
+            hall_only: kind == Some(SanctionKind::Mute) && !founder,
+        };
+        Ok((line, in_force))
     }
 
     /// Mutes and bans in force now.
@@ -431,6 +495,7 @@ impl Storage {
                     protocity: row.try_get("protocity")?,
                     until: row.try_get("until")?,
                     reason: row.try_get("reason")?,
+                    hall_only: false,
                 })
             })
             .collect()

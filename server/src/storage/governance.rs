@@ -97,6 +97,24 @@ fn proposal_from_row(row: &SqliteRow) -> Result<Proposal, GovernanceError> {
     })
 }
 
+/// This database's deployment id, made at the first need.
+async fn deployment_id(tx: &mut SqliteConnection) -> Result<String, sqlx::Error> {
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM deployment LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        return Ok(id);
+    }
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let id = to_hex(&bytes);
+    sqlx::query("INSERT INTO deployment (id) VALUES (?)")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(id)
+}
+
 async fn load(tx: &mut SqliteConnection, id: ProposalId) -> Result<Proposal, GovernanceError> {
     let Ok(key) = i64::try_from(id) else {
         return Err(GovernanceRefusal::UnknownProposal(id).into());
@@ -244,9 +262,11 @@ impl Storage {
         .bind(draft.opens_at)
         .fetch_one(&mut *tx)
         .await?;
-        // The digest covers the id, which only exists once the row does.
-        sqlx::query("UPDATE proposals SET digest = ? WHERE id = ?")
-            .bind(proposal_digest(id as ProposalId, &draft))
+        // The digest covers the deployment and the id, which only exists once the row does.
+        let deployment = deployment_id(&mut tx).await?;
+        sqlx::query("UPDATE proposals SET digest = ?, deployment = ? WHERE id = ?")
+            .bind(proposal_digest(Some(&deployment), id as ProposalId, &draft))
+            .bind(&deployment)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -441,9 +461,15 @@ impl Storage {
                 })
             })
             .collect::<Result<_, GovernanceError>>()?;
+        let deployment: Option<String> =
+            sqlx::query_scalar("SELECT deployment FROM proposals WHERE id = ?")
+                .bind(id as i64)
+                .fetch_one(&mut *conn)
+                .await?;
         Ok(Export {
             format: EXPORT_FORMAT.into(),
             nation: nation.into(),
+            deployment,
             proposal,
             ballots,
         })

@@ -33,6 +33,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_assemblies.sql")),
     (5, include_str!("../../migrations/0005_recognition.sql")),
     (6, include_str!("../../migrations/0006_unique_names.sql")),
+    (7, include_str!("../../migrations/0007_sanction_scope.sql")),
+    (8, include_str!("../../migrations/0008_deployment.sql")),
 ];
 
 /// A member's `last_seen` is written at most this often (seconds).
@@ -68,6 +70,12 @@ pub enum StorageError {
     UnknownSession(i64),
     #[error("{name} has no {kind} in force to lift")]
     NotSanctioned { name: String, kind: &'static str },
+    #[error("a {by} set {name}'s {kind}; only a {by} may lift or shorten it")]
+    Outranked {
+        name: String,
+        kind: &'static str,
+        by: Role,
+    },
     #[error(transparent)]
     Event(#[from] archipelago_shared::events::EventRefusal),
     #[error(transparent)]
@@ -559,7 +567,8 @@ pub enum StorageReply {
         link: Entity,
         /// Who it was for, to tell them.
         subject: Entity,
-        result: Result<assembly::LogLine, String>,
+        /// The log line, and the subject's sanctions in force afterwards.
+        result: Result<Box<(assembly::LogLine, Vec<assembly::Sanction>)>, String>,
     },
 }
 
@@ -683,12 +692,16 @@ impl StorageHandle {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
         self.spawn(async move {
-            let result = storage.moderate(&moderation).await.map_err(|e| {
-                if matches!(e, StorageError::Database(_)) {
-                    error!("storing a moderation action failed: {e}");
-                }
-                e.for_client()
-            });
+            let result = storage
+                .moderate(&moderation)
+                .await
+                .map(Box::new)
+                .map_err(|e| {
+                    if matches!(e, StorageError::Database(_)) {
+                        error!("storing a moderation action failed: {e}");
+                    }
+                    e.for_client()
+                });
             let _ = sender.send(StorageReply::Moderated {
                 link,
                 subject,

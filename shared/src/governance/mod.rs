@@ -388,9 +388,18 @@ pub fn check_draft(
 }
 
 /// The digest a proposal's ballots sign: SHA-256 over its id and its draft as JSON.
-pub fn proposal_digest(id: ProposalId, draft: &ProposalDraft) -> String {
+pub fn proposal_digest(deployment: Option<&str>, id: ProposalId, draft: &ProposalDraft) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(b"archipelago-proposal-v1");
+    match deployment {
+        // The deployment's id binds the digest, and so every ballot, to one server's data.
+        Some(deployment) => {
+            hasher.update(b"archipelago-proposal-v2");
+            hasher.update((deployment.len() as u32).to_le_bytes());
+            hasher.update(deployment.as_bytes());
+        }
+        // Proposals stored before deployments had ids.
+        None => hasher.update(b"archipelago-proposal-v1"),
+    }
     hasher.update(id.to_le_bytes());
     // Serialising plain structs and enums to JSON is deterministic: fields in declaration
     // order, no maps, no floats.
@@ -549,6 +558,10 @@ fn parse_hex(hex: &str) -> Option<Vec<u8>> {
 pub struct Export {
     pub format: String,
     pub nation: String,
+    /// The deployment the proposal's digest covers (none for proposals stored before
+    /// deployments had ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
     pub proposal: Proposal,
     /// Every stored ballot, changed ones included, in the order they were stored.
     pub ballots: Vec<ExportedBallot>,
@@ -600,7 +613,9 @@ pub fn verify_export(export: &Export) -> Verification {
             export.format
         ));
     }
-    if proposal_digest(proposal.id, &proposal.draft) != proposal.digest {
+    if proposal_digest(export.deployment.as_deref(), proposal.id, &proposal.draft)
+        != proposal.digest
+    {
         problems.push("the proposal's digest does not match its text".into());
     }
     let rules = proposal.draft.rules();

@@ -899,3 +899,38 @@ fn tally_counts_by_the_proposal_vote_type() {
         );
     }
 }
+
+#[test]
+fn a_proposals_digest_covers_its_deployment() {
+    use archipelago_shared::governance::{Eligibility, ProposalDraft, Scope, proposal_digest};
+    let draft = ProposalDraft {
+        title: "The harbour charter".into(),
+        body: String::new(),
+        scope: Scope::Nation,
+        eligibility: Eligibility::AtLeast(archipelago_shared::protocol::Role::Member),
+        vote_type: VoteType::YesNo,
+        options: Vec::new(),
+        opens_at: None,
+        voting_secs: 600,
+        quorum: 1,
+        threshold_percent: 50,
+        live_tally: true,
+    };
+    let here = proposal_digest(Some("0123abcd"), 1, &draft);
+    assert_eq!(here, proposal_digest(Some("0123abcd"), 1, &draft));
+    assert_ne!(
+        here,
+        proposal_digest(Some("89abcdef"), 1, &draft),
+        "another deployment"
+    );
+    assert_ne!(
+        here,
+        proposal_digest(None, 1, &draft),
+        "a proposal from before deployments"
+    );
+    assert_ne!(
+        here,
+        proposal_digest(Some("0123abcd"), 2, &draft),
+        "another number"
+    );
+}

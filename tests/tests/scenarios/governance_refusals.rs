@@ -238,8 +238,11 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
         "{outcome:?}"
     );
 
-    // An unknown proposal, and a closed one.
+    // An unknown proposal (a member hears only that founders open proposals: the role is
+    // checked first, before anything reaches the database), and a closed one.
     let outcome = answer_to(&mut mo, 9_999, GovernanceRequest::Open(9_999));
+    assert!(refused(&outcome, "only founders"), "{outcome:?}");
+    let outcome = answer_to(&mut fay, 9_999, GovernanceRequest::Open(9_999));
     assert!(refused(&outcome, "no proposal 9999"), "{outcome:?}");
     assert!(answer_to(&mut fay, id, GovernanceRequest::Close(id)).is_ok());
     wait_until(&mut [&mut mo], Duration::from_secs(3), |c| {
@@ -265,4 +268,65 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
         );
     }
     server.stop();
+}
+
+#[test]
+fn a_ballot_cast_on_one_deployment_is_refused_by_another_with_the_same_proposal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fay_key = ephemeral();
+    let mo_key = ephemeral();
+    // Two deployments of the same world data: the same founder and member on each, and the
+    // same proposal, with the same number, on each.
+    let servers = [
+        TestServer::start(&dir.path().join("first")),
+        TestServer::start(&dir.path().join("second")),
+    ];
+    let mut views = Vec::new();
+    for server in &servers {
+        server.register(&fay_key, "Fay", Role::Founder);
+        server.register(&mo_key, "Mo", Role::Member);
+        let mut fay = TestClient::new(server.client_config("Fay", fay_key.clone()));
+        let mut mo = TestClient::new(server.client_config("Mo", mo_key.clone()));
+        enter_world(&mut fay);
+        enter_world(&mut mo);
+        let id = create_proposal(
+            &mut fay,
+            draft(
+                "Which building first",
+                Eligibility::AtLeast(Role::Member),
+                Scope::Nation,
+            ),
+        );
+        assert!(answer_to(&mut fay, id, GovernanceRequest::Open(id)).is_ok());
+        let open = wait_until(&mut [&mut mo], Duration::from_secs(3), |c| {
+            c[0].proposal(id)
+                .is_some_and(|v| v.proposal.phase == Phase::Open)
+        });
+        assert!(open, "Mo sees the proposal open");
+        let digest = mo.proposal(id).expect("Mo sees it").proposal.digest;
+        views.push((mo, id, digest));
+    }
+    let (first_id, first_digest) = (views[0].1, views[0].2.clone());
+    assert_eq!(first_id, views[1].1, "the same number on both");
+    assert_ne!(
+        first_digest, views[1].2,
+        "the same text on two deployments has two digests"
+    );
+
+    // Mo's ballot for the first deployment, replayed on the second, is refused there.
+    let signed = ballot(&mo_key, first_id, &first_digest, Choice::Approval(vec![0]));
+    let replayed = answer_to(
+        &mut views[1].0,
+        first_id,
+        GovernanceRequest::Vote(signed.clone()),
+    );
+    assert!(
+        refused(&replayed, "another version"),
+        "a ballot from another deployment is refused: {replayed:?}"
+    );
+    let cast = answer_to(&mut views[0].0, first_id, GovernanceRequest::Vote(signed));
+    assert!(cast.is_ok(), "where it was cast for, it counts: {cast:?}");
+    for server in servers {
+        server.stop();
+    }
 }

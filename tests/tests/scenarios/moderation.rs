@@ -113,7 +113,7 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     assert!(
         muted
             .as_ref()
-            .is_ok_and(|a| a.contains("Bo is muted for 30 more minutes")),
+            .is_ok_and(|a| a.contains("Bo is muted everywhere for 30 more minutes")),
         "the founder is told what was done: {muted:?}"
     );
     let refused = try_to_say(&mut bo, "let me finish");
@@ -284,4 +284,122 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
         "every action has its time"
     );
     server.kill();
+}
+
+#[test]
+fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let (fay_key, cal_key, bo_key, cy_key) =
+        (bot_key(6, 0), bot_key(6, 1), bot_key(6, 2), bot_key(6, 3));
+    enroll_with_cli(&data, &[(&fay_key, "Fay")], "founder");
+    enroll_with_cli(
+        &data,
+        &[(&cal_key, "Cal"), (&bo_key, "Bo"), (&cy_key, "Cy")],
+        "member",
+    );
+    let capital = world().capital().id.clone();
+    let hall = world()
+        .protocities
+        .iter()
+        .position(|p| p.id == capital)
+        .expect("the capital");
+
+    let server = ServerProcess::start(&data);
+    let mut fay = connect(&server, "Fay", &fay_key);
+    let mut cal = connect(&server, "Cal", &cal_key);
+    let mut bo = connect(&server, "Bo", &bo_key);
+    let mut cy = connect(&server, "Cy", &cy_key);
+    // Fay opens a session with Cal, a member, in the chair.
+    let opened = fay.ask(AssemblyRequest::Open {
+        protocity: capital.clone(),
+        title: "Harbour assembly".into(),
+        agenda: vec![archipelago_shared::assembly::AgendaItem {
+            title: "The harbour".into(),
+            proposal: None,
+        }],
+        chair: Some(cal.key_hex()),
+        capacity: None,
+    });
+    assert!(opened.is_ok(), "{opened:?}");
+    enter_hall(&mut [&mut cal, &mut bo, &mut cy], &capital);
+
+    // The chair's mute holds in the hall only.
+    let muted = cal.ask(moderate(
+        &bo,
+        &capital,
+        ModerationAction::Mute { minutes: Some(10) },
+        "off topic",
+    ));
+    assert!(
+        muted
+            .as_ref()
+            .is_ok_and(|a| a.contains("Bo is muted in the") && a.contains("town hall")),
+        "{muted:?}"
+    );
+    assert!(
+        try_to_say(&mut bo, "in the hall").is_some_and(|r| r.contains("muted")),
+        "Bo is muted in the hall"
+    );
+    bo.request(archipelago_shared::protocol::ToServer::Teleport {
+        protocity: capital.clone(),
+    });
+    let outside = wait_until(&mut [&mut bo], Duration::from_secs(10), |c| {
+        !in_hall(c[0], hall)
+    });
+    assert!(outside, "Bo steps out onto the grounds");
+    assert_eq!(
+        try_to_say(&mut bo, "on the grounds"),
+        None,
+        "the chair's mute does not follow Bo out of the hall"
+    );
+
+    // A founder's mute holds everywhere, and the chair may not lift or shorten it.
+    let muted = fay.ask(moderate(
+        &cy,
+        &capital,
+        ModerationAction::Mute { minutes: None },
+        "disruption",
+    ));
+    assert!(
+        muted
+            .as_ref()
+            .is_ok_and(|a| a.contains("Cy is muted everywhere")),
+        "{muted:?}"
+    );
+    let lifted = cal.ask(moderate(&cy, &capital, ModerationAction::Unmute, ""));
+    assert!(
+        lifted
+            .as_ref()
+            .is_err_and(|r| r.contains("a founder set Cy's mute")),
+        "the chair cannot lift a founder's mute: {lifted:?}"
+    );
+    assert!(
+        try_to_say(&mut cy, "am I back?").is_some_and(|r| r.contains("muted")),
+        "Cy stays muted"
+    );
+    // Nor shorten a founder's ban.
+    let banned = fay.ask(moderate(
+        &cy,
+        &capital,
+        ModerationAction::Ban { minutes: None },
+        "disruption",
+    ));
+    assert!(banned.is_ok(), "{banned:?}");
+    let shortened = cal.ask(moderate(
+        &cy,
+        &capital,
+        ModerationAction::Ban { minutes: Some(1) },
+        "",
+    ));
+    assert!(
+        shortened
+            .as_ref()
+            .is_err_and(|r| r.contains("a founder set Cy's ban")),
+        "the chair cannot shorten a founder's ban: {shortened:?}"
+    );
+    // The founder can lift what a founder set.
+    let lifted = fay.ask(moderate(&cy, &capital, ModerationAction::Unmute, ""));
+    assert!(lifted.is_ok(), "{lifted:?}");
+    assert_eq!(try_to_say(&mut cy, "thank you"), None, "Cy may speak again");
 }
