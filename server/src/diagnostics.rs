@@ -78,10 +78,18 @@ fn end_frame(mut timer: ResMut<FrameTimer>, time: Res<Time<Real>>, settings: Res
         run_p50_ms: percentile(&all, 0.5),
         run_p99_ms: percentile(&all, 0.99),
     };
-    info!(
+    // The terminal of `make run` stays readable: the line is news only when a frame took
+    // longer than the tick.
+    let tick_ms = 1000.0 / f64::from(settings.config.tick_hz.max(1));
+    let line = format!(
         "frame time p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} frames",
         stats.p50_ms, stats.p99_ms, stats.max_ms, stats.frames
     );
+    if stats.max_ms > tick_ms {
+        warn!("{line}: some frames missed the {tick_ms:.1} ms tick");
+    } else {
+        debug!("{line}");
+    }
     let path = settings.config.data_dir.join(STATS_FILE);
     if let Ok(json) = serde_json::to_string_pretty(&stats)
         && let Err(e) = std::fs::write(&path, json)

@@ -372,6 +372,8 @@ pub enum ParcelRefusal {
     NotCrowdfunding(String),
     #[error("parcel `{0}` has reached its goal; it needs no more pledges")]
     FullyFunded(String),
+    #[error("a goal of {goal} is below the {raised} already pledged")]
+    GoalBelowRaised { goal: String, raised: String },
     #[error("{what} must be between $1 and {max}, not {value}")]
     AmountOutOfRange {
         what: &'static str,
@@ -448,6 +450,13 @@ pub fn apply_change(
                         ParcelStatus::Crowdfunding { raised, .. } => raised,
                         _ => 0,
                     };
+                    // What members pledged stays pledged: the goal cannot fall below it.
+                    if goal < raised {
+                        return Err(ParcelRefusal::GoalBelowRaised {
+                            goal: dollars(goal),
+                            raised: dollars(raised),
+                        });
+                    }
                     ParcelStatus::Crowdfunding { goal, raised }
                 }
                 StatusChoice::Reserved => ParcelStatus::Reserved,

@@ -8,6 +8,7 @@ mod movement;
 mod parcels;
 mod places;
 mod procedure;
+mod properties;
 mod recognition;
 mod tallies;
 mod tours;

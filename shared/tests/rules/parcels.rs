@@ -165,6 +165,17 @@ fn pledges_move_progress_and_are_checked() {
         Err(ParcelRefusal::FullyFunded("lis-03".into())),
         "a funded parcel takes no more"
     );
+    assert!(
+        matches!(
+            apply_change(
+                &full,
+                &actor(Role::Founder, "f"),
+                &Change::SetStatus(StatusChoice::Crowdfunding { goal: 100_000 })
+            ),
+            Err(ParcelRefusal::GoalBelowRaised { .. })
+        ),
+        "a goal cannot fall below what was pledged"
+    );
     let for_sale = parcel(Owner::Unowned, ParcelStatus::ForSale { price: 5 });
     assert_eq!(
         apply_change(&for_sale, &member, &Change::Pledge(10)),
