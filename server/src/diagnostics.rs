@@ -56,6 +56,7 @@ fn end_frame(mut timer: ResMut<FrameTimer>, time: Res<Time<Real>>, settings: Res
         return;
     };
     let spent = started.elapsed();
+    metrics::histogram!("archipelago_frame_seconds").record(spent.as_secs_f64());
     timer.samples.push(spent);
     timer.since_report += time.delta();
     if timer.since_report < REPORT_EVERY {

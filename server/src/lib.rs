@@ -20,6 +20,7 @@ pub mod rooms;
 pub mod shutdown;
 pub mod status;
 pub mod storage;
+pub mod telemetry;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -98,6 +99,7 @@ impl Plugin for ServerPlugin {
             login::plugin,
             roles::plugin,
             shutdown::plugin,
+            telemetry::plugin,
         ));
         app.add_plugins((
             parcels::plugin,

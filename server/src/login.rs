@@ -247,6 +247,7 @@ fn refuse(
     reason: String,
 ) {
     warn!("login of client {:?} refused: {reason}", remote.0);
+    metrics::counter!("archipelago_login_refusals_total").increment(1);
     sender.send::<ControlChannel>(ToClient::Rejected { reason });
     commands
         .entity(link)
@@ -515,6 +516,7 @@ fn apply_registry_replies(
             }
             Ok(member) => {
                 inside += 1;
+                metrics::counter!("archipelago_logins_total").increment(1);
                 let logged_in = LoggedIn {
                     public_key: claimed.0,
                     name: claimed.1.clone(),

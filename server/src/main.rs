@@ -53,6 +53,9 @@ struct Cli {
     /// are left (default: a tenth of --max-clients).
     #[arg(long)]
     reserved_places: Option<usize>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (off unless given).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Count loopback connections against --max-per-ip and --max-pending too.
     #[arg(long)]
     limit_loopback: bool,
@@ -221,6 +224,11 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => TlsSource::Pem { cert, key },
         _ => TlsSource::SelfSigned,
     };
+    if let Some(addr) = cli.metrics {
+        archipelago_server::telemetry::serve(addr)
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        println!("metrics at http://{addr}/metrics");
+    }
     let (identity, digest) = load_identity(&tls)?;
     let (storage, _runtime) = open_storage(&config, &world)?;
     let digest_file = write_digest(&config.data_dir, &digest)?;

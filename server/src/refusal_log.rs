@@ -18,6 +18,7 @@ pub struct RefusalLog {
 impl RefusalLog {
     /// Logs a refusal of `link`'s request unless one was logged in the last 5 s.
     pub fn note(&mut self, link: Entity, what: impl FnOnce() -> String) {
+        metrics::counter!("archipelago_request_refusals_total").increment(1);
         if let Some(line) = self.note_at(link, Instant::now(), what) {
             warn!("{line}");
         }

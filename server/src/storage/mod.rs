@@ -855,6 +855,7 @@ impl StorageHandle {
 
     /// Queues a ballot for the next commit; the reply comes once it is on disk (or refused).
     pub fn cast_ballot(&self, link: Entity, cast: governance::CastBallot) {
+        metrics::counter!("archipelago_ballots_queued_total").increment(1);
         // The writer lives as long as the runtime; a send error means shutdown.
         let _ = self.ballots.send((link, cast, std::time::Instant::now()));
     }
@@ -1046,6 +1047,11 @@ impl StorageHandle {
         self.minutes = tokio::sync::mpsc::unbounded_channel().0;
     }
 
+    /// Jobs handed to the database and not finished.
+    pub fn jobs_in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether no work handed to the database is still running and every reply has been
     /// read (after [`Self::finish_queues`], the queue writers count as running until they end).
     pub fn is_idle(&self) -> bool {
@@ -1089,7 +1095,9 @@ async fn write_ballots(
                 }),
                 received,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let committed = outcomes.iter().filter(|o| o.result.is_ok()).count();
+        metrics::counter!("archipelago_ballots_committed_total").increment(committed as u64);
         if replies.send(StorageReply::Ballots(outcomes)).is_err() {
             break;
         }

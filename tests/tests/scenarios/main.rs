@@ -16,6 +16,7 @@ mod hall_cohorts;
 mod halls_are_rooms;
 mod hostile_packets;
 mod identity_and_roles;
+mod metrics;
 mod moderation;
 mod names_are_held_by_one_key;
 mod overflow;
