@@ -123,30 +123,31 @@ impl TestServer {
     /// Registers a key with a role in the running server's database, the way the admin CLI
     /// does, before that key logs in.
     pub fn register(&self, key: &SigningKey, name: &str, role: archipelago_shared::protocol::Role) {
-        let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        runtime.block_on(async {
-            let storage = archipelago_server::storage::Storage::open(&self.data_dir)
-                .await
-                .expect("database opens beside the running server");
-            storage.login(&hex, name).await.expect("registered");
-            storage
-                .grant_role(&hex, role, "test")
-                .await
-                .expect("role granted");
-            storage.close().await;
-        });
+        self.set_role(key, Some(name), role);
     }
 
     /// Changes a registered key's role in the running server's database, as `admin
     /// grant-role` does.
     pub fn grant(&self, key: &SigningKey, role: archipelago_shared::protocol::Role) {
+        self.set_role(key, None, role);
+    }
+
+    /// Records the key (with `name`, if given, as a login does), then gives it `role`.
+    fn set_role(
+        &self,
+        key: &SigningKey,
+        name: Option<&str>,
+        role: archipelago_shared::protocol::Role,
+    ) {
         let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
             let storage = archipelago_server::storage::Storage::open(&self.data_dir)
                 .await
                 .expect("database opens beside the running server");
+            if let Some(name) = name {
+                storage.login(&hex, name).await.expect("registered");
+            }
             storage
                 .grant_role(&hex, role, "test")
                 .await

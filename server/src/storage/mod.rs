@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_unique_names.sql")),
     (7, include_str!("../../migrations/0007_sanction_scope.sql")),
     (8, include_str!("../../migrations/0008_deployment.sql")),
+    (9, include_str!("../../migrations/0009_pledge_lines.sql")),
 ];
 
 /// A member's `last_seen` is written at most this often (seconds).

@@ -312,15 +312,28 @@ impl Storage {
         // our write.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let record = load(&mut tx, id).await?;
+        // An edit made against an older version is refused if someone edited the parcel
+        // since; members' pledges in between are no conflict (the edit applies to the record
+        // as it is now, pledges included).
         if let Some(seen) = request.expected_version()
             && seen != record.version
         {
-            return Err(ParcelRefusal::Conflict {
-                parcel: id.to_owned(),
-                seen,
-                now: record.version,
+            let edited_since: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM parcel_history
+                   WHERE parcel_id = ? AND version > ? AND pledge = 0)",
+            )
+            .bind(id)
+            .bind(seen)
+            .fetch_one(&mut *tx)
+            .await?;
+            if edited_since || seen > record.version {
+                return Err(ParcelRefusal::Conflict {
+                    parcel: id.to_owned(),
+                    seen,
+                    now: record.version,
+                }
+                .into());
             }
-            .into());
         }
         let change = match request {
             ParcelRequest::Assign { owner, .. } => {
@@ -361,8 +374,8 @@ impl Storage {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO parcel_history (parcel_id, version, by_name, by_key, what, at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO parcel_history (parcel_id, version, by_name, by_key, what, at, pledge)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(next.version)
@@ -370,6 +383,7 @@ impl Storage {
         .bind(&actor.key)
         .bind(&what)
         .bind(next.updated_at)
+        .bind(matches!(change, Change::Pledge(_)))
         .execute(&mut *tx)
         .await?;
         if let Change::Pledge(_) = change {

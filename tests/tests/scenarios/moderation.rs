@@ -46,6 +46,18 @@ fn in_hall(client: &mut TestClient, hall: usize) -> bool {
         .is_some_and(|p| world().place_at(p.position) == Place::Hall(hall))
 }
 
+/// The capital's id and the index of its town hall.
+fn capital_hall() -> (String, usize) {
+    let world = world();
+    let capital = world.capital().id.clone();
+    let hall = world
+        .protocities
+        .iter()
+        .position(|p| p.id == capital)
+        .expect("the capital");
+    (capital, hall)
+}
+
 fn connect(server: &ServerProcess, name: &str, key: &SigningKey) -> TestClient {
     let mut client = TestClient::new(server.client_config(name, key.clone()));
     enter_world(&mut client);
@@ -73,12 +85,7 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     let (fay_key, bo_key, cy_key) = (bot_key(5, 0), bot_key(5, 1), bot_key(5, 2));
     enroll_with_cli(&data, &[(&fay_key, "Fay")], "founder");
     enroll_with_cli(&data, &[(&bo_key, "Bo"), (&cy_key, "Cy")], "member");
-    let capital = world().capital().id.clone();
-    let hall = world()
-        .protocities
-        .iter()
-        .position(|p| p.id == capital)
-        .expect("the capital");
+    let (capital, hall) = capital_hall();
 
     let server = ServerProcess::start(&data);
     let mut fay = connect(&server, "Fay", &fay_key);
@@ -298,12 +305,7 @@ fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
         &[(&cal_key, "Cal"), (&bo_key, "Bo"), (&cy_key, "Cy")],
         "member",
     );
-    let capital = world().capital().id.clone();
-    let hall = world()
-        .protocities
-        .iter()
-        .position(|p| p.id == capital)
-        .expect("the capital");
+    let (capital, hall) = capital_hall();
 
     let server = ServerProcess::start(&data);
     let mut fay = connect(&server, "Fay", &fay_key);

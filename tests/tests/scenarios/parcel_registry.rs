@@ -341,3 +341,70 @@ async fn changes_survive_reopening_the_database() {
         "nothing new after the cursor"
     );
 }
+
+#[tokio::test]
+async fn a_founders_edit_does_not_conflict_with_pledges_made_meanwhile() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = open(dir.path()).await;
+    let fay = actor(FOUNDER_KEY, "Fay", Role::Founder);
+    let gus = actor(BOB_KEY, "Gus", Role::Founder);
+    let alice = actor(ALICE_KEY, "Alice", Role::Member);
+    let (crowdfunding, _) = storage
+        .change_parcel(
+            &fay,
+            &ParcelRequest::SetStatus {
+                parcel: "lis-03".into(),
+                status: StatusChoice::Crowdfunding { goal: 500_000 },
+                expected_version: 1,
+            },
+        )
+        .await
+        .expect("crowdfunding");
+    let seen = crowdfunding.version;
+    storage
+        .change_parcel(
+            &alice,
+            &ParcelRequest::Pledge {
+                parcel: "lis-03".into(),
+                amount: 5_000,
+            },
+        )
+        .await
+        .expect("a pledge");
+    // Fay still looks at the version before the pledge: her edit goes through, on the record
+    // as it is now.
+    let (described, _) = storage
+        .change_parcel(
+            &fay,
+            &ParcelRequest::Describe {
+                parcel: "lis-03".into(),
+                text: "A corner plot for the bakery.".into(),
+                expected_version: seen,
+            },
+        )
+        .await
+        .expect("a pledge meanwhile is no conflict");
+    assert_eq!(
+        described.status,
+        ParcelStatus::Crowdfunding {
+            goal: 500_000,
+            raised: 208_000
+        },
+        "the pledge stays (the world data had $203,000 raised)"
+    );
+    // An edit meanwhile still is.
+    let late = storage
+        .change_parcel(
+            &gus,
+            &ParcelRequest::SetStatus {
+                parcel: "lis-03".into(),
+                status: StatusChoice::Reserved,
+                expected_version: seen,
+            },
+        )
+        .await;
+    assert!(
+        matches!(refusal(late), ParcelRefusal::Conflict { .. }),
+        "Fay's edit came between"
+    );
+}
