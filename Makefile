@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench bench-ballots bench-assembly server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test fuzz bench bench-ballots bench-assembly server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -69,6 +69,16 @@ check-headless:
 test: deps-test fmt check-headless clippy
 	$(CARGO) build --workspace $(RENDER) --bins
 	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test --workspace $(RENDER) -- --test-threads=1
+
+## fuzz: each fuzz target for 60 s (cargo-fuzz, installed if missing; see fuzz/). Not part of
+## `make test`: it builds instrumented code of its own. Stable rustc runs it with
+## RUSTC_BOOTSTRAP, without a sanitizer (the code fuzzed has no unsafe).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean-data:
 	rm -rf $(DATA_DIR)
