@@ -13,6 +13,21 @@ use archipelago_shared::protocol::Role;
 pub const DEFAULT_MAX_PER_IP: usize = 8;
 /// Links that may be connected and not yet logged in at once, unless the host says otherwise.
 pub const DEFAULT_MAX_PENDING: usize = 64;
+/// Links one address may have arriving (not yet logged in) at once: a person logs in within
+/// a moment, so a few hosts cannot hold every arrival's place.
+pub const MAX_PENDING_PER_ADDRESS: usize = 2;
+
+/// What counts as one address: an IPv4 address, or an IPv6 /64 (what one subscriber gets).
+pub fn address_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+    }
+}
 
 /// The limits in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +55,13 @@ impl Admission {
     }
 
     /// May a link that just connected from `ip` go on to log in, with `same_address` other
-    /// links from that address and `pending` others not logged in yet?
+    /// links from that address ([`address_of`]), `arriving_from_address` of them not logged
+    /// in yet, and `pending` others not logged in yet in all?
     pub fn connection(
         &self,
         ip: IpAddr,
         same_address: usize,
+        arriving_from_address: usize,
         pending: usize,
     ) -> Result<(), AdmissionRefusal> {
         if ip.is_loopback() && !self.limit_loopback {
@@ -52,6 +69,11 @@ impl Admission {
         }
         if self.max_per_ip > 0 && same_address >= self.max_per_ip {
             return Err(AdmissionRefusal::TooManyFromAddress(self.max_per_ip));
+        }
+        if arriving_from_address >= MAX_PENDING_PER_ADDRESS {
+            return Err(AdmissionRefusal::TooManyFromAddress(
+                MAX_PENDING_PER_ADDRESS,
+            ));
         }
         if self.max_pending > 0 && pending >= self.max_pending {
             return Err(AdmissionRefusal::TooManyArriving);
@@ -116,17 +138,24 @@ mod tests {
     fn one_address_holds_a_few_links_and_arrivals_are_capped() {
         let rules = Admission::for_places(40);
         assert_eq!(rules.reserved, 4, "a tenth is kept for members");
-        assert_eq!(rules.connection(STRANGER, 7, 0), Ok(()));
+        assert_eq!(rules.connection(STRANGER, 7, 1, 0), Ok(()));
         assert_eq!(
-            rules.connection(STRANGER, 8, 0),
+            rules.connection(STRANGER, 8, 0, 0),
             Err(AdmissionRefusal::TooManyFromAddress(8))
         );
         assert_eq!(
-            rules.connection(STRANGER, 0, DEFAULT_MAX_PENDING),
+            rules.connection(STRANGER, 2, 2, 2),
+            Err(AdmissionRefusal::TooManyFromAddress(
+                MAX_PENDING_PER_ADDRESS
+            )),
+            "one address holds only a couple of arrivals"
+        );
+        assert_eq!(
+            rules.connection(STRANGER, 0, 0, DEFAULT_MAX_PENDING),
             Err(AdmissionRefusal::TooManyArriving)
         );
         assert_eq!(
-            rules.connection(HOST, 500, 500),
+            rules.connection(HOST, 500, 500, 500),
             Ok(()),
             "the host's own bots"
         );
@@ -134,13 +163,19 @@ mod tests {
             limit_loopback: true,
             ..rules.clone()
         };
-        assert!(strict.connection(HOST, 8, 0).is_err());
+        assert!(strict.connection(HOST, 8, 0, 0).is_err());
         let open = Admission {
             max_per_ip: 0,
             max_pending: 0,
             ..rules
         };
-        assert_eq!(open.connection(STRANGER, 10_000, 10_000), Ok(()));
+        assert_eq!(open.connection(STRANGER, 10_000, 0, 10_000), Ok(()));
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("v6");
+        let same: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("v6");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("v6");
+        assert_eq!(address_of(one), address_of(same), "one /64 is one address");
+        assert_ne!(address_of(one), address_of(other));
+        assert_eq!(address_of(STRANGER), STRANGER);
     }
 
     #[test]

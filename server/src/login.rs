@@ -16,6 +16,7 @@ use lightyear::link::{Unlink, UnlinkReason};
 use lightyear::prelude::*;
 use rand::RngCore;
 
+use crate::admission::address_of;
 use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
@@ -163,7 +164,7 @@ pub struct LoginAnswered;
 fn on_connected(
     trigger: On<Add, Connected>,
     links: Query<(&RemoteId, Option<&PeerAddr>), With<LinkOf>>,
-    addresses: Query<(Entity, &PeerAddr), With<LinkOf>>,
+    addresses: Query<(Entity, &PeerAddr, Has<PendingLogin>), With<LinkOf>>,
     pending: Query<(), With<PendingLogin>>,
     settings: Res<ServerSettings>,
     mut commands: Commands,
@@ -175,14 +176,18 @@ fn on_connected(
     // Too many from one address, or too many arriving at once: told so instead of challenged.
     let turned_away = peer.and_then(|peer| {
         let ip = peer.0.ip();
-        let same_address = addresses
-            .iter()
-            .filter(|(other, address)| *other != link && address.0.ip() == ip)
-            .count();
+        let from = address_of(ip);
+        let (mut same_address, mut arriving) = (0, 0);
+        for (other, address, pending) in &addresses {
+            if other != link && address_of(address.0.ip()) == from {
+                same_address += 1;
+                arriving += usize::from(pending);
+            }
+        }
         settings
             .config
             .admission
-            .connection(ip, same_address, pending.iter().count())
+            .connection(ip, same_address, arriving, pending.iter().count())
             .err()
             .map(|refusal| refusal.to_string())
     });
@@ -203,6 +208,7 @@ fn on_connected(
 
 fn send_challenges(
     mut commands: Commands,
+    mut refusals: ResMut<RefusalLog>,
     mut links: Query<(
         Entity,
         &RemoteId,
@@ -214,7 +220,14 @@ fn send_challenges(
 ) {
     for (link, remote, mut pending, mut sender) in &mut links {
         if let Some(reason) = pending.turned_away.take() {
-            refuse(&mut commands, link, &mut sender, remote, reason);
+            refuse(
+                &mut commands,
+                &mut refusals,
+                link,
+                &mut sender,
+                remote,
+                reason,
+            );
         } else if !pending.challenge_sent {
             sender.send::<ControlChannel>(ToClient::Challenge {
                 nonce: pending.nonce,
@@ -241,12 +254,17 @@ pub fn notice(
 
 fn refuse(
     commands: &mut Commands,
+    refusals: &mut RefusalLog,
     link: Entity,
     sender: &mut MessageSender<ToClient>,
     remote: &RemoteId,
     reason: String,
 ) {
-    warn!("login of client {:?} refused: {reason}", remote.0);
+    // Each refused connection is a new link: logins are logged together, at most one line
+    // every 5 s with a count, so a flood of connections cannot fill the log.
+    refusals.note(Entity::PLACEHOLDER, || {
+        format!("login of client {:?} refused: {reason}", remote.0)
+    });
     metrics::counter!("archipelago_login_refusals_total").increment(1);
     sender.send::<ControlChannel>(ToClient::Rejected { reason });
     commands
@@ -347,9 +365,14 @@ fn receive_requests(
                                 .insert(ClaimedKey(public_key, name.clone()));
                             storage.login(link, to_hex(&public_key), name);
                         }
-                        Err(error) => {
-                            refuse(&mut commands, link, &mut sender, remote, error.to_string())
-                        }
+                        Err(error) => refuse(
+                            &mut commands,
+                            &mut refusals,
+                            link,
+                            &mut sender,
+                            remote,
+                            error.to_string(),
+                        ),
                     }
                 }
                 ToServer::Teleport { protocity } | ToServer::EnterHall { protocity } => {
@@ -486,6 +509,7 @@ fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer
 
 fn apply_registry_replies(
     mut commands: Commands,
+    mut refusals: ResMut<RefusalLog>,
     mut replies: MessageReader<StorageReply>,
     mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
     logged_in: Query<(), With<LoggedIn>>,
@@ -512,7 +536,14 @@ fn apply_registry_replies(
                     settings.config.max_clients,
                 ) =>
             {
-                refuse(&mut commands, link, &mut sender, remote, full.to_string());
+                refuse(
+                    &mut commands,
+                    &mut refusals,
+                    link,
+                    &mut sender,
+                    remote,
+                    full.to_string(),
+                );
             }
             Ok(member) => {
                 inside += 1;
@@ -547,12 +578,20 @@ fn apply_registry_replies(
                 });
             }
             Err(taken @ StorageError::NameTaken(_)) => {
-                refuse(&mut commands, link, &mut sender, remote, taken.to_string());
+                refuse(
+                    &mut commands,
+                    &mut refusals,
+                    link,
+                    &mut sender,
+                    remote,
+                    taken.to_string(),
+                );
             }
             Err(error) => {
                 error!("member registry failed during login: {error}");
                 refuse(
                     &mut commands,
+                    &mut refusals,
                     link,
                     &mut sender,
                     remote,

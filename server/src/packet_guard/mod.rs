@@ -3,13 +3,17 @@
 //! lightyear 0.30.1 reserves room for a fragmented message as soon as its first fragment
 //! arrives, sized by the fragment count the sender wrote (`num_fragments × 1162` bytes), and
 //! keeps partial messages of reliable channels until they complete. One packet claiming 2^40
-//! fragments aborts the process; many claiming a plausible count eat the memory. So between
-//! netcode's decryption and the transport's read, this module parses the few header fields it
-//! needs with its own parser and drops the link of a client whose fragment claims more pieces
-//! than our largest message needs, or that holds too many partial messages at once. The
-//! report upstream is docs/upstream/lightyear-fragment-allocation.md.
+//! fragments aborts the process; many claiming a plausible count eat the memory; an ordered
+//! reliable channel keeps every message that arrives ahead of a missing one. So between
+//! netcode's decryption and the transport's read, this module reads each packet with its own
+//! reader (`fragments.rs`), at least as strictly as lightyear, and drops the link of a client
+//! whose fragment claims more pieces than our largest message needs, that holds too many
+//! partial messages at once, or too many messages ahead of a missing one. The report
+//! upstream is docs/upstream/lightyear-fragment-allocation.md.
 
 mod fragments;
+
+use std::collections::HashMap;
 
 use archipelago_shared::protocol::MAX_CLIENT_MESSAGE_BYTES;
 use bevy::prelude::*;
@@ -18,14 +22,31 @@ use lightyear::link::{Link, Unlink, UnlinkReason};
 use lightyear::prelude::*;
 use lightyear::transport::plugin::TransportSystems;
 
+use crate::refusal_log::RefusalLog;
+
 pub use fragments::{
-    FRAGMENT_BYTES, FragmentHeader, FragmentWatch, MAX_FRAGMENTS, MAX_PARTIAL_MESSAGES,
-    PacketViolation, fragment_header,
+    Delivery, FRAGMENT_BYTES, FragmentHeader, Item, LinkWatch, MAX_FRAGMENTS, MAX_PARTIAL_MESSAGES,
+    MAX_WAITING_BYTES, MAX_WAITING_MESSAGES, PacketViolation, read_packet,
 };
 
-/// A link's [`FragmentWatch`].
+/// A link's [`LinkWatch`].
 #[derive(Component, Debug, Default)]
-struct Fragments(FragmentWatch);
+struct Watched(LinkWatch);
+
+/// How a channel of the protocol delivers, by its network id (`None`: no such channel).
+fn delivery(registry: &ChannelRegistry, channel: u16) -> Option<Delivery> {
+    let settings = registry.settings(*registry.get_kind_from_net_id(channel)?)?;
+    Some(match settings.mode {
+        ChannelMode::UnorderedUnreliableWithAcks | ChannelMode::UnorderedUnreliable => {
+            Delivery::UnreliableUnordered
+        }
+        ChannelMode::SequencedUnreliable => Delivery::UnreliableSequenced,
+        ChannelMode::UnorderedReliable(_) | ChannelMode::SequencedReliable(_) => {
+            Delivery::ReliableUnordered
+        }
+        ChannelMode::OrderedReliable(_) => Delivery::ReliableOrdered,
+    })
+}
 
 /// On a link being dropped for what it sent: nothing more of it reaches lightyear.
 #[derive(Component, Debug)]
@@ -42,7 +63,7 @@ pub(crate) fn plugin(app: &mut App) {
 }
 
 fn watch_new_link(trigger: On<Add, LinkOf>, mut commands: Commands) {
-    commands.entity(trigger.entity).insert(Fragments::default());
+    commands.entity(trigger.entity).insert(Watched::default());
 }
 
 /// Reads every decrypted packet of every link before the transport does; a link that breaks
@@ -55,7 +76,7 @@ fn inspect_packets(
         (
             Entity,
             &mut Link,
-            &mut Fragments,
+            &mut Watched,
             Option<&PeerAddr>,
             Has<Condemned>,
         ),
@@ -63,6 +84,8 @@ fn inspect_packets(
     >,
     registry: Res<ChannelRegistry>,
     time: Res<Time<Real>>,
+    mut channels: Local<HashMap<u16, Option<Delivery>>>,
+    mut refusals: ResMut<RefusalLog>,
 ) {
     let now = time.elapsed();
     for (entity, mut link, mut watch, peer, condemned) in &mut links {
@@ -75,18 +98,17 @@ fn inspect_packets(
             let Some(packet) = link.recv.pop() else {
                 break;
             };
-            let Some(fragment) = fragment_header(&packet) else {
-                link.recv.push_raw(packet);
-                continue;
-            };
-            let reliable = registry
-                .get_kind_from_net_id(fragment.channel)
-                .and_then(|kind| registry.settings(*kind))
-                .map(|settings| settings.mode.is_reliable());
-            let checked = match reliable {
-                None => Err(PacketViolation::UnknownChannel(fragment.channel)),
-                Some(reliable) => watch.0.admit(fragment, reliable, now),
-            };
+            let checked = read_packet(&packet, |item| {
+                let channel = match item {
+                    Item::Fragment(fragment) => fragment.channel,
+                    Item::Single { channel, .. } => channel,
+                };
+                let delivery = *channels
+                    .entry(channel)
+                    .or_insert_with(|| delivery(&registry, channel));
+                let delivery = delivery.ok_or(PacketViolation::UnknownChannel(channel))?;
+                watch.0.admit(item, delivery, now)
+            });
             match checked {
                 Ok(()) => link.recv.push_raw(packet),
                 Err(error) => {
@@ -99,7 +121,11 @@ fn inspect_packets(
             continue;
         };
         link.recv.drain().for_each(drop);
-        warn!("dropping client {:?}: {violation}", peer.map(|p| p.0));
+        // Every connection is a new link: these lines are written together, at most one
+        // every 5 s with a count, so a flood of bad connections cannot fill the log.
+        refusals.note(Entity::PLACEHOLDER, || {
+            format!("dropping client {:?}: {violation}", peer.map(|p| p.0))
+        });
         commands.entity(entity).insert(Condemned);
         commands.trigger(Unlink {
             entity,

@@ -271,11 +271,9 @@ impl Storage {
                     .bind(&key)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if previous.as_deref() == Some("founder") {
-                continue;
-            }
             // The world data names its founders: whoever else took a founder's name first
-            // gives it up, and is asked for another at their next login.
+            // gives it up, and is asked for another at their next login. The founder's row
+            // takes the name, whatever it logged in under before.
             let taken = sqlx::query(
                 "UPDATE members SET name_key = NULL WHERE name_key = ? AND public_key <> ?",
             )
@@ -292,7 +290,8 @@ impl Storage {
             sqlx::query(
                 "INSERT INTO members (public_key, name, name_key, role, first_seen, last_seen)
                  VALUES (?, ?, ?, 'founder', ?, ?)
-                 ON CONFLICT (public_key) DO UPDATE SET role = 'founder'",
+                 ON CONFLICT (public_key) DO UPDATE SET role = 'founder', name = excluded.name,
+                   name_key = excluded.name_key",
             )
             .bind(&key)
             .bind(&founder.name)
@@ -302,11 +301,13 @@ impl Storage {
             .execute(&mut *tx)
             .await
             .map_err(|error| name_taken(error, &founder.name))?;
-            sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, 'founder', 'world data', ?)")
-                .bind(&key)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            if previous.as_deref() != Some("founder") {
+                sqlx::query("INSERT INTO role_changes (public_key, role, changed_by, at) VALUES (?, 'founder', 'world data', ?)")
+                    .bind(&key)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
         }
         Ok(())
@@ -651,12 +652,19 @@ impl StorageHandle {
     /// Runs a job on the storage runtime, counted until it has finished (and so sent its
     /// reply), so that shutdown can wait for it.
     fn spawn(&self, job: impl std::future::Future<Output = ()> + Send + 'static) {
-        use std::sync::atomic::Ordering;
-        let in_flight = self.in_flight.clone();
-        in_flight.fetch_add(1, Ordering::SeqCst);
+        /// Counts the job out when it ends, also by a panic.
+        struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let counted = Counted(self.in_flight.clone());
         self.runtime.spawn(async move {
             job.await;
-            in_flight.fetch_sub(1, Ordering::SeqCst);
+            drop(counted);
         });
     }
 

@@ -5,7 +5,7 @@
 
 use archipelago_shared::parcels::{
     Actor, Change, Owner, OwnerClaim, ParcelChange, ParcelInfo, ParcelRefusal, ParcelRequest,
-    ParcelStatus, Title, Zoning, apply_change, may_assign,
+    ParcelStatus, StatusChoice, Title, Zoning, apply_change, may_assign,
 };
 use archipelago_shared::protocol::Role;
 use sqlx::sqlite::SqliteRow;
@@ -313,17 +313,28 @@ impl Storage {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let record = load(&mut tx, id).await?;
         // An edit made against an older version is refused if someone edited the parcel
-        // since; members' pledges in between are no conflict (the edit applies to the record
-        // as it is now, pledges included).
+        // since. Members' pledges in between are no conflict for an edit that keeps what was
+        // raised (a description, an owner, a crowdfunding goal): it applies to the record as
+        // it is now, pledges included. One that would end the crowdfunding still conflicts.
         if let Some(seen) = request.expected_version()
             && seen != record.version
         {
+            let keeps_pledges = matches!(
+                request,
+                ParcelRequest::Describe { .. }
+                    | ParcelRequest::Assign { .. }
+                    | ParcelRequest::SetStatus {
+                        status: StatusChoice::Crowdfunding { .. },
+                        ..
+                    }
+            );
             let edited_since: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM parcel_history
-                   WHERE parcel_id = ? AND version > ? AND pledge = 0)",
+                   WHERE parcel_id = ? AND version > ? AND (pledge = 0 OR NOT ?))",
             )
             .bind(id)
             .bind(seen)
+            .bind(keeps_pledges)
             .fetch_one(&mut *tx)
             .await?;
             if edited_since || seen > record.version {

@@ -235,3 +235,45 @@ fn a_returning_visitor_costs_no_write_and_long_gone_visitors_free_their_names() 
         storage.close().await;
     });
 }
+
+#[test]
+fn a_founder_named_in_the_world_data_takes_their_name_back_from_whoever_held_it() {
+    use archipelago_shared::world::FounderSeed;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (ada, impostor) = ("ad".repeat(32), "ee".repeat(32));
+    runtime.block_on(async {
+        let storage = Storage::open(dir.path()).await.expect("database opens");
+        // Ada ran the client once under its default name; someone else took "Ada".
+        storage
+            .login(&ada, "Traveller")
+            .await
+            .expect("Ada's first visit");
+        storage
+            .login(&impostor, "Ada")
+            .await
+            .expect("the impostor's visit");
+        let seeds = [FounderSeed {
+            name: "Ada".into(),
+            public_key: ada.clone(),
+        }];
+        storage.seed_founders(&seeds).await.expect("seeded");
+        storage.close().await;
+        // A restart (which gives old rows their names back) and a second seeding change
+        // nothing.
+        let storage = Storage::open(dir.path())
+            .await
+            .expect("database opens again");
+        storage.seed_founders(&seeds).await.expect("seeded again");
+        assert!(
+            storage.login(&impostor, "Ada").await.is_err(),
+            "the impostor no longer logs in as Ada"
+        );
+        let founder = storage
+            .login(&ada, "Ada")
+            .await
+            .expect("Ada logs in as Ada");
+        assert_eq!(founder.role, Role::Founder);
+        storage.close().await;
+    });
+}

@@ -392,6 +392,32 @@ async fn a_founders_edit_does_not_conflict_with_pledges_made_meanwhile() {
         },
         "the pledge stays (the world data had $203,000 raised)"
     );
+    // Ending the crowdfunding on a version from before a pledge would undo it: a conflict.
+    let later_seen = described.version;
+    storage
+        .change_parcel(
+            &alice,
+            &ParcelRequest::Pledge {
+                parcel: "lis-03".into(),
+                amount: 1_000,
+            },
+        )
+        .await
+        .expect("another pledge");
+    let ended = storage
+        .change_parcel(
+            &fay,
+            &ParcelRequest::SetStatus {
+                parcel: "lis-03".into(),
+                status: StatusChoice::Owned,
+                expected_version: later_seen,
+            },
+        )
+        .await;
+    assert!(
+        matches!(refusal(ended), ParcelRefusal::Conflict { .. }),
+        "a pledge meanwhile conflicts with ending the crowdfunding"
+    );
     // An edit meanwhile still is.
     let late = storage
         .change_parcel(
