@@ -14,6 +14,9 @@ use crate::storage::StorageHandle;
 
 /// The longest the database is waited for before the server stops anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// The shortest drain: requests already on their way when the signal came (a round trip on
+/// a slow link) still get their answer, a refusal, instead of nothing.
+const DRAIN_AT_LEAST: Duration = Duration::from_millis(750);
 /// Frames run after the goodbye, so the disconnects go out.
 const GOODBYE_FRAMES: u32 = 10;
 
@@ -73,7 +76,7 @@ fn step(
         Phase::Draining => {
             let idle = storage.is_idle();
             let waited = time.elapsed().saturating_sub(shutting.since);
-            if !idle && waited < DRAIN_LIMIT {
+            if (!idle || waited < DRAIN_AT_LEAST) && waited < DRAIN_LIMIT {
                 return;
             }
             if idle {

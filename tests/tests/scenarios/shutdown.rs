@@ -110,8 +110,12 @@ fn sigterm_during_a_ballot_stream_loses_no_ballot() {
             };
             voter.vote(*id, Choice::YesNo(choice));
         }
-        for voter in voters.iter_mut() {
-            voter.app.update();
+        // A few frames, so the ballots are on the wire before the signal.
+        for _ in 0..3 {
+            for voter in voters.iter_mut() {
+                voter.app.update();
+            }
+            std::thread::sleep(Duration::from_millis(16));
         }
         if round == SIGNAL_AFTER {
             server.terminate();
