@@ -10,7 +10,8 @@ use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{
-    ServerProcess, TestClient, enroll_with_cli, enter_world, wait_until, world,
+    ServerProcess, TestClient, enroll_with_cli, enter_world, free_port, metric, scrape_metrics,
+    wait_until, world,
 };
 
 /// Waits for `client`'s login to be answered and returns the refusal, if any.
@@ -33,7 +34,11 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
     let member = ephemeral();
     enroll_with_cli(&data, &[(&founder, "Fay")], "founder");
     enroll_with_cli(&data, &[(&member, "Max")], "member");
-    let server = ServerProcess::start_with_args(&data, &["--max-clients", "40"]);
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = ServerProcess::start_with_args(
+        &data,
+        &["--max-clients", "40", "--metrics", &metrics.to_string()],
+    );
 
     // 44 visitors arrive for 40 places, 4 of them kept for members.
     let stop = Arc::new(AtomicBool::new(false));
@@ -49,8 +54,22 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
         stop: stop.clone(),
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
-    // Long enough for every bot to connect or to be turned away (and retry).
-    std::thread::sleep(Duration::from_secs(25));
+    // Until the visitors hold every place but the kept ones (the operator's view of it).
+    let start = std::time::Instant::now();
+    loop {
+        let in_world = metric(
+            &scrape_metrics(metrics),
+            "archipelago_links{state=\"in_world\"}",
+        );
+        if in_world >= 36.0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the visitors fill the server ({in_world} in)"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     let mut fay = TestClient::new(server.client_config("Fay", founder));
     let mut max = TestClient::new(server.client_config("Max", member));
