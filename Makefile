@@ -11,7 +11,8 @@ NAME ?=
 
 BUILD_PACKAGES := pkg-config libasound2-dev libudev-dev libx11-dev libxkbcommon-dev libwayland-dev
 RUN_PACKAGES := $(BUILD_PACKAGES) libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6
-TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth
+# procps: `kill`, with which the shutdown test sends SIGTERM.
+TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
