@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use archipelago_shared::identity::parse_key_hex;
-use archipelago_shared::protocol::{AvatarProfile, ControlChannel, ToClient};
+use archipelago_shared::protocol::{AvatarProfile, ControlChannel, Role, ToClient};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
@@ -18,23 +18,30 @@ use crate::storage::{StorageHandle, StorageReply};
 
 /// How often the registry is asked for role changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a change is kept for logins still being answered when it was read.
+const RECENT: Duration = Duration::from_secs(30);
 
-/// How far the server has read the registry's role changes.
+/// How far the server has read the registry's role changes, and the latest ones.
 #[derive(Resource, Debug, Default)]
 struct RoleCursor {
     /// `None` until the first answer, which gives only the newest cursor.
     last: Option<i64>,
     polling: bool,
+    /// Changes read in the last [`RECENT`], oldest first: a login whose role was read
+    /// before one of them, and answered after, takes it when it completes.
+    recent: Vec<([u8; 32], Role, Duration)>,
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<RoleCursor>().add_systems(
-        Update,
-        (
-            apply_role_changes.in_set(ServerSystems::Apply),
-            poll_registry.in_set(ServerSystems::Publish),
-        ),
-    );
+    app.init_resource::<RoleCursor>()
+        .add_observer(catch_up_on_login)
+        .add_systems(
+            Update,
+            (
+                apply_role_changes.in_set(ServerSystems::Apply),
+                poll_registry.in_set(ServerSystems::Publish),
+            ),
+        );
 }
 
 fn poll_registry(
@@ -50,6 +57,29 @@ fn poll_registry(
     }
 }
 
+/// A login answered just after a role change was read may carry the role from before it.
+fn catch_up_on_login(
+    trigger: On<Add, LoggedIn>,
+    cursor: Res<RoleCursor>,
+    mut links: Query<(&mut LoggedIn, &mut MessageSender<ToClient>)>,
+) {
+    let Ok((mut member, mut sender)) = links.get_mut(trigger.entity) else {
+        return;
+    };
+    let latest = cursor
+        .recent
+        .iter()
+        .rev()
+        .find(|(key, _, _)| *key == member.public_key);
+    if let Some((_, role, _)) = latest
+        && member.role != *role
+    {
+        info!("{} is now a {role} (changed while logging in)", member.name);
+        member.role = *role;
+        sender.send::<ControlChannel>(ToClient::RoleChanged { role: *role });
+    }
+}
+
 fn apply_role_changes(
     mut replies: MessageReader<StorageReply>,
     mut cursor: ResMut<RoleCursor>,
@@ -59,7 +89,12 @@ fn apply_role_changes(
         &mut MessageSender<ToClient>,
     )>,
     mut profiles: Query<&mut AvatarProfile>,
+    time: Res<Time<Real>>,
 ) {
+    let now = time.elapsed();
+    cursor
+        .recent
+        .retain(|(_, _, at)| now.saturating_sub(*at) < RECENT);
     for reply in replies.read() {
         let StorageReply::RolesChanged { result } = reply else {
             continue;
@@ -77,6 +112,7 @@ fn apply_role_changes(
             let Some(key) = parse_key_hex(key) else {
                 continue;
             };
+            cursor.recent.push((key, *role, now));
             for (mut member, avatar, mut sender) in &mut links {
                 if member.public_key != key || member.role == *role {
                     continue;
