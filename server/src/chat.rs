@@ -168,7 +168,7 @@ fn hear(
             let key = name_key(wanted);
             let Some((found, who)) = links
                 .iter()
-                .find(|(_, m, _, _, _)| name_key(&m.name) == key)
+                .find(|(_, m, _, _, _)| m.name_key == key)
                 .map(|(e, m, _, _, _)| (e, m.name.clone()))
             else {
                 // Names are short; do not echo an arbitrarily long one back.

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use archipelago_shared::identity::{LoginError, ServerIdentity, fingerprint, to_hex, verify_login};
+use archipelago_shared::identity::{
+    LoginError, ServerIdentity, fingerprint, name_key, to_hex, verify_login,
+};
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, PROTOCOL_VERSION, Role, ToClient, ToServer,
 };
@@ -55,6 +57,8 @@ pub struct Refused(Timer);
 pub struct LoggedIn {
     pub public_key: [u8; 32],
     pub name: String,
+    /// The name as names are compared ([`name_key`]), worked out once at login.
+    pub name_key: String,
     pub role: Role,
 }
 
@@ -551,6 +555,7 @@ fn apply_registry_replies(
                 let logged_in = LoggedIn {
                     public_key: claimed.0,
                     name: claimed.1.clone(),
+                    name_key: name_key(&claimed.1),
                     role: member.role,
                 };
                 info!(

@@ -287,6 +287,7 @@ mod tests {
         LoggedIn {
             public_key: key,
             name: "Ada".into(),
+            name_key: "ada".into(),
             role,
         }
     }
