@@ -21,6 +21,7 @@ use lightyear::prelude::input::native::InputMarker;
 use lightyear::prelude::*;
 
 use crate::clock::{ServerClock, local_millis};
+use crate::transport::{AcceptedCertificate, ServerConnection, Trust};
 use crate::{ClientConfig, ClientSystems};
 
 /// Where the client stands, in the words the HUD uses.
@@ -129,10 +130,7 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
             PeerAddr(config.server),
             ReplicationReceiver,
             netcode,
-            WebTransportClientIo {
-                certificate_digest: config.cert_digest.clone(),
-                target: None,
-            },
+            ServerConnection,
         ))
         .id();
     commands.trigger(Connect { entity: client });
@@ -178,11 +176,17 @@ fn cause_of(reason: &DisconnectedReason) -> Cause {
 }
 
 /// Turns a lightyear disconnect reason into words for a person.
-fn explain(reason: &DisconnectedReason, server: SocketAddr) -> String {
+fn explain(reason: &DisconnectedReason, config: &ClientConfig) -> String {
+    let server = config.shown_address();
     match cause_of(reason) {
-        Cause::Certificate => format!(
+        Cause::Certificate if config.trust() == Trust::Pinned => format!(
             "The server at {server} presented a certificate that does not match the digest you \
              gave (--cert-digest). Ask its host for the current digest."
+        ),
+        Cause::Certificate => format!(
+            "The server at {server} presented a certificate that no authority this computer \
+             trusts issued for that name. Ask its host for the certificate's digest \
+             (--cert-digest) or for the authority's certificate (--ca-file)."
         ),
         Cause::Silence => {
             format!("No server answered at {server}. Is it running, and is the address right?")
@@ -275,7 +279,7 @@ fn watch_connection(
                     })
                 } else {
                     Some(ConnectionState::Failed {
-                        reason: explain(&d.reason, config.server),
+                        reason: explain(&d.reason, &config),
                     })
                 }
             } else {
@@ -287,7 +291,7 @@ fn watch_connection(
         }
         ConnectionState::LoggingIn | ConnectionState::InWorld => {
             disconnected.map(|d| ConnectionState::Failed {
-                reason: explain(&d.reason, config.server),
+                reason: explain(&d.reason, &config),
             })
         }
         ConnectionState::Failed { .. } => None,
@@ -309,6 +313,7 @@ fn receive_messages(
     >,
     client: Single<Entity, With<Client>>,
     config: Res<ClientConfig>,
+    accepted: Res<AcceptedCertificate>,
     mut state: ResMut<ConnectionState>,
     mut session: ResMut<Session>,
     mut clock: ResMut<ServerClock>,
@@ -326,7 +331,8 @@ fn receive_messages(
                 tick_hz,
                 server,
             } => {
-                if let Err(other) = check_server(&config.cert_digest, &server) {
+                let accepted = accepted.digest().unwrap_or_default();
+                if let Err(other) = check_server(&accepted, &server) {
                     warn!("not logging in: {other}");
                     *state = ConnectionState::Failed {
                         reason: format!("Not logging in to {}: {other}.", config.server),
@@ -519,9 +525,14 @@ mod tests {
         );
         let bare = transport_failure(anyhow::anyhow!("endpoint stopping"));
         assert_eq!(transport_words(&bare).as_deref(), Some("endpoint stopping"));
-        let server: SocketAddr = "127.0.0.1:7447".parse().unwrap();
+        let config = ClientConfig::new(
+            "127.0.0.1:7447".parse().unwrap(),
+            "ab".repeat(32),
+            "Ada".into(),
+            ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+        );
         assert_eq!(
-            explain(&closed, server),
+            explain(&closed, &config),
             "Lost the connection to 127.0.0.1:7447 (failed to connect: connection closed by \
              peer: 0)."
         );

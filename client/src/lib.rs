@@ -16,6 +16,7 @@ pub mod recognition;
 #[cfg(feature = "render")]
 pub mod render;
 pub mod tours;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,8 +32,15 @@ use lightyear::prelude::client::ClientPlugins;
 #[derive(Resource, Clone, Debug)]
 pub struct ClientConfig {
     pub server: SocketAddr,
-    /// SHA-256 digest of the server's certificate, plain hex.
+    /// The server's host name, when it was given by name: its certificate must be issued for
+    /// it (see transport.rs).
+    pub server_name: Option<String>,
+    /// SHA-256 digest of the server's certificate, plain hex: the server must present exactly
+    /// that certificate. Empty: certificate authorities vouch for it instead.
     pub cert_digest: String,
+    /// Certificate authorities trusted besides the system's (`--ca-file`).
+    pub extra_authorities:
+        Vec<aeronet_webtransport::wtransport::tls::rustls::pki_types::CertificateDer<'static>>,
     pub name: String,
     pub key: SigningKey,
     pub tick_hz: u32,
@@ -44,7 +52,9 @@ impl ClientConfig {
     pub fn new(server: SocketAddr, cert_digest: String, name: String, key: SigningKey) -> Self {
         Self {
             server,
+            server_name: None,
             cert_digest,
+            extra_authorities: Vec::new(),
             name,
             key,
             tick_hz: DEFAULT_TICK_HZ,
@@ -84,6 +94,7 @@ impl Plugin for NetworkPlugin {
         );
         app.add_plugins((
             connection::plugin,
+            transport::plugin,
             control::plugin,
             parcels::plugin,
             governance::plugin,

@@ -37,7 +37,6 @@ use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use lightyear::prelude::server::ServerPlugins;
-use lightyear::webtransport::prelude::Identity;
 
 use crate::storage::{Storage, StorageHandle};
 
@@ -95,6 +94,7 @@ impl Plugin for ServerPlugin {
             storage::plugin,
             refusal_log::plugin,
             network::plugin,
+            tls::plugin,
             packet_guard::plugin,
             login::plugin,
             roles::plugin,
@@ -192,7 +192,7 @@ pub fn footprints<'a>(
 pub fn build_app(
     config: ServerConfig,
     world: World,
-    identity: Identity,
+    certificates: tls::Certificates,
     storage: StorageHandle,
     log: bool,
 ) -> App {
@@ -210,13 +210,13 @@ pub fn build_app(
     app.insert_resource(login::ThisServer(
         archipelago_shared::identity::ServerIdentity {
             nation: world.nation.name.clone(),
-            certificate: tls::digest_of(&identity).unwrap_or_default(),
+            certificate: certificates.digest().to_owned(),
         },
     ));
     app.insert_resource(WorldColliders::new(&world));
     app.insert_resource(world);
     app.insert_resource(storage);
-    app.insert_resource(network::TlsIdentity(identity));
+    app.insert_resource(certificates);
     app.insert_resource(ServerSettings { config });
     app.init_resource::<ShutdownFlag>();
     app.add_plugins(ServerPlugin);

@@ -5,12 +5,13 @@ mod cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use archipelago_server::admission::Admission;
 use archipelago_server::network::MAX_CLIENTS;
 use archipelago_server::storage::Storage;
-use archipelago_server::tls::{TlsSource, load_identity, write_digest};
+use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
 use archipelago_shared::parcels::{
     Actor, OwnerClaim, ParcelFilter, ParcelInfo, ParcelRequest, StatusChoice, StatusKind, percent,
@@ -59,12 +60,17 @@ struct Cli {
     /// Count loopback connections against --max-per-ip and --max-pending too.
     #[arg(long)]
     limit_loopback: bool,
-    /// PEM certificate chain for a real deployment (default: a fresh self-signed certificate).
+    /// PEM certificate chain for a real deployment, from a certificate authority (default: a
+    /// self-signed certificate, made anew every 10.5 days). Read again when the file changes.
     #[arg(long, requires = "key")]
     cert: Option<PathBuf>,
     /// PEM private key matching --cert.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
+    /// How long each self-signed certificate is valid, in seconds (at most 14 days, the
+    /// default); a new one is made with a quarter of it left.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "cert")]
+    self_signed_validity: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -220,25 +226,28 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
             limit_loopback: cli.limit_loopback,
         },
     };
-    let tls = match (cli.cert, cli.key) {
-        (Some(cert), Some(key)) => TlsSource::Pem { cert, key },
-        _ => TlsSource::SelfSigned,
+    let tls = match (cli.cert, cli.key, cli.self_signed_validity) {
+        (Some(cert), Some(key), _) => TlsSource::Pem { cert, key },
+        (_, _, Some(seconds)) => TlsSource::SelfSigned {
+            validity: Duration::from_secs(seconds),
+        },
+        _ => TlsSource::self_signed(),
     };
     if let Some(addr) = cli.metrics {
         archipelago_server::telemetry::serve(addr)
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         println!("metrics at http://{addr}/metrics");
     }
-    let (identity, digest) = load_identity(&tls)?;
+    let mut certificates = Certificates::new(tls)?;
     let (storage, _runtime) = open_storage(&config, &world)?;
-    let digest_file = write_digest(&config.data_dir, &digest)?;
-    println!("certificate digest: {digest}");
+    let digest_file = certificates.write_digests_to(&config.data_dir)?;
+    println!("certificate digest: {}", certificates.digest());
     println!(
         "(written to {}; clients pass it as --cert-digest)",
         digest_file.display()
     );
 
-    let mut app = build_app(config, world, identity, storage, true);
+    let mut app = build_app(config, world, certificates, storage, true);
     let flag = app.world().resource::<ShutdownFlag>().clone();
     ctrlc_stop(flag);
     match app.run() {

@@ -3,25 +3,35 @@
 
 use std::time::Duration;
 
+use aeronet_webtransport::server::{ServerConfig, WebTransportServer};
 use archipelago_shared::protocol::PROTOCOL_ID;
+use bevy::ecs::system::EntityCommand;
 use bevy::prelude::*;
 use lightyear::connection::client::Disconnected;
-use lightyear::link::{UnlinkReason, Unlinked, server::LinkOf};
+use lightyear::link::{LinkStart, Linked, Linking, UnlinkReason, Unlinked, server::LinkOf};
 use lightyear::netcode::NetcodeServer;
 use lightyear::netcode::server_plugin::NetcodeConfig;
 use lightyear::prelude::server::*;
 use lightyear::prelude::*;
-use lightyear::webtransport::prelude::Identity;
+use lightyear_aeronet::AeronetLinkOf;
 
 use crate::ServerSettings;
 use crate::shutdown::ShuttingDown;
+use crate::tls::{Certificates, server_tls_config};
 
 /// How often replicated state goes out to clients.
 const REPLICATION_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The TLS identity the endpoint presents.
-#[derive(Resource)]
-pub struct TlsIdentity(pub Identity);
+/// How often an idle connection is pinged, and how long silence lasts before it is closed.
+const KEEP_ALIVE: Duration = Duration::from_secs(1);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WebTransport endpoint. It is opened here rather than by lightyear's
+/// `WebTransportServerIo`, which fixes its certificate at start: this one asks the
+/// certificate slot at each handshake, so a renewed certificate needs no restart.
+#[derive(Component, Debug)]
+#[require(Server)]
+struct Endpoint;
 
 /// Present once the endpoint listens.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -30,6 +40,7 @@ pub struct Listening;
 pub(crate) fn plugin(app: &mut App) {
     app.insert_resource(ReplicationMetadata::new(REPLICATION_INTERVAL));
     app.add_systems(Startup, start_server);
+    app.add_observer(open_endpoint);
     app.add_observer(on_started);
     app.add_observer(on_unlinked);
     app.add_observer(on_new_link);
@@ -42,7 +53,7 @@ pub(crate) fn plugin(app: &mut App) {
 /// "full".
 pub const MAX_CLIENTS: usize = 2048;
 
-fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<TlsIdentity>) {
+fn start_server(mut commands: Commands, settings: Res<ServerSettings>) {
     let bind = settings.config.bind;
     // The netcode key only frames packets; who a client is gets proven by its ed25519 login.
     let netcode = NetcodeServer::new(NetcodeConfig {
@@ -56,20 +67,38 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>, tls: Res<
         ..default()
     });
     let server = commands
-        .spawn((
-            Name::new("Server"),
-            netcode,
-            LocalAddr(bind),
-            WebTransportServerIo {
-                certificate: tls.0.clone_identity(),
-            },
-        ))
+        .spawn((Name::new("Server"), netcode, LocalAddr(bind), Endpoint))
         .id();
     commands.trigger(Start { entity: server });
     info!(
         "starting server on {bind} for at most {} people",
         settings.config.max_clients
     );
+}
+
+/// Opens the QUIC endpoint when lightyear starts the server link. Sessions it accepts become
+/// links through lightyear's own WebTransport plugin, as with `WebTransportServerIo`.
+fn open_endpoint(
+    trigger: On<LinkStart>,
+    endpoints: Query<&LocalAddr, (With<Endpoint>, Without<Linking>, Without<Linked>)>,
+    certificates: Res<Certificates>,
+    mut commands: Commands,
+) -> Result {
+    let Ok(local) = endpoints.get(trigger.entity) else {
+        return Ok(());
+    };
+    let config = ServerConfig::builder()
+        .with_bind_address(local.0)
+        .with_custom_tls(server_tls_config(certificates.slot()))
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        .max_idle_timeout(Some(IDLE_TIMEOUT))?
+        .build();
+    let link = trigger.entity;
+    commands.queue(move |world: &mut World| {
+        let transport = world.spawn((AeronetLinkOf(link), Name::new("WebTransport endpoint")));
+        WebTransportServer::open(config).apply(transport);
+    });
+    Ok(())
 }
 
 fn on_started(trigger: On<Add, Started>, mut commands: Commands, settings: Res<ServerSettings>) {

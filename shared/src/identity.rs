@@ -130,6 +130,12 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 of bytes in lowercase hex: how a certificate's digest is written and pinned.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    to_hex(&Sha256::digest(bytes))
+}
+
 /// Parses 64 hex characters into a 32-byte key.
 pub fn parse_key_hex(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {

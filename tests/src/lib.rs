@@ -12,7 +12,7 @@ use archipelago_client::assembly::{AssemblyAnswers, SendAssembly};
 use archipelago_client::connection::{ConnectionState, Request, Session};
 use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
-use archipelago_server::tls::{TlsSource, load_identity};
+use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
 use archipelago_shared::assembly::{AssemblyRequest, HallSession, InOverflow};
 use archipelago_shared::governance::tally::Choice;
@@ -58,7 +58,8 @@ impl TestServer {
     /// Starts a server on an existing data directory (to test restarts).
     pub fn start_with_data(data_dir: PathBuf) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let (identity, digest) = load_identity(&TlsSource::SelfSigned).expect("self-signed cert");
+        let certificates = Certificates::new(TlsSource::self_signed()).expect("self-signed cert");
+        let digest = certificates.digest().to_owned();
         let config = ServerConfig {
             bind: addr,
             tick_hz: archipelago_shared::protocol::DEFAULT_TICK_HZ,
@@ -79,7 +80,7 @@ impl TestServer {
                 let mut app = build_app(
                     config,
                     world,
-                    identity,
+                    certificates,
                     storage,
                     std::env::var_os("ARCHIPELAGO_TEST_LOG").is_some(),
                 );

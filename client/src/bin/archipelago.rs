@@ -11,6 +11,7 @@ use archipelago_client::render::plots::SelectedParcel;
 use archipelago_client::render::screenshot::{GovernanceShots, ScreenshotPlan};
 use archipelago_client::render::tours::TourOnArrival;
 use archipelago_client::tours::Tours;
+use archipelago_client::transport::parse_server;
 use archipelago_client::{ClientConfig, add_client_plugins, render};
 use archipelago_shared::identity::validate_name;
 use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
@@ -23,16 +24,22 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "archipelago", version, about = "The Archipelago client")]
 struct Cli {
-    /// Server address (IPv4 and UDP port). Default: a server on this machine.
-    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
-    server: SocketAddr,
+    /// Server: ADDRESS:PORT (IPv4) or NAME:PORT. Default: a server on this machine.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)).to_string())]
+    server: String,
     /// Your display name (remembered for next time).
     #[arg(long)]
     name: Option<String>,
     /// SHA-256 digest of the server's certificate, plain hex, as the server prints it.
-    /// Default: read from DATA_DIR/cert-digest.txt, where a local server writes it.
+    /// Default: for a server given by address, read from DATA_DIR/cert-digest.txt, where a
+    /// local server writes it; for one given by name, none: certificate authorities vouch
+    /// for its certificate instead.
     #[arg(long)]
     cert_digest: Option<String>,
+    /// Also trust the certificate authorities in this PEM file (for a server whose
+    /// certificate a private authority issued).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// The local server's data directory, to find its certificate digest.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
@@ -114,13 +121,25 @@ fn main() -> anyhow::Result<()> {
     };
     let key = load_or_create(&identity_path)?;
     let name = resolve_name(cli.name.as_deref(), &identity_path)?;
-    // Without a digest the connection fails with a message on screen that says what to do.
+    let (server, server_name) = parse_server(&cli.server).map_err(anyhow::Error::msg)?;
+    // A local server's digest is in its data directory. Without any digest, certificate
+    // authorities must vouch for the server; if none does, the connection fails with a
+    // message on screen that says what to do.
+    let by_authorities = server_name.is_some() || cli.ca_file.is_some();
     let cert_digest = cli
         .cert_digest
-        .or_else(|| std::fs::read_to_string(cli.data_dir.join("cert-digest.txt")).ok())
+        .or_else(|| {
+            (!by_authorities)
+                .then(|| std::fs::read_to_string(cli.data_dir.join("cert-digest.txt")).ok())
+                .flatten()
+        })
         .map(|d| d.trim().to_owned())
         .unwrap_or_default();
-    let mut config = ClientConfig::new(cli.server, cert_digest, name, key);
+    let mut config = ClientConfig::new(server, cert_digest, name, key);
+    config.server_name = server_name;
+    if let Some(path) = &cli.ca_file {
+        config.trust_ca_file(path).map_err(anyhow::Error::msg)?;
+    }
     config.tick_hz = cli.tick_hz;
 
     let mut app = App::new();

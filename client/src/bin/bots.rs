@@ -8,6 +8,7 @@ use anyhow::Context;
 use archipelago_client::ClientConfig;
 use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
 use archipelago_client::identity::ephemeral;
+use archipelago_client::transport::parse_server;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
 use archipelago_shared::world::load_world_dir;
@@ -20,12 +21,16 @@ use clap::Parser;
     about = "Run headless Archipelago bots against a server"
 )]
 struct Cli {
-    /// Server address (IPv4).
-    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
-    server: SocketAddr,
-    /// The server certificate's SHA-256 digest, plain hex (the server prints it).
-    #[arg(long, required_unless_present = "print_keys")]
+    /// Server: ADDRESS:PORT (IPv4) or NAME:PORT.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)).to_string())]
+    server: String,
+    /// The server certificate's SHA-256 digest, plain hex (the server prints it). Without
+    /// it, certificate authorities must vouch for the server's certificate.
+    #[arg(long)]
     cert_digest: Option<String>,
+    /// Also trust the certificate authorities in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// How many bots.
     #[arg(long, default_value_t = 10)]
     count: usize,
@@ -78,12 +83,17 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let world = load_world_dir(&cli.world).context("the world data is invalid")?;
+    let (server, server_name) = parse_server(&cli.server).map_err(anyhow::Error::msg)?;
     let mut template = ClientConfig::new(
-        cli.server,
+        server,
         cli.cert_digest.unwrap_or_default().trim().to_owned(),
         String::new(),
         ephemeral(),
     );
+    template.server_name = server_name;
+    if let Some(path) = &cli.ca_file {
+        template.trust_ca_file(path).map_err(anyhow::Error::msg)?;
+    }
     template.tick_hz = cli.tick_hz;
     let config = SwarmConfig {
         template,

@@ -4,6 +4,7 @@
 
 mod assembly_procedure;
 mod bots_fill_the_world;
+mod certificates;
 mod chat;
 mod clock;
 mod events;
