@@ -16,7 +16,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test fuzz bench bench-ballots bench-assembly server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test fuzz bench bench-ballots bench-assembly bench-flood server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -91,6 +91,11 @@ bench:
 ## bench-ballots: 1,000 bots vote at once, then again every second for 10 s (BENCHMARKS.md).
 bench-ballots:
 	bash tests/bench/ballots.sh
+
+## bench-flood: 50 members voting, alone and then while 50 visitors flood founder-only
+## requests (BENCHMARKS.md).
+bench-flood:
+	bash tests/bench/flood.sh
 
 ## bench-assembly: 200 bots in session in one town hall, 20 outside, for 60 s (BENCHMARKS.md).
 bench-assembly:

@@ -34,6 +34,8 @@ pub struct BotStats {
     pub in_world_for: Duration,
     pub bytes_received: usize,
     pub teleports_requested: u32,
+    /// Founder-only requests sent by a flooding bot.
+    pub requests_flooded: u32,
 }
 
 /// The bot's brain: where it is heading and when it changes its mind.
@@ -51,7 +53,14 @@ pub struct BotPlugin {
     pub seed: u64,
     pub behaviour: Behaviour,
     pub voting: Option<Voting>,
+    /// Send founder-only requests (open and close proposals, give parcels away, call off
+    /// events) at [`FLOOD_HZ`], as a hostile visitor would: a load for the server's checks.
+    pub flood: bool,
 }
+
+/// Requests per second a flooding bot sends: past the server's per-link allowance (20 a
+/// second), so both the allowance and the role checks behind it are exercised.
+pub const FLOOD_HZ: f64 = 30.0;
 
 /// Bots that vote: a random valid ballot as soon as the proposal is open, then another
 /// (replacing it) about every `every`.
@@ -147,6 +156,13 @@ impl Plugin for BotPlugin {
             })
             .add_systems(Update, attend.in_set(ClientSystems::Control));
         }
+        if self.flood {
+            app.insert_resource(Flood {
+                sent: 0,
+                next: Duration::ZERO,
+            })
+            .add_systems(Update, flood.in_set(ClientSystems::Control));
+        }
         if let Some(voting) = self.voting {
             app.insert_resource(VotingBrain {
                 voting,
@@ -180,6 +196,48 @@ fn vote(
         proposal: id,
         choice,
     });
+}
+
+/// How far a flooding bot is.
+#[derive(Resource)]
+struct Flood {
+    sent: u32,
+    next: Duration,
+}
+
+/// Once in the world, sends founder-only requests at [`FLOOD_HZ`], a different one each time.
+fn flood(
+    mut flood: ResMut<Flood>,
+    state: Res<ConnectionState>,
+    time: Res<Time>,
+    mut stats: ResMut<BotStats>,
+    mut requests: MessageWriter<Request>,
+) {
+    use archipelago_shared::events::EventRequest;
+    use archipelago_shared::governance::GovernanceRequest;
+    use archipelago_shared::parcels::{OwnerClaim, ParcelRequest};
+    if *state != ConnectionState::InWorld {
+        return;
+    }
+    let now = time.elapsed();
+    let every = Duration::from_secs_f64(1.0 / FLOOD_HZ);
+    while flood.next <= now {
+        flood.next = flood.next.max(now.saturating_sub(every)) + every;
+        let n = flood.sent;
+        flood.sent += 1;
+        stats.requests_flooded += 1;
+        let proposal = u64::from(n % 8) + 1;
+        requests.write(Request(match n % 4 {
+            0 => ToServer::Governance(GovernanceRequest::Open(proposal)),
+            1 => ToServer::Governance(GovernanceRequest::Close(proposal)),
+            2 => ToServer::Parcel(ParcelRequest::Assign {
+                parcel: "capital-1".into(),
+                owner: OwnerClaim::Member(format!("flood {n}")),
+                expected_version: 0,
+            }),
+            _ => ToServer::Event(EventRequest::Cancel(i64::from(n % 8) + 1)),
+        }));
+    }
 }
 
 /// When an attending bot next raises or lowers its hand, chats, or (chairing) acts.
@@ -399,6 +457,8 @@ pub struct SwarmConfig {
     pub seed: u64,
     pub behaviour: Behaviour,
     pub voting: Option<Voting>,
+    /// Bots that flood founder-only requests (see [`BotPlugin::flood`]).
+    pub flood: bool,
     /// Derive each bot's key from the seed (so they can be enrolled as members beforehand)
     /// instead of a fresh random key.
     pub stable_keys: bool,
@@ -421,6 +481,7 @@ pub struct SwarmReport {
     /// Median over bots of bytes received per second in the world.
     pub median_down_bytes_per_s: f64,
     pub teleports_requested: u32,
+    pub requests_flooded: u32,
     pub ballots_sent: u32,
     /// Ballots the server confirmed stored.
     pub ballots_acked: u32,
@@ -484,6 +545,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
                 seed: config.seed.wrapping_add(i as u64),
                 behaviour: config.behaviour,
                 voting: config.voting,
+                flood: config.flood,
             };
             bot_app(bot, world.clone(), brain, &runtime)
         })
@@ -508,6 +570,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         median_most_avatars_seen: 0,
         median_down_bytes_per_s: 0.0,
         teleports_requested: 0,
+        requests_flooded: 0,
         ballots_sent: 0,
         ballots_acked: 0,
         ballots_refused: 0,
@@ -530,6 +593,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         let stats = world.resource::<BotStats>();
         let state = world.resource::<ConnectionState>();
         report.teleports_requested += stats.teleports_requested;
+        report.requests_flooded += stats.requests_flooded;
         if stats.in_world_since.is_some() {
             report.connected += 1;
             let busiest = stats.avatars_seen.iter().copied().max().unwrap_or(0);

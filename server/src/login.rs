@@ -582,14 +582,14 @@ fn apply_registry_replies(
                     protocity: arrived_at,
                 });
             }
-            Err(taken @ StorageError::NameTaken(_)) => {
+            Err(refusal @ (StorageError::NameTaken(_) | StorageError::Busy)) => {
                 refuse(
                     &mut commands,
                     &mut refusals,
                     link,
                     &mut sender,
                     remote,
-                    taken.to_string(),
+                    refusal.to_string(),
                 );
             }
             Err(error) => {

@@ -64,6 +64,10 @@ struct Cli {
     vote: Option<u64>,
     #[arg(long, default_value_t = 1.0)]
     vote_every: f64,
+    /// Send founder-only requests 30 times a second, as hostile visitors would (a load test
+    /// of the server's checks; they are all refused).
+    #[arg(long)]
+    flood: bool,
     /// Derive the bots' keys from --seed instead of random keys (to enroll them first).
     #[arg(long)]
     stable_keys: bool,
@@ -112,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             proposal,
             every: Duration::from_secs_f64(cli.vote_every.max(0.05)),
         }),
+        flood: cli.flood,
         stable_keys: cli.stable_keys || cli.vote.is_some(),
         stop: Default::default(),
     };

@@ -53,6 +53,8 @@ pub const DATABASE_FILE: &str = "archipelago.db";
 pub enum StorageError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{BUSY}")]
+    Busy,
     #[error(
         "no member matches `{0}` (give a name, a whole key, or its first {MIN_KEY_PREFIX} or more hex digits)"
     )]
@@ -611,6 +613,59 @@ pub enum GovernanceCommand {
 /// Most ballots stored by one commit.
 const MAX_BALLOT_BATCH: usize = 2048;
 
+/// What a request is told when the database has as much of its work as it may take.
+pub const BUSY: &str = "the server is busy; try again in a moment";
+
+/// Most database jobs one link may have waiting or running at once: a person's client
+/// has one or two; more is a flood, answered [`BUSY`] instead of queued.
+pub const JOBS_PER_LINK: usize = 8;
+/// Most database jobs asked for by all links together.
+pub const JOBS_FROM_LINKS: usize = 1024;
+/// Most ballots waiting for a commit: a whole nation voting at once fits many times over.
+pub const BALLOTS_WAITING: usize = 16 * 1024;
+
+/// Counts the database jobs links asked for, to answer [`BUSY`] past the bounds above.
+#[derive(Default)]
+struct LinkJobs {
+    per_link: std::sync::Mutex<std::collections::HashMap<Entity, usize>>,
+}
+
+/// A job's place in [`LinkJobs`], given back when it ends.
+struct LinkJob {
+    jobs: Arc<LinkJobs>,
+    link: Entity,
+}
+
+impl LinkJobs {
+    /// Takes a place for one more of `link`'s jobs, if it and everyone together are under
+    /// their bounds.
+    fn admit(self: &Arc<Self>, link: Entity) -> Option<LinkJob> {
+        let mut per_link = self.per_link.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = per_link.values().sum();
+        let mine = per_link.entry(link).or_default();
+        if *mine >= JOBS_PER_LINK || total >= JOBS_FROM_LINKS {
+            return None;
+        }
+        *mine += 1;
+        Some(LinkJob {
+            jobs: self.clone(),
+            link,
+        })
+    }
+}
+
+impl Drop for LinkJob {
+    fn drop(&mut self) {
+        let mut per_link = self.jobs.per_link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_link.get_mut(&self.link) {
+            *count -= 1;
+            if *count == 0 {
+                per_link.remove(&self.link);
+            }
+        }
+    }
+}
+
 type BallotQueue =
     tokio::sync::mpsc::UnboundedSender<(Entity, governance::CastBallot, std::time::Instant)>;
 type MinutesQueue = tokio::sync::mpsc::UnboundedSender<MinutesJob>;
@@ -626,6 +681,10 @@ pub struct StorageHandle {
     minutes: MinutesQueue,
     /// Jobs handed to the runtime and not finished yet (their reply sent).
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// The jobs links asked for, bounded.
+    link_jobs: Arc<LinkJobs>,
+    /// Ballots sent to the writer and not yet taken into a commit.
+    ballots_waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// The ballot and minutes writers, which end once their queues are closed.
     writers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -634,7 +693,13 @@ impl StorageHandle {
     pub fn new(storage: Storage, runtime: Arc<tokio::runtime::Runtime>) -> Self {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let (ballots, queue) = tokio::sync::mpsc::unbounded_channel();
-        let ballot_writer = runtime.spawn(write_ballots(storage.clone(), queue, sender.clone()));
+        let ballots_waiting = Arc::<std::sync::atomic::AtomicUsize>::default();
+        let ballot_writer = runtime.spawn(write_ballots(
+            storage.clone(),
+            queue,
+            ballots_waiting.clone(),
+            sender.clone(),
+        ));
         let (minutes, queue) = tokio::sync::mpsc::unbounded_channel();
         let minutes_writer = runtime.spawn(write_minutes(storage.clone(), queue));
         Self {
@@ -645,6 +710,8 @@ impl StorageHandle {
             ballots,
             minutes,
             in_flight: Arc::default(),
+            link_jobs: Arc::default(),
+            ballots_waiting,
             writers: vec![ballot_writer, minutes_writer],
         }
     }
@@ -668,22 +735,51 @@ impl StorageHandle {
         });
     }
 
+    /// Runs a job `link` asked for, or, when that link or all links together have as many
+    /// waiting as they may, answers at once with the reply `busy` makes from [`BUSY`].
+    fn spawn_for(
+        &self,
+        link: Entity,
+        busy: impl FnOnce(String) -> StorageReply,
+        job: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        match self.link_jobs.admit(link) {
+            Some(place) => self.spawn(async move {
+                job.await;
+                drop(place);
+            }),
+            None => {
+                metrics::counter!("archipelago_storage_busy_total").increment(1);
+                let _ = self.sender.send(busy(BUSY.to_owned()));
+            }
+        }
+    }
+
     /// Records a session in the background; the reply carries its number.
     pub fn open_session(&self, link: Entity, record: assembly::SessionRecord) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let protocity = record.protocity.clone();
-            let result = storage.open_session(record).await.map_err(|e| {
-                error!("recording a session failed: {e}");
-                e.for_client()
-            });
-            let _ = sender.send(StorageReply::SessionOpened {
+        let busy_protocity = record.protocity.clone();
+        self.spawn_for(
+            link,
+            |busy| StorageReply::SessionOpened {
                 link,
-                protocity,
-                result,
-            });
-        });
+                protocity: busy_protocity,
+                result: Err(busy),
+            },
+            async move {
+                let protocity = record.protocity.clone();
+                let result = storage.open_session(record).await.map_err(|e| {
+                    error!("recording a session failed: {e}");
+                    e.for_client()
+                });
+                let _ = sender.send(StorageReply::SessionOpened {
+                    link,
+                    protocity,
+                    result,
+                });
+            },
+        );
     }
 
     /// Appends a line to a session's minutes (lines are written in the order given).
@@ -700,23 +796,31 @@ impl StorageHandle {
     pub fn moderate(&self, link: Entity, subject: Entity, moderation: assembly::Moderation) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let result = storage
-                .moderate(&moderation)
-                .await
-                .map(Box::new)
-                .map_err(|e| {
-                    if matches!(e, StorageError::Database(_)) {
-                        error!("storing a moderation action failed: {e}");
-                    }
-                    e.for_client()
-                });
-            let _ = sender.send(StorageReply::Moderated {
+        self.spawn_for(
+            link,
+            |busy| StorageReply::Moderated {
                 link,
                 subject,
-                result,
-            });
-        });
+                result: Err(busy),
+            },
+            async move {
+                let result = storage
+                    .moderate(&moderation)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| {
+                        if matches!(e, StorageError::Database(_)) {
+                            error!("storing a moderation action failed: {e}");
+                        }
+                        e.for_client()
+                    });
+                let _ = sender.send(StorageReply::Moderated {
+                    link,
+                    subject,
+                    result,
+                });
+            },
+        );
     }
 
     /// Schedules or calls off an event in the background, for a founder.
@@ -729,27 +833,36 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
-            let result = match &request {
-                archipelago_shared::events::EventRequest::Schedule(draft) => {
-                    storage.schedule_event(&by, draft, &ids).await
-                }
-                archipelago_shared::events::EventRequest::Cancel(id) => {
-                    storage.cancel_event(*id).await
-                }
-            };
-            let result = result.map_err(|e| {
-                if !matches!(e, StorageError::Event(_)) {
-                    error!("events failed on {request:?}: {e}");
-                }
-                e.for_client()
-            });
-            let _ = sender.send(StorageReply::EventChanged(EventChange {
-                link: Some(link),
-                result,
-            }));
-        });
+        self.spawn_for(
+            link,
+            |busy| {
+                StorageReply::EventChanged(EventChange {
+                    link: Some(link),
+                    result: Err(busy),
+                })
+            },
+            async move {
+                let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+                let result = match &request {
+                    archipelago_shared::events::EventRequest::Schedule(draft) => {
+                        storage.schedule_event(&by, draft, &ids).await
+                    }
+                    archipelago_shared::events::EventRequest::Cancel(id) => {
+                        storage.cancel_event(*id).await
+                    }
+                };
+                let result = result.map_err(|e| {
+                    if !matches!(e, StorageError::Event(_)) {
+                        error!("events failed on {request:?}: {e}");
+                    }
+                    e.for_client()
+                });
+                let _ = sender.send(StorageReply::EventChanged(EventChange {
+                    link: Some(link),
+                    result,
+                }));
+            },
+        );
     }
 
     /// Checks and stores a founder's change to the standing in the background.
@@ -763,23 +876,30 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
-            let result = storage
-                .record_standing(&request, &by, founded, &ids)
-                .await
-                .map(|standing| Box::new((standing, request.describe())))
-                .map_err(|e| {
-                    if !matches!(e, StorageError::Recognition(_)) {
-                        error!("recording {request:?} failed: {e}");
-                    }
-                    e.for_client()
-                });
-            let _ = sender.send(StorageReply::Recognition {
+        self.spawn_for(
+            link,
+            |busy| StorageReply::Recognition {
                 link: Some(link),
-                result,
-            });
-        });
+                result: Err(busy),
+            },
+            async move {
+                let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+                let result = storage
+                    .record_standing(&request, &by, founded, &ids)
+                    .await
+                    .map(|standing| Box::new((standing, request.describe())))
+                    .map_err(|e| {
+                        if !matches!(e, StorageError::Recognition(_)) {
+                            error!("recording {request:?} failed: {e}");
+                        }
+                        e.for_client()
+                    });
+                let _ = sender.send(StorageReply::Recognition {
+                    link: Some(link),
+                    result,
+                });
+            },
+        );
     }
 
     /// Appends footprints that changed, then reads the standing back, in the background.
@@ -827,14 +947,21 @@ impl StorageHandle {
     pub fn moderation_log(&self, link: Entity) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let newest = archipelago_shared::assembly::MODERATION_LOG_LINES as u32;
-            let result = storage.moderation_log(Some(newest)).await.map_err(|e| {
-                error!("reading the moderation log failed: {e}");
-                e.for_client()
-            });
-            let _ = sender.send(StorageReply::ModerationLog { link, result });
-        });
+        self.spawn_for(
+            link,
+            |busy| StorageReply::ModerationLog {
+                link,
+                result: Err(busy),
+            },
+            async move {
+                let newest = archipelago_shared::assembly::MODERATION_LOG_LINES as u32;
+                let result = storage.moderation_log(Some(newest)).await.map_err(|e| {
+                    error!("reading the moderation log failed: {e}");
+                    e.for_client()
+                });
+                let _ = sender.send(StorageReply::ModerationLog { link, result });
+            },
+        );
     }
 
     /// Reads every event in the background (to notice the admin CLI's changes).
@@ -864,9 +991,23 @@ impl StorageHandle {
 
     /// Queues a ballot for the next commit; the reply comes once it is on disk (or refused).
     pub fn cast_ballot(&self, link: Entity, cast: governance::CastBallot) {
+        use std::sync::atomic::Ordering;
+        let received = std::time::Instant::now();
+        if self.ballots_waiting.fetch_add(1, Ordering::SeqCst) >= BALLOTS_WAITING {
+            self.ballots_waiting.fetch_sub(1, Ordering::SeqCst);
+            metrics::counter!("archipelago_storage_busy_total").increment(1);
+            let _ = self.sender.send(StorageReply::Ballots(vec![BallotOutcome {
+                link,
+                proposal: cast.signed.ballot.proposal,
+                voter: archipelago_shared::identity::to_hex(&cast.signed.ballot.voter),
+                result: Err(BUSY.to_owned()),
+                received,
+            }]));
+            return;
+        }
         metrics::counter!("archipelago_ballots_queued_total").increment(1);
         // The writer lives as long as the runtime; a send error means shutdown.
-        let _ = self.ballots.send((link, cast, std::time::Instant::now()));
+        let _ = self.ballots.send((link, cast, received));
     }
 
     /// Runs a founder's (or the clock's) governance change in the background.
@@ -879,12 +1020,12 @@ impl StorageHandle {
     ) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
+        let asked = match &command {
+            GovernanceCommand::Create(_) => None,
+            GovernanceCommand::Open(id) | GovernanceCommand::Close(id) => Some(*id),
+        };
+        let job = async move {
             let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
-            let asked = match &command {
-                GovernanceCommand::Create(_) => None,
-                GovernanceCommand::Open(id) | GovernanceCommand::Close(id) => Some(*id),
-            };
             let result = match &command {
                 GovernanceCommand::Create(draft) => {
                     storage.create_proposal(&actor, draft, &ids).await
@@ -903,7 +1044,20 @@ impl StorageHandle {
                 asked,
                 result,
             });
-        });
+        };
+        // The clock's own changes are not bounded: nobody floods with them.
+        match link {
+            Some(from) => self.spawn_for(
+                from,
+                |busy| StorageReply::ProposalChange {
+                    link,
+                    asked,
+                    result: Err(busy),
+                },
+                job,
+            ),
+            None => self.spawn(job),
+        }
     }
 
     /// Opens and closes proposals whose time has come, in the background.
@@ -933,10 +1087,17 @@ impl StorageHandle {
     pub fn my_ballots(&self, link: Entity, voter: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let result = storage.my_ballots(&voter).await.map_err(|e| e.to_string());
-            let _ = sender.send(StorageReply::MyBallots { link, result });
-        });
+        self.spawn_for(
+            link,
+            |busy| StorageReply::MyBallots {
+                link,
+                result: Err(busy),
+            },
+            async move {
+                let result = storage.my_ballots(&voter).await.map_err(|e| e.to_string());
+                let _ = sender.send(StorageReply::MyBallots { link, result });
+            },
+        );
     }
 
     /// Reads every proposal and the counted ballots of the open ones, blocking: for startup.
@@ -961,11 +1122,18 @@ impl StorageHandle {
     pub fn login(&self, link: Entity, public_key: String, name: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let result = storage.login(&public_key, &name).await;
-            // The receiver lives as long as the app; a send error means it is shutting down.
-            let _ = sender.send(StorageReply::Login { link, result });
-        });
+        self.spawn_for(
+            link,
+            |_| StorageReply::Login {
+                link,
+                result: Err(StorageError::Busy),
+            },
+            async move {
+                let result = storage.login(&public_key, &name).await;
+                // The receiver lives as long as the app; a send error means it is shutting down.
+                let _ = sender.send(StorageReply::Login { link, result });
+            },
+        );
     }
 
     /// Reads the whole registry and its history cursor, blocking: for startup only.
@@ -981,44 +1149,62 @@ impl StorageHandle {
     pub fn change_parcel(&self, link: Entity, actor: Actor, request: ParcelRequest) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let parcel = request.parcel().to_owned();
-            let result = storage
-                .change_parcel(&actor, &request)
-                .await
-                .map(Box::new)
-                .map_err(|e| {
-                    if !matches!(e, parcels::ParcelError::Refused(_)) {
-                        error!("land registry failed on {request:?}: {e}");
-                    }
-                    e.for_client()
-                });
-            let _ = sender.send(StorageReply::ParcelChange {
+        let busy_parcel = request.parcel().to_owned();
+        self.spawn_for(
+            link,
+            |busy| StorageReply::ParcelChange {
                 link,
-                parcel,
-                result,
-            });
-        });
+                parcel: busy_parcel,
+                result: Err(busy),
+            },
+            async move {
+                let parcel = request.parcel().to_owned();
+                let result = storage
+                    .change_parcel(&actor, &request)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| {
+                        if !matches!(e, parcels::ParcelError::Refused(_)) {
+                            error!("land registry failed on {request:?}: {e}");
+                        }
+                        e.for_client()
+                    });
+                let _ = sender.send(StorageReply::ParcelChange {
+                    link,
+                    parcel,
+                    result,
+                });
+            },
+        );
     }
 
     /// Reads a parcel's history in the background.
     pub fn parcel_history(&self, link: Entity, parcel: String) {
         let storage = self.storage.clone();
         let sender = self.sender.clone();
-        self.spawn(async move {
-            let newest = Some(archipelago_shared::parcels::PARCEL_HISTORY_LINES);
-            let result = storage.parcel_history(&parcel, newest).await.map_err(|e| {
-                if !matches!(e, parcels::ParcelError::Refused(_)) {
-                    error!("land registry failed reading the history of {parcel}: {e}");
-                }
-                e.for_client()
-            });
-            let _ = sender.send(StorageReply::ParcelHistory {
+        let busy_parcel = parcel.clone();
+        self.spawn_for(
+            link,
+            |busy| StorageReply::ParcelHistory {
                 link,
-                parcel,
-                result,
-            });
-        });
+                parcel: busy_parcel,
+                result: Err(busy),
+            },
+            async move {
+                let newest = Some(archipelago_shared::parcels::PARCEL_HISTORY_LINES);
+                let result = storage.parcel_history(&parcel, newest).await.map_err(|e| {
+                    if !matches!(e, parcels::ParcelError::Refused(_)) {
+                        error!("land registry failed reading the history of {parcel}: {e}");
+                    }
+                    e.for_client()
+                });
+                let _ = sender.send(StorageReply::ParcelHistory {
+                    link,
+                    parcel,
+                    result,
+                });
+            },
+        );
     }
 
     /// Looks for parcel changes after `cursor` in the background (the admin CLI writes to
@@ -1083,10 +1269,12 @@ async fn write_ballots(
         governance::CastBallot,
         std::time::Instant,
     )>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
     replies: crossbeam_channel::Sender<StorageReply>,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, MAX_BALLOT_BATCH).await > 0 {
+        waiting.fetch_sub(batch.len(), std::sync::atomic::Ordering::SeqCst);
         let casts: Vec<_> = batch.iter().map(|(_, cast, _)| cast.clone()).collect();
         let results = storage.cast_ballots(&casts).await;
         let outcomes = batch
@@ -1144,4 +1332,82 @@ pub(crate) fn plugin(app: &mut App) {
 
 fn forward_replies(storage: Res<StorageHandle>, mut replies: MessageWriter<StorageReply>) {
     replies.write_batch(storage.replies());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_links() -> (Entity, Entity) {
+        let mut world = World::new();
+        (world.spawn_empty().id(), world.spawn_empty().id())
+    }
+
+    #[test]
+    fn each_link_and_all_links_together_have_a_bound() {
+        let jobs = Arc::new(LinkJobs::default());
+        let (flooder, bystander) = two_links();
+        let held: Vec<_> = (0..JOBS_PER_LINK)
+            .map(|_| jobs.admit(flooder).expect("under the bound"))
+            .collect();
+        assert!(jobs.admit(flooder).is_none(), "one past the link's bound");
+        let other = jobs.admit(bystander).expect("another link is not held up");
+        drop(held);
+        assert!(
+            jobs.admit(flooder).is_some(),
+            "places come back as jobs end"
+        );
+        drop(other);
+        assert!(
+            jobs.per_link.lock().unwrap().is_empty(),
+            "a link with no jobs is forgotten"
+        );
+
+        let mut world = World::new();
+        let many: Vec<_> = (0..JOBS_FROM_LINKS)
+            .map(|_| {
+                jobs.admit(world.spawn_empty().id())
+                    .expect("under the total")
+            })
+            .collect();
+        assert!(jobs.admit(bystander).is_none(), "one past the total");
+        drop(many);
+    }
+
+    #[test]
+    fn a_link_past_its_bound_is_told_busy_at_once_and_others_are_served() {
+        let dir = std::env::temp_dir().join(format!("archipelago-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
+        let storage = runtime.block_on(Storage::open(&dir)).unwrap();
+        let handle = StorageHandle::new(storage, runtime);
+        let (flooder, bystander) = two_links();
+        let _held: Vec<_> = (0..JOBS_PER_LINK)
+            .map(|_| handle.link_jobs.admit(flooder).unwrap())
+            .collect();
+
+        handle.parcel_history(flooder, "capital-1".into());
+        let busy = handle.replies().next().expect("answered without waiting");
+        assert!(matches!(
+            busy,
+            StorageReply::ParcelHistory { link, result: Err(ref e), .. }
+                if link == flooder && e == BUSY
+        ));
+
+        handle.parcel_history(bystander, "capital-1".into());
+        let start = std::time::Instant::now();
+        let served = loop {
+            if let Some(reply) = handle.replies().next() {
+                break reply;
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(matches!(
+            served,
+            StorageReply::ParcelHistory { link, ref result, .. }
+                if link == bystander && result.as_ref().err().is_none_or(|e| e != BUSY)
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

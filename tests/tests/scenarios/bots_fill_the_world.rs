@@ -19,6 +19,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         seed: 7,
         behaviour: Behaviour::Gather,
         voting: None,
+        flood: false,
         stable_keys: false,
         stop: Default::default(),
     };

@@ -9,6 +9,7 @@ mod chat;
 mod clock;
 mod events;
 mod failures_are_explained;
+mod floods_do_not_hold_up_the_vote;
 mod governance_clock;
 mod governance_durability;
 mod governance_in_the_hall;

@@ -50,6 +50,7 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
         seed: 5,
         behaviour: Behaviour::Gather,
         voting: None,
+        flood: false,
         stable_keys: false,
         stop: stop.clone(),
     };

@@ -375,6 +375,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
             proposal: propose(&server, 4),
             every: Duration::from_secs(4),
         }),
+        flood: false,
         stable_keys: true,
         stop: stop.clone(),
     };
