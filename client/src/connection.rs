@@ -33,8 +33,40 @@ pub enum ConnectionState {
     LoggingIn,
     /// Logged in with an avatar in the world.
     InWorld,
+    /// The connection was lost after being in the world; trying to get back in by itself
+    /// for [`RECONNECT_FOR`]. `why` says what happened, in words.
+    Reconnecting {
+        attempt: u32,
+        lost_for: Duration,
+        why: String,
+    },
     /// Gave up; the reason says why in words a person understands.
     Failed { reason: String },
+}
+
+/// How long a client that lost its connection keeps trying to get back in before it asks
+/// the person to press Retry.
+pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
+
+/// The wait before reconnection attempt `attempt` (from 1): 1, 2, 4, then every 5 s.
+fn reconnect_delay(attempt: u32) -> Duration {
+    Duration::from_secs(match attempt {
+        0 | 1 => 1,
+        2 => 2,
+        3 => 4,
+        _ => 5,
+    })
+}
+
+/// Where getting back in stands, once the connection was lost.
+#[derive(Resource, Debug, Default)]
+struct Reconnect {
+    /// When the connection was lost (app time); none while in the world.
+    lost_at: Option<Duration>,
+    /// When the attempt under way began (app time).
+    trying_since: Option<Duration>,
+    /// When to make the next attempt (app time).
+    next_try: Duration,
 }
 
 impl ConnectionState {
@@ -85,6 +117,7 @@ pub(crate) fn plugin(app: &mut App) {
         elapsed: Duration::ZERO,
     })
     .insert_resource(Attempts(1))
+    .init_resource::<Reconnect>()
     .init_resource::<ServerClock>()
     .init_resource::<Session>()
     .insert_resource(PredictionManager::default())
@@ -106,21 +139,27 @@ pub(crate) fn plugin(app: &mut App) {
     );
 }
 
-fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
+/// A netcode client with a fresh random id. A reconnecting client needs a new one: the
+/// server keeps the old id for the netcode timeout and refuses it meanwhile.
+fn netcode_client(config: &ClientConfig) -> Result<NetcodeClient> {
     let auth = Authentication::Manual {
         server_addr: config.server,
         client_id: rand::random(),
         private_key: [0; 32],
         protocol_id: PROTOCOL_ID,
     };
-    let netcode = NetcodeClient::new(
+    Ok(NetcodeClient::new(
         auth,
         NetcodeConfig {
             client_timeout_secs: NETCODE_TIMEOUT_SECS,
             token_expire_secs: -1,
             ..default()
         },
-    )?;
+    )?)
+}
+
+fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
+    let netcode = netcode_client(&config)?;
     let client = commands
         .spawn((
             Name::new("Client"),
@@ -242,10 +281,12 @@ fn watch_connection(
     client: Single<(Entity, Option<&Connected>, Option<&Disconnected>, &Link), With<Client>>,
     mut session: ResMut<Session>,
     mut attempts: ResMut<Attempts>,
+    mut reconnect: ResMut<Reconnect>,
     time: Res<Time>,
     mut commands: Commands,
 ) {
     let (entity, connected, disconnected, link) = *client;
+    let now = time.elapsed();
     session.ping = link.stats.rtt;
     let next = match &*state {
         ConnectionState::Connecting { attempt, elapsed } => {
@@ -289,10 +330,79 @@ fn watch_connection(
                 })
             }
         }
-        ConnectionState::LoggingIn | ConnectionState::InWorld => {
-            disconnected.map(|d| ConnectionState::Failed {
-                reason: explain(&d.reason, &config),
-            })
+        ConnectionState::InWorld => {
+            reconnect.lost_at = None;
+            disconnected.map(|d| lost(&d.reason, &config, &mut reconnect, now))
+        }
+        ConnectionState::LoggingIn => disconnected.map(|d| {
+            if reconnect.lost_at.is_some() {
+                // Lost again while logging back in: keep trying on the same clock.
+                lost(&d.reason, &config, &mut reconnect, now)
+            } else {
+                ConnectionState::Failed {
+                    reason: explain(&d.reason, &config),
+                }
+            }
+        }),
+        ConnectionState::Reconnecting {
+            attempt,
+            lost_for: _,
+            why,
+        } => {
+            let lost_at = *reconnect.lost_at.get_or_insert(now);
+            let lost_for = now.saturating_sub(lost_at);
+            let mut attempt = *attempt;
+            if connected.is_some() {
+                Some(ConnectionState::LoggingIn)
+            } else if lost_for > RECONNECT_FOR {
+                commands.trigger(Disconnect { entity });
+                reconnect.lost_at = None;
+                Some(ConnectionState::Failed {
+                    reason: format!(
+                        "{why} Could not get back in for {} s; press Retry to try again.",
+                        RECONNECT_FOR.as_secs()
+                    ),
+                })
+            } else {
+                match reconnect.trying_since {
+                    Some(since) => {
+                        let trying_for = now.saturating_sub(since);
+                        let failed = disconnected
+                            .is_some_and(|d| !matches!(d.reason, DisconnectedReason::Unknown))
+                            && trying_for > Duration::from_millis(200);
+                        let hung = trying_for > config.connect_timeout;
+                        if failed || hung {
+                            if hung {
+                                commands.trigger(Disconnect { entity });
+                            }
+                            reconnect.trying_since = None;
+                            reconnect.next_try = now + reconnect_delay(attempt + 1);
+                        }
+                    }
+                    None if now >= reconnect.next_try => {
+                        attempt += 1;
+                        attempts.0 += 1;
+                        info!("reconnecting (attempt {attempt})");
+                        match netcode_client(&config) {
+                            Ok(netcode) => {
+                                commands.entity(entity).insert(netcode);
+                                commands.trigger(Connect { entity });
+                                reconnect.trying_since = Some(now);
+                            }
+                            Err(e) => {
+                                warn!("cannot reconnect: {e}");
+                                reconnect.next_try = now + reconnect_delay(attempt + 1);
+                            }
+                        }
+                    }
+                    None => {}
+                }
+                Some(ConnectionState::Reconnecting {
+                    attempt,
+                    lost_for,
+                    why: why.clone(),
+                })
+            }
         }
         ConnectionState::Failed { .. } => None,
     };
@@ -303,6 +413,30 @@ fn watch_connection(
             warn!("connection failed: {reason}");
         }
         *state = next;
+    }
+}
+
+/// What losing the connection leads to: trying to get back in, unless the certificate
+/// changed (trying again cannot help; the person needs the new digest).
+fn lost(
+    reason: &DisconnectedReason,
+    config: &ClientConfig,
+    reconnect: &mut Reconnect,
+    now: Duration,
+) -> ConnectionState {
+    let why = explain(reason, config);
+    if cause_of(reason) == Cause::Certificate {
+        reconnect.lost_at = None;
+        return ConnectionState::Failed { reason: why };
+    }
+    warn!("{why} Reconnecting.");
+    let lost_at = *reconnect.lost_at.get_or_insert(now);
+    reconnect.trying_since = None;
+    reconnect.next_try = now + reconnect_delay(1);
+    ConnectionState::Reconnecting {
+        attempt: 0,
+        lost_for: now.saturating_sub(lost_at),
+        why,
     }
 }
 
@@ -396,12 +530,14 @@ fn receive_messages(
                 *state = ConnectionState::InWorld;
             }
             ToClient::Rejected { reason } => {
-                warn!("login refused: {reason}");
+                warn!("refused: {reason}");
+                let what = if *state == ConnectionState::InWorld {
+                    "closed this connection"
+                } else {
+                    "refused the login"
+                };
                 *state = ConnectionState::Failed {
-                    reason: format!(
-                        "The server at {} refused the login: {reason}",
-                        config.server
-                    ),
+                    reason: format!("The server at {} {what}: {reason}", config.server),
                 };
                 commands.trigger(Disconnect { entity: *client });
             }
@@ -463,12 +599,19 @@ fn retry(
     client: Single<Entity, With<Client>>,
     mut commands: Commands,
     mut attempts: ResMut<Attempts>,
+    config: Res<ClientConfig>,
 ) {
     if requests.read().count() == 0 || !state.is_failed() {
         return;
     }
     attempts.0 += 1;
     info!("retrying the connection (attempt {})", attempts.0);
+    match netcode_client(&config) {
+        Ok(netcode) => {
+            commands.entity(*client).insert(netcode);
+        }
+        Err(e) => warn!("keeping the netcode client: {e}"),
+    }
     commands.trigger(Connect { entity: *client });
     *state = ConnectionState::Connecting {
         attempt: attempts.0,
@@ -487,12 +630,19 @@ fn send_requests(
         return;
     };
     for Request(message) in requests.read() {
-        if *state == ConnectionState::InWorld {
-            sender.send::<ControlChannel>(message.clone());
-        } else {
-            let text = "Not in the world yet: the request was not sent.".to_owned();
-            session.notices.push((time.elapsed_secs_f64(), text));
-        }
+        let unsent = match *state {
+            ConnectionState::InWorld => {
+                sender.send::<ControlChannel>(message.clone());
+                continue;
+            }
+            ConnectionState::Reconnecting { .. } => {
+                "The connection is lost: that was not sent. Try again once back in."
+            }
+            _ => "Not in the world yet: the request was not sent.",
+        };
+        session
+            .notices
+            .push((time.elapsed_secs_f64(), unsent.to_owned()));
     }
 }
 

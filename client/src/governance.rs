@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{
-    Ballot, BallotReceipt, GovernanceRequest, ProposalId, ProposalView, sign_ballot,
+    Ballot, BallotReceipt, GovernanceRequest, ProposalId, ProposalView, SignedBallot, sign_ballot,
 };
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
-use crate::connection::{FromServer, Request};
+use crate::connection::{ConnectionState, FromServer, Request};
 use crate::{ClientConfig, ClientSystems};
 
 /// What this client knows of the nation's proposals.
@@ -23,14 +23,25 @@ pub struct Governance {
     pub proposals: BTreeMap<ProposalId, ProposalView>,
     /// This member's counted ballot on each proposal, with its receipt.
     pub my_ballots: BTreeMap<ProposalId, BallotReceipt>,
-    /// Ballots sent and not yet answered, by proposal: sequence and when sent.
-    pub in_flight: BTreeMap<ProposalId, (u64, Instant)>,
+    /// Ballots sent and not yet answered, by proposal: at most one each.
+    pub in_flight: BTreeMap<ProposalId, InFlight>,
+    /// A choice made while that proposal's ballot was still waiting for its answer: it is
+    /// signed and sent once the answer comes (a later choice replaces it).
+    pub next: BTreeMap<ProposalId, Choice>,
     /// The server's answers to this client's requests, oldest first, with the time they
     /// came (seconds since start).
     pub answers: Vec<(f64, Option<ProposalId>, Result<String, String>)>,
     /// When each proposal's count last changed (seconds since start), for highlights.
     pub changed_at: BTreeMap<ProposalId, f64>,
     pub stats: BallotStats,
+}
+
+/// A ballot sent and not answered yet. Kept whole: if the connection is lost before its
+/// answer comes, it is sent again once back in, unless the server says it already has it.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    pub ballot: SignedBallot,
+    pub sent: Instant,
 }
 
 /// Counters for the bots' report.
@@ -80,7 +91,12 @@ pub(crate) fn plugin(app: &mut App) {
         );
 }
 
-fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<Governance>, time: Res<Time>) {
+fn receive(
+    mut messages: MessageReader<FromServer>,
+    mut book: ResMut<Governance>,
+    time: Res<Time>,
+    mut requests: MessageWriter<Request>,
+) {
     let now = time.elapsed_secs_f64();
     for FromServer(message) in messages.read() {
         match message {
@@ -94,6 +110,7 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<Governance>
                     .collect();
                 book.my_ballots = my_ballots.iter().map(|r| (r.proposal, r.clone())).collect();
                 book.loaded = true;
+                settle_after_login(&mut book, now, &mut requests);
             }
             ToClient::ProposalChanged(view) => {
                 let newer = book
@@ -119,23 +136,14 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<Governance>
                 }
             }
             ToClient::BallotStored(receipt) => {
-                if let Some((sequence, sent)) = book.in_flight.get(&receipt.proposal).copied()
-                    && sequence == receipt.sequence
+                if let Some(flight) = book.in_flight.get(&receipt.proposal)
+                    && flight.ballot.ballot.sequence == receipt.sequence
                 {
+                    let waited = flight.sent.elapsed();
                     book.in_flight.remove(&receipt.proposal);
-                    book.stats.ack_latencies.push(sent.elapsed());
+                    book.stats.ack_latencies.push(waited);
                 }
-                book.stats.acked += 1;
-                book.my_ballots.insert(receipt.proposal, receipt.clone());
-                book.answers.push((
-                    now,
-                    Some(receipt.proposal),
-                    // The receipt comes from the server: cut it on a character, whatever it is.
-                    Ok(format!(
-                        "your ballot is stored; receipt {}",
-                        receipt.receipt.chars().take(16).collect::<String>()
-                    )),
-                ));
+                stored(&mut book, receipt, now);
             }
             ToClient::GovernanceAnswer { proposal, outcome } => {
                 if outcome.is_err()
@@ -153,6 +161,45 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<Governance>
     }
 }
 
+/// Counts a stored ballot and tells the member.
+fn stored(book: &mut Governance, receipt: &BallotReceipt, now: f64) {
+    book.stats.acked += 1;
+    book.my_ballots.insert(receipt.proposal, receipt.clone());
+    book.answers.push((
+        now,
+        Some(receipt.proposal),
+        // The receipt comes from the server: cut it on a character, whatever it is.
+        Ok(format!(
+            "your ballot is stored; receipt {}",
+            receipt.receipt.chars().take(16).collect::<String>()
+        )),
+    ));
+}
+
+/// After a login (the first, or back in after a lost connection), each ballot still waiting
+/// for its answer gets one: the server's list shows whether it was stored before the
+/// connection went; if not, it is sent again, the same signed ballot, so it counts once.
+fn settle_after_login(book: &mut Governance, now: f64, requests: &mut MessageWriter<Request>) {
+    let waiting = std::mem::take(&mut book.in_flight);
+    for (proposal, flight) in waiting {
+        let sequence = flight.ballot.ballot.sequence;
+        match book.my_ballots.get(&proposal).cloned() {
+            Some(receipt) if receipt.sequence >= sequence => {
+                if receipt.sequence == sequence {
+                    book.stats.ack_latencies.push(flight.sent.elapsed());
+                }
+                stored(book, &receipt, now);
+            }
+            _ => {
+                requests.write(Request(ToServer::Governance(GovernanceRequest::Vote(
+                    flight.ballot.clone(),
+                ))));
+                book.in_flight.insert(proposal, flight);
+            }
+        }
+    }
+}
+
 /// Milliseconds since the epoch: ballot sequences grow with time, so a ballot from another
 /// device of the same member still counts as the newer one.
 fn unix_millis() -> u64 {
@@ -161,35 +208,52 @@ fn unix_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Signs and sends each vote.
+/// Signs and sends each vote: at once if no ballot on that proposal is waiting for its
+/// answer, else once it is answered (so each ballot gets one answer, and the last choice is
+/// the one that counts).
 fn cast_votes(
     mut votes: MessageReader<CastVote>,
     mut book: ResMut<Governance>,
     config: Res<ClientConfig>,
+    state: Res<ConnectionState>,
     mut requests: MessageWriter<Request>,
 ) {
     for vote in votes.read() {
-        let Some(view) = book.proposals.get(&vote.proposal) else {
+        book.next.insert(vote.proposal, vote.choice.clone());
+    }
+    // Cut off, a choice waits here rather than in a ballot nobody can send.
+    if *state != ConnectionState::InWorld {
+        return;
+    }
+    let ready: Vec<ProposalId> = book
+        .next
+        .keys()
+        .filter(|id| !book.in_flight.contains_key(id))
+        .copied()
+        .collect();
+    for proposal in ready {
+        let Some(choice) = book.next.remove(&proposal) else {
             continue;
         };
-        let previous = [
-            book.my_ballots.get(&vote.proposal).map(|r| r.sequence),
-            book.in_flight.get(&vote.proposal).map(|(s, _)| *s),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
+        let Some(view) = book.proposals.get(&proposal) else {
+            continue;
+        };
+        let previous = book.my_ballots.get(&proposal).map_or(0, |r| r.sequence);
         let ballot = Ballot {
-            proposal: vote.proposal,
+            proposal,
             digest: view.proposal.digest.clone(),
             voter: [0; 32],
             sequence: unix_millis().max(previous + 1),
-            choice: vote.choice.clone(),
+            choice,
         };
         let signed = sign_ballot(&config.key, ballot);
-        book.in_flight
-            .insert(vote.proposal, (signed.ballot.sequence, Instant::now()));
+        book.in_flight.insert(
+            proposal,
+            InFlight {
+                ballot: signed.clone(),
+                sent: Instant::now(),
+            },
+        );
         book.stats.sent += 1;
         requests.write(Request(ToServer::Governance(GovernanceRequest::Vote(
             signed,

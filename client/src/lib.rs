@@ -38,6 +38,9 @@ pub struct ClientConfig {
     /// SHA-256 digest of the server's certificate, plain hex: the server must present exactly
     /// that certificate. Empty: certificate authorities vouch for it instead.
     pub cert_digest: String,
+    /// Send the packets to this address instead of `server`, which stays the address the
+    /// netcode handshake names (a UDP relay in front of the server, as the tests' lossy link).
+    pub relay: Option<SocketAddr>,
     /// Certificate authorities trusted besides the system's (`--ca-file`).
     pub extra_authorities:
         Vec<aeronet_webtransport::wtransport::tls::rustls::pki_types::CertificateDer<'static>>,
@@ -53,6 +56,7 @@ impl ClientConfig {
         Self {
             server,
             server_name: None,
+            relay: None,
             cert_digest,
             extra_authorities: Vec::new(),
             name,

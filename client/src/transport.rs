@@ -14,7 +14,6 @@
 //! knows only pinned digests; lightyear's WebTransport plugin still carries its packets.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aeronet_webtransport::client::{ClientConfig as QuicConfig, WebTransportClient};
 use aeronet_webtransport::wtransport::config::IpBindConfig;
@@ -39,9 +38,6 @@ use lightyear_aeronet::AeronetLinkOf;
 
 use crate::ClientConfig;
 use crate::connection::ConnectionState;
-
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the server's certificate is trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +79,10 @@ impl ClientConfig {
     /// The address asked for: `https://NAME:PORT` when the server has a name, so its
     /// certificate is checked for that name.
     fn target(&self) -> String {
-        match &self.server_name {
-            Some(name) => format!("https://{name}:{}", self.server.port()),
-            None => format!("https://{}", self.server),
+        match (&self.server_name, self.relay) {
+            (_, Some(relay)) => format!("https://{relay}"),
+            (Some(name), None) => format!("https://{name}:{}", self.server.port()),
+            (None, None) => format!("https://{}", self.server),
         }
     }
 }
@@ -207,8 +204,8 @@ fn quic_config(config: &ClientConfig, accepted: &AcceptedCertificate) -> Result<
         }
     };
     Ok(builder
-        .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(Some(IDLE_TIMEOUT))?
+        .keep_alive_interval(Some(archipelago_shared::protocol::QUIC_KEEP_ALIVE))
+        .max_idle_timeout(Some(archipelago_shared::protocol::QUIC_IDLE_TIMEOUT))?
         .build())
 }
 

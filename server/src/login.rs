@@ -517,6 +517,10 @@ fn apply_registry_replies(
     mut replies: MessageReader<StorageReply>,
     mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
     logged_in: Query<(), With<LoggedIn>>,
+    mut online: Query<
+        (Entity, &LoggedIn, &mut MessageSender<ToClient>),
+        (Without<PendingLogin>, Without<Refused>),
+    >,
     world: Res<World>,
     settings: Res<ServerSettings>,
     mut spawns: MessageWriter<SpawnAvatar>,
@@ -573,6 +577,24 @@ fn apply_registry_replies(
                     arrived_at: arrived_at.clone(),
                     server_time_ms: archipelago_shared::assembly::unix_millis(),
                 });
+                // The newest login of a key wins: a client that lost its connection and came
+                // back before the server noticed must not meet its own ghost.
+                for (older, theirs, mut their_sender) in &mut online {
+                    if theirs.public_key == logged_in.public_key {
+                        info!(
+                            "{} logged in again; closing their older connection",
+                            logged_in.name
+                        );
+                        their_sender.send::<ControlChannel>(ToClient::Rejected {
+                            reason: "you logged in again from another connection, so this one \
+                                     is closed"
+                                .into(),
+                        });
+                        commands
+                            .entity(older)
+                            .insert(Refused(Timer::new(REFUSAL_GRACE, TimerMode::Once)));
+                    }
+                }
                 commands
                     .entity(link)
                     .remove::<(PendingLogin, ClaimedKey)>()

@@ -22,10 +22,6 @@ use crate::tls::{Certificates, server_tls_config};
 /// How often replicated state goes out to clients.
 const REPLICATION_INTERVAL: Duration = Duration::from_millis(50);
 
-/// How often an idle connection is pinged, and how long silence lasts before it is closed.
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The WebTransport endpoint. It is opened here rather than by lightyear's
 /// `WebTransportServerIo`, which fixes its certificate at start: this one asks the
 /// certificate slot at each handshake, so a renewed certificate needs no restart.
@@ -90,8 +86,8 @@ fn open_endpoint(
     let config = ServerConfig::builder()
         .with_bind_address(local.0)
         .with_custom_tls(server_tls_config(certificates.slot()))
-        .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(Some(IDLE_TIMEOUT))?
+        .keep_alive_interval(Some(archipelago_shared::protocol::QUIC_KEEP_ALIVE))
+        .max_idle_timeout(Some(archipelago_shared::protocol::QUIC_IDLE_TIMEOUT))?
         .build();
     let link = trigger.entity;
     commands.queue(move |world: &mut World| {

@@ -30,6 +30,13 @@ pub const DEFAULT_PORT: u16 = 7447;
 /// software renderer compiles shaders can stall for seconds.
 pub const NETCODE_TIMEOUT_SECS: i32 = 15;
 
+/// How often QUIC pings a quiet connection.
+pub const QUIC_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Silence after which QUIC gives a connection up (both sides ask for the same). Long enough
+/// to ride out a network gone quiet for several seconds on a lossy link: after a silence,
+/// QUIC's probes come at doubling intervals, and one of them must get through.
+pub const QUIC_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
 /// Longest protocity id a client may send.

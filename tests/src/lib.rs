@@ -1,6 +1,8 @@
 //! Test harness: a real server on a loopback port, in its own thread, and real headless
 //! clients over QUIC, stepped from the test thread.
 
+pub mod relay;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

@@ -8,7 +8,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::{egui_color, role_color};
 use crate::ClientConfig;
-use crate::connection::{ConnectionState, Retry, Session};
+use crate::connection::{ConnectionState, RECONNECT_FOR, Retry, Session};
 
 /// Notices stay on screen this long.
 const NOTICE_SECONDS: f64 = 6.0;
@@ -34,6 +34,10 @@ fn state_words(state: &ConnectionState) -> (egui::Color32, String) {
             ),
         ),
         ConnectionState::LoggingIn => (egui::Color32::YELLOW, "Logging in…".into()),
+        ConnectionState::Reconnecting { lost_for, .. } => (
+            egui::Color32::YELLOW,
+            format!("Reconnecting… {:.0} s", lost_for.as_secs_f32()),
+        ),
         ConnectionState::InWorld => (egui::Color32::from_rgb(90, 220, 110), "Connected".into()),
         ConnectionState::Failed { .. } => {
             (egui::Color32::from_rgb(240, 90, 80), "Disconnected".into())
@@ -279,6 +283,34 @@ fn connection_overlay(
                         ui.spinner();
                         ui.label(format!("Connected. Logging in as {} …", config.name));
                     });
+                }
+                ConnectionState::Reconnecting {
+                    attempt,
+                    lost_for,
+                    why,
+                } => {
+                    ui.heading("Connection lost");
+                    ui.label(why.as_str());
+                    ui.add_space(4.0);
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(if *attempt == 0 {
+                            "Getting back in…".to_owned()
+                        } else {
+                            format!("Getting back in… (attempt {attempt})")
+                        });
+                    });
+                    let left = RECONNECT_FOR.saturating_sub(*lost_for);
+                    ui.add(
+                        egui::ProgressBar::new(
+                            lost_for.as_secs_f32() / RECONNECT_FOR.as_secs_f32(),
+                        )
+                        .text(format!("trying for {} s more", left.as_secs())),
+                    );
+                    ui.add_space(8.0);
+                    if ui.button("Quit").clicked() {
+                        quit.write(super::Quit);
+                    }
                 }
                 ConnectionState::Failed { reason } => {
                     ui.heading("Could not join the world");

@@ -527,6 +527,30 @@ async fn store_ballot(
     .bind(&voter)
     .fetch_one(&mut *tx)
     .await?;
+    if latest == Some(sequence) {
+        // The same signed ballot again (its answer was lost with a connection, and the client
+        // sent it once more): it is stored once and acknowledged again.
+        let stored: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT signature, receipt, stored_at FROM ballots
+             WHERE proposal_id = ? AND voter_key = ? AND sequence = ?",
+        )
+        .bind(proposal.id as i64)
+        .bind(&voter)
+        .bind(sequence)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((signature, receipt, stored_at)) = stored
+            && signature == to_hex(&cast.signed.signature)
+        {
+            return Ok(BallotReceipt {
+                proposal: proposal.id,
+                sequence: ballot.sequence,
+                choice: ballot.choice.clone(),
+                receipt,
+                stored_at,
+            });
+        }
+    }
     if let Some(latest) = latest
         && sequence <= latest
     {

@@ -174,11 +174,31 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
     );
     assert!(refused(&outcome, "another key"), "{outcome:?}");
 
-    // A good ballot is stored; sending the same bytes again is a replay.
+    // A good ballot is stored; the same bytes again (a client whose answer was lost with its
+    // connection sends it once more) are acknowledged with the same receipt, stored once.
     let good = ballot(&mo_key, id, &digest, Choice::Approval(vec![0, 2]));
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good.clone()));
     assert!(outcome.is_ok(), "a good ballot is stored: {outcome:?}");
+    let receipt = mo.governance().my_ballots[&id].receipt.clone();
     std::thread::sleep(Duration::from_millis(700)); // the request budget refills
+    let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good.clone()));
+    assert!(
+        outcome.is_ok(),
+        "the same ballot again is acknowledged: {outcome:?}"
+    );
+    assert_eq!(mo.governance().my_ballots[&id].receipt, receipt);
+    assert_eq!(
+        mo.proposal(id).map(|v| v.turnout),
+        Some(1),
+        "and counted once"
+    );
+
+    // A newer ballot (the same choice) replaces it; the older one sent again is a replay.
+    std::thread::sleep(Duration::from_millis(700));
+    let newer = ballot(&mo_key, id, &digest, Choice::Approval(vec![0, 2]));
+    let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(newer));
+    assert!(outcome.is_ok(), "a newer ballot is stored: {outcome:?}");
+    std::thread::sleep(Duration::from_millis(700));
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good));
     assert!(refused(&outcome, "replayed"), "{outcome:?}");
 

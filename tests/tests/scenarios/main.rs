@@ -2,6 +2,7 @@
 //! behaviour. They live in one test binary so that the server, the client with its renderer,
 //! bevy and lightyear are linked once, not once per file.
 
+mod a_lossy_link;
 mod assembly_procedure;
 mod bots_fill_the_world;
 mod certificates;
