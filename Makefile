@@ -16,7 +16,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test fuzz bench bench-ballots bench-assembly bench-flood server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test fuzz bench bench-ballots bench-assembly bench-flood bench-soak server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -96,6 +96,11 @@ bench-ballots:
 ## requests (BENCHMARKS.md).
 bench-flood:
 	bash tests/bench/flood.sh
+
+## bench-soak: 30 minutes of voters, a session in a town hall and churning visitors, sampled
+## every minute (BENCHMARKS.md).
+bench-soak:
+	bash tests/bench/soak.sh
 
 ## bench-assembly: 200 bots in session in one town hall, 20 outside, for 60 s (BENCHMARKS.md).
 bench-assembly:
