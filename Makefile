@@ -45,7 +45,7 @@ run: deps-run server client
 	@./target/debug/archipelago-server --bind $(BIND) --data-dir $(DATA_DIR) & \
 	server=$$!; trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
 	for i in $$(seq 1 100); do [ -s $(DATA_DIR)/cert-digest.txt ] && break; sleep 0.1; done; \
-	./target/debug/archipelago --server $(BIND) --cert-digest "$$(cat $(DATA_DIR)/cert-digest.txt)" $(if $(NAME),--name "$(NAME)")
+	./target/debug/archipelago --server $(BIND) --data-dir $(DATA_DIR) $(if $(NAME),--name "$(NAME)")
 
 ## bots: 20 bots against the local server started by `make run`.
 bots:

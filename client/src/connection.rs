@@ -277,7 +277,7 @@ fn worth_retrying(reason: &DisconnectedReason) -> bool {
 
 fn watch_connection(
     mut state: ResMut<ConnectionState>,
-    config: Res<ClientConfig>,
+    mut config: ResMut<ClientConfig>,
     client: Single<(Entity, Option<&Connected>, Option<&Disconnected>, &Link), With<Client>>,
     mut session: ResMut<Session>,
     mut attempts: ResMut<Attempts>,
@@ -364,14 +364,33 @@ fn watch_connection(
                     ),
                 })
             } else {
+                let mut gave_up = None;
                 match reconnect.trying_since {
                     Some(since) => {
                         let trying_for = now.saturating_sub(since);
                         let failed = disconnected
-                            .is_some_and(|d| !matches!(d.reason, DisconnectedReason::Unknown))
-                            && trying_for > Duration::from_millis(200);
+                            .filter(|d| !matches!(d.reason, DisconnectedReason::Unknown))
+                            .filter(|_| trying_for > Duration::from_millis(200));
                         let hung = trying_for > config.connect_timeout;
-                        if failed || hung {
+                        if let Some(d) = failed
+                            && cause_of(&d.reason) == Cause::Certificate
+                        {
+                            // The server is back with another certificate. A server on this
+                            // machine wrote its new digest where this client read the old.
+                            match newer_digest(&config) {
+                                Some(digest) => {
+                                    info!("the server has a new certificate; its digest: {digest}");
+                                    config.cert_digest = digest;
+                                }
+                                None => {
+                                    reconnect.lost_at = None;
+                                    gave_up = Some(ConnectionState::Failed {
+                                        reason: explain(&d.reason, &config),
+                                    });
+                                }
+                            }
+                        }
+                        if failed.is_some() || hung {
                             if hung {
                                 commands.trigger(Disconnect { entity });
                             }
@@ -397,10 +416,12 @@ fn watch_connection(
                     }
                     None => {}
                 }
-                Some(ConnectionState::Reconnecting {
-                    attempt,
-                    lost_for,
-                    why: why.clone(),
+                gave_up.or_else(|| {
+                    Some(ConnectionState::Reconnecting {
+                        attempt,
+                        lost_for,
+                        why: why.clone(),
+                    })
                 })
             }
         }
@@ -416,6 +437,13 @@ fn watch_connection(
     }
 }
 
+/// The digest in the file this client read its digest from, when it is another one now.
+fn newer_digest(config: &ClientConfig) -> Option<String> {
+    let path = config.digest_file.as_ref()?;
+    let digest = std::fs::read_to_string(path).ok()?.trim().to_owned();
+    (!digest.is_empty() && !digest.eq_ignore_ascii_case(&config.cert_digest)).then_some(digest)
+}
+
 /// What losing the connection leads to: trying to get back in, unless the certificate
 /// changed (trying again cannot help; the person needs the new digest).
 fn lost(
@@ -424,11 +452,20 @@ fn lost(
     reconnect: &mut Reconnect,
     now: Duration,
 ) -> ConnectionState {
-    let why = explain(reason, config);
-    if cause_of(reason) == Cause::Certificate {
-        reconnect.lost_at = None;
-        return ConnectionState::Failed { reason: why };
-    }
+    let server = config.shown_address();
+    let why = match cause_of(reason) {
+        Cause::Certificate => {
+            reconnect.lost_at = None;
+            return ConnectionState::Failed {
+                reason: explain(reason, config),
+            };
+        }
+        Cause::Silence => format!("Nothing more came from the server at {server}."),
+        Cause::ClosedByServer => {
+            format!("The server at {server} closed the connection; it may be restarting.")
+        }
+        Cause::Full | Cause::Other => explain(reason, config),
+    };
     warn!("{why} Reconnecting.");
     let lost_at = *reconnect.lost_at.get_or_insert(now);
     reconnect.trying_since = None;

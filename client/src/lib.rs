@@ -38,6 +38,9 @@ pub struct ClientConfig {
     /// SHA-256 digest of the server's certificate, plain hex: the server must present exactly
     /// that certificate. Empty: certificate authorities vouch for it instead.
     pub cert_digest: String,
+    /// The file `cert_digest` was read from (a local server's data directory): read again if
+    /// the server comes back with another certificate.
+    pub digest_file: Option<std::path::PathBuf>,
     /// Send the packets to this address instead of `server`, which stays the address the
     /// netcode handshake names (a UDP relay in front of the server, as the tests' lossy link).
     pub relay: Option<SocketAddr>,
@@ -58,6 +61,7 @@ impl ClientConfig {
             server_name: None,
             relay: None,
             cert_digest,
+            digest_file: None,
             extra_authorities: Vec::new(),
             name,
             key,

@@ -126,17 +126,20 @@ fn main() -> anyhow::Result<()> {
     // authorities must vouch for the server; if none does, the connection fails with a
     // message on screen that says what to do.
     let by_authorities = server_name.is_some() || cli.ca_file.is_some();
+    let digest_file = (cli.cert_digest.is_none() && !by_authorities)
+        .then(|| cli.data_dir.join("cert-digest.txt"));
     let cert_digest = cli
         .cert_digest
         .or_else(|| {
-            (!by_authorities)
-                .then(|| std::fs::read_to_string(cli.data_dir.join("cert-digest.txt")).ok())
-                .flatten()
+            digest_file
+                .as_ref()
+                .and_then(|file| std::fs::read_to_string(file).ok())
         })
         .map(|d| d.trim().to_owned())
         .unwrap_or_default();
     let mut config = ClientConfig::new(server, cert_digest, name, key);
     config.server_name = server_name;
+    config.digest_file = digest_file;
     if let Some(path) = &cli.ca_file {
         config.trust_ca_file(path).map_err(anyhow::Error::msg)?;
     }
