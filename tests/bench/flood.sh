@@ -21,27 +21,18 @@ data=$(mktemp -d)
 out=${OUT:-target/bench/flood}
 mkdir -p "$out"
 
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-# The same feature set as `make test`, so a dev-profile run reuses its build.
-cargo build $flag --workspace --features archipelago-client/render --bins
-server_bin=./target/$dir/archipelago-server
-bots_bin=./target/$dir/archipelago-bots
-if [ "$(nproc)" -ge 2 ]; then on_server="taskset -c 0"; on_bots="taskset -c 1"; else on_server=; on_bots=; fi
+source tests/bench/lib.sh
+bench_build
 
 "$bots_bin" --count "$voters" --seed "$seed" --print-keys |
   "$server_bin" --data-dir "$data" admin enroll - --role member >/dev/null
-id=$("$server_bin" --data-dir "$data" admin proposal create --json \
-  --title "Benchmark: should the harbour open at night?" --type yes-no --minutes 120 --quorum 1 |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-"$server_bin" --data-dir "$data" admin proposal open "$id" >/dev/null
+id=$(bench_open_proposal "Benchmark: should the harbour open at night?" 120)
 
 $on_server "$server_bin" --bind 127.0.0.1:$port --data-dir "$data" \
   --metrics 127.0.0.1:$((port + 1)) >"$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
-digest=$(cat "$data/cert-digest.txt")
+digest=$(bench_digest)
 bots() { $on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --gather "$@"; }
 
 # Connecting takes a while in the dev profile: the bots run long enough to vote for SECONDS.
