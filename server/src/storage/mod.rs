@@ -627,7 +627,14 @@ pub const BALLOTS_WAITING: usize = 16 * 1024;
 /// Counts the database jobs links asked for, to answer [`BUSY`] past the bounds above.
 #[derive(Default)]
 struct LinkJobs {
-    per_link: std::sync::Mutex<std::collections::HashMap<Entity, usize>>,
+    counts: std::sync::Mutex<JobCounts>,
+}
+
+#[derive(Default)]
+struct JobCounts {
+    per_link: std::collections::HashMap<Entity, usize>,
+    /// The sum of `per_link`, kept so admitting a job does not add up every link.
+    total: usize,
 }
 
 /// A job's place in [`LinkJobs`], given back when it ends.
@@ -640,13 +647,17 @@ impl LinkJobs {
     /// Takes a place for one more of `link`'s jobs, if it and everyone together are under
     /// their bounds.
     fn admit(self: &Arc<Self>, link: Entity) -> Option<LinkJob> {
-        let mut per_link = self.per_link.lock().unwrap_or_else(|e| e.into_inner());
-        let total: usize = per_link.values().sum();
-        let mine = per_link.entry(link).or_default();
-        if *mine >= JOBS_PER_LINK || total >= JOBS_FROM_LINKS {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = &mut *counts;
+        let mine = counts.per_link.entry(link).or_default();
+        if *mine >= JOBS_PER_LINK || counts.total >= JOBS_FROM_LINKS {
+            if *mine == 0 {
+                counts.per_link.remove(&link);
+            }
             return None;
         }
         *mine += 1;
+        counts.total += 1;
         Some(LinkJob {
             jobs: self.clone(),
             link,
@@ -656,12 +667,13 @@ impl LinkJobs {
 
 impl Drop for LinkJob {
     fn drop(&mut self) {
-        let mut per_link = self.jobs.per_link.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = per_link.get_mut(&self.link) {
+        let mut counts = self.jobs.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.per_link.get_mut(&self.link) {
             *count -= 1;
             if *count == 0 {
-                per_link.remove(&self.link);
+                counts.per_link.remove(&self.link);
             }
+            counts.total -= 1;
         }
     }
 }
@@ -1359,7 +1371,7 @@ mod tests {
         );
         drop(other);
         assert!(
-            jobs.per_link.lock().unwrap().is_empty(),
+            jobs.counts.lock().unwrap().per_link.is_empty(),
             "a link with no jobs is forgotten"
         );
 
