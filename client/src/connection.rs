@@ -164,7 +164,7 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
         .spawn((
             Name::new("Client"),
             Client,
-            Link::default(),
+            archipelago_shared::protocol::link(),
             LocalAddr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             PeerAddr(config.server),
             ReplicationReceiver,
@@ -502,6 +502,9 @@ fn receive_messages(
                 tick_hz,
                 server,
             } => {
+                if !config.log_in {
+                    continue;
+                }
                 let accepted = accepted.digest().unwrap_or_default();
                 if let Err(other) = check_server(&accepted, &server) {
                     warn!("not logging in: {other}");

@@ -52,6 +52,9 @@ pub struct ClientConfig {
     pub tick_hz: u32,
     /// Give up connecting after this long and say so.
     pub connect_timeout: Duration,
+    /// Answer the server's challenge. Always, but in tests of connections that hold a place
+    /// without logging in.
+    pub log_in: bool,
 }
 
 impl ClientConfig {
@@ -67,6 +70,7 @@ impl ClientConfig {
             key,
             tick_hz: DEFAULT_TICK_HZ,
             connect_timeout: Duration::from_secs(10),
+            log_in: true,
         }
     }
 

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 
-/// As `archipelago_shared::protocol::MAX_CLIENT_MESSAGE_BYTES` (the guard's file reads it
-/// from its parent module).
+/// As `archipelago_shared::protocol::{MAX_CLIENT_MESSAGE_BYTES, LINK_MTU}` (the guard's file
+/// reads them from its parent module).
 const MAX_CLIENT_MESSAGE_BYTES: usize = 48 * 1024;
+const LINK_MTU: usize = 1100;
 
 #[path = "../../server/src/packet_guard/fragments.rs"]
 mod fragments;

@@ -6,6 +6,7 @@
 //! not counted against the address and pending caps unless the host asks.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use archipelago_shared::protocol::Role;
 
@@ -16,6 +17,10 @@ pub const DEFAULT_MAX_PENDING: usize = 64;
 /// Links one address may have arriving (not yet logged in) at once: a person logs in within
 /// a moment, so a few hosts cannot hold every arrival's place.
 pub const MAX_PENDING_PER_ADDRESS: usize = 2;
+
+/// An arrival that has waited this long without logging in gives its place to a newcomer
+/// when arrivals are full. Logging in takes a round trip and a signature: well under this.
+pub const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
 
 /// What counts as one address: an IPv4 address, or an IPv6 /64 (what one subscriber gets).
 pub fn address_of(ip: IpAddr) -> IpAddr {
@@ -71,7 +76,7 @@ impl Admission {
             return Err(AdmissionRefusal::TooManyFromAddress(self.max_per_ip));
         }
         if arriving_from_address >= MAX_PENDING_PER_ADDRESS {
-            return Err(AdmissionRefusal::TooManyFromAddress(
+            return Err(AdmissionRefusal::ArrivingFromAddress(
                 MAX_PENDING_PER_ADDRESS,
             ));
         }
@@ -109,6 +114,18 @@ impl Admission {
     }
 }
 
+/// When arrivals are full, the arrival that gives its place to a newcomer: of `arrivals` (each
+/// with how long it has waited), the one that has waited longest, if that is at least
+/// [`ARRIVAL_GRACE`]. So holding arrival places takes new connections every few seconds,
+/// not one every login timeout, while a person who logs in promptly is never closed.
+pub fn arrival_to_close<T>(arrivals: impl IntoIterator<Item = (T, Duration)>) -> Option<T> {
+    arrivals
+        .into_iter()
+        .filter(|(_, waited)| *waited >= ARRIVAL_GRACE)
+        .max_by_key(|(_, waited)| *waited)
+        .map(|(arrival, _)| arrival)
+}
+
 /// Why a connection was turned away; the words go to the person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmissionRefusal {
@@ -116,8 +133,18 @@ pub enum AdmissionRefusal {
         "too many connections from your address (at most {0} at once); close one and try again"
     )]
     TooManyFromAddress(usize),
+    #[error(
+        "too many connections from your address are logging in at once (at most {0}); try again \
+         in a few seconds"
+    )]
+    ArrivingFromAddress(usize),
     #[error("too many people are arriving at once; try again in a few seconds")]
     TooManyArriving,
+    #[error(
+        "this connection did not log in while others were waiting to; try again in a few \
+         seconds"
+    )]
+    GaveWay,
     #[error("the server is full: all {0} places are taken. Try again in a while")]
     Full(usize),
     #[error(
@@ -145,7 +172,7 @@ mod tests {
         );
         assert_eq!(
             rules.connection(STRANGER, 2, 2, 2),
-            Err(AdmissionRefusal::TooManyFromAddress(
+            Err(AdmissionRefusal::ArrivingFromAddress(
                 MAX_PENDING_PER_ADDRESS
             )),
             "one address holds only a couple of arrivals"
@@ -176,6 +203,21 @@ mod tests {
         assert_eq!(address_of(one), address_of(same), "one /64 is one address");
         assert_ne!(address_of(one), address_of(other));
         assert_eq!(address_of(STRANGER), STRANGER);
+    }
+
+    #[test]
+    fn the_arrival_that_waited_longest_past_the_grace_gives_way() {
+        let secs = Duration::from_secs_f32;
+        assert_eq!(
+            arrival_to_close([("a", secs(1.0)), ("b", secs(2.9))]),
+            None,
+            "nobody logging in promptly is closed"
+        );
+        assert_eq!(
+            arrival_to_close([("a", secs(3.5)), ("b", secs(14.0)), ("c", secs(0.1))]),
+            Some("b")
+        );
+        assert_eq!(arrival_to_close(Vec::<(u8, Duration)>::new()), None);
     }
 
     #[test]

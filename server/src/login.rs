@@ -18,7 +18,7 @@ use lightyear::link::{Unlink, UnlinkReason};
 use lightyear::prelude::*;
 use rand::RngCore;
 
-use crate::admission::address_of;
+use crate::admission::{AdmissionRefusal, address_of, arrival_to_close};
 use crate::assembly::AssemblyMessage;
 use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
@@ -165,35 +165,94 @@ pub(crate) fn plugin(app: &mut App) {
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LoginAnswered;
 
+/// A new connection is asked to log in, or told why it may not. When the arrivals from its
+/// address, or all arrivals, are full, the arrival that has waited longest past
+/// [`ARRIVAL_GRACE`](crate::admission::ARRIVAL_GRACE) without logging in gives way to it.
 fn on_connected(
     trigger: On<Add, Connected>,
     links: Query<(&RemoteId, Option<&PeerAddr>), With<LinkOf>>,
-    addresses: Query<(Entity, &PeerAddr, Has<PendingLogin>), With<LinkOf>>,
-    pending: Query<(), With<PendingLogin>>,
+    addresses: Query<(Entity, &PeerAddr), With<LinkOf>>,
+    mut arrivals: Query<(
+        Entity,
+        &PendingLogin,
+        Option<&PeerAddr>,
+        &RemoteId,
+        &mut MessageSender<ToClient>,
+    )>,
     settings: Res<ServerSettings>,
+    mut refusals: ResMut<RefusalLog>,
     mut commands: Commands,
 ) {
     let link = trigger.entity;
     let Ok((remote, peer)) = links.get(link) else {
         return;
     };
-    // Too many from one address, or too many arriving at once: told so instead of challenged.
     let turned_away = peer.and_then(|peer| {
         let ip = peer.0.ip();
         let from = address_of(ip);
-        let (mut same_address, mut arriving) = (0, 0);
-        for (other, address, pending) in &addresses {
-            if other != link && address_of(address.0.ip()) == from {
-                same_address += 1;
-                arriving += usize::from(pending);
+        let same_address = addresses
+            .iter()
+            .filter(|(other, address)| *other != link && address_of(address.0.ip()) == from)
+            .count();
+        let waiting = |arrival: &PendingLogin| {
+            !arrival.awaiting_registry && arrival.turned_away.is_none()
+        };
+        let mut gave_way = Vec::new();
+        loop {
+            let open = arrivals
+                .iter()
+                .filter(|(other, ..)| *other != link && !gave_way.contains(other));
+            let (mut arriving, mut pending) = (0, 0);
+            for (_, _, address, ..) in open {
+                pending += 1;
+                arriving += usize::from(address.is_some_and(|a| address_of(a.0.ip()) == from));
+            }
+            let refusal = match settings.config.admission.connection(
+                ip,
+                same_address,
+                arriving,
+                pending,
+            ) {
+                Ok(()) => break,
+                Err(refusal) => refusal,
+            };
+            let from_address = match refusal {
+                AdmissionRefusal::ArrivingFromAddress(_) => true,
+                AdmissionRefusal::TooManyArriving => false,
+                _ => return Some(refusal.to_string()),
+            };
+            // Once for the address's arrivals and once for everyone's, at most.
+            if gave_way.len() == 2 {
+                return Some(refusal.to_string());
+            }
+            let candidates = arrivals.iter().filter(|(other, arrival, address, ..)| {
+                *other != link
+                    && !gave_way.contains(other)
+                    && waiting(arrival)
+                    && (!from_address
+                        || address.is_some_and(|a| address_of(a.0.ip()) == from))
+            });
+            let Some(oldest) =
+                arrival_to_close(candidates.map(|(other, arrival, ..)| (other, arrival.age.elapsed())))
+            else {
+                return Some(refusal.to_string());
+            };
+            gave_way.push(oldest);
+        }
+        for arrival in gave_way {
+            if let Ok((_, _, _, remote, mut sender)) = arrivals.get_mut(arrival) {
+                metrics::counter!("archipelago_arrivals_closed_total").increment(1);
+                refuse(
+                    &mut commands,
+                    &mut refusals,
+                    arrival,
+                    &mut sender,
+                    remote,
+                    AdmissionRefusal::GaveWay.to_string(),
+                );
             }
         }
-        settings
-            .config
-            .admission
-            .connection(ip, same_address, arriving, pending.iter().count())
-            .err()
-            .map(|refusal| refusal.to_string())
+        None
     });
     let mut nonce = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut nonce);

@@ -121,7 +121,13 @@ fn on_unlinked(
     }
 }
 
-fn on_new_link(trigger: On<Add, LinkOf>, mut commands: Commands) {
+/// A new client's link gets our MTU at once, as it is spawned: lightyear's transport, which
+/// comes when netcode connects, sizes its fragments from the link it finds.
+fn on_new_link(trigger: On<Add, LinkOf>, mut links: Query<&mut Link>, mut commands: Commands) {
+    if let Ok(mut link) = links.get_mut(trigger.entity) {
+        let spawned = std::mem::take(&mut *link);
+        *link = spawned.with_mtu(LinkMtu::new(archipelago_shared::protocol::LINK_MTU));
+    }
     commands
         .entity(trigger.entity)
         .insert((ReplicationSender, Name::new("ClientLink")));

@@ -20,7 +20,7 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -36,6 +36,22 @@ pub const QUIC_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(
 /// to ride out a network gone quiet for several seconds on a lossy link: after a silence,
 /// QUIC's probes come at doubling intervals, and one of them must get through.
 pub const QUIC_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Largest packet lightyear builds on our links, both ways (its default is 1200). A packet
+/// goes out inside netcode (up to 25 bytes more) inside a QUIC datagram, and QUIC only
+/// promises 1200-byte UDP payloads, less up to 58 bytes of its own and WebTransport's
+/// framing: 1100 fits that floor. A larger packet is dropped by QUIC unannounced whenever the
+/// path MTU is smaller than path-MTU discovery found, or it has not found it yet, which
+/// before login cost whole fragmented messages (see
+/// docs/upstream/lightyear-packets-larger-than-quic-datagrams.md). Both peers must agree:
+/// lightyear derives its fragment size from it.
+pub const LINK_MTU: usize = 1100;
+
+/// The lightyear link of a connection, with [`LINK_MTU`]. Give it to the link entity before
+/// lightyear's transport is added to it.
+pub fn link() -> Link {
+    Link::default().with_mtu(LinkMtu::new(LINK_MTU))
+}
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;

@@ -1,13 +1,19 @@
 # Shared by the bench scripts (source it from the repository root, after setting `data`).
 
-# Builds the binaries in PROFILE (release unless told) with `make test`'s feature set, so a
-# dev-profile run reuses its build; sets profile, server_bin and bots_bin, and on_server /
-# on_bots, which pin the server to core 0 and the bots to core 1 where there are two.
+# Builds the server and the bots in PROFILE (release unless told): in release only those two,
+# without the renderer; in dev with `make test`'s feature set, so that its build is reused.
+# Sets profile, server_bin and bots_bin, and on_server / on_bots, which pin the server to
+# core 0 and the bots to core 1 where there are two.
 bench_build() {
   profile=${PROFILE:-release}
-  local flag= dir=debug
-  if [ "$profile" = release ]; then flag=--release; dir=release; fi
-  cargo build $flag --workspace --features archipelago-client/render --bins
+  local dir=debug
+  if [ "$profile" = release ]; then
+    dir=release
+    cargo build --release -p archipelago-server -p archipelago-client \
+      --bin archipelago-server --bin archipelago-bots
+  else
+    cargo build --workspace --features archipelago-client/render --bins
+  fi
   server_bin=./target/$dir/archipelago-server
   bots_bin=./target/$dir/archipelago-bots
   if [ "$(nproc)" -ge 2 ]; then on_server="taskset -c 0"; on_bots="taskset -c 1"; else on_server=; on_bots=; fi

@@ -17,6 +17,9 @@ pub struct Impairment {
     pub duplicate: f64,
     /// Each datagram waits between these two; with a spread, later ones overtake earlier.
     pub delay: (Duration, Duration),
+    /// Largest UDP payload the path carries; larger datagrams are dropped, as a router drops
+    /// a packet too big for the next hop (QUIC sets "don't fragment").
+    pub path_mtu: usize,
 }
 
 impl Impairment {
@@ -26,6 +29,24 @@ impl Impairment {
             loss: 0.0,
             duplicate: 0.0,
             delay: (Duration::ZERO, Duration::ZERO),
+            path_mtu: usize::MAX,
+        }
+    }
+
+    /// Nothing lost, but every datagram 10-70 ms late, so reordered, and 5 % duplicated.
+    pub fn reordering() -> Self {
+        Self {
+            loss: 0.0,
+            ..Self::bad()
+        }
+    }
+
+    /// A clean network whose path carries UDP payloads of 1232 bytes at most: IPv6's minimum
+    /// MTU of 1280, as through many tunnels and VPNs. QUIC works there (it needs 1200).
+    pub fn narrow() -> Self {
+        Self {
+            path_mtu: 1232,
+            ..Self::none()
         }
     }
 
@@ -35,6 +56,7 @@ impl Impairment {
             loss: 0.2,
             duplicate: 0.05,
             delay: (Duration::from_millis(10), Duration::from_millis(70)),
+            path_mtu: usize::MAX,
         }
     }
 }
@@ -170,7 +192,7 @@ fn relay(
             }
         }
         for (client, to_server, bytes) in arrived {
-            if silent || dice.roll() < impairment.loss {
+            if silent || bytes.len() > impairment.path_mtu || dice.roll() < impairment.loss {
                 continue;
             }
             let copies = if dice.roll() < impairment.duplicate {

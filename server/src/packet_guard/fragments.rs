@@ -12,12 +12,18 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use super::MAX_CLIENT_MESSAGE_BYTES;
+use super::{LINK_MTU, MAX_CLIENT_MESSAGE_BYTES};
 
 /// Bytes of lightyear's packet header: type, packet id, last ack, ack bits, tick.
 pub const HEADER_BYTES: usize = 13;
-/// The payload of one fragment with lightyear's default 1200-byte MTU.
-pub const FRAGMENT_BYTES: usize = 1162;
+/// What lightyear reserves in a fragment packet besides the payload: the header, then the
+/// largest encodings of channel id (a varint of a u16: 4), message id (2), fragment index (8),
+/// count (8) and the compression byte.
+const FRAGMENT_PACKET_OVERHEAD: usize = HEADER_BYTES + 4 + 2 + 8 + 8 + 1;
+/// The payload of one fragment on a link of [`LINK_MTU`] bytes: lightyear fills what the
+/// overhead leaves, less the payload's length prefix (two bytes for these sizes).
+pub const FRAGMENT_BYTES: usize = LINK_MTU - FRAGMENT_PACKET_OVERHEAD - 2;
+const _: () = assert!(FRAGMENT_BYTES >= 128 && FRAGMENT_BYTES < 16_384);
 /// The most fragments a message from our client can need: anything more is not ours.
 pub const MAX_FRAGMENTS: u64 = MAX_CLIENT_MESSAGE_BYTES.div_ceil(FRAGMENT_BYTES) as u64;
 /// Partial messages a link may hold at once. A client sends one large message at a time.
@@ -90,10 +96,11 @@ pub enum PacketViolation {
     TooManyFragments { index: u64, count: u64 },
     #[error("a fragment is numbered {index} of {count}")]
     BadFragmentIndex { index: u64, count: u64 },
-    #[error("a fragment of {bytes} bytes where {expected} belong")]
+    #[error("a fragment of {bytes} bytes where {expected} {size} belong")]
     BadFragmentSize {
         bytes: usize,
         expected: &'static str,
+        size: usize,
     },
     #[error("a message's fragments disagree on their count")]
     FragmentCountMismatch,
@@ -289,13 +296,15 @@ impl LinkWatch {
         if index + 1 < count && bytes != FRAGMENT_BYTES {
             return Err(PacketViolation::BadFragmentSize {
                 bytes,
-                expected: "exactly 1162 (a fragment before the last)",
+                expected: "exactly",
+                size: FRAGMENT_BYTES,
             });
         }
         if bytes > FRAGMENT_BYTES {
             return Err(PacketViolation::BadFragmentSize {
                 bytes,
-                expected: "at most 1162",
+                expected: "at most",
+                size: FRAGMENT_BYTES,
             });
         }
         let key = (channel, message);

@@ -1,7 +1,7 @@
 //! A look at every packet a client sends before lightyear's transport reads it.
 //!
 //! lightyear 0.30.1 reserves room for a fragmented message as soon as its first fragment
-//! arrives, sized by the fragment count the sender wrote (`num_fragments × 1162` bytes), and
+//! arrives, sized by the fragment count the sender wrote (`num_fragments ×` [`FRAGMENT_BYTES`] bytes), and
 //! keeps partial messages of reliable channels until they complete. One packet claiming 2^40
 //! fragments aborts the process; many claiming a plausible count eat the memory; an ordered
 //! reliable channel keeps every message that arrives ahead of a missing one. So between
@@ -15,7 +15,7 @@ mod fragments;
 
 use std::collections::HashMap;
 
-use archipelago_shared::protocol::MAX_CLIENT_MESSAGE_BYTES;
+use archipelago_shared::protocol::{LINK_MTU, MAX_CLIENT_MESSAGE_BYTES};
 use bevy::prelude::*;
 use lightyear::link::server::LinkOf;
 use lightyear::link::{Link, Unlink, UnlinkReason};
@@ -131,5 +131,22 @@ fn inspect_packets(
             entity,
             reason: UnlinkReason::UserRequested(Some(format!("bad packet: {violation}"))),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lightyear::transport::packet::packet::fragment_size_for_min_mtu;
+
+    use super::*;
+
+    #[test]
+    fn the_guard_expects_the_fragment_size_lightyear_uses_on_our_links() {
+        assert_eq!(fragment_size_for_min_mtu(LINK_MTU), Some(FRAGMENT_BYTES));
+        assert_eq!(
+            archipelago_shared::protocol::link().min_mtu(),
+            LINK_MTU,
+            "lightyear sizes fragments from the link's minimum MTU"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! A member on a bad network: a relay between them and the server loses a fifth of the
-//! datagrams, delays, reorders and duplicates the rest; later it goes silent for 3 s and for
-//! 20 s. Nothing they say or vote is lost or doubled, and after a silence the client is in
-//! again by itself, with the server's view of things.
+//! datagrams, delays, reorders and duplicates the rest, from before they log in; later, on a
+//! link that only reorders and duplicates, it goes silent for 3 s, 6 s and 20 s. Nothing they say or vote is lost or doubled, they ride out
+//! 3 s, and after the longer silences the client is in again by itself (or never left), with
+//! the server's view of things.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_client::parcels::ParcelBook;
 use archipelago_shared::chat::ChatTo;
-use archipelago_shared::governance::GovernanceRequest;
+use archipelago_shared::governance::{GovernanceRequest, ProposalId};
 use archipelago_shared::governance::Phase;
 use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::protocol::{NETCODE_TIMEOUT_SECS, Role};
@@ -31,10 +32,79 @@ fn lines_from_mo(fay: &TestClient) -> Vec<String> {
         .collect()
 }
 
+/// The state's name, without the numbers that change every frame; a reconnection with why.
+fn phase(state: &ConnectionState) -> String {
+    match state {
+        ConnectionState::Reconnecting { why, .. } => format!("Reconnecting ({why})"),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Whether every ballot Mo sent has had its one answer.
 fn all_answered(mo: &TestClient) -> bool {
     let book = mo.governance();
     book.in_flight.is_empty() && book.stats.acked + book.stats.refused == book.stats.sent
+}
+
+/// Silences the relay for `seconds` and, a second in, has Mo change their mind to `choice`:
+/// afterwards Mo is in the world, the ballot is answered once and Mo's view of the proposal
+/// is the server's. Unless `may_reconnect`, Mo stays in the world throughout. Returns how Mo's
+/// connection went, for the messages.
+fn come_through_a_silence(
+    relay: &LossyRelay,
+    fay: &mut TestClient,
+    mo: &mut TestClient,
+    id: ProposalId,
+    seconds: u64,
+    choice: YesNo,
+    may_reconnect: bool,
+) -> Vec<String> {
+    let length = Duration::from_secs(seconds);
+    relay.blackout(length);
+    let silence = Instant::now();
+    let mut changed_mind = false;
+    let mut transitions = Vec::new();
+    let settled = wait_until(&mut [&mut *fay, &mut *mo], length + Duration::from_secs(40), |c| {
+        if !changed_mind && silence.elapsed() > Duration::from_secs(1) {
+            changed_mind = true;
+            c[1].vote(id, Choice::YesNo(choice));
+        }
+        let state = c[1].state();
+        let said = phase(&state);
+        if transitions.last().is_none_or(|(_, last)| *last != said) {
+            transitions.push((silence.elapsed().as_secs_f64(), said));
+        }
+        changed_mind
+            && silence.elapsed() > length
+            && state == ConnectionState::InWorld
+            && all_answered(c[1])
+            && c[1].governance().next.is_empty()
+            && c[1].proposal(id).is_some()
+            && c[1].proposal(id) == c[0].proposal(id)
+    });
+    let transitions: Vec<String> = transitions
+        .into_iter()
+        .map(|(t, state)| format!("{t:.1} s: {state}"))
+        .collect();
+    let stats = mo.governance().stats.clone();
+    assert!(
+        may_reconnect || transitions.len() == 1,
+        "{seconds} s of silence are ridden out: {transitions:?}"
+    );
+    assert!(
+        settled,
+        "back to normal after {seconds} s of silence, the views agreeing: {transitions:?}, \
+         {stats:?}, Mo sees {:?}, Fay sees {:?}",
+        mo.proposal(id).and_then(|v| v.tally).map(|t| t.counts),
+        fay.proposal(id).and_then(|v| v.tally).map(|t| t.counts),
+    );
+    assert_eq!((stats.acked, stats.refused), (stats.sent, 0), "{stats:?}");
+    assert_eq!(
+        mo.governance().my_ballots[&id].choice,
+        Choice::YesNo(choice),
+        "the ballot cast in the silence counts"
+    );
+    transitions
 }
 
 #[test]
@@ -50,10 +120,9 @@ fn a_member_on_a_lossy_link_loses_nothing_and_comes_back_by_itself_after_a_long_
     let id = create_proposal(&mut fay, yes_no_draft("Light the harbour at night?"));
     fay.govern(GovernanceRequest::Open(id));
 
-    // Mo comes in over a clean link; then it turns bad. (Large messages, such as the land
-    // registry sent at login, do not always complete over a link that reorders datagrams:
-    // see docs/upstream/lightyear-fragments-under-loss.md.)
-    let relay = LossyRelay::start(server.addr, Impairment::none());
+    // Mo logs in over the bad link: the land registry and the proposals are each sent in
+    // several packets, some lost, some late, some twice.
+    let relay = LossyRelay::start(server.addr, Impairment::bad());
     let mut config = server.client_config("Mo", mo_key);
     config.relay = Some(relay.addr);
     let mut mo = TestClient::new(config);
@@ -76,7 +145,6 @@ fn a_member_on_a_lossy_link_loses_nothing_and_comes_back_by_itself_after_a_long_
             .is_some_and(|v| v.proposal.phase == Phase::Open)
     });
     assert!(open, "Mo sees the proposal open");
-    relay.impair(Impairment::bad());
 
     // Over the lossy link: a line every 1.5 s (under the chat allowance of one a second, which
     // bunched-up retransmissions would otherwise exceed) and a ballot every 2 s, for 12 s.
@@ -138,39 +206,22 @@ fn a_member_on_a_lossy_link_loses_nothing_and_comes_back_by_itself_after_a_long_
         "the last choice is the one counted"
     );
 
-    // 3 s of silence on an otherwise clean link, with a change of mind in it: the client stays
-    // in or gets back in by itself, and the ballot is answered once. (The link is clean around
-    // the silences because a login over the bad link may stall: see the note above.)
-    relay.impair(Impairment::none());
-    relay.blackout(Duration::from_secs(3));
-    let silence = Instant::now();
-    let mut changed_mind = false;
-    let settled = wait_until(&mut [&mut fay, &mut mo], Duration::from_secs(40), |c| {
-        if !changed_mind && silence.elapsed() > Duration::from_secs(1) {
-            changed_mind = true;
-            c[1].vote(id, Choice::YesNo(YesNo::No));
-        }
-        changed_mind
-            && silence.elapsed() > Duration::from_secs(3)
-            && c[1].state() == ConnectionState::InWorld
-            && all_answered(c[1])
-            && c[1].governance().next.is_empty()
-    });
-    let stats = mo.governance().stats.clone();
-    assert!(
-        settled,
-        "back to normal after 3 s of silence: {:?}, {stats:?}",
-        mo.state()
-    );
-    assert_eq!((stats.acked, stats.refused), (stats.sent, 0), "{stats:?}");
-    assert_eq!(
-        mo.governance().my_ballots[&id].choice,
-        Choice::YesNo(YesNo::No)
-    );
+    // 3 s and then 6 s of silence, each with a change of mind in it, on a link that reorders
+    // and duplicates but loses nothing else. After a silence QUIC probes at doubling
+    // intervals, and the connection lives if a probe gets through within QUIC_IDLE_TIMEOUT
+    // (10 s): after 3 s one always does, after 6 s not always, and then the client gets back
+    // in by itself. Either way the ballot is answered once and the views agree.
+    relay.impair(Impairment::reordering());
+    come_through_a_silence(&relay, &mut fay, &mut mo, id, 3, YesNo::No, false);
+    let after_six = come_through_a_silence(&relay, &mut fay, &mut mo, id, 6, YesNo::Yes, true);
+    eprintln!("after 6 s of silence: {after_six:?}");
 
     // 20 s of silence: longer than either side waits before giving a connection up (QUIC may
     // hold on for longer than QUIC_IDLE_TIMEOUT while it backs off; netcode gives up at
-    // NETCODE_TIMEOUT_SECS). The client says so and gets back in by itself.
+    // NETCODE_TIMEOUT_SECS). The client says so and gets back in by itself. (Still on the
+    // reordering link: after a new login over the lossy one, the server's answers sometimes
+    // stop reaching the client for longer than this test waits; see
+    // docs/upstream/lightyear-reliable-stall-after-relogin.md.)
     let long = Duration::from_secs(NETCODE_TIMEOUT_SECS as u64 + 5);
     relay.blackout(long);
     let silence = Instant::now();
@@ -196,7 +247,7 @@ fn a_member_on_a_lossy_link_loses_nothing_and_comes_back_by_itself_after_a_long_
             if matches!(c[1].state(), ConnectionState::Reconnecting { .. }) {
                 saw_reconnecting = true;
             }
-            let state = format!("{:?}", c[1].state());
+            let state = phase(&c[1].state());
             if transitions.last().is_none_or(|(_, last)| *last != state) {
                 transitions.push((t, state));
             }
@@ -212,7 +263,7 @@ fn a_member_on_a_lossy_link_loses_nothing_and_comes_back_by_itself_after_a_long_
 
     let settled = wait_until(&mut [&mut fay, &mut mo], Duration::from_secs(30), |c| {
         let t = silence.elapsed().as_secs_f64();
-        let state = format!("{:?}", c[1].state());
+        let state = phase(&c[1].state());
         if transitions.last().is_none_or(|(_, last)| *last != state) {
             transitions.push((t, state));
         }

@@ -3,6 +3,7 @@
 //! bevy and lightyear are linked once, not once per file.
 
 mod a_lossy_link;
+mod a_narrow_path;
 mod assembly_procedure;
 mod bots_fill_the_world;
 mod certificates;

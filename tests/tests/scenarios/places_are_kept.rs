@@ -1,5 +1,6 @@
 //! Strangers cannot take every place: visitors filling a server leave its last places to
-//! members and founders, and one address holds only a few connections.
+//! members and founders, one address holds only a few connections, and connections that do
+//! not log in give way to people who do.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +9,7 @@ use std::time::Duration;
 use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
 use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
+use archipelago_server::admission::ARRIVAL_GRACE;
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{
     ServerProcess, TestClient, enroll_with_cli, enter_world, free_port, metric, scrape_metrics,
@@ -127,4 +129,60 @@ fn one_address_holds_only_a_few_connections() {
     );
     assert_eq!(first.state(), ConnectionState::InWorld);
     assert_eq!(second.state(), ConnectionState::InWorld);
+}
+
+#[test]
+fn connections_that_do_not_log_in_give_way_to_someone_who_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = ServerProcess::start_with_args(
+        dir.path(),
+        &["--limit-loopback", "--metrics", &metrics.to_string()],
+    );
+    // Two connections that never answer the server's challenge: all that one address may
+    // have arriving at once.
+    let mut silent: Vec<TestClient> = (0..2)
+        .map(|i| {
+            let mut config = server.client_config(&format!("Silent{i}"), ephemeral());
+            config.log_in = false;
+            TestClient::new(config)
+        })
+        .collect();
+    for client in &mut silent {
+        let connected = wait_until(&mut [client], Duration::from_secs(20), |c| {
+            c[0].state() == ConnectionState::LoggingIn
+        });
+        assert!(connected, "a silent arrival connects: {:?}", client.state());
+    }
+    let closed = |text: &str| metric(text, "archipelago_arrivals_closed_total");
+    assert_eq!(closed(&scrape_metrics(metrics)), 0.0);
+
+    // Ada arrives once they have held their places past the grace: the one that waited longest
+    // gives way, and she gets in.
+    std::thread::sleep(ARRIVAL_GRACE + Duration::from_millis(500));
+    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
+    let (mut first, mut second) = (silent.remove(0), silent.remove(0));
+    let answered = wait_until(
+        &mut [&mut ada, &mut first, &mut second],
+        Duration::from_secs(30),
+        |c| c[0].state().is_failed() || c[0].state() == ConnectionState::InWorld,
+    );
+    assert!(answered, "Ada's login is answered: {:?}", ada.state());
+    assert_eq!(ada.state(), ConnectionState::InWorld, "Ada gets in");
+    assert_eq!(
+        closed(&scrape_metrics(metrics)),
+        1.0,
+        "one silent arrival was closed to make room"
+    );
+
+    // The one that gave way was told why.
+    let told = wait_until(&mut [&mut first, &mut second], Duration::from_secs(5), |c| {
+        c.iter().any(|c| c.state().is_failed())
+    });
+    let reasons: Vec<_> = [&first, &second].map(|c| format!("{:?}", c.state())).into();
+    assert!(told, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("did not log in while others were waiting")),
+        "{reasons:?}"
+    );
 }
