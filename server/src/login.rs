@@ -194,9 +194,8 @@ fn on_connected(
             .iter()
             .filter(|(other, address)| *other != link && address_of(address.0.ip()) == from)
             .count();
-        let waiting = |arrival: &PendingLogin| {
-            !arrival.awaiting_registry && arrival.turned_away.is_none()
-        };
+        let waiting =
+            |arrival: &PendingLogin| !arrival.awaiting_registry && arrival.turned_away.is_none();
         let mut gave_way = Vec::new();
         loop {
             let open = arrivals
@@ -207,15 +206,15 @@ fn on_connected(
                 pending += 1;
                 arriving += usize::from(address.is_some_and(|a| address_of(a.0.ip()) == from));
             }
-            let refusal = match settings.config.admission.connection(
-                ip,
-                same_address,
-                arriving,
-                pending,
-            ) {
-                Ok(()) => break,
-                Err(refusal) => refusal,
-            };
+            let refusal =
+                match settings
+                    .config
+                    .admission
+                    .connection(ip, same_address, arriving, pending)
+                {
+                    Ok(()) => break,
+                    Err(refusal) => refusal,
+                };
             let from_address = match refusal {
                 AdmissionRefusal::ArrivingFromAddress(_) => true,
                 AdmissionRefusal::TooManyArriving => false,
@@ -229,12 +228,11 @@ fn on_connected(
                 *other != link
                     && !gave_way.contains(other)
                     && waiting(arrival)
-                    && (!from_address
-                        || address.is_some_and(|a| address_of(a.0.ip()) == from))
+                    && (!from_address || address.is_some_and(|a| address_of(a.0.ip()) == from))
             });
-            let Some(oldest) =
-                arrival_to_close(candidates.map(|(other, arrival, ..)| (other, arrival.age.elapsed())))
-            else {
+            let Some(oldest) = arrival_to_close(
+                candidates.map(|(other, arrival, ..)| (other, arrival.age.elapsed())),
+            ) else {
                 return Some(refusal.to_string());
             };
             gave_way.push(oldest);

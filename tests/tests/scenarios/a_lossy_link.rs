@@ -11,9 +11,9 @@ use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_client::parcels::ParcelBook;
 use archipelago_shared::chat::ChatTo;
-use archipelago_shared::governance::{GovernanceRequest, ProposalId};
 use archipelago_shared::governance::Phase;
 use archipelago_shared::governance::tally::{Choice, YesNo};
+use archipelago_shared::governance::{GovernanceRequest, ProposalId};
 use archipelago_shared::protocol::{NETCODE_TIMEOUT_SECS, Role};
 use archipelago_tests::relay::{Impairment, LossyRelay};
 use archipelago_tests::{
@@ -64,24 +64,28 @@ fn come_through_a_silence(
     let silence = Instant::now();
     let mut changed_mind = false;
     let mut transitions = Vec::new();
-    let settled = wait_until(&mut [&mut *fay, &mut *mo], length + Duration::from_secs(40), |c| {
-        if !changed_mind && silence.elapsed() > Duration::from_secs(1) {
-            changed_mind = true;
-            c[1].vote(id, Choice::YesNo(choice));
-        }
-        let state = c[1].state();
-        let said = phase(&state);
-        if transitions.last().is_none_or(|(_, last)| *last != said) {
-            transitions.push((silence.elapsed().as_secs_f64(), said));
-        }
-        changed_mind
-            && silence.elapsed() > length
-            && state == ConnectionState::InWorld
-            && all_answered(c[1])
-            && c[1].governance().next.is_empty()
-            && c[1].proposal(id).is_some()
-            && c[1].proposal(id) == c[0].proposal(id)
-    });
+    let settled = wait_until(
+        &mut [&mut *fay, &mut *mo],
+        length + Duration::from_secs(40),
+        |c| {
+            if !changed_mind && silence.elapsed() > Duration::from_secs(1) {
+                changed_mind = true;
+                c[1].vote(id, Choice::YesNo(choice));
+            }
+            let state = c[1].state();
+            let said = phase(&state);
+            if transitions.last().is_none_or(|(_, last)| *last != said) {
+                transitions.push((silence.elapsed().as_secs_f64(), said));
+            }
+            changed_mind
+                && silence.elapsed() > length
+                && state == ConnectionState::InWorld
+                && all_answered(c[1])
+                && c[1].governance().next.is_empty()
+                && c[1].proposal(id).is_some()
+                && c[1].proposal(id) == c[0].proposal(id)
+        },
+    );
     let transitions: Vec<String> = transitions
         .into_iter()
         .map(|(t, state)| format!("{t:.1} s: {state}"))

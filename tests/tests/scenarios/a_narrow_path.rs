@@ -50,7 +50,11 @@ fn a_path_with_the_smallest_mtu_carries_the_login_and_a_long_proposal_both_ways(
         .cycle()
         .take(MAX_BODY_CHARS)
         .collect();
-    assert!(draft.body.len() > 6 * LINK_MTU, "{} bytes", draft.body.len());
+    assert!(
+        draft.body.len() > 6 * LINK_MTU,
+        "{} bytes",
+        draft.body.len()
+    );
     let body = draft.body.clone();
     let id = create_proposal(&mut ada, draft);
     assert_eq!(

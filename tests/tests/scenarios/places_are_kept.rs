@@ -176,13 +176,17 @@ fn connections_that_do_not_log_in_give_way_to_someone_who_does() {
     );
 
     // The one that gave way was told why.
-    let told = wait_until(&mut [&mut first, &mut second], Duration::from_secs(5), |c| {
-        c.iter().any(|c| c.state().is_failed())
-    });
+    let told = wait_until(
+        &mut [&mut first, &mut second],
+        Duration::from_secs(5),
+        |c| c.iter().any(|c| c.state().is_failed()),
+    );
     let reasons: Vec<_> = [&first, &second].map(|c| format!("{:?}", c.state())).into();
     assert!(told, "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r.contains("did not log in while others were waiting")),
+        reasons
+            .iter()
+            .any(|r| r.contains("did not log in while others were waiting")),
         "{reasons:?}"
     );
 }
