@@ -164,7 +164,7 @@ fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
         .spawn((
             Name::new("Client"),
             Client,
-            archipelago_shared::protocol::link(),
+            Link::default().with_mtu(archipelago_shared::protocol::link_mtu()),
             LocalAddr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             PeerAddr(config.server),
             ReplicationReceiver,

@@ -194,6 +194,8 @@ fn on_connected(
             .iter()
             .filter(|(other, address)| *other != link && address_of(address.0.ip()) == from)
             .count();
+        let from_here =
+            |address: Option<&PeerAddr>| address.is_some_and(|a| address_of(a.0.ip()) == from);
         let waiting =
             |arrival: &PendingLogin| !arrival.awaiting_registry && arrival.turned_away.is_none();
         let mut gave_way = Vec::new();
@@ -204,7 +206,7 @@ fn on_connected(
             let (mut arriving, mut pending) = (0, 0);
             for (_, _, address, ..) in open {
                 pending += 1;
-                arriving += usize::from(address.is_some_and(|a| address_of(a.0.ip()) == from));
+                arriving += usize::from(from_here(address));
             }
             let refusal =
                 match settings
@@ -228,7 +230,7 @@ fn on_connected(
                 *other != link
                     && !gave_way.contains(other)
                     && waiting(arrival)
-                    && (!from_address || address.is_some_and(|a| address_of(a.0.ip()) == from))
+                    && (!from_address || from_here(*address))
             });
             let Some(oldest) = arrival_to_close(
                 candidates.map(|(other, arrival, ..)| (other, arrival.age.elapsed())),

@@ -126,7 +126,7 @@ fn on_unlinked(
 fn on_new_link(trigger: On<Add, LinkOf>, mut links: Query<&mut Link>, mut commands: Commands) {
     if let Ok(mut link) = links.get_mut(trigger.entity) {
         let spawned = std::mem::take(&mut *link);
-        *link = spawned.with_mtu(LinkMtu::new(archipelago_shared::protocol::LINK_MTU));
+        *link = spawned.with_mtu(archipelago_shared::protocol::link_mtu());
     }
     commands
         .entity(trigger.entity)

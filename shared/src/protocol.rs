@@ -47,10 +47,10 @@ pub const QUIC_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// lightyear derives its fragment size from it.
 pub const LINK_MTU: usize = 1100;
 
-/// The lightyear link of a connection, with [`LINK_MTU`]. Give it to the link entity before
+/// [`LINK_MTU`] as lightyear takes it: give a link entity `Link::with_mtu(link_mtu())` before
 /// lightyear's transport is added to it.
-pub fn link() -> Link {
-    Link::default().with_mtu(LinkMtu::new(LINK_MTU))
+pub fn link_mtu() -> LinkMtu {
+    LinkMtu::new(LINK_MTU)
 }
 
 /// Longest display name, in characters.

@@ -144,7 +144,7 @@ mod tests {
     fn the_guard_expects_the_fragment_size_lightyear_uses_on_our_links() {
         assert_eq!(fragment_size_for_min_mtu(LINK_MTU), Some(FRAGMENT_BYTES));
         assert_eq!(
-            archipelago_shared::protocol::link().min_mtu(),
+            archipelago_shared::protocol::link_mtu().min_mtu(),
             LINK_MTU,
             "lightyear sizes fragments from the link's minimum MTU"
         );
