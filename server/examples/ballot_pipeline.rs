@@ -1,5 +1,5 @@
 //! Benchmark of the server's ballot path without the network: the same queue, batch writer
-//! and SQLite transaction the server uses (`StorageHandle::cast_ballot`), on a real database
+//! and SQLite transaction the server uses (`BallotQueue::cast`), on a real database
 //! file. First every voter casts a ballot at the same instant; then ballots arrive at a steady
 //! rate. Reports how long each ballot waited for its commit, how many were committed per
 //! second, and checks that every acknowledged ballot is in the export and that it verifies.
@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use archipelago_server::storage::governance::CastBallot;
-use archipelago_server::storage::{Storage, StorageHandle, StorageReply};
+use archipelago_server::governance::ballots::{BallotQueue, Committed};
+use archipelago_server::governance::storage::CastBallot;
+use archipelago_server::storage::{Done, Storage, StorageHandle};
 use archipelago_shared::governance::tally::{Choice, VoteType};
 use archipelago_shared::governance::{
     Ballot, Eligibility, ProposalDraft, ProposalId, Scope, verify_export,
@@ -19,7 +20,8 @@ use archipelago_shared::governance::{
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::Role;
-use bevy::prelude::Entity;
+use bevy::ecs::message::Messages;
+use bevy::prelude::{Entity, World};
 use clap::Parser;
 use ed25519_dalek::SigningKey;
 
@@ -74,21 +76,29 @@ impl Phase {
     }
 }
 
-/// Collects replies until `expected` ballots are answered or `deadline` passes.
-fn collect(handle: &StorageHandle, phase: &mut Phase, answered: &mut usize) {
-    for reply in handle.replies() {
-        if let StorageReply::Ballots(outcomes) = reply {
-            let now = Instant::now();
-            for outcome in outcomes {
-                *answered += 1;
-                match outcome.result {
-                    Ok(_) => phase
-                        .latencies_ms
-                        .push((now - outcome.received).as_secs_f64() * 1e3),
-                    Err(reason) => phase.refused.push(reason),
-                }
+/// Collects the answers that have arrived.
+fn collect(handle: &StorageHandle, world: &mut World, phase: &mut Phase, answered: &mut usize) {
+    handle.deliver_to(world);
+    let now = Instant::now();
+    let mut commits = world.resource_mut::<Messages<Done<Committed>>>();
+    for done in commits.drain() {
+        for outcome in done.output.0 {
+            *answered += 1;
+            match outcome.result {
+                Ok(_) => phase
+                    .latencies_ms
+                    .push((now - outcome.received).as_secs_f64() * 1e3),
+                Err(reason) => phase.refused.push(reason),
             }
         }
+    }
+}
+
+/// Queues a ballot as the server's handler does; a full queue is an answer at once.
+fn cast(queue: &BallotQueue, ballot: CastBallot, phase: &mut Phase, answered: &mut usize) {
+    if queue.cast(Entity::PLACEHOLDER, ballot).is_err() {
+        *answered += 1;
+        phase.refused.push("the ballot queue is full".into());
     }
 }
 
@@ -145,8 +155,10 @@ fn main() -> anyhow::Result<()> {
         let opened = storage.open_proposal(&admin, created.id).await?;
         anyhow::Ok((storage, opened))
     })?;
-    let handle = StorageHandle::new(storage.clone(), runtime.clone());
-    let link = Entity::PLACEHOLDER;
+    let mut handle = StorageHandle::new(storage.clone(), runtime.clone());
+    let queue = BallotQueue::start(&mut handle);
+    let mut world = World::new();
+    world.init_resource::<Messages<Done<Committed>>>();
 
     // Signing is the client's work: prepare every ballot before the clock starts.
     let burst: Vec<CastBallot> = keys
@@ -176,11 +188,11 @@ fn main() -> anyhow::Result<()> {
     };
     let start = Instant::now();
     let mut answered = 0;
-    for cast in burst {
-        handle.cast_ballot(link, cast);
+    for ballot in burst {
+        cast(&queue, ballot, &mut phase, &mut answered);
     }
     while answered < cli.voters && start.elapsed() < Duration::from_secs(120) {
-        collect(&handle, &mut phase, &mut answered);
+        collect(&handle, &mut world, &mut phase, &mut answered);
         std::thread::sleep(Duration::from_micros(200));
     }
     phase.elapsed = start.elapsed();
@@ -195,16 +207,16 @@ fn main() -> anyhow::Result<()> {
     let interval = Duration::from_secs_f64(cli.seconds / cli.ballots.max(1) as f64);
     let start = Instant::now();
     let mut answered = 0;
-    for (n, cast) in steady.into_iter().enumerate() {
+    for (n, ballot) in steady.into_iter().enumerate() {
         let due = start + interval * n as u32;
         while Instant::now() < due {
-            collect(&handle, &mut phase, &mut answered);
+            collect(&handle, &mut world, &mut phase, &mut answered);
             std::thread::sleep(Duration::from_micros(100));
         }
-        handle.cast_ballot(link, cast);
+        cast(&queue, ballot, &mut phase, &mut answered);
     }
     while answered < cli.ballots && start.elapsed() < Duration::from_secs(120) {
-        collect(&handle, &mut phase, &mut answered);
+        collect(&handle, &mut world, &mut phase, &mut answered);
         std::thread::sleep(Duration::from_micros(200));
     }
     phase.elapsed = start.elapsed();

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
 use archipelago_shared::protocol::{
     AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_TELEPORTS_PER_SECOND, ToClient,
@@ -54,7 +55,7 @@ pub struct Avatar {
     pub link: Entity,
     clamped_inputs: u64,
     clamp_log: Timer,
-    teleport_budget: f32,
+    teleports: TokenBucket,
 }
 
 /// The avatar entity of a link.
@@ -78,7 +79,6 @@ pub(crate) fn plugin(app: &mut App) {
                 // request read before the member's `LoggedIn` exists would be lost.
                 spawn_avatars.after(crate::login::LoginAnswered),
                 teleport,
-                refill_teleport_budget,
             )
                 .in_set(ServerSystems::Apply),
         );
@@ -90,6 +90,7 @@ fn spawn_avatars(
     links: Query<(&RemoteId, &LoggedIn), Without<HasAvatar>>,
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
+    time: Res<Time>,
 ) {
     for request in requests.read() {
         let Ok((remote, member)) = links.get(request.link) else {
@@ -119,7 +120,11 @@ fn spawn_avatars(
                     link: request.link,
                     clamped_inputs: 0,
                     clamp_log: Timer::new(CLAMP_LOG_INTERVAL, TimerMode::Once),
-                    teleport_budget: MAX_TELEPORTS_PER_SECOND,
+                    teleports: TokenBucket::full(
+                        MAX_TELEPORTS_PER_SECOND,
+                        MAX_TELEPORTS_PER_SECOND,
+                        time.elapsed(),
+                    ),
                 },
                 Replicate::to_clients(NetworkTarget::All),
                 PredictionTarget::to_clients(NetworkTarget::Single(client)),
@@ -176,14 +181,6 @@ fn move_avatars(
     }
 }
 
-fn refill_teleport_budget(mut avatars: Query<&mut Avatar>, time: Res<Time>) {
-    for mut avatar in &mut avatars {
-        avatar.teleport_budget = (avatar.teleport_budget
-            + time.delta_secs() * MAX_TELEPORTS_PER_SECOND)
-            .min(MAX_TELEPORTS_PER_SECOND);
-    }
-}
-
 fn teleport(
     mut requests: MessageReader<TeleportRequest>,
     mut links: Query<(&RemoteId, &HasAvatar, &mut MessageSender<ToClient>)>,
@@ -191,6 +188,7 @@ fn teleport(
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for request in requests.read() {
         let Ok((remote, has_avatar, mut sender)) = links.get_mut(request.link) else {
@@ -209,7 +207,7 @@ fn teleport(
             );
             continue;
         };
-        if avatar.teleport_budget < 1.0 {
+        if !avatar.teleports.take(time.elapsed()) {
             notice(
                 &mut refusals,
                 request.link,
@@ -219,7 +217,6 @@ fn teleport(
             );
             continue;
         }
-        avatar.teleport_budget -= 1.0;
         counter.0 += 1;
         let position = match world.protocities.iter().position(|p| p.id == protocity.id) {
             Some(hall) if request.into_hall => hall_door(&world, hall, true),

@@ -5,6 +5,7 @@
 //! what others got.
 
 use archipelago_shared::assembly::InOverflow;
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
@@ -32,32 +33,24 @@ pub struct ChatMessage {
     pub request: ChatRequest,
 }
 
-/// Lines a link may still send now; refills at `CHAT_LINES_PER_SECOND`.
+/// Lines a link may send: `CHAT_BURST` at once, `CHAT_LINES_PER_SECOND` over time.
 #[derive(Component, Debug)]
-pub struct ChatBudget(f32);
+pub struct ChatBudget(TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
     app.add_message::<ChatMessage>()
         .add_observer(on_login)
-        .add_systems(
-            Update,
-            (
-                relay.in_set(ServerSystems::Apply),
-                refill.in_set(ServerSystems::Publish),
-            ),
-        );
+        .add_systems(Update, relay.in_set(ServerSystems::Apply));
 }
 
-fn on_login(trigger: On<Add, LoggedIn>, mut commands: Commands) {
+fn on_login(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Time>) {
     commands
         .entity(trigger.entity)
-        .insert(ChatBudget(CHAT_BURST));
-}
-
-fn refill(mut budgets: Query<&mut ChatBudget>, time: Res<Time>) {
-    for mut budget in &mut budgets {
-        budget.0 = (budget.0 + CHAT_LINES_PER_SECOND * time.delta_secs()).min(CHAT_BURST);
-    }
+        .insert(ChatBudget(TokenBucket::full(
+            CHAT_LINES_PER_SECOND,
+            CHAT_BURST,
+            time.elapsed(),
+        )));
 }
 
 fn place_name(world: &World, place: Place) -> String {
@@ -74,9 +67,17 @@ fn relay(
     world: Res<World>,
     sanctions: Res<Sanctions>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for ChatMessage { link, request } in requests.read() {
-        let heard = match hear(*link, request, &mut links, &avatars, &world, &sanctions) {
+        let heard = match hear(
+            *link,
+            request,
+            &mut links,
+            &avatars,
+            (&world, &sanctions),
+            time.elapsed(),
+        ) {
             Ok(heard) => heard,
             Err(refusal) => {
                 if let Ok((_, member, _, _, mut sender)) = links.get_mut(*link) {
@@ -117,8 +118,8 @@ fn hear(
     request: &ChatRequest,
     links: &mut Links,
     avatars: &Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
-    world: &World,
-    sanctions: &Sanctions,
+    (world, sanctions): (&World, &Sanctions),
+    now: std::time::Duration,
 ) -> Result<(ChatLine, Vec<Entity>), ChatRefusal> {
     let Ok((_, member, has_avatar, mut budget, _)) = links.get_mut(link) else {
         return Err(ChatRefusal::NotInWorld);
@@ -135,12 +136,12 @@ fn hear(
     if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, unix_now()) {
         return Err(ChatRefusal::Muted(sanction_words(mute)));
     }
-    if budget.0 < 1.0 {
+    if budget.0.tokens(now) < 1.0 {
         return Err(ChatRefusal::TooFast);
     }
     let text = check_text(&request.text)?;
     let (from, role) = (member.name.clone(), member.role);
-    budget.0 -= 1.0;
+    budget.0.take(now);
     let (to, recipients) = match &request.to {
         ChatTo::Place => (
             ChatHeard::Place(match overflow {

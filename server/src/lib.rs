@@ -10,12 +10,12 @@ pub mod diagnostics;
 pub mod events;
 pub mod governance;
 pub mod login;
+pub mod members;
 pub mod network;
 pub mod packet_guard;
 pub mod parcels;
 pub mod recognition;
 pub mod refusal_log;
-pub mod roles;
 pub mod rooms;
 pub mod shutdown;
 pub mod status;
@@ -97,7 +97,7 @@ impl Plugin for ServerPlugin {
             tls::plugin,
             packet_guard::plugin,
             login::plugin,
-            roles::plugin,
+            members::plugin,
             shutdown::plugin,
             telemetry::plugin,
         ));

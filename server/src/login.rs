@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::identity::{
     LoginError, ServerIdentity, fingerprint, name_key, to_hex, verify_login,
 };
@@ -24,11 +25,12 @@ use crate::avatars::{SpawnAvatar, TeleportRequest};
 use crate::chat::ChatMessage;
 use crate::events::EventMessage;
 use crate::governance::GovernanceMessage;
+use crate::members::storage::Member;
 use crate::parcels::ParcelCommand;
 use crate::recognition::RecognitionMessage;
 use crate::refusal_log::RefusalLog;
 use crate::shutdown::ShuttingDown;
-use crate::storage::{StorageError, StorageHandle, StorageReply};
+use crate::storage::{Done, StorageError, StorageHandle};
 use crate::{ServerSettings, ServerSystems};
 
 /// A connection must log in within this time or is closed.
@@ -86,7 +88,7 @@ const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(2);
 /// own, smaller budget on top (votes, chat, recognition...).
 #[derive(Component, Debug)]
 pub struct RequestBudget {
-    tokens: f32,
+    tokens: TokenBucket,
     /// Requests dropped since the client was last told.
     dropped: u32,
     last_notice: Option<Duration>,
@@ -95,7 +97,7 @@ pub struct RequestBudget {
 impl Default for RequestBudget {
     fn default() -> Self {
         Self {
-            tokens: REQUEST_BURST,
+            tokens: TokenBucket::full(REQUESTS_PER_SECOND, REQUEST_BURST, Duration::ZERO),
             dropped: 0,
             last_notice: None,
         }
@@ -103,19 +105,14 @@ impl Default for RequestBudget {
 }
 
 impl RequestBudget {
-    /// Takes one request's token, refilled for the time since the last frame.
-    fn admit(&mut self) -> bool {
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+    /// Takes one request's token at `now`, or counts the request dropped.
+    fn admit(&mut self, now: Duration) -> bool {
+        if self.tokens.take(now) {
             true
         } else {
             self.dropped += 1;
             false
         }
-    }
-
-    fn refill(&mut self, seconds: f32) {
-        self.tokens = (self.tokens + seconds * REQUESTS_PER_SECOND).min(REQUEST_BURST);
     }
 
     /// The words for the flooding client, when it is time to tell it again.
@@ -145,6 +142,7 @@ pub struct ThisServer(pub ServerIdentity);
 struct ClaimedKey([u8; 32], String);
 
 pub(crate) fn plugin(app: &mut App) {
+    app.add_message::<Done<Result<Member, StorageError>>>();
     app.add_observer(on_connected);
     app.add_systems(
         Update,
@@ -365,15 +363,12 @@ fn receive_requests(
     for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused, mut budget) in
         &mut links
     {
-        if let Some(budget) = budget.as_deref_mut() {
-            budget.refill(time.delta_secs());
-        }
         for message in receiver.receive() {
             if refused {
                 continue;
             }
             if let Some(budget) = budget.as_deref_mut()
-                && !budget.admit()
+                && !budget.admit(time.elapsed())
             {
                 continue;
             }
@@ -426,7 +421,12 @@ fn receive_requests(
                             commands
                                 .entity(link)
                                 .insert(ClaimedKey(public_key, name.clone()));
-                            storage.login(link, to_hex(&public_key), name);
+                            let key = to_hex(&public_key);
+                            storage.run_for(
+                                link,
+                                move |db| async move { db.login(&key, &name).await },
+                                || Err(StorageError::Busy),
+                            );
                         }
                         Err(error) => refuse(
                             &mut commands,
@@ -573,7 +573,7 @@ fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer
 fn apply_registry_replies(
     mut commands: Commands,
     mut refusals: ResMut<RefusalLog>,
-    mut replies: MessageReader<StorageReply>,
+    mut replies: MessageReader<Done<Result<Member, StorageError>>>,
     mut links: Query<(&RemoteId, &ClaimedKey, &mut MessageSender<ToClient>), With<PendingLogin>>,
     logged_in: Query<(), With<LoggedIn>>,
     mut online: Query<
@@ -587,10 +587,9 @@ fn apply_registry_replies(
     // Those let in by this frame's replies count too.
     let mut inside = logged_in.iter().count();
     for reply in replies.read() {
-        let StorageReply::Login { link, result } = reply else {
+        let (Some(link), result) = (reply.link, &reply.output) else {
             continue;
         };
-        let link = *link;
         // The client may have left while the registry was answering.
         let Ok((remote, claimed, mut sender)) = links.get_mut(link) else {
             continue;
@@ -720,12 +719,12 @@ mod tests {
     #[test]
     fn a_burst_past_the_allowance_is_dropped_and_told_once_in_a_while() {
         let mut budget = RequestBudget::default();
-        let admitted = (0..100).filter(|_| budget.admit()).count();
-        assert_eq!(admitted, REQUEST_BURST as usize);
         let start = Duration::from_secs(10);
+        let admitted = (0..100).filter(|_| budget.admit(start)).count();
+        assert_eq!(admitted, REQUEST_BURST as usize);
         let text = budget.flood_notice(start).expect("told at once");
         assert!(text.contains("40 dropped"), "{text}");
-        assert!(!budget.admit());
+        assert!(!budget.admit(start));
         assert_eq!(budget.flood_notice(start + Duration::from_secs(1)), None);
         let later = budget
             .flood_notice(start + FLOOD_NOTICE_EVERY)
@@ -733,13 +732,11 @@ mod tests {
         assert!(later.contains("1 dropped"), "{later}");
         assert_eq!(budget.flood_notice(start + 2 * FLOOD_NOTICE_EVERY), None);
 
-        budget.refill(1.0);
-        let admitted = (0..100).filter(|_| budget.admit()).count();
+        let a_second_later = start + Duration::from_secs(1);
+        let admitted = (0..100).filter(|_| budget.admit(a_second_later)).count();
         assert_eq!(
             admitted, REQUESTS_PER_SECOND as usize,
             "refilled per second"
         );
-        budget.refill(3600.0);
-        assert_eq!(budget.tokens, REQUEST_BURST, "never more than one burst");
     }
 }

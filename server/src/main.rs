@@ -1,7 +1,5 @@
 //! `archipelago-server`: runs the world, or administers its data.
 
-mod cli;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -12,12 +10,11 @@ use archipelago_server::admission::Admission;
 use archipelago_server::network::MAX_CLIENTS;
 use archipelago_server::storage::Storage;
 use archipelago_server::tls::{Certificates, TlsSource};
-use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::parcels::{
-    Actor, OwnerClaim, ParcelFilter, ParcelInfo, ParcelRequest, StatusChoice, StatusKind, percent,
-    utc_date_time,
+use archipelago_server::{
+    ServerConfig, ShutdownFlag, assembly, build_app, events, governance, members, open_storage,
+    parcels, recognition,
 };
-use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ, Role};
+use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
 use archipelago_shared::world::{World, load_world_dir};
 use clap::{Parser, Subcommand};
 
@@ -100,97 +97,51 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum Admin {
-    /// Give a member a role: visitor, member, resident or founder.
-    GrantRole {
-        /// The member's display name (any case), public key, or the key's first 16 or more
-        /// hex digits. The key acted on is printed.
-        who: String,
-        role: String,
-    },
-    /// List every member of the registry.
-    Members,
-    /// Register many keys with one role: a file with one "KEY NAME" line each
-    /// (as `archipelago-bots --print-keys` writes; `-` reads standard input).
-    Enroll {
-        file: PathBuf,
-        #[arg(long, default_value = "member")]
-        role: String,
-    },
+    #[command(flatten)]
+    Members(members::cli::MemberAction),
     /// Read and change the land registry (founder powers; recorded as "admin (CLI)").
     Parcel {
         #[command(subcommand)]
-        action: ParcelAction,
+        action: parcels::cli::ParcelAction,
     },
     /// Write, open, close and export proposals (founder powers; recorded as "admin (CLI)").
     Proposal {
         #[command(subcommand)]
-        action: cli::proposals::ProposalAction,
+        action: governance::cli::ProposalAction,
     },
     /// Town hall sessions and their minutes.
     Session {
         #[command(subcommand)]
-        action: cli::assembly::SessionAction,
+        action: assembly::cli::SessionAction,
     },
     /// The moderation log, and the mutes and bans in force.
     Moderation {
         #[command(subcommand)]
-        action: cli::assembly::ModerationAction,
+        action: assembly::cli::ModerationAction,
     },
     /// Live events in the town halls: the calendar, scheduling, calling off.
     Event {
         #[command(subcommand)]
-        action: cli::assembly::EventAction,
+        action: events::cli::EventAction,
     },
     /// The nation's stage and its relations with states and bodies (founder powers;
     /// recorded as "admin (CLI)").
     Recognition {
         #[command(subcommand)]
-        action: cli::recognition::RecognitionAction,
+        action: recognition::cli::RecognitionAction,
     },
     /// The census of each protocity and the nation's totals.
     Census {
         #[command(subcommand)]
-        action: cli::recognition::CensusAction,
+        action: recognition::cli::CensusAction,
     },
-}
-
-#[derive(Subcommand, Debug)]
-enum ParcelAction {
-    /// List parcels, optionally only those matching a search.
-    List {
-        /// Part of a parcel id, or an owner's name.
-        query: Option<String>,
-        /// owned, for-sale, crowdfunding or reserved.
-        #[arg(long)]
-        status: Option<String>,
-        /// A protocity id.
-        #[arg(long)]
-        protocity: Option<String>,
-    },
-    /// Show one parcel with its history.
-    Show { id: String },
-    /// Give a parcel to `nobody`, `member:NAME_OR_KEY` or `group:NAME`.
-    Assign { id: String, owner: String },
-    /// Set a parcel's status: owned, for-sale --price N, crowdfunding --goal N, reserved.
-    Status {
-        id: String,
-        status: String,
-        /// Asking price in whole dollars (for-sale).
-        #[arg(long)]
-        price: Option<u64>,
-        /// Goal in whole dollars (crowdfunding).
-        #[arg(long)]
-        goal: Option<u64>,
-    },
-    /// Rewrite a parcel's description.
-    Describe { id: String, text: String },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Verify { file, json }) = &cli.command {
         // A recount needs only the export, not the world data.
-        return cli::proposals::verify(file, *json);
+        return governance::cli::verify(file, *json);
     }
     let world = load_world_dir(&cli.world).context("the world data is invalid")?;
     match cli.command {
@@ -208,7 +159,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin { action, json }) => admin(&cli.data_dir, &world, action, json),
-        Some(Command::Verify { file, json }) => cli::proposals::verify(&file, json),
+        Some(Command::Verify { file, json }) => governance::cli::verify(&file, json),
         None => serve(cli, world),
     }
 }
@@ -277,270 +228,29 @@ fn admin(
         std::fs::create_dir_all(data_dir)?;
         let storage = Storage::open(data_dir).await?;
         let result = match action {
-            Admin::GrantRole { who, role } => {
-                let role = Role::parse(&role).with_context(|| {
-                    format!("`{role}` is not a role: use visitor, member, resident or founder")
-                })?;
-                let member = storage.grant_role(&who, role, "admin cli").await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&member)?);
-                } else {
-                    println!(
-                        "{} ({}) is now a {}",
-                        member.name, member.public_key, member.role
-                    );
-                }
-                Ok(())
-            }
-            Admin::Enroll { file, role } => {
-                let role = Role::parse(&role).with_context(|| {
-                    format!("`{role}` is not a role: use visitor, member, resident or founder")
-                })?;
-                let text = if file.as_os_str() == "-" {
-                    std::io::read_to_string(std::io::stdin())?
-                } else {
-                    std::fs::read_to_string(&file)
-                        .with_context(|| format!("cannot read {}", file.display()))?
-                };
-                let mut lines = Vec::new();
-                for (n, line) in text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                {
-                    let (key, name) = line
-                        .trim()
-                        .split_once(' ')
-                        .with_context(|| format!("line {}: expected \"KEY NAME\"", n + 1))?;
-                    archipelago_shared::identity::parse_key_hex(key).with_context(|| {
-                        format!("line {}: `{key}` is not a 64-digit hex key", n + 1)
-                    })?;
-                    archipelago_shared::identity::validate_name(name)
-                        .with_context(|| format!("line {}: bad name", n + 1))?;
-                    lines.push((key.to_lowercase(), name.trim().to_owned()));
-                }
-                let enrolled = storage.enroll(&lines, role, "admin cli").await?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "enrolled": enrolled, "role": role })
-                    );
-                } else {
-                    println!("{enrolled} keys are now {role}s");
-                }
-                Ok(())
-            }
-            Admin::Members => {
-                let members = storage.members().await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&members)?);
-                } else {
-                    for m in &members {
-                        println!("{:<9} {:<24} {}", m.role, m.name, m.public_key);
-                    }
-                    println!("{} members", members.len());
-                }
-                Ok(())
-            }
+            Admin::Members(action) => members::cli::run(&storage, action, json).await,
             Admin::Parcel { action } => {
                 // The registry may not have been seeded if no server ever ran on this data.
                 storage.seed_parcels(&world.parcel_seeds()).await?;
-                parcel_admin(&storage, action, json).await
+                parcels::cli::run(&storage, action, json).await
             }
             Admin::Proposal { action } => {
                 storage.seed_founders(&world.nation.founders).await?;
-                cli::proposals::run(&storage, world, action, json).await
+                governance::cli::run(&storage, world, action, json).await
             }
-            Admin::Session { action } => cli::assembly::sessions(&storage, action, json).await,
-            Admin::Moderation { action } => cli::assembly::moderation(&storage, action, json).await,
-            Admin::Event { action } => cli::assembly::events(&storage, world, action, json).await,
+            Admin::Session { action } => assembly::cli::sessions(&storage, action, json).await,
+            Admin::Moderation { action } => assembly::cli::moderation(&storage, action, json).await,
+            Admin::Event { action } => events::cli::events(&storage, world, action, json).await,
             Admin::Recognition { action } => {
                 archipelago_server::seed_storage(&storage, world).await?;
-                cli::recognition::recognition(&storage, world, action, json).await
+                recognition::cli::recognition(&storage, world, action, json).await
             }
             Admin::Census { action } => {
                 archipelago_server::seed_storage(&storage, world).await?;
-                cli::recognition::census(&storage, world, action, json).await
+                recognition::cli::census(&storage, world, action, json).await
             }
         };
         storage.close().await;
         result
     })
-}
-
-/// `nobody`, `member:NAME_OR_KEY` or `group:NAME`.
-fn parse_owner(text: &str) -> anyhow::Result<OwnerClaim> {
-    match text.split_once(':') {
-        _ if text == "nobody" => Ok(OwnerClaim::Unowned),
-        Some(("member", who)) if !who.is_empty() => Ok(OwnerClaim::Member(who.to_owned())),
-        Some(("group", name)) if !name.is_empty() => Ok(OwnerClaim::Group(name.to_owned())),
-        _ => anyhow::bail!("`{text}`: give nobody, member:NAME_OR_KEY or group:NAME"),
-    }
-}
-
-fn parse_status(
-    status: &str,
-    price: Option<u64>,
-    goal: Option<u64>,
-) -> anyhow::Result<StatusChoice> {
-    match (StatusKind::parse(status), price, goal) {
-        (Some(StatusKind::Owned), None, None) => Ok(StatusChoice::Owned),
-        (Some(StatusKind::Reserved), None, None) => Ok(StatusChoice::Reserved),
-        (Some(StatusKind::ForSale), Some(price), None) => Ok(StatusChoice::ForSale { price }),
-        (Some(StatusKind::Crowdfunding), None, Some(goal)) => {
-            Ok(StatusChoice::Crowdfunding { goal })
-        }
-        (Some(StatusKind::ForSale), _, _) => anyhow::bail!("for-sale needs --price (only)"),
-        (Some(StatusKind::Crowdfunding), _, _) => anyhow::bail!("crowdfunding needs --goal (only)"),
-        (Some(_), _, _) => anyhow::bail!("--price and --goal go with for-sale and crowdfunding"),
-        (None, _, _) => {
-            anyhow::bail!(
-                "`{status}` is not a status: use owned, for-sale, crowdfunding or reserved"
-            )
-        }
-    }
-}
-
-fn print_parcel_line(p: &ParcelInfo) {
-    println!(
-        "{:<8} {:<15} {:<13} {:<36} {}",
-        p.id,
-        p.protocity,
-        p.zoning.as_str(),
-        p.owner.display(),
-        p.status.display()
-    );
-}
-
-async fn parcel_admin(storage: &Storage, action: ParcelAction, json: bool) -> anyhow::Result<()> {
-    match action {
-        ParcelAction::List {
-            query,
-            status,
-            protocity,
-        } => {
-            let status = match status {
-                Some(text) => Some(StatusKind::parse(&text).with_context(|| {
-                    format!(
-                        "`{text}` is not a status: use owned, for-sale, crowdfunding or reserved"
-                    )
-                })?),
-                None => None,
-            };
-            let filter = ParcelFilter {
-                text: query.unwrap_or_default(),
-                status,
-                protocity,
-            };
-            let parcels: Vec<ParcelInfo> = storage
-                .parcels()
-                .await?
-                .into_iter()
-                .filter(|p| filter.matches(p))
-                .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&parcels)?);
-            } else {
-                for p in &parcels {
-                    print_parcel_line(p);
-                }
-                println!("{} parcels", parcels.len());
-            }
-        }
-        ParcelAction::Show { id } => {
-            let parcel = storage.parcel(&id).await?;
-            let history = storage.parcel_history(&id, None).await?;
-            let (pledged, pledges) = storage.pledges(&id).await?;
-            if json {
-                let value = serde_json::json!({
-                    "parcel": parcel,
-                    "history": history,
-                    "pledges": { "count": pledges, "total": pledged },
-                });
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                print_parcel_line(&parcel);
-                if let Some(title) = &parcel.title {
-                    println!("  address:      {}", title.address);
-                    println!(
-                        "  coordinates:  {:.5}, {:.5}",
-                        title.latitude, title.longitude
-                    );
-                    println!("  deed sha-256: {}", title.deed_hash);
-                }
-                println!("  jurisdiction: {}", parcel.jurisdiction);
-                println!("  area:         {} m²", parcel.area_m2);
-                println!("  residency:    {} or above", parcel.residency);
-                println!("  description:  {}", parcel.description);
-                if let archipelago_shared::parcels::ParcelStatus::Crowdfunding { goal, raised } =
-                    parcel.status
-                {
-                    println!(
-                        "  pledges:      {pledges} in world, {}% of the goal raised",
-                        percent(raised, goal)
-                    );
-                }
-                println!("  history (version {}):", parcel.version);
-                for change in &history {
-                    println!(
-                        "    v{:<3} {}  {:<16} {}",
-                        change.version,
-                        utc_date_time(change.at),
-                        change.by,
-                        change.what
-                    );
-                }
-            }
-        }
-        ParcelAction::Assign { id, owner } => {
-            let owner = parse_owner(&owner)?;
-            let current = storage.parcel(&id).await?;
-            let request = ParcelRequest::Assign {
-                parcel: id,
-                owner,
-                expected_version: current.version,
-            };
-            report_change(storage, &request, json).await?;
-        }
-        ParcelAction::Status {
-            id,
-            status,
-            price,
-            goal,
-        } => {
-            let status = parse_status(&status, price, goal)?;
-            let current = storage.parcel(&id).await?;
-            let request = ParcelRequest::SetStatus {
-                parcel: id,
-                status,
-                expected_version: current.version,
-            };
-            report_change(storage, &request, json).await?;
-        }
-        ParcelAction::Describe { id, text } => {
-            let current = storage.parcel(&id).await?;
-            let request = ParcelRequest::Describe {
-                parcel: id,
-                text,
-                expected_version: current.version,
-            };
-            report_change(storage, &request, json).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn report_change(
-    storage: &Storage,
-    request: &ParcelRequest,
-    json: bool,
-) -> anyhow::Result<()> {
-    let (parcel, what) = storage.change_parcel(&Actor::admin(), request).await?;
-    if json {
-        let value = serde_json::json!({ "parcel": parcel, "change": what });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        println!("{} v{}: {what}", parcel.id, parcel.version);
-    }
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! its validation, the movement rule, the identity rules, land, governance, chat, assemblies, events and the nation's standing.
 
 pub mod assembly;
+pub mod budget;
 pub mod chat;
 pub mod events;
 pub mod governance;

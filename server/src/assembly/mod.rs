@@ -5,16 +5,20 @@
 //! it. Everything that happens goes into the session's minutes. Moderation (mutes, removals,
 //! bans) is in [`moderation`].
 
+pub mod cli;
 mod moderation;
 mod overflow;
 mod procedure;
+pub mod storage;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use archipelago_shared::assembly::{
     ASSEMBLY_REQUEST_BURST, ASSEMBLY_REQUESTS_PER_SECOND, AssemblyRefusal, AssemblyRequest,
     HallSession, MinuteEntry, Person, SessionId,
 };
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::identity::parse_key_hex;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
@@ -32,9 +36,8 @@ use crate::governance::Proposals;
 use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
-use crate::storage::StorageHandle;
-use crate::storage::assembly::MinuteLine;
-use crate::storage::now;
+use crate::storage::{Batches, Replies, StorageHandle, WriteQueue, now};
+use storage::MinuteLine;
 
 /// A logged-in client's assembly request, passed on by the login plugin.
 #[derive(Message, Debug, Clone)]
@@ -43,10 +46,9 @@ pub struct AssemblyMessage {
     pub request: AssemblyRequest,
 }
 
-/// Token bucket for one link's assembly requests (and founders' event and recognition
-/// requests).
+/// One link's assembly requests (and founders' event and recognition requests).
 #[derive(Component, Debug)]
-pub(crate) struct AssemblyBudget(pub(crate) f32);
+pub(crate) struct AssemblyBudget(TokenBucket);
 
 /// Why a founders-only request may not go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +61,10 @@ impl AssemblyBudget {
     /// Admits a founders-only request: spends a token whatever the answer (a refused request
     /// costs as much as an accepted one, so those not allowed cannot send more than those
     /// who are), then checks the role.
-    pub(crate) fn admit_founder(&mut self, role: Role) -> Result<(), FounderGate> {
-        if self.0 < 1.0 {
+    pub(crate) fn admit_founder(&mut self, role: Role, now: Duration) -> Result<(), FounderGate> {
+        if !self.0.take(now) {
             return Err(FounderGate::TooFast);
         }
-        self.0 -= 1.0;
         if role != Role::Founder {
             return Err(FounderGate::NotFounder);
         }
@@ -103,14 +104,14 @@ impl SessionBook {
     /// Appends a line to the minutes.
     fn minute(
         &mut self,
-        storage: &StorageHandle,
+        minutes: &MinutesQueue,
         session: SessionId,
         kind: &str,
         who: Option<&Person>,
         detail: impl Into<String>,
     ) {
         self.seq += 1;
-        storage.minute(MinuteLine {
+        minutes.line(MinuteLine {
             session,
             seq: self.seq,
             entry: MinuteEntry {
@@ -126,6 +127,61 @@ impl SessionBook {
     /// Someone present, by their whole key.
     fn present(&self, key: &str) -> Option<&Person> {
         self.present.values().find(|person| person.key == key)
+    }
+}
+
+/// Work for the minutes writer, done in the order given.
+#[derive(Debug)]
+enum MinutesJob {
+    Line(MinuteLine),
+    Close(SessionId, i64),
+}
+
+/// The queue into the minutes writer: every line of every session, in order.
+#[derive(Resource)]
+pub(crate) struct MinutesQueue(WriteQueue<MinutesJob>);
+
+impl MinutesQueue {
+    /// Appends a line to a session's minutes (lines are written in the order given).
+    fn line(&self, line: MinuteLine) {
+        if self.0.send(MinutesJob::Line(line)).is_err() {
+            warn!("a line of minutes came after the minutes were closed for shutdown");
+        }
+    }
+
+    /// Marks a session closed, after the lines already given.
+    fn close(&self, id: SessionId, at: i64) {
+        if self.0.send(MinutesJob::Close(id, at)).is_err() {
+            warn!("session {id} closed after the minutes were closed for shutdown");
+        }
+    }
+}
+
+fn start_minutes_writer(mut commands: Commands, mut storage: ResMut<StorageHandle>) {
+    commands.insert_resource(MinutesQueue(
+        storage.start_writer(usize::MAX, write_minutes),
+    ));
+}
+
+/// Writes minutes in the order they were given, as many lines per commit as are waiting.
+async fn write_minutes(
+    storage: crate::storage::Storage,
+    mut queue: Batches<MinutesJob>,
+    _replies: Replies,
+) {
+    let mut batch = Vec::new();
+    while queue.next(&mut batch, 1024).await > 0 {
+        let mut lines = Vec::new();
+        let mut closed = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                MinutesJob::Line(line) => lines.push(line),
+                MinutesJob::Close(id, at) => closed.push((id, at)),
+            }
+        }
+        if let Err(e) = storage.write_minutes(&lines, &closed).await {
+            error!("writing {} lines of minutes failed: {e}", lines.len());
+        }
     }
 }
 
@@ -161,6 +217,7 @@ pub(crate) struct Assembly<'w, 's> {
     sessions: Query<'w, 's, (&'static mut HallSession, &'static mut SessionBook)>,
     halls: ResMut<'w, HallSessions>,
     storage: Res<'w, StorageHandle>,
+    minutes: Res<'w, MinutesQueue>,
     world: Res<'w, World>,
     sanctions: ResMut<'w, Sanctions>,
     proposals: Res<'w, Proposals>,
@@ -223,27 +280,19 @@ pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<HallSessions>()
         .add_message::<AssemblyMessage>()
         .add_observer(give_budget)
-        .add_systems(
-            Update,
-            (
-                route_requests.in_set(ServerSystems::Apply),
-                refill_budgets.in_set(ServerSystems::Publish),
-            ),
-        )
+        .add_systems(Startup, start_minutes_writer)
+        .add_systems(Update, route_requests.in_set(ServerSystems::Apply))
         .add_plugins((procedure::plugin, moderation::plugin, overflow::plugin));
 }
 
-fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands) {
+fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Time>) {
     commands
         .entity(trigger.entity)
-        .insert(AssemblyBudget(ASSEMBLY_REQUEST_BURST));
-}
-
-fn refill_budgets(mut budgets: Query<&mut AssemblyBudget>, time: Res<Time>) {
-    for mut budget in &mut budgets {
-        budget.0 = (budget.0 + ASSEMBLY_REQUESTS_PER_SECOND * time.delta_secs())
-            .min(ASSEMBLY_REQUEST_BURST);
-    }
+        .insert(AssemblyBudget(TokenBucket::full(
+            ASSEMBLY_REQUESTS_PER_SECOND,
+            ASSEMBLY_REQUEST_BURST,
+            time.elapsed(),
+        )));
 }
 
 /// Checks each request against the sender's budget and hands it to the procedure or to
@@ -252,16 +301,16 @@ fn route_requests(
     mut requests: MessageReader<AssemblyMessage>,
     mut budgets: Query<&mut AssemblyBudget>,
     mut assembly: Assembly,
+    time: Res<Time>,
 ) {
     for AssemblyMessage { link, request } in requests.read() {
         let Ok(mut budget) = budgets.get_mut(*link) else {
             continue;
         };
-        if budget.0 < 1.0 {
+        if !budget.0.take(time.elapsed()) {
             assembly.answer(*link, Err(AssemblyRefusal::TooFast));
             continue;
         }
-        budget.0 -= 1.0;
         let outcome = match request {
             AssemblyRequest::Moderate {
                 protocity,

@@ -14,13 +14,26 @@ use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
-use super::{Assembly, HallSessions, SessionBook, person};
+use super::storage::{LogLine, Moderation, Sanction, SanctionKind};
+use super::{Assembly, HallSessions, MinutesQueue, SessionBook, person};
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar, hall_door};
 use crate::login::LoggedIn;
 use crate::rooms::InPlace;
-use crate::storage::assembly::{LogLine, Moderation, Sanction, SanctionKind};
-use crate::storage::{StorageHandle, StorageReply, now};
+use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
+
+/// A moderation action stored (its log line, and the subject's sanctions in force after it),
+/// or refused.
+#[derive(Debug)]
+struct Stored {
+    /// Who it was for, to tell them.
+    subject: Entity,
+    result: Result<Box<(LogLine, Vec<Sanction>)>, String>,
+}
+
+/// The moderation log, read for a founder.
+#[derive(Debug)]
+struct Log(Result<Vec<LogLine>, String>);
 
 /// Mutes and bans in force, kept in step with the database.
 #[derive(Resource, Debug, Default)]
@@ -81,6 +94,8 @@ fn until_words(until: Option<i64>) -> String {
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Sanctions>()
+        .add_message::<Done<Stored>>()
+        .add_message::<Done<Log>>()
         .add_systems(Startup, load_sanctions)
         .add_systems(
             Update,
@@ -96,7 +111,12 @@ fn load_sanctions(
     mut sanctions: ResMut<Sanctions>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    match storage.load_assemblies_now() {
+    let loaded = storage.run_now(|db| async move {
+        let closed = db.close_abandoned_sessions().await?;
+        let sanctions = db.sanctions_in_force().await?;
+        Ok::<_, StorageError>((closed, sanctions))
+    });
+    match loaded {
         Ok((closed, list)) => {
             if closed > 0 {
                 warn!("closed {closed} sessions left open when the server last stopped");
@@ -146,18 +166,33 @@ pub(super) fn request(
         Ok(checked) => checked,
         Err(refusal) => return Some(Err(refusal)),
     };
-    a.storage.moderate(
+    let moderation = Moderation {
+        actor_name: member.name.clone(),
+        actor_key: Some(to_hex(&member.public_key)),
+        actor_role: member.role,
+        action,
+        subject_name: subject.name.clone(),
+        subject_key: to_hex(&subject.public_key),
+        protocity: a.world.protocities[hall].id.clone(),
+        reason,
+    };
+    a.storage.run_for(
         link,
-        subject_link,
-        Moderation {
-            actor_name: member.name.clone(),
-            actor_key: Some(to_hex(&member.public_key)),
-            actor_role: member.role,
-            action,
-            subject_name: subject.name.clone(),
-            subject_key: to_hex(&subject.public_key),
-            protocity: a.world.protocities[hall].id.clone(),
-            reason,
+        move |db| async move {
+            let result = db.moderate(&moderation).await.map(Box::new).map_err(|e| {
+                if matches!(e, StorageError::Database(_)) {
+                    error!("storing a moderation action failed: {e}");
+                }
+                e.for_client()
+            });
+            Stored {
+                subject: subject_link,
+                result,
+            }
+        },
+        move || Stored {
+            subject: subject_link,
+            result: Err(BUSY.into()),
         },
     );
     None
@@ -169,23 +204,27 @@ pub(super) fn read_log(a: &mut Assembly, link: Entity) -> Option<Result<String, 
     if member.role != Role::Founder {
         return Some(Err(AssemblyRefusal::LogForFounders));
     }
-    a.storage.moderation_log(link);
+    a.storage.run_for(
+        link,
+        |db| async move {
+            let newest = MODERATION_LOG_LINES as u32;
+            Log(db.moderation_log(Some(newest)).await.map_err(|e| {
+                error!("reading the moderation log failed: {e}");
+                e.for_client()
+            }))
+        },
+        || Log(Err(BUSY.into())),
+    );
     None
 }
 
 /// Sends the newest lines of the log to the founder who asked.
-fn send_log(
-    mut replies: MessageReader<StorageReply>,
-    mut links: Query<&mut MessageSender<ToClient>>,
-) {
-    for reply in replies.read() {
-        let StorageReply::ModerationLog { link, result } = reply else {
+fn send_log(mut replies: MessageReader<Done<Log>>, mut links: Query<&mut MessageSender<ToClient>>) {
+    for Done { link, output } in replies.read() {
+        let Some(Ok(mut sender)) = link.map(|l| links.get_mut(l)) else {
             continue;
         };
-        let Ok(mut sender) = links.get_mut(*link) else {
-            continue;
-        };
-        match result {
+        match &output.0 {
             Ok(lines) => {
                 let skip = lines.len().saturating_sub(MODERATION_LOG_LINES);
                 let records = lines[skip..].iter().map(ModerationRecord::from).collect();
@@ -236,28 +275,24 @@ fn action_words(line: &LogLine, hall_name: &str) -> String {
     reason = "one system doing one job over many parts"
 )]
 fn apply_stored(
-    mut replies: MessageReader<StorageReply>,
+    mut replies: MessageReader<Done<Stored>>,
     mut sanctions: ResMut<Sanctions>,
     mut links: Query<(&LoggedIn, Option<&HasAvatar>, &mut MessageSender<ToClient>)>,
     mut avatars: Query<(&mut AvatarPose, &InPlace)>,
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
     halls: Res<HallSessions>,
     world: Res<World>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
 ) {
-    for reply in replies.read() {
-        let StorageReply::Moderated {
-            link,
-            subject,
-            result,
-        } = reply
-        else {
+    for Done { link, output } in replies.read() {
+        let Some(link) = *link else {
             continue;
         };
+        let Stored { subject, result } = output;
         let (line, in_force) = match result {
             Ok(stored) => (&stored.0, &stored.1),
             Err(reason) => {
-                if let Ok((_, _, mut sender)) = links.get_mut(*link) {
+                if let Ok((_, _, mut sender)) = links.get_mut(link) {
                     sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
                         outcome: Err(reason.clone()),
                     });
@@ -275,7 +310,7 @@ fn apply_stored(
         };
         let words = action_words(line, &world.protocities[hall].name);
         info!("moderation by {}: {words}", line.actor);
-        if let Ok((_, _, mut sender)) = links.get_mut(*link) {
+        if let Ok((_, _, mut sender)) = links.get_mut(link) {
             sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
                 outcome: Ok(words.clone()),
             });
@@ -303,7 +338,7 @@ fn apply_stored(
         {
             let id = session.id;
             book.minute(
-                &storage,
+                &minutes,
                 id,
                 "moderation",
                 subject_person.as_ref(),

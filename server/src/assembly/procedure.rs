@@ -14,18 +14,20 @@ use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
+use super::MinutesQueue;
+use super::storage::SessionRecord;
 use super::{Assembly, HallSessions, SessionBook, may_chair, person};
 use crate::ServerSystems;
 use crate::avatars::Avatar;
 use crate::governance::Proposals;
+use crate::governance::{GovernanceCommand, govern};
 use crate::login::LoggedIn;
 use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
 use crate::shutdown::ShuttingDown;
-use crate::storage::assembly::SessionRecord;
-use crate::storage::{GovernanceCommand, StorageHandle, StorageReply, now};
+use crate::storage::{BUSY, Done, now};
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
+    app.add_message::<Done<Opened>>().add_systems(
         Update,
         (
             record_opened.in_set(ServerSystems::Apply),
@@ -43,13 +45,13 @@ pub(super) fn plugin(app: &mut App) {
 fn close_for_shutdown(
     mut commands: Commands,
     mut sessions: Query<(Entity, &mut HallSession, &mut SessionBook)>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
 ) {
     for (entity, mut session, mut book) in &mut sessions {
         let id = session.id;
         if let Ok(speaker) = session.end_floor() {
             book.minute(
-                &storage,
+                &minutes,
                 id,
                 "floor-ended",
                 None,
@@ -58,13 +60,13 @@ fn close_for_shutdown(
         }
         let present = book.present.len();
         book.minute(
-            &storage,
+            &minutes,
             id,
             "closed",
             None,
             format!("the server shut down with {present} present"),
         );
-        storage.close_session(id, now());
+        minutes.close(id, now());
         // Nothing more is written for it: the minutes' queue closes with this frame.
         commands.entity(entity).despawn();
         info!("session {id} closed: the server is shutting down");
@@ -186,45 +188,58 @@ fn open(
             .ok_or_else(|| AssemblyRefusal::nobody_with(key))?,
     };
     a.halls.opening.insert(hall, title.clone());
-    a.storage.open_session(
+    let record = SessionRecord {
+        id: 0,
+        protocity: a.world.protocities[hall].id.clone(),
+        title,
+        agenda,
+        chair_key: chair.key,
+        chair_name: chair.name,
+        opened_by: member.name.clone(),
+        opened_at: now(),
+        closed_at: None,
+        capacity,
+    };
+    let protocity = record.protocity.clone();
+    a.storage.run_for(
         link,
-        SessionRecord {
-            id: 0,
-            protocity: a.world.protocities[hall].id.clone(),
-            title,
-            agenda,
-            chair_key: chair.key,
-            chair_name: chair.name,
-            opened_by: member.name.clone(),
-            opened_at: now(),
-            closed_at: None,
-            capacity,
+        move |db| async move {
+            let protocity = record.protocity.clone();
+            let result = db.open_session(record).await.map_err(|e| {
+                error!("recording a session failed: {e}");
+                e.for_client()
+            });
+            Opened { protocity, result }
+        },
+        || Opened {
+            protocity,
+            result: Err(BUSY.into()),
         },
     );
     Ok(())
 }
 
+/// A session recorded, with its number, for the founder who opened it; or why not.
+#[derive(Debug)]
+pub(super) struct Opened {
+    protocity: String,
+    result: Result<SessionRecord, String>,
+}
+
 /// Once the database has given the session its number: the session begins.
 fn record_opened(
     mut commands: Commands,
-    mut replies: MessageReader<StorageReply>,
+    mut replies: MessageReader<Done<Opened>>,
     mut halls: ResMut<HallSessions>,
     mut capacity: ResMut<HallCapacity>,
     mut links: Query<&mut MessageSender<ToClient>>,
     world: Res<World>,
     rooms: Res<PlaceRooms>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
     proposals: Res<Proposals>,
 ) {
-    for reply in replies.read() {
-        let StorageReply::SessionOpened {
-            link,
-            protocity,
-            result,
-        } = reply
-        else {
-            continue;
-        };
+    for Done { link, output } in replies.read() {
+        let Opened { protocity, result } = output;
         let Some(hall) = world.protocities.iter().position(|p| p.id == *protocity) else {
             continue;
         };
@@ -256,7 +271,7 @@ fn record_opened(
                     }
                 }
                 book.minute(
-                    &storage,
+                    &minutes,
                     record.id,
                     "opened",
                     None,
@@ -266,7 +281,7 @@ fn record_opened(
                     ),
                 );
                 book.minute(
-                    &storage,
+                    &minutes,
                     record.id,
                     "item",
                     None,
@@ -296,7 +311,7 @@ fn record_opened(
             }
             Err(error) => Err(error.clone()),
         };
-        if let Ok(mut sender) = links.get_mut(*link) {
+        if let Some(Ok(mut sender)) = link.map(|l| links.get_mut(l)) {
             sender.send::<ControlChannel>(ToClient::AssemblyAnswer { outcome });
         }
     }
@@ -313,7 +328,7 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
     let id = session.id;
     if let Ok(speaker) = session.end_floor() {
         book.minute(
-            &a.storage,
+            &a.minutes,
             id,
             "floor-ended",
             None,
@@ -323,13 +338,13 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
     let who = person(member);
     let present = book.present.len();
     book.minute(
-        &a.storage,
+        &a.minutes,
         id,
         "closed",
         Some(&who),
         format!("closed with {present} present"),
     );
-    a.storage.close_session(id, now());
+    a.minutes.close(id, now());
     a.commands.entity(entity).despawn();
     a.halls.by_hall.remove(&hall);
     a.capacity.0.remove(&hall);
@@ -371,7 +386,7 @@ fn raise_hand(
     let position = session.raise_hand(who.clone())?;
     let id = session.id;
     book.minute(
-        &a.storage,
+        &a.minutes,
         id,
         "hand",
         Some(&who),
@@ -395,7 +410,7 @@ fn lower_hand(
     session.lower_hand(&who.key)?;
     let id = session.id;
     book.minute(
-        &a.storage,
+        &a.minutes,
         id,
         "hand-lowered",
         Some(&who),
@@ -423,7 +438,7 @@ fn give_floor(
     let id = session.id;
     if let Some(previous) = previous {
         book.minute(
-            &a.storage,
+            &a.minutes,
             id,
             "floor-ended",
             Some(&previous),
@@ -431,7 +446,7 @@ fn give_floor(
         );
     }
     book.minute(
-        &a.storage,
+        &a.minutes,
         id,
         "floor",
         Some(&speaker),
@@ -470,7 +485,7 @@ fn end_floor(
     };
     let speaker = session.end_floor()?;
     let id = session.id;
-    book.minute(&a.storage, id, "floor-ended", Some(&speaker), how.as_str());
+    book.minute(&a.minutes, id, "floor-ended", Some(&speaker), how.as_str());
     Ok(format!("{} no longer has the floor", speaker.name))
 }
 
@@ -490,7 +505,7 @@ fn move_agenda(
     let title = session.move_to(item)?.title.clone();
     let id = session.id;
     book.minute(
-        &a.storage,
+        &a.minutes,
         id,
         "item",
         None,
@@ -533,8 +548,13 @@ fn open_vote(
         role: Role::Founder,
     };
     let protocities = a.world.protocities.iter().map(|p| p.id.clone()).collect();
-    a.storage
-        .govern(Some(link), actor, GovernanceCommand::Open(id), protocities);
+    govern(
+        &a.storage,
+        Some(link),
+        actor,
+        GovernanceCommand::Open(id),
+        protocities,
+    );
     Ok(format!("opening the vote on proposal #{id}"))
 }
 
@@ -544,7 +564,7 @@ fn track_attendance(
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
     avatars: Query<(Entity, &InPlace, &Avatar, Has<InOverflow>)>,
     members: Query<&LoggedIn>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
 ) {
     for (mut session, mut book) in &mut sessions {
         let hall = Place::Hall(book.hall);
@@ -573,7 +593,7 @@ fn track_attendance(
             } else {
                 "came into the hall"
             };
-            book.minute(&storage, id, "joined", Some(&who), how);
+            book.minute(&minutes, id, "joined", Some(&who), how);
             book.present.insert(*avatar, who);
         }
         let gone: Vec<Entity> = book
@@ -594,7 +614,7 @@ fn track_attendance(
                 let (was_queued, had_floor) = session.left(&who.key);
                 if had_floor {
                     book.minute(
-                        &storage,
+                        &minutes,
                         id,
                         "floor-ended",
                         Some(&who),
@@ -602,17 +622,17 @@ fn track_attendance(
                     );
                 }
                 if was_queued {
-                    book.minute(&storage, id, "hand-lowered", Some(&who), "left the hall");
+                    book.minute(&minutes, id, "hand-lowered", Some(&who), "left the hall");
                 }
             }
-            book.minute(&storage, id, "left", Some(&who), "went out of the hall");
+            book.minute(&minutes, id, "left", Some(&who), "went out of the hall");
         }
     }
 }
 
 fn expire_floors(
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
 ) {
     let now = unix_millis();
     for (mut session, mut book) in &mut sessions {
@@ -622,7 +642,7 @@ fn expire_floors(
         let id = session.id;
         if let Some(speaker) = session.expire(now) {
             book.minute(
-                &storage,
+                &minutes,
                 id,
                 "floor-ended",
                 Some(&speaker),
@@ -636,7 +656,7 @@ fn expire_floors(
 fn follow_votes(
     mut sessions: Query<(&HallSession, &mut SessionBook)>,
     proposals: Res<Proposals>,
-    storage: Res<StorageHandle>,
+    minutes: Res<MinutesQueue>,
 ) {
     if !proposals.is_changed() {
         return;
@@ -654,14 +674,14 @@ fn follow_votes(
             let present = book.present.len();
             match (phase, &tracked.proposal.result) {
                 (Phase::Open, _) => book.minute(
-                    &storage,
+                    &minutes,
                     session.id,
                     "vote-opened",
                     None,
                     format!("vote opened on #{id} {title} with {present} in the hall"),
                 ),
                 (Phase::Closed, Some(result)) => book.minute(
-                    &storage,
+                    &minutes,
                     session.id,
                     "result",
                     None,

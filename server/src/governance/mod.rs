@@ -3,15 +3,19 @@
 //! key), then again, with signatures and the voter's standing, in the transaction that stores
 //! them. Every client knows every proposal and sees the count as ballots are committed.
 
-mod ballots;
+pub mod ballots;
+pub mod cli;
 mod proposals;
+pub mod storage;
+
+pub(crate) use proposals::{GovernanceCommand, govern};
 
 use std::collections::{BTreeMap, HashMap};
 
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::tally::{self, Choice, Tally};
 use archipelago_shared::governance::{
-    GOVERNANCE_REQUEST_BURST, GovernanceRefusal, GovernanceRequest,
-    MAX_GOVERNANCE_REQUESTS_PER_SECOND, Phase, Proposal, ProposalId, ProposalView, may_vote,
+    GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalId, ProposalView, may_vote,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -23,8 +27,9 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
-use crate::storage::governance::CastBallot;
-use crate::storage::{GovernanceCommand, StorageHandle, now};
+use crate::storage::{BUSY, StorageHandle, now};
+use ballots::BallotQueue;
+use storage::{CastBallot, GovernanceError};
 
 /// A proposal as the server keeps it: the stored record and the counted ballots.
 #[derive(Debug)]
@@ -115,19 +120,13 @@ pub struct GovernanceMessage {
 
 /// Token bucket for one link's governance requests, given at login.
 #[derive(Component, Debug)]
-pub(crate) struct GovernanceBudget(f32);
+pub(crate) struct GovernanceBudget(pub(crate) TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Proposals>()
         .add_message::<GovernanceMessage>()
         .add_systems(Startup, load_proposals)
-        .add_systems(
-            Update,
-            (
-                handle_requests.in_set(ServerSystems::Apply),
-                refill_budgets.in_set(ServerSystems::Publish),
-            ),
-        )
+        .add_systems(Update, handle_requests.in_set(ServerSystems::Apply))
         .add_plugins((proposals::plugin, ballots::plugin));
 }
 
@@ -136,7 +135,19 @@ fn load_proposals(
     mut proposals: ResMut<Proposals>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    match storage.load_governance_now() {
+    let loaded = storage.run_now(|db| async move {
+        let mut loaded = Vec::new();
+        for proposal in db.proposals().await? {
+            let ballots = if proposal.phase == Phase::Open {
+                db.counted_ballots(proposal.id).await?
+            } else {
+                Vec::new()
+            };
+            loaded.push((proposal, ballots));
+        }
+        Ok::<_, GovernanceError>(loaded)
+    });
+    match loaded {
         Ok(loaded) => {
             for (proposal, ballots) in loaded {
                 let ballots = ballots.into_iter().collect();
@@ -232,18 +243,19 @@ fn handle_requests(
     )>,
     proposals: Res<Proposals>,
     storage: Res<StorageHandle>,
+    ballot_queue: Res<BallotQueue>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for GovernanceMessage { link, request } in requests.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let checked = if budget.0 < 1.0 {
-            Err(GovernanceRefusal::TooFast)
-        } else {
-            budget.0 -= 1.0;
+        let checked = if budget.0.take(time.elapsed()) {
             precheck(request, member, &proposals)
+        } else {
+            Err(GovernanceRefusal::TooFast)
         };
         if let Err(refusal) = checked {
             refusals.note(*link, || {
@@ -262,14 +274,18 @@ fn handle_requests(
         };
         let command = match request {
             GovernanceRequest::Vote(signed) => {
-                storage.cast_ballot(
-                    *link,
-                    CastBallot {
-                        signed: signed.clone(),
-                        logged_in_key: member.public_key,
-                        name: member.name.clone(),
-                    },
-                );
+                let cast = CastBallot {
+                    signed: signed.clone(),
+                    logged_in_key: member.public_key,
+                    name: member.name.clone(),
+                };
+                if ballot_queue.cast(*link, cast).is_err() {
+                    warn!(
+                        "ballot from {} refused: the ballot queue is full",
+                        member.name
+                    );
+                    answer(&mut sender, request.proposal(), Err(BUSY.into()));
+                }
                 continue;
             }
             GovernanceRequest::Create(draft) => GovernanceCommand::Create(draft.clone()),
@@ -277,13 +293,6 @@ fn handle_requests(
             GovernanceRequest::Close(id) => GovernanceCommand::Close(*id),
         };
         let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
-        storage.govern(Some(*link), actor, command, protocities);
-    }
-}
-
-fn refill_budgets(mut budgets: Query<&mut GovernanceBudget>, time: Res<Time>) {
-    for mut budget in &mut budgets {
-        budget.0 = (budget.0 + MAX_GOVERNANCE_REQUESTS_PER_SECOND * time.delta_secs())
-            .min(GOVERNANCE_REQUEST_BURST);
+        govern(&storage, Some(*link), actor, command, protocities);
     }
 }

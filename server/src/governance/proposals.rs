@@ -4,17 +4,22 @@
 
 use std::time::Duration;
 
-use archipelago_shared::governance::{Phase, Proposal};
+use archipelago_shared::governance::{BallotReceipt, Phase, Proposal, ProposalDraft, ProposalId};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{ControlChannel, ToClient};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
+use super::storage::GovernanceError;
 use super::{GovernanceBudget, Proposals, answer, broadcast};
 use crate::ServerSystems;
 use crate::login::LoggedIn;
-use crate::storage::{StorageHandle, StorageReply, now};
-use archipelago_shared::governance::GOVERNANCE_REQUEST_BURST;
+use crate::storage::{BUSY, Done, StorageHandle, now};
+use archipelago_shared::budget::TokenBucket;
+use archipelago_shared::governance::{
+    GOVERNANCE_REQUEST_BURST, MAX_GOVERNANCE_REQUESTS_PER_SECOND,
+};
+use archipelago_shared::parcels::Actor;
 
 /// How often the clock looks for proposals to open or close, and the database for changes
 /// made outside this server.
@@ -27,8 +32,77 @@ struct Pending {
     polling: bool,
 }
 
+/// A governance change a client (a founder, or a chair opening the vote) or the clock asks for.
+#[derive(Debug, Clone)]
+pub enum GovernanceCommand {
+    Create(ProposalDraft),
+    Open(ProposalId),
+    Close(ProposalId),
+}
+
+/// A proposal created, opened or closed, or why not.
+#[derive(Debug)]
+struct ProposalStored {
+    /// The proposal asked about (none for a new draft).
+    asked: Option<ProposalId>,
+    result: Result<Box<Proposal>, String>,
+}
+
+/// A member's last ballots, for their snapshot at login.
+#[derive(Debug)]
+struct MyBallots(Result<Vec<BallotReceipt>, String>);
+
+/// Proposals whose time came, opened or closed by the clock.
+#[derive(Debug)]
+struct Advanced(Result<Vec<Proposal>, String>);
+
+/// Every proposal, read to notice the admin CLI's changes.
+#[derive(Debug)]
+struct Polled(Result<Vec<Proposal>, String>);
+
+/// Runs a governance change asked for by `link` (bounded, like all of a link's jobs), or by
+/// the clock (`None`); the outcome is published and the asker answered.
+pub(crate) fn govern(
+    storage: &StorageHandle,
+    link: Option<Entity>,
+    actor: Actor,
+    command: GovernanceCommand,
+    protocities: Vec<String>,
+) {
+    let asked = match &command {
+        GovernanceCommand::Create(_) => None,
+        GovernanceCommand::Open(id) | GovernanceCommand::Close(id) => Some(*id),
+    };
+    let job = move |db: crate::storage::Storage| async move {
+        let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+        let result = match &command {
+            GovernanceCommand::Create(draft) => db.create_proposal(&actor, draft, &ids).await,
+            GovernanceCommand::Open(id) => db.open_proposal(&actor, *id).await,
+            GovernanceCommand::Close(id) => db.close_proposal(&actor, *id).await,
+        };
+        let result = result.map(Box::new).map_err(|e| {
+            if !matches!(e, GovernanceError::Refused(_)) {
+                error!("governance failed on {command:?}: {e}");
+            }
+            e.for_client()
+        });
+        ProposalStored { asked, result }
+    };
+    match link {
+        Some(link) => storage.run_for(link, job, move || ProposalStored {
+            asked,
+            result: Err(BUSY.into()),
+        }),
+        None => storage.run(job),
+    }
+}
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Pending>()
+        .add_message::<Done<ProposalStored>>()
+        .add_message::<Done<MyBallots>>()
+        .add_message::<Done<Advanced>>()
+        .add_message::<Done<Polled>>()
         .add_observer(on_login)
         .add_systems(
             Update,
@@ -45,14 +119,24 @@ fn on_login(
     members: Query<&LoggedIn>,
     storage: Res<StorageHandle>,
     mut commands: Commands,
+    time: Res<Time>,
 ) {
     let Ok(member) = members.get(trigger.entity) else {
         return;
     };
     commands
         .entity(trigger.entity)
-        .insert(GovernanceBudget(GOVERNANCE_REQUEST_BURST));
-    storage.my_ballots(trigger.entity, to_hex(&member.public_key));
+        .insert(GovernanceBudget(TokenBucket::full(
+            MAX_GOVERNANCE_REQUESTS_PER_SECOND,
+            GOVERNANCE_REQUEST_BURST,
+            time.elapsed(),
+        )));
+    let voter = to_hex(&member.public_key);
+    storage.run_for(
+        trigger.entity,
+        move |db| async move { MyBallots(db.my_ballots(&voter).await.map_err(|e| e.to_string())) },
+        || MyBallots(Err(BUSY.into())),
+    );
 }
 
 /// Records a newer proposal and tells everyone.
@@ -76,72 +160,67 @@ fn publish(
 }
 
 fn apply_replies(
-    mut replies: MessageReader<StorageReply>,
+    mut my_ballots: MessageReader<Done<MyBallots>>,
+    mut changes: MessageReader<Done<ProposalStored>>,
+    mut advanced: MessageReader<Done<Advanced>>,
+    mut polled: MessageReader<Done<Polled>>,
     mut proposals: ResMut<Proposals>,
     mut pending: ResMut<Pending>,
     mut links: Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
 ) {
-    for reply in replies.read() {
-        match reply {
-            StorageReply::MyBallots { link, result } => {
-                let Ok(mut sender) = links.get_mut(*link) else {
-                    continue;
-                };
-                let my_ballots = result.clone().unwrap_or_else(|e| {
-                    error!("cannot read a member's ballots: {e}");
-                    Vec::new()
-                });
-                sender.send::<ControlChannel>(ToClient::Proposals {
-                    proposals: proposals.map.values().map(|t| t.view()).collect(),
-                    my_ballots,
-                });
-            }
-            StorageReply::ProposalChange {
-                link,
-                asked,
-                result,
-            } => {
-                if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
-                    let outcome = match result {
-                        Ok(p) => Ok(format!(
-                            "proposal {} \"{}\" is {}",
-                            p.id,
-                            p.draft.title,
-                            p.phase.as_str()
-                        )),
-                        Err(reason) => Err(reason.clone()),
-                    };
-                    let about = result.as_ref().ok().map(|p| p.id).or(*asked);
-                    answer(&mut sender, about, outcome);
-                }
-                match result {
-                    Ok(proposal) => publish((**proposal).clone(), &mut proposals, &mut links),
-                    Err(reason) => warn!("governance request refused: {reason}"),
-                }
-            }
-            StorageReply::ProposalsAdvanced { result } => {
-                pending.advancing = false;
-                match result {
-                    Ok(changed) => {
-                        for proposal in changed {
-                            publish(proposal.clone(), &mut proposals, &mut links);
-                        }
-                    }
-                    Err(e) => error!("cannot open or close proposals on time: {e}"),
+    for Done { link, output } in my_ballots.read() {
+        let Some(Ok(mut sender)) = link.map(|l| links.get_mut(l)) else {
+            continue;
+        };
+        let my_ballots = output.0.clone().unwrap_or_else(|e| {
+            error!("cannot read a member's ballots: {e}");
+            Vec::new()
+        });
+        sender.send::<ControlChannel>(ToClient::Proposals {
+            proposals: proposals.map.values().map(|t| t.view()).collect(),
+            my_ballots,
+        });
+    }
+    for Done { link, output } in changes.read() {
+        let ProposalStored { asked, result } = output;
+        if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
+            let outcome = match result {
+                Ok(p) => Ok(format!(
+                    "proposal {} \"{}\" is {}",
+                    p.id,
+                    p.draft.title,
+                    p.phase.as_str()
+                )),
+                Err(reason) => Err(reason.clone()),
+            };
+            let about = result.as_ref().ok().map(|p| p.id).or(*asked);
+            answer(&mut sender, about, outcome);
+        }
+        match result {
+            Ok(proposal) => publish((**proposal).clone(), &mut proposals, &mut links),
+            Err(reason) => warn!("governance request refused: {reason}"),
+        }
+    }
+    for Done { output, .. } in advanced.read() {
+        pending.advancing = false;
+        match &output.0 {
+            Ok(changed) => {
+                for proposal in changed {
+                    publish(proposal.clone(), &mut proposals, &mut links);
                 }
             }
-            StorageReply::ProposalsPolled { result } => {
-                pending.polling = false;
-                match result {
-                    Ok(all) => {
-                        for proposal in all {
-                            publish(proposal.clone(), &mut proposals, &mut links);
-                        }
-                    }
-                    Err(e) => error!("cannot read the proposals: {e}"),
+            Err(e) => error!("cannot open or close proposals on time: {e}"),
+        }
+    }
+    for Done { output, .. } in polled.read() {
+        pending.polling = false;
+        match &output.0 {
+            Ok(all) => {
+                for proposal in all {
+                    publish(proposal.clone(), &mut proposals, &mut links);
                 }
             }
-            _ => {}
+            Err(e) => error!("cannot read the proposals: {e}"),
         }
     }
 }
@@ -170,7 +249,9 @@ fn run_clock(
     });
     if due {
         pending.advancing = true;
-        storage.advance_proposals(at);
+        storage.run(move |db| async move {
+            Advanced(db.advance_proposals(at).await.map_err(|e| e.to_string()))
+        });
     }
 }
 
@@ -183,6 +264,6 @@ fn poll_database(
     let timer = timer.get_or_insert_with(|| Timer::new(CLOCK_INTERVAL, TimerMode::Repeating));
     if timer.tick(time.delta()).just_finished() && !pending.polling {
         pending.polling = true;
-        storage.poll_proposals();
+        storage.run(|db| async move { Polled(db.proposals().await.map_err(|e| e.to_string())) });
     }
 }

@@ -2,7 +2,7 @@
 //! its time comes, closes at its announced time with the count of the ballots cast, and from
 //! then on nothing changes it: no ballot, no second close, not even a raw UPDATE.
 
-use archipelago_server::storage::governance::CastBallot;
+use archipelago_server::governance::storage::CastBallot;
 use archipelago_server::storage::{DATABASE_FILE, Storage, unix_now};
 use archipelago_shared::governance::tally::{Choice, Outcome, VoteType, YesNo};
 use archipelago_shared::governance::{Ballot, Eligibility, Phase, ProposalDraft, Scope};

@@ -2,8 +2,8 @@
 //! allowed and refused changes, a history line per change, conflicts and bad input leaving
 //! nothing behind, and everything still there after the database is reopened.
 
+use archipelago_server::parcels::storage::ParcelError;
 use archipelago_server::storage::Storage;
-use archipelago_server::storage::parcels::ParcelError;
 use archipelago_shared::parcels::{
     Actor, Owner, OwnerClaim, ParcelRefusal, ParcelRequest, ParcelStatus, StatusChoice,
 };

@@ -14,7 +14,7 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::avatars::HasAvatar;
 use crate::login::LoggedIn;
-use crate::storage::{StorageHandle, StorageReply};
+use crate::storage::{Done, StorageHandle};
 
 /// How often the registry is asked for role changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,8 +32,13 @@ struct RoleCursor {
     recent: Vec<([u8; 32], Role, Duration)>,
 }
 
+/// Role changes read from the registry (key, new role), and the new cursor.
+#[derive(Debug)]
+struct RolesRead(Result<(Vec<(String, Role)>, i64), String>);
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<RoleCursor>()
+        .add_message::<Done<RolesRead>>()
         .add_observer(catch_up_on_login)
         .add_systems(
             Update,
@@ -53,7 +58,10 @@ fn poll_registry(
     let timer = timer.get_or_insert_with(|| Timer::new(POLL_INTERVAL, TimerMode::Repeating));
     if (timer.tick(time.delta()).just_finished() || cursor.last.is_none()) && !cursor.polling {
         cursor.polling = true;
-        storage.poll_roles(cursor.last);
+        let last = cursor.last;
+        storage.run(move |db| async move {
+            RolesRead(db.role_changes_since(last).await.map_err(|e| e.to_string()))
+        });
     }
 }
 
@@ -81,7 +89,7 @@ fn catch_up_on_login(
 }
 
 fn apply_role_changes(
-    mut replies: MessageReader<StorageReply>,
+    mut replies: MessageReader<Done<RolesRead>>,
     mut cursor: ResMut<RoleCursor>,
     mut links: Query<(
         &mut LoggedIn,
@@ -96,11 +104,8 @@ fn apply_role_changes(
         .recent
         .retain(|(_, _, at)| now.saturating_sub(*at) < RECENT);
     for reply in replies.read() {
-        let StorageReply::RolesChanged { result } = reply else {
-            continue;
-        };
         cursor.polling = false;
-        let (changes, newest) = match result {
+        let (changes, newest) = match &reply.output.0 {
             Ok(read) => read,
             Err(error) => {
                 error!("cannot read role changes: {error}");

@@ -10,7 +10,7 @@ use archipelago_shared::world::World;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::{Storage, StorageError, now};
+use crate::storage::{Storage, StorageError, now};
 
 fn parsed<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StorageError> {
     parse(&text).ok_or(StorageError::Corrupt(format!("`{text}` in the standing")))

@@ -18,7 +18,10 @@ use crate::avatars::{Avatar, hall_door};
 use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
-use crate::storage::{StorageHandle, StorageReply, now};
+use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
+
+pub mod cli;
+pub mod storage;
 
 /// How often the database is read for events the admin CLI changed.
 const POLL: Duration = Duration::from_secs(2);
@@ -60,9 +63,19 @@ pub struct EventMessage {
     pub request: EventRequest,
 }
 
+/// A founder's event scheduled or called off (the event), or refused (the words for them).
+#[derive(Debug)]
+struct EventStored(Result<Event, String>);
+
+/// Every event, read to notice the admin CLI's changes.
+#[derive(Debug)]
+struct Polled(Result<Vec<Event>, String>);
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Calendar>()
         .add_message::<EventMessage>()
+        .add_message::<Done<EventStored>>()
+        .add_message::<Done<Polled>>()
         .add_observer(send_calendar)
         .add_systems(Startup, load_events)
         .add_systems(
@@ -79,7 +92,7 @@ fn load_events(
     mut calendar: ResMut<Calendar>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    match storage.load_events_now() {
+    match storage.run_now(|db| async move { db.events().await }) {
         Ok(events) => calendar.events = events,
         Err(error) => {
             error!("cannot read the events: {error}");
@@ -112,18 +125,20 @@ fn handle_requests(
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for EventMessage { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let refusal = budget
-            .admit_founder(member.role)
-            .err()
-            .map(|gate| match gate {
-                FounderGate::TooFast => EventRefusal::TooFast,
-                FounderGate::NotFounder => EventRefusal::NotFounder,
-            });
+        let refusal =
+            budget
+                .admit_founder(member.role, time.elapsed())
+                .err()
+                .map(|gate| match gate {
+                    FounderGate::TooFast => EventRefusal::TooFast,
+                    FounderGate::NotFounder => EventRefusal::NotFounder,
+                });
         if let Some(refusal) = refusal {
             refusals.note(*link, || {
                 format!("event request of {} refused: {refusal}", member.name)
@@ -133,8 +148,25 @@ fn handle_requests(
             });
             continue;
         }
-        let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
-        storage.event(*link, member.name.clone(), request.clone(), protocities);
+        let protocities: Vec<String> = world.protocities.iter().map(|p| p.id.clone()).collect();
+        let (by, request) = (member.name.clone(), request.clone());
+        storage.run_for(
+            *link,
+            move |db| async move {
+                let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+                let result = match &request {
+                    EventRequest::Schedule(draft) => db.schedule_event(&by, draft, &ids).await,
+                    EventRequest::Cancel(id) => db.cancel_event(*id).await,
+                };
+                EventStored(result.map_err(|e| {
+                    if !matches!(e, StorageError::Event(_)) {
+                        error!("events failed on {request:?}: {e}");
+                    }
+                    e.for_client()
+                }))
+            },
+            || EventStored(Err(BUSY.into())),
+        );
     }
 }
 
@@ -145,50 +177,48 @@ fn broadcast(message: &ToClient, links: &mut Query<&mut MessageSender<ToClient>,
 }
 
 fn apply_replies(
-    mut replies: MessageReader<StorageReply>,
+    mut changes: MessageReader<Done<EventStored>>,
+    mut polls: MessageReader<Done<Polled>>,
     mut calendar: ResMut<Calendar>,
     mut links: Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
     world: Res<World>,
 ) {
-    for reply in replies.read() {
-        match reply {
-            StorageReply::EventChanged(change) => {
-                let outcome = change.result.clone().map(|event| {
-                    let hall = world
-                        .protocity(&event.draft.protocity)
-                        .map_or(event.draft.protocity.clone(), |p| p.name.clone());
-                    let words = match event.cancelled_at {
-                        Some(_) => format!("\"{}\" is called off", event.draft.title),
-                        None => format!(
-                            "\"{}\" is scheduled in the {hall} town hall (event {})",
-                            event.draft.title, event.id
-                        ),
-                    };
-                    info!("{words}");
+    for Done { link, output } in changes.read() {
+        let outcome = output.0.clone().map(|event| {
+            let hall = world
+                .protocity(&event.draft.protocity)
+                .map_or(event.draft.protocity.clone(), |p| p.name.clone());
+            let words = match event.cancelled_at {
+                Some(_) => format!("\"{}\" is called off", event.draft.title),
+                None => format!(
+                    "\"{}\" is scheduled in the {hall} town hall (event {})",
+                    event.draft.title, event.id
+                ),
+            };
+            info!("{words}");
+            if calendar.accept(event.clone()) {
+                broadcast(&ToClient::EventChanged(event), &mut links);
+            }
+            words
+        });
+        if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
+            sender.send::<ControlChannel>(ToClient::EventAnswer { outcome });
+        }
+    }
+    for Done { output, .. } in polls.read() {
+        match &output.0 {
+            Ok(events) => {
+                for event in events {
                     if calendar.accept(event.clone()) {
-                        broadcast(&ToClient::EventChanged(event), &mut links);
+                        info!(
+                            "event {} \"{}\" changed outside",
+                            event.id, event.draft.title
+                        );
+                        broadcast(&ToClient::EventChanged(event.clone()), &mut links);
                     }
-                    words
-                });
-                if let Some(mut sender) = change.link.and_then(|l| links.get_mut(l).ok()) {
-                    sender.send::<ControlChannel>(ToClient::EventAnswer { outcome });
                 }
             }
-            StorageReply::EventsPolled { result } => match result {
-                Ok(events) => {
-                    for event in events {
-                        if calendar.accept(event.clone()) {
-                            info!(
-                                "event {} \"{}\" changed outside",
-                                event.id, event.draft.title
-                            );
-                            broadcast(&ToClient::EventChanged(event.clone()), &mut links);
-                        }
-                    }
-                }
-                Err(error) => error!("cannot read the events: {error}"),
-            },
-            _ => {}
+            Err(error) => error!("cannot read the events: {error}"),
         }
     }
 }
@@ -196,7 +226,7 @@ fn apply_replies(
 fn poll_database(storage: Res<StorageHandle>, time: Res<Time>, mut timer: Local<Option<Timer>>) {
     let timer = timer.get_or_insert_with(|| Timer::new(POLL, TimerMode::Repeating));
     if timer.tick(time.delta()).just_finished() {
-        storage.poll_events();
+        storage.run(|db| async move { Polled(db.events().await.map_err(|e| e.to_string())) });
     }
 }
 

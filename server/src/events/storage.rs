@@ -7,7 +7,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{Storage, StorageError, now};
+use crate::storage::{Storage, StorageError, now};
 
 fn event_from_row(row: &SqliteRow) -> Result<Event, StorageError> {
     let audience: String = row.try_get("audience")?;

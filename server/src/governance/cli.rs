@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::storage::Storage;
 use anyhow::Context;
-use archipelago_server::storage::Storage;
 use archipelago_shared::governance::tally::{Tally, VoteType, tally};
 use archipelago_shared::governance::{
     Eligibility, Export, Phase, Proposal, ProposalDraft, ProposalId, Scope, describe_result,
@@ -242,8 +242,7 @@ pub async fn run(
                 eligibility: parse_eligibility(&eligible)?,
                 vote_type: parse_vote_type(&vote_type)?,
                 options,
-                opens_at: opens_in
-                    .map(|m| archipelago_server::storage::unix_now() + i64::from(m) * 60),
+                opens_at: opens_in.map(|m| crate::storage::unix_now() + i64::from(m) * 60),
                 voting_secs: minutes.saturating_mul(60),
                 quorum,
                 threshold_percent: threshold,

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::{
-    Actor, MAX_DESCRIPTION_CHARS, MAX_GROUP_CHARS, OwnerClaim, ParcelInfo, ParcelRefusal,
-    ParcelRequest, may_assign, may_set_status,
+    Actor, MAX_DESCRIPTION_CHARS, MAX_GROUP_CHARS, OwnerClaim, PARCEL_HISTORY_LINES, ParcelChange,
+    ParcelInfo, ParcelRefusal, ParcelRequest, may_assign, may_set_status,
 };
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, Role,
@@ -21,7 +22,12 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
-use crate::storage::{StorageHandle, StorageReply};
+use crate::storage::{BUSY, Done, StorageHandle};
+
+pub mod cli;
+pub mod storage;
+
+use storage::ParcelError;
 
 /// How often the database is asked for changes made outside this server (the admin CLI).
 const POLL_INTERVAL: Duration = Duration::from_millis(400);
@@ -55,13 +61,45 @@ pub struct ParcelCommand {
     pub request: ParcelRequest,
 }
 
-/// Token bucket for one link's parcel requests.
+/// A parcel change stored (the record and the words for the history) or refused (the words
+/// for the client).
+#[derive(Debug)]
+struct ChangeStored {
+    parcel: String,
+    /// Boxed: a record is far larger than a refusal.
+    result: Result<Box<(ParcelInfo, String)>, String>,
+}
+
+/// A parcel's newest history, or why it could not be read.
+#[derive(Debug)]
+struct History {
+    parcel: String,
+    result: Result<Vec<ParcelChange>, String>,
+}
+
+/// Parcels changed since the cursor (by anyone, the admin CLI included), and the new cursor.
+#[derive(Debug)]
+struct Polled(Result<(Vec<ParcelInfo>, i64), String>);
+
+/// What a client is told of a failed registry job; database details stay in the log.
+fn for_client(error: ParcelError, doing: impl std::fmt::Display) -> String {
+    if !matches!(error, ParcelError::Refused(_)) {
+        error!("land registry failed {doing}: {error}");
+    }
+    error.for_client()
+}
+
+/// One link's parcel requests: a burst of `PARCEL_REQUEST_BURST`, then
+/// `MAX_PARCEL_REQUESTS_PER_SECOND`.
 #[derive(Component, Debug)]
-struct RequestBudget(f32);
+struct ParcelBudget(TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<ParcelRegistry>()
         .add_message::<ParcelCommand>()
+        .add_message::<Done<ChangeStored>>()
+        .add_message::<Done<History>>()
+        .add_message::<Done<Polled>>()
         .add_observer(send_snapshot)
         .add_systems(Startup, load_registry)
         .add_systems(
@@ -70,7 +108,7 @@ pub(crate) fn plugin(app: &mut App) {
                 (handle_commands, apply_replies)
                     .chain()
                     .in_set(ServerSystems::Apply),
-                (refill_budgets, poll_database).in_set(ServerSystems::Publish),
+                poll_database.in_set(ServerSystems::Publish),
             ),
         );
 }
@@ -80,7 +118,12 @@ fn load_registry(
     mut registry: ResMut<ParcelRegistry>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    match storage.load_parcels_now() {
+    let loaded = storage.run_now(|db| async move {
+        let parcels = db.parcels().await?;
+        let cursor = db.parcel_cursor().await?;
+        Ok::<_, ParcelError>((parcels, cursor))
+    });
+    match loaded {
         Ok((parcels, cursor)) => {
             info!("land registry holds {} parcels", parcels.len());
             registry.parcels = parcels.into_iter().map(|p| (p.id.clone(), p)).collect();
@@ -99,6 +142,7 @@ fn send_snapshot(
     mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
     registry: Res<ParcelRegistry>,
     mut commands: Commands,
+    time: Res<Time>,
 ) {
     let Ok((member, mut sender)) = links.get_mut(trigger.entity) else {
         return;
@@ -111,7 +155,11 @@ fn send_snapshot(
     sender.send::<ControlChannel>(ToClient::Parcels(parcels));
     commands
         .entity(trigger.entity)
-        .insert(RequestBudget(PARCEL_REQUEST_BURST));
+        .insert(ParcelBudget(TokenBucket::full(
+            MAX_PARCEL_REQUESTS_PER_SECOND,
+            PARCEL_REQUEST_BURST,
+            time.elapsed(),
+        )));
 }
 
 fn answer(sender: &mut MessageSender<ToClient>, parcel: &str, outcome: Result<String, String>) {
@@ -164,12 +212,13 @@ fn handle_commands(
     mut links: Query<(
         &RemoteId,
         &LoggedIn,
-        &mut RequestBudget,
+        &mut ParcelBudget,
         &mut MessageSender<ToClient>,
     )>,
     registry: Res<ParcelRegistry>,
     storage: Res<StorageHandle>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for ParcelCommand { link, request } in commands_in.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
@@ -181,11 +230,10 @@ fn handle_commands(
             name: member.name.clone(),
             role: member.role,
         };
-        let checked = if budget.0 < 1.0 {
-            Err(ParcelRefusal::TooFast)
-        } else {
-            budget.0 -= 1.0;
+        let checked = if budget.0.take(time.elapsed()) {
             precheck(request, &actor, &registry)
+        } else {
+            Err(ParcelRefusal::TooFast)
         };
         if let Err(refusal) = checked {
             refusals.note(*link, || {
@@ -198,9 +246,41 @@ fn handle_commands(
             continue;
         }
         match request {
-            ParcelRequest::History { parcel } => storage.parcel_history(*link, parcel.clone()),
+            ParcelRequest::History { parcel } => {
+                let (parcel, busy_parcel) = (parcel.clone(), parcel.clone());
+                storage.run_for(
+                    *link,
+                    move |db| async move {
+                        let newest = Some(PARCEL_HISTORY_LINES);
+                        let result = db.parcel_history(&parcel, newest).await.map_err(|e| {
+                            for_client(e, format_args!("reading the history of {parcel}"))
+                        });
+                        History { parcel, result }
+                    },
+                    || History {
+                        parcel: busy_parcel,
+                        result: Err(BUSY.into()),
+                    },
+                );
+            }
             _ => {
-                storage.change_parcel(*link, actor, request.clone());
+                let (request, parcel) = (request.clone(), parcel.to_owned());
+                let busy_parcel = parcel.clone();
+                storage.run_for(
+                    *link,
+                    move |db| async move {
+                        let result = db
+                            .change_parcel(&actor, &request)
+                            .await
+                            .map(Box::new)
+                            .map_err(|e| for_client(e, format_args!("on {request:?}")));
+                        ChangeStored { parcel, result }
+                    },
+                    || ChangeStored {
+                        parcel: busy_parcel,
+                        result: Err(BUSY.into()),
+                    },
+                );
             }
         }
     }
@@ -214,77 +294,61 @@ fn broadcast(record: &ParcelInfo, links: &mut Query<(&LoggedIn, &mut MessageSend
 }
 
 fn apply_replies(
-    mut replies: MessageReader<StorageReply>,
+    mut changed: MessageReader<Done<ChangeStored>>,
+    mut histories: MessageReader<Done<History>>,
+    mut polled: MessageReader<Done<Polled>>,
     mut registry: ResMut<ParcelRegistry>,
     mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
 ) {
-    for reply in replies.read() {
-        match reply {
-            StorageReply::ParcelChange {
-                link,
-                parcel,
-                result,
-            } => {
-                if let Ok((_, mut sender)) = links.get_mut(*link) {
-                    let outcome = match result {
-                        Ok(done) => Ok(done.1.clone()),
-                        Err(reason) => Err(reason.clone()),
-                    };
-                    answer(&mut sender, parcel, outcome);
-                }
-                match result.as_deref() {
-                    Ok((record, what)) => {
-                        info!("parcel {parcel} v{}: {what}", record.version);
-                        if registry.accept(record.clone()) {
-                            broadcast(record, &mut links);
-                        }
-                    }
-                    Err(reason) => warn!("parcel request on {parcel} refused: {reason}"),
+    for Done { link, output } in changed.read() {
+        let ChangeStored { parcel, result } = output;
+        if let Some(Ok((_, mut sender))) = link.map(|link| links.get_mut(link)) {
+            let outcome = match result {
+                Ok(done) => Ok(done.1.clone()),
+                Err(reason) => Err(reason.clone()),
+            };
+            answer(&mut sender, parcel, outcome);
+        }
+        match result.as_deref() {
+            Ok((record, what)) => {
+                info!("parcel {parcel} v{}: {what}", record.version);
+                if registry.accept(record.clone()) {
+                    broadcast(record, &mut links);
                 }
             }
-            StorageReply::ParcelHistory {
-                link,
-                parcel,
-                result,
-            } => {
-                let Ok((_, mut sender)) = links.get_mut(*link) else {
-                    continue;
-                };
-                match result {
-                    Ok(changes) => sender.send::<ControlChannel>(ToClient::ParcelHistory {
-                        parcel: parcel.clone(),
-                        changes: changes.clone(),
-                    }),
-                    Err(reason) => answer(&mut sender, parcel, Err(reason.clone())),
-                }
-            }
-            StorageReply::ParcelsChanged { result } => {
-                registry.polling = false;
-                match result {
-                    Ok((records, cursor)) => {
-                        registry.cursor = registry.cursor.max(*cursor);
-                        for record in records {
-                            if registry.accept(record.clone()) {
-                                info!(
-                                    "parcel {} changed outside the world (v{})",
-                                    record.id, record.version
-                                );
-                                broadcast(record, &mut links);
-                            }
-                        }
-                    }
-                    Err(e) => error!("cannot poll the land registry: {e}"),
-                }
-            }
-            _ => {}
+            Err(reason) => warn!("parcel request on {parcel} refused: {reason}"),
         }
     }
-}
-
-fn refill_budgets(mut budgets: Query<&mut RequestBudget>, time: Res<Time>) {
-    for mut budget in &mut budgets {
-        budget.0 = (budget.0 + MAX_PARCEL_REQUESTS_PER_SECOND * time.delta_secs())
-            .min(PARCEL_REQUEST_BURST);
+    for Done { link, output } in histories.read() {
+        let History { parcel, result } = output;
+        let Some(Ok((_, mut sender))) = link.map(|link| links.get_mut(link)) else {
+            continue;
+        };
+        match result {
+            Ok(changes) => sender.send::<ControlChannel>(ToClient::ParcelHistory {
+                parcel: parcel.clone(),
+                changes: changes.clone(),
+            }),
+            Err(reason) => answer(&mut sender, parcel, Err(reason.clone())),
+        }
+    }
+    for Done { output, .. } in polled.read() {
+        registry.polling = false;
+        match &output.0 {
+            Ok((records, cursor)) => {
+                registry.cursor = registry.cursor.max(*cursor);
+                for record in records {
+                    if registry.accept(record.clone()) {
+                        info!(
+                            "parcel {} changed outside the world (v{})",
+                            record.id, record.version
+                        );
+                        broadcast(record, &mut links);
+                    }
+                }
+            }
+            Err(e) => error!("cannot poll the land registry: {e}"),
+        }
     }
 }
 
@@ -297,6 +361,13 @@ fn poll_database(
     let timer = timer.get_or_insert_with(|| Timer::new(POLL_INTERVAL, TimerMode::Repeating));
     if timer.tick(time.delta()).just_finished() && !registry.polling {
         registry.polling = true;
-        storage.poll_parcels(registry.cursor);
+        let cursor = registry.cursor;
+        storage.run(move |db| async move {
+            Polled(
+                db.parcels_changed_since(cursor)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
+        });
     }
 }

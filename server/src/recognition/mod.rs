@@ -18,7 +18,10 @@ use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::login::LoggedIn;
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
-use crate::storage::{StorageHandle, StorageReply};
+use crate::storage::{BUSY, Done, StorageError, StorageHandle};
+
+pub mod cli;
+pub mod storage;
 
 /// How often the database is read for changes the admin CLI made.
 const POLL: Duration = Duration::from_secs(2);
@@ -34,9 +37,19 @@ pub struct RecognitionMessage {
     pub request: RecognitionRequest,
 }
 
+/// A founder's change stored (the standing after it, and the words for it), or refused.
+#[derive(Debug)]
+struct Recorded(Result<Box<(Standing, String)>, String>);
+
+/// The standing as stored, read to notice the admin CLI's changes or after new footprints.
+#[derive(Debug)]
+struct Read(Result<Box<Standing>, String>);
+
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<NationStanding>()
         .add_message::<RecognitionMessage>()
+        .add_message::<Done<Recorded>>()
+        .add_message::<Done<Read>>()
         .add_observer(send_standing)
         .add_systems(Startup, load_standing)
         .add_systems(
@@ -58,7 +71,8 @@ fn load_standing(
     mut standing: ResMut<NationStanding>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    match storage.load_standing_now(founded(&world)) {
+    let founded = founded(&world);
+    match storage.run_now(|db| async move { db.standing(founded).await }) {
         Ok(stored) => standing.0 = stored,
         Err(error) => {
             error!("cannot read the nation's standing: {error}");
@@ -84,18 +98,20 @@ fn handle_requests(
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
 ) {
     for RecognitionMessage { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
-        let refusal = budget
-            .admit_founder(member.role)
-            .err()
-            .map(|gate| match gate {
-                FounderGate::TooFast => RecognitionRefusal::TooFast,
-                FounderGate::NotFounder => RecognitionRefusal::NotFounder,
-            });
+        let refusal =
+            budget
+                .admit_founder(member.role, time.elapsed())
+                .err()
+                .map(|gate| match gate {
+                    FounderGate::TooFast => RecognitionRefusal::TooFast,
+                    FounderGate::NotFounder => RecognitionRefusal::NotFounder,
+                });
         if let Some(refusal) = refusal {
             refusals.note(*link, || {
                 format!("recognition request of {} refused: {refusal}", member.name)
@@ -105,13 +121,25 @@ fn handle_requests(
             });
             continue;
         }
-        let protocities = world.protocities.iter().map(|p| p.id.clone()).collect();
-        storage.record_standing(
+        let protocities: Vec<String> = world.protocities.iter().map(|p| p.id.clone()).collect();
+        let (by, request, founded) = (member.name.clone(), request.clone(), founded(&world));
+        storage.run_for(
             *link,
-            member.name.clone(),
-            request.clone(),
-            founded(&world),
-            protocities,
+            move |db| async move {
+                let ids: Vec<&str> = protocities.iter().map(String::as_str).collect();
+                let result = db.record_standing(&request, &by, founded, &ids).await;
+                Recorded(
+                    result
+                        .map(|standing| Box::new((standing, request.describe())))
+                        .map_err(|e| {
+                            if !matches!(e, StorageError::Recognition(_)) {
+                                error!("recording {request:?} failed: {e}");
+                            }
+                            e.for_client()
+                        }),
+                )
+            },
+            || Recorded(Err(BUSY.into())),
         );
     }
 }
@@ -123,42 +151,40 @@ fn broadcast(standing: &Standing, links: &mut Query<&mut MessageSender<ToClient>
 }
 
 fn apply_replies(
-    mut replies: MessageReader<StorageReply>,
+    mut recorded: MessageReader<Done<Recorded>>,
+    mut reads: MessageReader<Done<Read>>,
     mut standing: ResMut<NationStanding>,
     mut links: Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
 ) {
-    for reply in replies.read() {
-        match reply {
-            StorageReply::Recognition { link, result } => {
-                let outcome = match result {
-                    Ok(recorded) => {
-                        let (stored, words) = recorded.as_ref();
-                        info!("standing {words}");
-                        standing.0 = stored.clone();
-                        broadcast(&standing.0, &mut links);
-                        Ok(words.clone())
-                    }
-                    Err(refusal) => {
-                        warn!("recognition request refused: {refusal}");
-                        Err(refusal.clone())
-                    }
-                };
-                if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
-                    sender.send::<ControlChannel>(ToClient::RecognitionAnswer { outcome });
-                }
+    for Done { link, output } in recorded.read() {
+        let outcome = match &output.0 {
+            Ok(recorded) => {
+                let (stored, words) = recorded.as_ref();
+                info!("standing {words}");
+                standing.0 = stored.clone();
+                broadcast(&standing.0, &mut links);
+                Ok(words.clone())
             }
-            StorageReply::StandingRead { result } => match result {
-                // The tables only grow: a read with fewer rows in any list started before a
-                // change this server already applied, and would take it back.
-                Ok(stored) if **stored != standing.0 && !older(stored, &standing.0) => {
-                    info!("the nation's standing changed outside or in the registry");
-                    standing.0 = (**stored).clone();
-                    broadcast(&standing.0, &mut links);
-                }
-                Ok(_) => {}
-                Err(error) => error!("cannot read the nation's standing: {error}"),
-            },
-            _ => {}
+            Err(refusal) => {
+                warn!("recognition request refused: {refusal}");
+                Err(refusal.clone())
+            }
+        };
+        if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
+            sender.send::<ControlChannel>(ToClient::RecognitionAnswer { outcome });
+        }
+    }
+    for Done { output, .. } in reads.read() {
+        match &output.0 {
+            // The tables only grow: a read with fewer rows in any list started before a
+            // change this server already applied, and would take it back.
+            Ok(stored) if **stored != standing.0 && !older(stored, &standing.0) => {
+                info!("the nation's standing changed outside or in the registry");
+                standing.0 = (**stored).clone();
+                broadcast(&standing.0, &mut links);
+            }
+            Ok(_) => {}
+            Err(error) => error!("cannot read the nation's standing: {error}"),
         }
     }
 }
@@ -179,7 +205,15 @@ fn poll_database(
 ) {
     let timer = timer.get_or_insert_with(|| Timer::new(POLL, TimerMode::Repeating));
     if timer.tick(time.delta()).just_finished() {
-        storage.poll_standing(founded(&world));
+        let founded = founded(&world);
+        storage.run(move |db| async move {
+            Read(
+                db.standing(founded)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string()),
+            )
+        });
     }
 }
 
@@ -198,6 +232,16 @@ fn follow_registry(
         .iter()
         .any(|(id, area)| standing.0.footprint_of(id) != *area);
     if changed {
-        storage.record_footprints(areas, founded(&world));
+        let founded = founded(&world);
+        storage.run(move |db| async move {
+            let stored = async {
+                db.record_footprints(&areas).await?;
+                db.standing(founded).await
+            };
+            Read(stored.await.map(Box::new).map_err(|e| {
+                error!("recording footprints failed: {e}");
+                e.to_string()
+            }))
+        });
     }
 }

@@ -11,7 +11,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::{Storage, now};
+use crate::storage::{Storage, now};
 
 /// Why a parcel change was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +143,7 @@ async fn load(conn: &mut SqliteConnection, id: &str) -> Result<ParcelInfo, Parce
 
 /// Finds the member a founder named, by full key or exact name.
 async fn resolve_member(conn: &mut SqliteConnection, who: &str) -> Result<Owner, ParcelError> {
-    let rows = super::members_named(conn, who).await?;
+    let rows = crate::members::storage::members_named(conn, who).await?;
     match rows.as_slice() {
         [] => Err(ParcelRefusal::UnknownMember(who.to_owned()).into()),
         [row] => Ok(Owner::Member {

@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 
 use archipelago_shared::protocol::Role;
 
-use super::{Storage, StorageError, now};
+use crate::storage::{Storage, StorageError, now};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -18,7 +18,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::{Storage, now};
+use crate::storage::{Storage, now};
 
 /// Why a governance change was not stored.
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,8 @@
 //! Every change passes the same checks as a founder's in the client and is kept as history;
 //! a running server notices it within two seconds.
 
+use crate::storage::Storage;
 use anyhow::Context;
-use archipelago_server::storage::Storage;
 use archipelago_shared::recognition::{
     Census, CensusRecord, RecognitionRequest, RecognizerKind, Relation, RelationChange, Stage,
     StageChange, Standing, date_words, parse_date,
@@ -85,7 +85,7 @@ fn founded(world: &World) -> i64 {
 
 fn date(text: Option<&str>) -> anyhow::Result<i64> {
     match text {
-        None => Ok(archipelago_server::storage::unix_now()),
+        None => Ok(crate::storage::unix_now()),
         Some(text) => parse_date(text)
             .with_context(|| format!("`{text}` is not a date of the form YYYY-MM-DD")),
     }

@@ -1,0 +1,12 @@
+//! The member registry: who is who (a key, a unique display name, a role), stored in the
+//! database and followed live while people are online.
+
+pub mod cli;
+pub mod roles;
+pub mod storage;
+
+use bevy::prelude::*;
+
+pub(crate) fn plugin(app: &mut App) {
+    app.add_plugins(roles::plugin);
+}
