@@ -6,7 +6,8 @@ use std::time::Duration;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
 use archipelago_shared::protocol::{
-    AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_TELEPORTS_PER_SECOND, ToClient,
+    AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_ID_CHARS, MAX_TELEPORTS_PER_SECOND,
+    ToClient, ToServer,
 };
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -17,25 +18,35 @@ use lightyear::prelude::input::server::authorize_controlled_targets;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::login::{LoggedIn, notice};
 use crate::refusal_log::RefusalLog;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed, notice};
 
 /// At most one log line per avatar per this long about clamped input.
 const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Ask for an avatar for a link that just logged in.
-#[derive(Message, Debug, Clone)]
-pub struct SpawnAvatar {
-    pub link: Entity,
-    pub protocity: String,
-}
-
 /// A logged-in client asks to be moved to a protocity: to its spawn, or inside its hall.
-#[derive(Message, Debug, Clone)]
-pub struct TeleportRequest {
-    pub link: Entity,
+#[derive(Debug, Clone)]
+pub struct Teleport {
     pub protocity: String,
     pub into_hall: bool,
+}
+
+impl Routed for Teleport {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before teleporting");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Teleport { protocity } => Ok(Self {
+                protocity,
+                into_hall: false,
+            }),
+            ToServer::EnterHall { protocity } => Ok(Self {
+                protocity,
+                into_hall: true,
+            }),
+            other => Err(other),
+        }
+    }
 }
 
 /// Where a protocity's town hall is entered and left: just inside and just outside its door.
@@ -67,38 +78,29 @@ pub struct HasAvatar(pub Entity);
 struct SpawnCounter(usize);
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_message::<SpawnAvatar>()
-        .add_message::<TeleportRequest>()
+    app.add_observer(spawn_on_login)
+        .add_request::<Teleport>()
         .init_resource::<SpawnCounter>()
         .add_input_validator(authorize_controlled_targets::<NativeStateSequence<AvatarInput>>)
         .add_systems(FixedUpdate, move_avatars)
-        .add_systems(
-            Update,
-            (
-                // After the login that asked for it, with its commands applied: a spawn
-                // request read before the member's `LoggedIn` exists would be lost.
-                spawn_avatars.after(crate::login::LoginAnswered),
-                teleport,
-            )
-                .in_set(ServerSystems::Apply),
-        );
+        .add_systems(Update, teleport.in_set(ServerSystems::Apply));
 }
 
-fn spawn_avatars(
+/// Everyone arrives at the capital as they log in.
+fn spawn_on_login(
+    trigger: On<Add, LoggedIn>,
     mut commands: Commands,
-    mut requests: MessageReader<SpawnAvatar>,
     links: Query<(&RemoteId, &LoggedIn), Without<HasAvatar>>,
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
     time: Res<Time>,
 ) {
-    for request in requests.read() {
-        let Ok((remote, member)) = links.get(request.link) else {
-            continue;
-        };
-        let Some(protocity) = world.protocity(&request.protocity) else {
-            continue;
-        };
+    let link = trigger.entity;
+    let Ok((remote, member)) = links.get(link) else {
+        return;
+    };
+    let protocity = world.capital();
+    {
         counter.0 += 1;
         let position = world.spawn_position(protocity, counter.0);
         let client = remote.0;
@@ -117,7 +119,7 @@ fn spawn_avatars(
                     key: member.key_hex(),
                 },
                 Avatar {
-                    link: request.link,
+                    link,
                     clamped_inputs: 0,
                     clamp_log: Timer::new(CLAMP_LOG_INTERVAL, TimerMode::Once),
                     teleports: TokenBucket::full(
@@ -130,12 +132,12 @@ fn spawn_avatars(
                 PredictionTarget::to_clients(NetworkTarget::Single(client)),
                 InterpolationTarget::to_clients(NetworkTarget::AllExceptSingle(client)),
                 ControlledBy {
-                    owner: request.link,
+                    owner: link,
                     lifetime: Lifetime::SessionBased,
                 },
             ))
             .id();
-        commands.entity(request.link).insert(HasAvatar(avatar));
+        commands.entity(link).insert(HasAvatar(avatar));
         info!("{} arrived at {} ({position})", member.name, protocity.name);
     }
 }
@@ -182,7 +184,7 @@ fn move_avatars(
 }
 
 fn teleport(
-    mut requests: MessageReader<TeleportRequest>,
+    mut requests: MessageReader<Request<Teleport>>,
     mut links: Query<(&RemoteId, &HasAvatar, &mut MessageSender<ToClient>)>,
     mut avatars: Query<(&mut AvatarPose, &mut Avatar)>,
     world: Res<World>,
@@ -190,17 +192,22 @@ fn teleport(
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for request in requests.read() {
-        let Ok((remote, has_avatar, mut sender)) = links.get_mut(request.link) else {
+    for Request { link, request } in requests.read() {
+        let Ok((remote, has_avatar, mut sender)) = links.get_mut(*link) else {
             continue;
         };
         let Ok((mut pose, mut avatar)) = avatars.get_mut(has_avatar.0) else {
             continue;
         };
+        if request.protocity.chars().count() > MAX_ID_CHARS {
+            let words = "that protocity id is too long".into();
+            notice(&mut refusals, *link, &mut sender, remote.0, words);
+            continue;
+        }
         let Some(protocity) = world.protocity(&request.protocity) else {
             notice(
                 &mut refusals,
-                request.link,
+                *link,
                 &mut sender,
                 remote.0,
                 format!("there is no protocity `{}`", request.protocity),
@@ -210,7 +217,7 @@ fn teleport(
         if !avatar.teleports.take(time.elapsed()) {
             notice(
                 &mut refusals,
-                request.link,
+                *link,
                 &mut sender,
                 remote.0,
                 "too many teleports; wait a moment".into(),

@@ -12,7 +12,7 @@ use archipelago_shared::chat::{
 };
 use archipelago_shared::identity::{name_key, to_hex};
 use archipelago_shared::protocol::{
-    AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
+    AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient, ToServer,
 };
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
@@ -21,16 +21,20 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::assembly::{Sanctions, sanction_words};
 use crate::avatars::{Avatar, HasAvatar};
-use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::unix_now;
 
-/// A chat line from a logged-in link.
-#[derive(Message, Debug, Clone)]
-pub struct ChatMessage {
-    pub link: Entity,
-    pub request: ChatRequest,
+impl Routed for ChatRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before chatting");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Chat(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// Lines a link may send: `CHAT_BURST` at once, `CHAT_LINES_PER_SECOND` over time.
@@ -38,7 +42,7 @@ pub struct ChatMessage {
 pub struct ChatBudget(TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_message::<ChatMessage>()
+    app.add_request::<ChatRequest>()
         .add_observer(on_login)
         .add_systems(Update, relay.in_set(ServerSystems::Apply));
 }
@@ -61,7 +65,7 @@ fn place_name(world: &World, place: Place) -> String {
 }
 
 fn relay(
-    mut requests: MessageReader<ChatMessage>,
+    mut requests: MessageReader<Request<ChatRequest>>,
     mut links: Links,
     avatars: Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
     world: Res<World>,
@@ -69,7 +73,7 @@ fn relay(
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for ChatMessage { link, request } in requests.read() {
+    for Request { link, request } in requests.read() {
         let heard = match hear(
             *link,
             request,

@@ -17,6 +17,7 @@ pub mod parcels;
 pub mod recognition;
 pub mod refusal_log;
 pub mod rooms;
+pub mod session;
 pub mod shutdown;
 pub mod status;
 pub mod storage;
@@ -96,6 +97,7 @@ impl Plugin for ServerPlugin {
             network::plugin,
             tls::plugin,
             packet_guard::plugin,
+            session::plugin,
             login::plugin,
             members::plugin,
             shutdown::plugin,

@@ -4,13 +4,8 @@
 
 use std::time::Duration;
 
-use archipelago_shared::budget::TokenBucket;
-use archipelago_shared::identity::{
-    LoginError, ServerIdentity, fingerprint, name_key, to_hex, verify_login,
-};
-use archipelago_shared::protocol::{
-    ControlChannel, MAX_ID_CHARS, PROTOCOL_VERSION, Role, ToClient, ToServer,
-};
+use archipelago_shared::identity::{LoginError, ServerIdentity, name_key, to_hex, verify_login};
+use archipelago_shared::protocol::{ControlChannel, PROTOCOL_VERSION, ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::connection::client::Connected;
@@ -20,16 +15,11 @@ use lightyear::prelude::*;
 use rand::RngCore;
 
 use crate::admission::{AdmissionRefusal, address_of, arrival_to_close};
-use crate::assembly::AssemblyMessage;
-use crate::avatars::{SpawnAvatar, TeleportRequest};
-use crate::chat::ChatMessage;
-use crate::events::EventMessage;
-use crate::governance::GovernanceMessage;
 use crate::members::storage::Member;
-use crate::parcels::ParcelCommand;
-use crate::recognition::RecognitionMessage;
 use crate::refusal_log::RefusalLog;
-use crate::shutdown::ShuttingDown;
+use crate::session::{
+    LoggedIn, Refused, Request, RequestBudget, RequestsExt, Routed, SessionSystems, notice,
+};
 use crate::storage::{Done, StorageError, StorageHandle};
 use crate::{ServerSettings, ServerSystems};
 
@@ -50,89 +40,6 @@ pub struct PendingLogin {
     turned_away: Option<String>,
 }
 
-/// On a link whose login was refused; it closes when the timer ends.
-#[derive(Component, Debug)]
-pub struct Refused(Timer);
-
-/// On a link that logged in: who is behind it.
-#[derive(Component, Debug, Clone)]
-pub struct LoggedIn {
-    pub public_key: [u8; 32],
-    pub name: String,
-    /// The name as names are compared ([`name_key`]), worked out once at login.
-    pub name_key: String,
-    pub role: Role,
-}
-
-impl LoggedIn {
-    /// The short form of the key, for logs and people to read; never for comparing.
-    pub fn fingerprint(&self) -> String {
-        fingerprint(&self.public_key)
-    }
-
-    /// The whole key in hex, as the procedure and requests name people.
-    pub fn key_hex(&self) -> String {
-        to_hex(&self.public_key)
-    }
-}
-
-/// Requests a link may send per second over time, and in one burst. Far above what a person
-/// or a bot sends (a few a second at most); a client past it is flooding the server.
-const REQUESTS_PER_SECOND: f32 = 20.0;
-const REQUEST_BURST: f32 = 60.0;
-/// A flooding client is told at most this often; the requests in between are dropped unread.
-const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(2);
-
-/// Every link's allowance of requests, before any is read: a flood costs the server one
-/// notice every two seconds and a log line, not an answer per request. Each feature keeps its
-/// own, smaller budget on top (votes, chat, recognition...).
-#[derive(Component, Debug)]
-pub struct RequestBudget {
-    tokens: TokenBucket,
-    /// Requests dropped since the client was last told.
-    dropped: u32,
-    last_notice: Option<Duration>,
-}
-
-impl Default for RequestBudget {
-    fn default() -> Self {
-        Self {
-            tokens: TokenBucket::full(REQUESTS_PER_SECOND, REQUEST_BURST, Duration::ZERO),
-            dropped: 0,
-            last_notice: None,
-        }
-    }
-}
-
-impl RequestBudget {
-    /// Takes one request's token at `now`, or counts the request dropped.
-    fn admit(&mut self, now: Duration) -> bool {
-        if self.tokens.take(now) {
-            true
-        } else {
-            self.dropped += 1;
-            false
-        }
-    }
-
-    /// The words for the flooding client, when it is time to tell it again.
-    fn flood_notice(&mut self, now: Duration) -> Option<String> {
-        if self.dropped == 0
-            || self
-                .last_notice
-                .is_some_and(|at| now.saturating_sub(at) < FLOOD_NOTICE_EVERY)
-        {
-            return None;
-        }
-        self.last_notice = Some(now);
-        let dropped = std::mem::take(&mut self.dropped);
-        Some(format!(
-            "too many requests: {dropped} dropped unread; this server reads at most \
-             {REQUESTS_PER_SECOND} a second from each client"
-        ))
-    }
-}
-
 /// Who this server is, as logins are signed for it: its nation and its certificate.
 #[derive(Resource, Debug, Clone)]
 pub struct ThisServer(pub ServerIdentity);
@@ -142,26 +49,22 @@ pub struct ThisServer(pub ServerIdentity);
 struct ClaimedKey([u8; 32], String);
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_message::<Done<Result<Member, StorageError>>>();
+    app.add_message::<Done<Result<Member, StorageError>>>()
+        .add_request::<LoginAttempt>();
     app.add_observer(on_connected);
     app.add_systems(
         Update,
         (
-            (send_challenges, receive_requests)
-                .chain()
+            send_challenges
+                .before(SessionSystems::Read)
                 .in_set(ServerSystems::Receive),
-            (
-                apply_registry_replies.in_set(LoginAnswered),
-                close_stale_links,
-            )
-                .in_set(ServerSystems::Apply),
+            handle_logins
+                .after(SessionSystems::Route)
+                .in_set(ServerSystems::Receive),
+            (apply_registry_replies, close_stale_links).in_set(ServerSystems::Apply),
         ),
     );
 }
-
-/// Where logins are answered; what reacts to a login in the same frame runs after it.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LoginAnswered;
 
 /// A new connection is asked to log in, or told why it may not. When the arrivals from its
 /// address, or all arrivals, are full, the arrival that has waited longest past
@@ -300,19 +203,6 @@ fn send_challenges(
     }
 }
 
-/// Tells one client something went wrong with its request, and logs it (at most every 5 s
-/// per link).
-pub fn notice(
-    log: &mut RefusalLog,
-    link: Entity,
-    sender: &mut MessageSender<ToClient>,
-    who: impl std::fmt::Debug,
-    text: String,
-) {
-    log.note(link, || format!("refused request from {who:?}: {text}"));
-    sender.send::<ControlChannel>(ToClient::Notice { text });
-}
-
 fn refuse(
     commands: &mut Commands,
     refusals: &mut RefusalLog,
@@ -335,238 +225,104 @@ fn refuse(
 }
 
 #[allow(clippy::type_complexity)]
-fn receive_requests(
-    mut commands: Commands,
-    mut links: Query<(
-        Entity,
-        &RemoteId,
-        &mut MessageReceiver<ToServer>,
-        &mut MessageSender<ToClient>,
-        Option<&mut PendingLogin>,
-        Option<&LoggedIn>,
-        Has<Refused>,
-        Option<&mut RequestBudget>,
-    )>,
-    time: Res<Time>,
-    storage: Res<StorageHandle>,
-    mut teleports: MessageWriter<TeleportRequest>,
-    mut parcel_commands: MessageWriter<ParcelCommand>,
-    mut governance: MessageWriter<GovernanceMessage>,
-    mut chat: MessageWriter<ChatMessage>,
-    mut assembly: MessageWriter<AssemblyMessage>,
-    mut events: MessageWriter<EventMessage>,
-    mut recognition: MessageWriter<RecognitionMessage>,
-    shutting: Option<Res<ShuttingDown>>,
-    server: Res<ThisServer>,
-    mut refusals: ResMut<RefusalLog>,
-) {
-    for (link, remote, mut receiver, mut sender, mut pending, logged_in, refused, mut budget) in
-        &mut links
-    {
-        for message in receiver.receive() {
-            if refused {
-                continue;
-            }
-            if let Some(budget) = budget.as_deref_mut()
-                && !budget.admit(time.elapsed())
-            {
-                continue;
-            }
-            if shutting.is_some() {
-                refuse_while_stopping(&mut sender, message);
-                continue;
-            }
-            let into_hall = matches!(message, ToServer::EnterHall { .. });
-            match message {
-                ToServer::Login {
-                    protocol_version,
-                    name,
-                    public_key,
-                    signature,
-                } => {
-                    if logged_in.is_some() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "you are already logged in".into(),
-                        );
-                        continue;
-                    }
-                    let Some(pending) = pending.as_deref_mut() else {
-                        continue;
-                    };
-                    if pending.awaiting_registry {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "your login is already being checked".into(),
-                        );
-                        continue;
-                    }
-                    let checked = if protocol_version != PROTOCOL_VERSION {
-                        Err(LoginError::WrongVersion {
-                            client: protocol_version,
-                            server: PROTOCOL_VERSION,
-                        })
-                    } else {
-                        verify_login(&server.0, &public_key, &name, &pending.nonce, &signature)
-                    };
-                    match checked {
-                        Ok(name) => {
-                            pending.awaiting_registry = true;
-                            commands
-                                .entity(link)
-                                .insert(ClaimedKey(public_key, name.clone()));
-                            let key = to_hex(&public_key);
-                            storage.run_for(
-                                link,
-                                move |db| async move { db.login(&key, &name).await },
-                                || Err(StorageError::Busy),
-                            );
-                        }
-                        Err(error) => refuse(
-                            &mut commands,
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote,
-                            error.to_string(),
-                        ),
-                    }
-                }
-                ToServer::Teleport { protocity } | ToServer::EnterHall { protocity } => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before teleporting".into(),
-                        );
-                    } else if protocity.chars().count() > MAX_ID_CHARS {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "that protocity id is too long".into(),
-                        );
-                    } else {
-                        teleports.write(TeleportRequest {
-                            link,
-                            protocity,
-                            into_hall,
-                        });
-                    }
-                }
-                ToServer::Parcel(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before asking about land".into(),
-                        );
-                    } else {
-                        parcel_commands.write(ParcelCommand { link, request });
-                    }
-                }
-                ToServer::Chat(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before chatting".into(),
-                        );
-                    } else {
-                        chat.write(ChatMessage { link, request });
-                    }
-                }
-                ToServer::Assembly(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before taking part".into(),
-                        );
-                    } else {
-                        assembly.write(AssemblyMessage { link, request });
-                    }
-                }
-                ToServer::Event(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before scheduling".into(),
-                        );
-                    } else {
-                        events.write(EventMessage { link, request });
-                    }
-                }
-                ToServer::Recognition(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before recording".into(),
-                        );
-                    } else {
-                        recognition.write(RecognitionMessage { link, request });
-                    }
-                }
-                ToServer::Governance(request) => {
-                    if logged_in.is_none() {
-                        notice(
-                            &mut refusals,
-                            link,
-                            &mut sender,
-                            remote.0,
-                            "log in before voting".into(),
-                        );
-                    } else {
-                        governance.write(GovernanceMessage { link, request });
-                    }
-                }
-            }
-        }
-        if let Some(text) = budget
-            .as_deref_mut()
-            .and_then(|b| b.flood_notice(time.elapsed()))
-        {
-            notice(&mut refusals, link, &mut sender, remote.0, text);
+/// A login: who the client says it is, signed for this server.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    protocol_version: u32,
+    name: String,
+    public_key: [u8; 32],
+    signature: Vec<u8>,
+}
+
+impl Routed for LoginAttempt {
+    const BEFORE_LOGIN: Option<&'static str> = None;
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Login {
+                protocol_version,
+                name,
+                public_key,
+                signature,
+            } => Ok(Self {
+                protocol_version,
+                name,
+                public_key,
+                signature,
+            }),
+            other => Err(other),
         }
     }
 }
 
-/// What the server stopping says to a request: a ballot is answered as refused, so its voter
-/// knows it was not stored; anything else gets a notice.
-fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer) {
-    const WORDS: &str = "the server is shutting down; this was not done. Try again once it is back";
-    match message {
-        ToServer::Login { .. } => sender.send::<ControlChannel>(ToClient::Rejected {
-            reason: WORDS.into(),
-        }),
-        ToServer::Governance(request) => {
-            sender.send::<ControlChannel>(ToClient::GovernanceAnswer {
-                proposal: request.proposal(),
-                outcome: Err(WORDS.into()),
-            })
+/// Checks a login's signature and version, then asks the registry for the key's role.
+fn handle_logins(
+    mut commands: Commands,
+    mut logins: MessageReader<Request<LoginAttempt>>,
+    mut links: Query<(
+        &RemoteId,
+        &mut MessageSender<ToClient>,
+        Option<&mut PendingLogin>,
+        Has<LoggedIn>,
+    )>,
+    storage: Res<StorageHandle>,
+    server: Res<ThisServer>,
+    mut refusals: ResMut<RefusalLog>,
+) {
+    for Request { link, request } in logins.read() {
+        let link = *link;
+        let Ok((remote, mut sender, pending, logged_in)) = links.get_mut(link) else {
+            continue;
+        };
+        if logged_in {
+            let words = "you are already logged in".into();
+            notice(&mut refusals, link, &mut sender, remote.0, words);
+            continue;
         }
-        _ => sender.send::<ControlChannel>(ToClient::Notice { text: WORDS.into() }),
+        let Some(mut pending) = pending else {
+            continue;
+        };
+        if pending.awaiting_registry {
+            let words = "your login is already being checked".into();
+            notice(&mut refusals, link, &mut sender, remote.0, words);
+            continue;
+        }
+        let LoginAttempt {
+            protocol_version,
+            name,
+            public_key,
+            signature,
+        } = request;
+        let checked = if *protocol_version != PROTOCOL_VERSION {
+            Err(LoginError::WrongVersion {
+                client: *protocol_version,
+                server: PROTOCOL_VERSION,
+            })
+        } else {
+            verify_login(&server.0, public_key, name, &pending.nonce, signature)
+        };
+        match checked {
+            Ok(name) => {
+                pending.awaiting_registry = true;
+                commands
+                    .entity(link)
+                    .insert(ClaimedKey(*public_key, name.clone()));
+                let key = to_hex(public_key);
+                storage.run_for(
+                    link,
+                    move |db| async move { db.login(&key, &name).await },
+                    || Err(StorageError::Busy),
+                );
+            }
+            Err(error) => refuse(
+                &mut commands,
+                &mut refusals,
+                link,
+                &mut sender,
+                remote,
+                error.to_string(),
+            ),
+        }
     }
 }
 
@@ -582,7 +338,6 @@ fn apply_registry_replies(
     >,
     world: Res<World>,
     settings: Res<ServerSettings>,
-    mut spawns: MessageWriter<SpawnAvatar>,
 ) {
     // Those let in by this frame's replies count too.
     let mut inside = logged_in.iter().count();
@@ -632,7 +387,7 @@ fn apply_registry_replies(
                     name: logged_in.name.clone(),
                     role: logged_in.role,
                     nation: world.nation.name.clone(),
-                    arrived_at: arrived_at.clone(),
+                    arrived_at,
                     server_time_ms: archipelago_shared::assembly::unix_millis(),
                 });
                 // The newest login of a key wins: a client that lost its connection and came
@@ -656,11 +411,8 @@ fn apply_registry_replies(
                 commands
                     .entity(link)
                     .remove::<(PendingLogin, ClaimedKey)>()
+                    // Its avatar spawns at the capital (`avatars`, on `LoggedIn`).
                     .insert(logged_in);
-                spawns.write(SpawnAvatar {
-                    link,
-                    protocity: arrived_at,
-                });
             }
             Err(refusal @ (StorageError::NameTaken(_) | StorageError::Busy)) => {
                 refuse(
@@ -709,34 +461,5 @@ fn close_stale_links(
                 reason: UnlinkReason::UserRequested(Some("login refused".into())),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_burst_past_the_allowance_is_dropped_and_told_once_in_a_while() {
-        let mut budget = RequestBudget::default();
-        let start = Duration::from_secs(10);
-        let admitted = (0..100).filter(|_| budget.admit(start)).count();
-        assert_eq!(admitted, REQUEST_BURST as usize);
-        let text = budget.flood_notice(start).expect("told at once");
-        assert!(text.contains("40 dropped"), "{text}");
-        assert!(!budget.admit(start));
-        assert_eq!(budget.flood_notice(start + Duration::from_secs(1)), None);
-        let later = budget
-            .flood_notice(start + FLOOD_NOTICE_EVERY)
-            .expect("told again");
-        assert!(later.contains("1 dropped"), "{later}");
-        assert_eq!(budget.flood_notice(start + 2 * FLOOD_NOTICE_EVERY), None);
-
-        let a_second_later = start + Duration::from_secs(1);
-        let admitted = (0..100).filter(|_| budget.admit(a_second_later)).count();
-        assert_eq!(
-            admitted, REQUESTS_PER_SECOND as usize,
-            "refilled per second"
-        );
     }
 }

@@ -15,7 +15,8 @@ use bevy::prelude::*;
 use lightyear::link::server::LinkOf;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
-use crate::login::{LoggedIn, PendingLogin};
+use crate::login::PendingLogin;
+use crate::session::LoggedIn;
 use crate::storage::StorageHandle;
 
 /// How often the gauges are read.

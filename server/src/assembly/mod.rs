@@ -21,7 +21,7 @@ use archipelago_shared::assembly::{
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::identity::parse_key_hex;
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
@@ -33,17 +33,21 @@ use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar};
 use crate::events::Calendar;
 use crate::governance::Proposals;
-use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{Batches, Replies, StorageHandle, WriteQueue, now};
 use storage::MinuteLine;
 
-/// A logged-in client's assembly request, passed on by the login plugin.
-#[derive(Message, Debug, Clone)]
-pub struct AssemblyMessage {
-    pub link: Entity,
-    pub request: AssemblyRequest,
+impl Routed for AssemblyRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before taking part");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Assembly(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// One link's assembly requests (and founders' event and recognition requests).
@@ -278,7 +282,7 @@ impl Assembly<'_, '_> {
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<HallSessions>()
-        .add_message::<AssemblyMessage>()
+        .add_request::<AssemblyRequest>()
         .add_observer(give_budget)
         .add_systems(Startup, start_minutes_writer)
         .add_systems(Update, route_requests.in_set(ServerSystems::Apply))
@@ -298,12 +302,12 @@ fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Tim
 /// Checks each request against the sender's budget and hands it to the procedure or to
 /// moderation.
 fn route_requests(
-    mut requests: MessageReader<AssemblyMessage>,
+    mut requests: MessageReader<Request<AssemblyRequest>>,
     mut budgets: Query<&mut AssemblyBudget>,
     mut assembly: Assembly,
     time: Res<Time>,
 ) {
-    for AssemblyMessage { link, request } in requests.read() {
+    for Request { link, request } in requests.read() {
         let Ok(mut budget) = budgets.get_mut(*link) else {
             continue;
         };

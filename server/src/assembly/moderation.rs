@@ -18,8 +18,8 @@ use super::storage::{LogLine, Moderation, Sanction, SanctionKind};
 use super::{Assembly, HallSessions, MinutesQueue, SessionBook, person};
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar, hall_door};
-use crate::login::LoggedIn;
 use crate::rooms::InPlace;
+use crate::session::LoggedIn;
 use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
 
 /// A moderation action stored (its log line, and the subject's sanctions in force after it),

@@ -21,8 +21,8 @@ use crate::ServerSystems;
 use crate::avatars::Avatar;
 use crate::governance::Proposals;
 use crate::governance::{GovernanceCommand, govern};
-use crate::login::LoggedIn;
 use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
+use crate::session::LoggedIn;
 use crate::shutdown::ShuttingDown;
 use crate::storage::{BUSY, Done, now};
 

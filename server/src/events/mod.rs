@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use archipelago_shared::events::{Event, EventRefusal, EventRequest};
 use archipelago_shared::identity::to_hex;
-use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient};
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient, ToServer};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
@@ -15,9 +15,9 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::avatars::{Avatar, hall_door};
-use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
 
 pub mod cli;
@@ -56,11 +56,15 @@ impl Calendar {
     }
 }
 
-/// A logged-in client's event request, passed on by the login plugin.
-#[derive(Message, Debug, Clone)]
-pub struct EventMessage {
-    pub link: Entity,
-    pub request: EventRequest,
+impl Routed for EventRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before scheduling");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Event(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// A founder's event scheduled or called off (the event), or refused (the words for them).
@@ -73,7 +77,7 @@ struct Polled(Result<Vec<Event>, String>);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Calendar>()
-        .add_message::<EventMessage>()
+        .add_request::<EventRequest>()
         .add_message::<Done<EventStored>>()
         .add_message::<Done<Polled>>()
         .add_observer(send_calendar)
@@ -120,14 +124,14 @@ fn send_calendar(
 }
 
 fn handle_requests(
-    mut requests: MessageReader<EventMessage>,
+    mut requests: MessageReader<Request<EventRequest>>,
     mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for EventMessage { link, request } in requests.read() {
+    for Request { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };

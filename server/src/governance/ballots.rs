@@ -15,7 +15,7 @@ use lightyear::prelude::*;
 use super::storage::{CastBallot, GovernanceError};
 use super::{Proposals, answer, broadcast};
 use crate::ServerSystems;
-use crate::login::LoggedIn;
+use crate::session::LoggedIn;
 use crate::storage::{Batches, Done, NotQueued, Replies, Storage, StorageHandle, WriteQueue};
 
 /// Most ballots stored by one commit.

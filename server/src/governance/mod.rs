@@ -19,14 +19,14 @@ use archipelago_shared::governance::{
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{BUSY, StorageHandle, now};
 use ballots::BallotQueue;
 use storage::{CastBallot, GovernanceError};
@@ -111,11 +111,15 @@ impl Proposals {
     }
 }
 
-/// A logged-in client's governance request, passed on by the login plugin.
-#[derive(Message, Debug, Clone)]
-pub struct GovernanceMessage {
-    pub link: Entity,
-    pub request: GovernanceRequest,
+impl Routed for GovernanceRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before voting");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Governance(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// Token bucket for one link's governance requests, given at login.
@@ -124,7 +128,7 @@ pub(crate) struct GovernanceBudget(pub(crate) TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Proposals>()
-        .add_message::<GovernanceMessage>()
+        .add_request::<GovernanceRequest>()
         .add_systems(Startup, load_proposals)
         .add_systems(Update, handle_requests.in_set(ServerSystems::Apply))
         .add_plugins((proposals::plugin, ballots::plugin));
@@ -234,7 +238,7 @@ fn precheck(
 }
 
 fn handle_requests(
-    mut requests: MessageReader<GovernanceMessage>,
+    mut requests: MessageReader<Request<GovernanceRequest>>,
     mut links: Query<(
         &RemoteId,
         &LoggedIn,
@@ -248,7 +252,7 @@ fn handle_requests(
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for GovernanceMessage { link, request } in requests.read() {
+    for Request { link, request } in requests.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };

@@ -13,7 +13,7 @@ use lightyear::prelude::*;
 use super::storage::GovernanceError;
 use super::{GovernanceBudget, Proposals, answer, broadcast};
 use crate::ServerSystems;
-use crate::login::LoggedIn;
+use crate::session::LoggedIn;
 use crate::storage::{BUSY, Done, StorageHandle, now};
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{

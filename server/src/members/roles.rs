@@ -13,7 +13,7 @@ use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::avatars::HasAvatar;
-use crate::login::LoggedIn;
+use crate::session::LoggedIn;
 use crate::storage::{Done, StorageHandle};
 
 /// How often the registry is asked for role changes.

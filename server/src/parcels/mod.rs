@@ -14,14 +14,14 @@ use archipelago_shared::parcels::{
 };
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, Role,
-    ToClient,
+    ToClient, ToServer,
 };
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::login::LoggedIn;
 use crate::refusal_log::RefusalLog;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{BUSY, Done, StorageHandle};
 
 pub mod cli;
@@ -54,11 +54,15 @@ impl ParcelRegistry {
     }
 }
 
-/// A logged-in client's parcel request, passed on by the login plugin.
-#[derive(Message, Debug, Clone)]
-pub struct ParcelCommand {
-    pub link: Entity,
-    pub request: ParcelRequest,
+impl Routed for ParcelRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before asking about land");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Parcel(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// A parcel change stored (the record and the words for the history) or refused (the words
@@ -96,7 +100,7 @@ struct ParcelBudget(TokenBucket);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<ParcelRegistry>()
-        .add_message::<ParcelCommand>()
+        .add_request::<ParcelRequest>()
         .add_message::<Done<ChangeStored>>()
         .add_message::<Done<History>>()
         .add_message::<Done<Polled>>()
@@ -208,7 +212,7 @@ fn precheck(
 }
 
 fn handle_commands(
-    mut commands_in: MessageReader<ParcelCommand>,
+    mut commands_in: MessageReader<Request<ParcelRequest>>,
     mut links: Query<(
         &RemoteId,
         &LoggedIn,
@@ -220,7 +224,7 @@ fn handle_commands(
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for ParcelCommand { link, request } in commands_in.read() {
+    for Request { link, request } in commands_in.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };

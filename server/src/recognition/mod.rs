@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use archipelago_shared::protocol::{ControlChannel, ToClient};
+use archipelago_shared::protocol::{ControlChannel, ToClient, ToServer};
 use archipelago_shared::recognition::{
     RecognitionRefusal, RecognitionRequest, Standing, parse_date,
 };
@@ -15,9 +15,9 @@ use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
-use crate::login::LoggedIn;
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{BUSY, Done, StorageError, StorageHandle};
 
 pub mod cli;
@@ -30,11 +30,15 @@ const POLL: Duration = Duration::from_secs(2);
 #[derive(Resource, Debug, Default)]
 pub struct NationStanding(pub Standing);
 
-/// A logged-in client's recognition request, passed on by the login plugin.
-#[derive(Message, Debug, Clone)]
-pub struct RecognitionMessage {
-    pub link: Entity,
-    pub request: RecognitionRequest,
+impl Routed for RecognitionRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before recording");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Recognition(request) => Ok(request),
+            other => Err(other),
+        }
+    }
 }
 
 /// A founder's change stored (the standing after it, and the words for it), or refused.
@@ -47,7 +51,7 @@ struct Read(Result<Box<Standing>, String>);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<NationStanding>()
-        .add_message::<RecognitionMessage>()
+        .add_request::<RecognitionRequest>()
         .add_message::<Done<Recorded>>()
         .add_message::<Done<Read>>()
         .add_observer(send_standing)
@@ -93,14 +97,14 @@ fn send_standing(
 }
 
 fn handle_requests(
-    mut requests: MessageReader<RecognitionMessage>,
+    mut requests: MessageReader<Request<RecognitionRequest>>,
     mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    for RecognitionMessage { link, request } in requests.read() {
+    for Request { link, request } in requests.read() {
         let Ok((member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
