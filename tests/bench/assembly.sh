@@ -19,39 +19,24 @@ data=$(mktemp -d)
 out=${OUT:-target/bench/assembly}
 mkdir -p "$out"
 
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-# The same feature set as `make test`, so a dev-profile run reuses its build.
-cargo build $flag --workspace --features archipelago-client/render --bins
-server_bin=./target/$dir/archipelago-server
-bots_bin=./target/$dir/archipelago-bots
+source tests/bench/lib.sh
+bench_build
 
 # Every attendee is a member; the first is the founder who chairs.
 "$bots_bin" --count "$bots" --seed "$seed" --print-keys >"$out/keys.txt"
 "$server_bin" --data-dir "$data" admin enroll "$out/keys.txt" --role member >/dev/null
 head -n 1 "$out/keys.txt" | "$server_bin" --data-dir "$data" admin enroll - --role founder >/dev/null
 
-"$server_bin" --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
-digest=$(cat "$data/cert-digest.txt")
+bench_start_server
 
-ticks=$(getconf CLK_TCK)
-sample() {
-  local stat rss
-  stat=$(cut -d' ' -f14,15 /proc/$server/stat)
-  rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
-  echo "$(date +%s.%N) ${stat% *} ${stat#* } $rss"
-}
-( while kill -0 $server 2>/dev/null; do sample; sleep 1; done ) >"$out/server-samples.txt" &
-sampler=$!
+# The server's CPU time and resident memory, once a second while the bots run.
+bench_sample_server "$out/server-samples.txt"
 
-"$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
+$on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
   --stable-keys --assemble --seconds "$seconds" --report "$out/hall.json" \
   >/dev/null 2>"$out/hall.log" &
 hall=$!
-"$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$outside" \
+$on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$outside" \
   --seed $((seed + 1)) --seconds "$seconds" --report "$out/outside.json" \
   >/dev/null 2>"$out/outside.log" &
 roamers=$!

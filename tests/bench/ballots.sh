@@ -21,12 +21,8 @@ data=$(mktemp -d)
 out=${OUT:-target/bench/ballots}
 mkdir -p "$out"
 
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-# The same feature set as `make test`, so a dev-profile run reuses its build.
-cargo build $flag --workspace --features archipelago-client/render --bins
-server_bin=./target/$dir/archipelago-server
-bots_bin=./target/$dir/archipelago-bots
+source tests/bench/lib.sh
+bench_build
 
 "$bots_bin" --count "$bots" --seed "$seed" --print-keys |
   "$server_bin" --data-dir "$data" admin enroll - --role member
@@ -35,13 +31,9 @@ id=$("$server_bin" --data-dir "$data" admin proposal create --json \
   --option "North cove" --option "Lagoon" --option "Old pier" --minutes 60 --quorum 1 |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
-"$server_bin" --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
-digest=$(cat "$data/cert-digest.txt")
+bench_start_server
 
-"$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
+$on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
   --gather --vote "$id" --vote-every "$vote_every" --seconds $((connect + voting)) \
   --report "$out/bots.json" >/dev/null 2>"$out/bots.log" &
 swarm=$!

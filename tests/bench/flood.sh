@@ -28,11 +28,7 @@ bench_build
   "$server_bin" --data-dir "$data" admin enroll - --role member >/dev/null
 id=$(bench_open_proposal "Benchmark: should the harbour open at night?" 120)
 
-$on_server "$server_bin" --bind 127.0.0.1:$port --data-dir "$data" \
-  --metrics 127.0.0.1:$((port + 1)) >"$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-digest=$(bench_digest)
+bench_start_server --metrics 127.0.0.1:$((port + 1))
 bots() { $on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --gather "$@"; }
 
 # Connecting takes a while in the dev profile: the bots run long enough to vote for SECONDS.

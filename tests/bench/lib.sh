@@ -34,3 +34,32 @@ bench_digest() {
   for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
   cat "$data/cert-digest.txt"
 }
+
+# Starts the server from $server_bin on 127.0.0.1:$port with the data in $data, its log in
+# $out/server.log and any further arguments; sets `server` (its pid) and `digest`, and kills
+# it and removes $data when the script exits.
+bench_start_server() {
+  $on_server "$server_bin" --bind 127.0.0.1:$port --data-dir "$data" "$@" \
+    >"$out/server.log" 2>&1 &
+  server=$!
+  trap 'kill $server 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
+  digest=$(bench_digest)
+}
+
+# Samples the server's CPU time and resident memory once a second into FILE, in the
+# background, until it exits: "unix-time utime stime rss-kB" per line (utime and stime in
+# clock ticks, `ticks` a second). Sets `sampler` (its pid) and `ticks`.
+bench_sample_server() {
+  local file=$1
+  ticks=$(getconf CLK_TCK)
+  (
+    while kill -0 "$server" 2>/dev/null; do
+      local stat rss
+      stat=$(cut -d' ' -f14,15 "/proc/$server/stat" 2>/dev/null) || break
+      rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null) || break
+      echo "$(date +%s.%N) ${stat% *} ${stat#* } $rss"
+      sleep 1
+    done
+  ) >"$file" &
+  sampler=$!
+}

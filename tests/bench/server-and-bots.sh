@@ -17,29 +17,15 @@ mkdir -p "$out"
 
 # PROFILE=dev measures the dev profile (dependencies optimised, our crates at -O1) when a
 # release build is not at hand.
-profile=${PROFILE:-release}
-if [ "$profile" = release ]; then flag=--release; dir=release; else flag=; dir=debug; fi
-# The same feature set as `make test`, so a dev-profile run reuses its build.
-cargo build $flag --workspace --features archipelago-client/render --bins
+source tests/bench/lib.sh
+bench_build
 
-./target/$dir/archipelago-server --bind 127.0.0.1:$port --data-dir "$data" >"$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do [ -s "$data/cert-digest.txt" ] && break; sleep 0.1; done
-digest=$(cat "$data/cert-digest.txt")
+bench_start_server
 
-# Sample the server's CPU time and resident memory once a second while the bots run.
-ticks=$(getconf CLK_TCK)
-sample() {
-  local stat rss
-  stat=$(cut -d' ' -f14,15 /proc/$server/stat)
-  rss=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
-  echo "$(date +%s.%N) ${stat% *} ${stat#* } $rss"
-}
-( while kill -0 $server 2>/dev/null; do sample; sleep 1; done ) >"$out/server-samples.txt" &
-sampler=$!
+# The server's CPU time and resident memory, once a second while the bots run.
+bench_sample_server "$out/server-samples.txt"
 
-./target/$dir/archipelago-bots --server 127.0.0.1:$port --cert-digest "$digest" \
+$on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" \
   --count "$bots" --seconds "$seconds" --report "$out/bots.json" >/dev/null
 kill $sampler 2>/dev/null || true
 sleep 0.2

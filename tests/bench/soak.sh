@@ -35,11 +35,7 @@ head -n 1 "$out/attendees.txt" | "$server_bin" --data-dir "$data" admin enroll -
 id=$(bench_open_proposal "Soak: keep the harbour lights on?" $((minutes + 30)))
 
 metrics=127.0.0.1:$((port + 1))
-$on_server "$server_bin" --bind 127.0.0.1:$port --data-dir "$data" --metrics "$metrics" \
-  >"$out/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$data"' EXIT
-digest=$(bench_digest)
+bench_start_server --metrics "$metrics"
 bots() { $on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" "$@"; }
 
 total=$((minutes * 60 + 30))
