@@ -1,7 +1,7 @@
 //! The client's chat: lines heard since joining, and the server's refusals. [`SendChat`]
 //! sends a line; the server decides who hears it and echoes it back to the sender.
 
-use archipelago_shared::chat::{ChatLine, ChatTo};
+use archipelago_shared::chat::{ChatLine, ChatRefusal, ChatTo};
 use archipelago_shared::protocol::{ChatRequest, ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -17,7 +17,7 @@ pub struct ChatLog {
     /// Oldest first, with when they arrived (seconds since start).
     pub lines: Vec<(f64, ChatLine)>,
     /// The server's refusals of this client's lines, with when.
-    pub refusals: Vec<(f64, String)>,
+    pub refusals: Vec<(f64, ChatRefusal)>,
     /// Lines received since joining, including those scrolled away.
     pub received: u64,
 }
@@ -50,7 +50,7 @@ fn receive(mut messages: MessageReader<FromServer>, mut log: ResMut<ChatLog>, ti
                 log.lines.push((now, line.clone()));
                 log.received += 1;
             }
-            ToClient::ChatRefused { reason } => log.refusals.push((now, reason.clone())),
+            ToClient::ChatRefused(refusal) => log.refusals.push((now, refusal.clone())),
             _ => continue,
         }
         let excess = log.lines.len().saturating_sub(MAX_LINES);

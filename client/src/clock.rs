@@ -54,7 +54,7 @@ impl ServerClock {
 
 /// Unix milliseconds on this machine's clock.
 pub fn local_millis() -> i64 {
-    archipelago_shared::assembly::unix_millis()
+    archipelago_shared::clock::unix_millis()
 }
 
 #[cfg(test)]

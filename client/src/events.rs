@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use archipelago_shared::events::{Event, EventId, EventRequest};
+use archipelago_shared::events::{Event, EventId, EventRefusal, EventRequest};
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -26,7 +26,7 @@ pub struct EventBook {
     pub started: Vec<(f64, EventId)>,
     announced: BTreeSet<EventId>,
     /// The server's answers to this client's requests, oldest first, with when they came.
-    pub answers: Vec<(f64, Result<String, String>)>,
+    pub answers: Vec<(f64, Result<String, EventRefusal>)>,
 }
 
 /// Schedule or call off an event (founders).
@@ -44,13 +44,6 @@ pub(crate) fn plugin(app: &mut App) {
                     .before(ClientSystems::Present),
             ),
         );
-}
-
-/// Seconds since the epoch on this machine's clock.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>, time: Res<Time>) {

@@ -3,7 +3,9 @@
 //! it. Runs without a window, so the bots and the tests vote through exactly this code.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use archipelago_shared::clock::unix_millis;
 
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{
@@ -200,14 +202,6 @@ fn settle_after_login(book: &mut Governance, now: f64, requests: &mut MessageWri
     }
 }
 
-/// Milliseconds since the epoch: ballot sequences grow with time, so a ballot from another
-/// device of the same member still counts as the newer one.
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Signs and sends each vote: at once if no ballot on that proposal is waiting for its
 /// answer, else once it is answered (so each ballot gets one answer, and the last choice is
 /// the one that counts).
@@ -243,7 +237,9 @@ fn cast_votes(
             proposal,
             digest: view.proposal.digest.clone(),
             voter: [0; 32],
-            sequence: unix_millis().max(previous + 1),
+            // Ballot sequences grow with time, so a ballot from another device of the same
+            // member still counts as the newer one.
+            sequence: u64::try_from(unix_millis()).unwrap_or(0).max(previous + 1),
             choice,
         };
         let signed = sign_ballot(&config.key, ballot);

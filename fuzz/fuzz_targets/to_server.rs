@@ -10,7 +10,7 @@ use archipelago_shared::events::{EventRequest, check_event};
 use archipelago_shared::governance::tally::{check_choice, tally};
 use archipelago_shared::governance::{
     GovernanceRequest, Phase, Proposal, ProposalDraft, check_ballot, check_draft, proposal_digest,
-    receipt,
+    receipt, verify_ballot,
 };
 use archipelago_shared::identity::{ServerIdentity, name_key, validate_name, verify_login};
 use archipelago_shared::parcels::{ParcelRequest, check_description};
@@ -78,7 +78,9 @@ fuzz_target!(|data: &[u8]| {
                 for draft in drafts() {
                     let rules = draft.rules();
                     let proposal = proposal(draft);
-                    let _ = check_ballot(&signed, &proposal, &signed.ballot.voter);
+                    if check_ballot(&signed.ballot, &proposal, &signed.ballot.voter, NOW).is_ok() {
+                        let _ = verify_ballot(&signed);
+                    }
                     if check_choice(&rules, &signed.ballot.choice).is_ok() {
                         let ballots = vec![signed.ballot.choice.clone(); 3];
                         let _ = tally(&rules, &ballots);

@@ -10,6 +10,7 @@ use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
     check_text,
 };
+use archipelago_shared::clock::unix_seconds;
 use archipelago_shared::identity::{name_key, to_hex};
 use archipelago_shared::protocol::{
     AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient, ToServer,
@@ -24,7 +25,6 @@ use crate::avatars::{Avatar, HasAvatar};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
 use crate::session::{LoggedIn, Request, RequestsExt, Routed};
-use crate::storage::unix_now;
 
 impl Routed for ChatRequest {
     const BEFORE_LOGIN: Option<&'static str> = Some("log in before chatting");
@@ -88,9 +88,7 @@ fn relay(
                     refusals.note(*link, || {
                         format!("chat from {} refused: {refusal}", member.name)
                     });
-                    sender.send::<ControlChannel>(ToClient::ChatRefused {
-                        reason: refusal.to_string(),
-                    });
+                    sender.send::<ControlChannel>(ToClient::ChatRefused(refusal));
                 }
                 continue;
             }
@@ -137,7 +135,7 @@ fn hear(
         Place::Hall(i) => world.protocities.get(i).map(|p| p.id.as_str()),
         Place::Grounds(_) => None,
     };
-    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, unix_now()) {
+    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, unix_seconds()) {
         return Err(ChatRefusal::Muted(sanction_words(mute)));
     }
     if budget.0.tokens(now) < 1.0 {
@@ -192,7 +190,7 @@ fn hear(
         role,
         to,
         text,
-        at: unix_now(),
+        at: unix_seconds(),
     };
     Ok((line, recipients))
 }

@@ -144,7 +144,9 @@ pub fn open_storage(
 /// standing, and footprints computed from the registry. The server and the admin CLI both
 /// start with it, so either may be first on a fresh data directory.
 pub async fn seed_storage(storage: &Storage, world: &World) -> anyhow::Result<()> {
-    let pruned = storage.prune_visitors(storage::unix_now()).await?;
+    let pruned = storage
+        .prune_visitors(archipelago_shared::clock::unix_seconds())
+        .await?;
     if pruned > 0 {
         info!("member registry: forgot {pruned} visitors not seen for a long time");
     }
@@ -202,7 +204,10 @@ pub fn build_app(
     let mut app = App::new();
     app.add_plugins(MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(tick)));
     if log {
-        app.add_plugins(LogPlugin::default());
+        app.add_plugins(LogPlugin {
+            filter: archipelago_shared::protocol::log_filter(&LogPlugin::default().filter),
+            ..default()
+        });
     }
     app.add_plugins(StatesPlugin);
     app.add_plugins(ServerPlugins {
@@ -223,4 +228,37 @@ pub fn build_app(
     app.init_resource::<ShutdownFlag>();
     app.add_plugins(ServerPlugin);
     app
+}
+
+#[cfg(test)]
+mod tests {
+    use bevy::log::LogPlugin;
+    use bevy::log::tracing_subscriber::layer::SubscriberExt;
+    use bevy::log::tracing_subscriber::{EnvFilter, Registry};
+    use bevy::log::{Level, tracing};
+
+    /// The server's log filter: lightyear's per-input ERRORs are off, everything else as Bevy
+    /// sets it.
+    #[test]
+    fn late_inputs_are_not_logged_and_real_errors_are() {
+        let plugin = LogPlugin::default();
+        let filter = archipelago_shared::protocol::log_filter(&plugin.filter);
+        // As the log plugin builds it: its level for everything the filter does not name.
+        let filter = EnvFilter::new(format!("{},{filter}", plugin.level));
+        let subscriber = Registry::default().with(filter);
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(
+                !tracing::enabled!(target: "lightyear_debug::input", Level::ERROR),
+                "lightyear's late-input records are never formatted"
+            );
+            assert!(
+                tracing::enabled!(target: "archipelago_server::storage", Level::ERROR),
+                "our own errors still are"
+            );
+            assert!(
+                tracing::enabled!(target: "lightyear_transport", Level::WARN),
+                "and so are lightyear's other warnings"
+            );
+        });
+    }
 }

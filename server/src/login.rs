@@ -388,7 +388,7 @@ fn apply_registry_replies(
                     role: logged_in.role,
                     nation: world.nation.name.clone(),
                     arrived_at,
-                    server_time_ms: archipelago_shared::assembly::unix_millis(),
+                    server_time_ms: archipelago_shared::clock::unix_millis(),
                 });
                 // The newest login of a key wins: a client that lost its connection and came
                 // back before the server noticed must not meet its own ghost.

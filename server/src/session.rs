@@ -179,6 +179,16 @@ pub fn notice(
     sender.send::<ControlChannel>(ToClient::Notice { text });
 }
 
+/// Sends a message to everyone logged in.
+pub fn broadcast(
+    message: &ToClient,
+    links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
+) {
+    for mut sender in links.iter_mut() {
+        sender.send::<ControlChannel>(message.clone());
+    }
+}
+
 fn read_requests(
     mut links: Query<(
         Entity,

@@ -62,13 +62,6 @@ pub struct AgendaItem {
     pub proposal: Option<ProposalId>,
 }
 
-/// Unix milliseconds on this machine's clock: the clock of the floor's countdown.
-pub fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Who has the floor, and until when (Unix milliseconds, server clock).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Floor {

@@ -45,8 +45,12 @@ pub enum ChatHeard {
     Direct { to: String },
 }
 
-/// Why a line was not sent; the words go to the sender.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a line was not sent. It goes to the sender as it is ([`ToClient::ChatRefused`]), so
+/// clients and tests tell refusals apart by variant; its `Display` is the one place that puts
+/// it into words.
+///
+/// [`ToClient::ChatRefused`]: crate::protocol::ToClient::ChatRefused
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChatRefusal {
     #[error("say something first")]
     Empty,

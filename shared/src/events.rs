@@ -71,8 +71,11 @@ pub enum EventRequest {
     Cancel(EventId),
 }
 
-/// Why an event request was refused; the words go to whoever asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an event request was refused. It goes to whoever asked as it is
+/// ([`ToClient::EventAnswer`]); its `Display` is the one place that puts it into words.
+///
+/// [`ToClient::EventAnswer`]: crate::protocol::ToClient::EventAnswer
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum EventRefusal {
     #[error("only founders schedule or cancel events")]
     NotFounder,
@@ -98,6 +101,8 @@ pub enum EventRefusal {
     TooFast,
     #[error("events are unavailable right now; try again shortly")]
     Unavailable,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
 }
 
 /// Checks a draft against the known protocities, the clock and the events already

@@ -4,6 +4,7 @@
 pub mod assembly;
 pub mod budget;
 pub mod chat;
+pub mod clock;
 pub mod events;
 pub mod governance;
 pub mod identity;

@@ -1,7 +1,10 @@
 //! The whole wire protocol: every replicated component, message, input and channel, registered
 //! in one plugin that the server and the client both add, in the same order.
 //!
-//! Change [`PROTOCOL_VERSION`] with any change to this file's types.
+//! Change [`PROTOCOL_VERSION`] with any change to the types on the wire (here and in the
+//! modules they come from) or to the order of registration. The test
+//! `shared/tests/rules/protocol.rs` traces every wire type's format and fails when it changes
+//! without a new version.
 
 use bevy::ecs::entity::MapEntities;
 use bevy::math::curve::{Ease, EaseFunction, FunctionCurve, Interval};
@@ -20,7 +23,19 @@ use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
+
+/// Log directives both binaries add to Bevy's default filter. lightyear reports every input
+/// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
+/// is normal under load or loss, and a client can cause it at will, so a busy server wrote
+/// 118 MB of it in six minutes (BENCHMARKS.md, soak). `RUST_LOG` adds its directives on top:
+/// only one naming `lightyear_debug` brings these records back.
+pub const LOG_DIRECTIVES: &str = "lightyear_debug=off";
+
+/// Bevy's default log filter with [`LOG_DIRECTIVES`] added.
+pub fn log_filter(default: &str) -> String {
+    format!("{default},{LOG_DIRECTIVES}")
+}
 /// Simulation ticks per second the server runs unless told otherwise.
 pub const DEFAULT_TICK_HZ: u32 = 30;
 /// Default UDP port of the server (QUIC).
@@ -288,7 +303,7 @@ pub enum ToClient {
     /// A chat line this client hears (its own included).
     Chat(crate::chat::ChatLine),
     /// Why this client's chat line was not sent.
-    ChatRefused { reason: String },
+    ChatRefused(crate::chat::ChatRefusal),
     /// The outcome of this client's assembly request: what was done, or why not.
     AssemblyAnswer { outcome: Result<String, String> },
     /// The newest lines of the moderation log, oldest first, as a founder asked.
@@ -298,7 +313,9 @@ pub enum ToClient {
     /// An event was scheduled or called off; replaces the client's copy.
     EventChanged(Event),
     /// The outcome of this client's event request: what was done, or why not.
-    EventAnswer { outcome: Result<String, String> },
+    EventAnswer {
+        outcome: Result<String, crate::events::EventRefusal>,
+    },
     /// The nation's whole standing: sent after [`Self::Welcome`] and whenever it changes.
     Standing(crate::recognition::Standing),
     /// The outcome of this client's recognition request: what was recorded, or why not.

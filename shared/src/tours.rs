@@ -1,12 +1,12 @@
 //! Guided tours: routes of stops in `assets/tours/*.ron`, each with a place, a camera view, a
 //! title and a text, validated against the world like the world data itself.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bevy::math::{Vec2, Vec3};
 use serde::{Deserialize, Serialize};
 
-use crate::world::{Problem, World, WorldError};
+use crate::world::{Problem, World, WorldError, parse_ron, read_ron_dir};
 
 /// Longest text on a stop's card, in characters.
 pub const MAX_STOP_TEXT_CHARS: usize = 700;
@@ -79,15 +79,6 @@ pub fn view_offset(bearing: f32, elevation: f32, distance: f32) -> Vec3 {
     ) * distance
 }
 
-fn parse_tour(file: &Path, text: &str) -> Result<Tour, WorldError> {
-    ron::from_str(text).map_err(|e| WorldError::Parse {
-        file: file.to_owned(),
-        line: e.position.line,
-        column: e.position.col,
-        message: e.code.to_string(),
-    })
-}
-
 /// Line of the `index`-th stop's first mention of `needle`, for errors.
 fn stop_line(text: &str, index: usize, needle: &str) -> usize {
     let lines: Vec<&str> = text.lines().collect();
@@ -105,7 +96,7 @@ fn stop_line(text: &str, index: usize, needle: &str) -> usize {
 
 /// Parses and validates one tour's text against the world (the file name is used in errors).
 pub fn parse_and_check(file: &Path, text: &str, world: &World) -> Result<Tour, WorldError> {
-    let tour = parse_tour(file, text)?;
+    let tour: Tour = parse_ron(file, text)?;
     let invalid = |line: usize, field: &str, problem: Problem| WorldError::Invalid {
         file: file.to_owned(),
         line,
@@ -210,22 +201,8 @@ pub fn parse_and_check(file: &Path, text: &str, world: &World) -> Result<Tour, W
 
 /// Loads and validates every `*.ron` file in `dir`, sorted by file name.
 pub fn load_tours_dir(dir: impl AsRef<Path>, world: &World) -> Result<Vec<Tour>, WorldError> {
-    let dir = dir.as_ref();
-    let entries = std::fs::read_dir(dir).map_err(|source| WorldError::Io {
-        file: dir.to_owned(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-        .collect();
-    files.sort();
     let mut tours = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| WorldError::Io {
-            file: file.clone(),
-            source,
-        })?;
+    for (file, text) in read_ron_dir(dir.as_ref())? {
         let tour = parse_and_check(&file, &text, world)?;
         if tours.iter().any(|t: &Tour| t.id == tour.id) {
             return Err(WorldError::Invalid {

@@ -21,18 +21,12 @@ use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{GovernanceRequest, ProposalDraft, ProposalId, ProposalView};
 use archipelago_shared::parcels::ParcelInfo;
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
-use archipelago_shared::world::{Place, World, load_world_dir};
+use archipelago_shared::world::Place;
 use bevy::prelude::*;
 use ed25519_dalek::SigningKey;
 
 /// The world data every test uses: the real files under `assets/world`.
-pub fn world_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world")
-}
-
-pub fn world() -> World {
-    load_world_dir(world_dir()).expect("assets/world is valid")
-}
+pub use archipelago_shared::world::{checkout_world as world, checkout_world_dir as world_dir};
 
 /// A UDP port nobody uses right now on loopback.
 pub fn free_port() -> u16 {

@@ -7,16 +7,17 @@ use anyhow::Context;
 use archipelago_client::identity::{default_identity_path, default_name, load_or_create};
 use archipelago_client::render::governance::GovernanceWindow;
 use archipelago_client::render::map::{AtlasState, AtlasTab};
-use archipelago_client::render::plots::SelectedParcel;
+use archipelago_client::render::parcels::plots::SelectedParcel;
 use archipelago_client::render::screenshot::{GovernanceShots, ScreenshotPlan};
 use archipelago_client::render::tours::TourOnArrival;
 use archipelago_client::tours::Tours;
 use archipelago_client::transport::parse_server;
 use archipelago_client::{ClientConfig, add_client_plugins, render};
 use archipelago_shared::identity::validate_name;
-use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ};
+use archipelago_shared::protocol::{DEFAULT_PORT, DEFAULT_TICK_HZ, log_filter};
 use archipelago_shared::tours::load_tours_dir;
 use archipelago_shared::world::load_world_dir;
+use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use clap::Parser;
@@ -146,16 +147,23 @@ fn main() -> anyhow::Result<()> {
     config.tick_hz = cli.tick_hz;
 
     let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
-        primary_window: Some(Window {
-            title: format!("Archipelago — {}", world.nation.name),
-            resolution: WindowResolution::new(1280, 720),
-            ..default()
-        }),
-        // Closing the window first says goodbye to the server (render::Quit).
-        close_when_requested: false,
-        ..default()
-    }));
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: format!("Archipelago — {}", world.nation.name),
+                    resolution: WindowResolution::new(1280, 720),
+                    ..default()
+                }),
+                // Closing the window first says goodbye to the server (render::Quit).
+                close_when_requested: false,
+                ..default()
+            })
+            .set(LogPlugin {
+                filter: log_filter(&LogPlugin::default().filter),
+                ..default()
+            }),
+    );
     // A broken tour file should not keep anyone out of the world: the tours window says
     // what is wrong instead.
     let tours = match load_tours_dir(&cli.tours, &world) {

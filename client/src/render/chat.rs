@@ -101,7 +101,7 @@ fn window(
                 .iter()
                 .filter(|(at, _)| now - at < REFUSAL_SECONDS)
             {
-                ui.colored_label(egui::Color32::from_rgb(240, 120, 100), reason);
+                ui.colored_label(egui::Color32::from_rgb(240, 120, 100), reason.to_string());
             }
             ui.separator();
             ui.horizontal(|ui| {

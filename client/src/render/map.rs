@@ -10,7 +10,7 @@ use bevy_egui::input::egui_wants_any_keyboard_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::egui_color;
-use super::plots::{SelectedParcel, status_color};
+use super::parcels::plots::{SelectedParcel, status_color};
 use crate::connection::{Request, Session};
 use crate::parcels::ParcelBook;
 

@@ -10,8 +10,7 @@ pub mod governance;
 mod hud;
 mod input;
 pub mod map;
-mod parcel_panel;
-pub mod plots;
+pub mod parcels;
 mod quit;
 pub mod recognition;
 mod scene;
@@ -34,8 +33,7 @@ pub fn plugin(app: &mut App) {
         input::plugin,
         hud::plugin,
         map::plugin,
-        plots::plugin,
-        parcel_panel::plugin,
+        parcels::plugin,
         governance::plugin,
         assembly::plugin,
         events::plugin,

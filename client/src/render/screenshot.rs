@@ -23,7 +23,7 @@ use super::OrbitCamera;
 use super::assembly::HallView;
 use super::chat::ChatWindow;
 use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
-use super::plots::SelectedParcel;
+use super::parcels::plots::SelectedParcel;
 use super::recognition::{EmbassyPlaque, RecognitionWindow, WelcomeCard};
 use super::scene::SceneReady;
 use crate::clock::ServerClock;

@@ -2,15 +2,11 @@
 
 use archipelago_client::parcels::{pick_parcel, screen_ray};
 use archipelago_shared::movement::WorldColliders;
-use archipelago_shared::world::{World, load_world_dir};
+use archipelago_shared::world::{World, checkout_world as world};
 use bevy::prelude::*;
 
 const VIEWPORT: Vec2 = Vec2::new(1280.0, 720.0);
 const FOV: f32 = std::f32::consts::FRAC_PI_4;
-
-fn world() -> World {
-    load_world_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/world")).expect("world")
-}
 
 /// A camera south of and above `focus`, looking at it.
 fn camera_over(focus: Vec3) -> Transform {

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use archipelago_shared::assembly::{
     AgendaItem, AssemblyRefusal, AssemblyRequest, DEFAULT_HALL_CAPACITY, FloorEnd, HallSession,
-    InOverflow, MAX_HALL_CAPACITY, Person, check_session, unix_millis,
+    InOverflow, MAX_HALL_CAPACITY, Person, check_session,
 };
+use archipelago_shared::clock::unix_millis;
 use archipelago_shared::governance::{Phase, describe_result};
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};

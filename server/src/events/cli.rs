@@ -74,7 +74,7 @@ pub async fn events(
     action: EventAction,
     json: bool,
 ) -> anyhow::Result<()> {
-    let now = crate::storage::unix_now();
+    let now = archipelago_shared::clock::unix_seconds();
     match action {
         EventAction::List { all } => {
             let events = storage.events().await?;

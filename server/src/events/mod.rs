@@ -17,8 +17,8 @@ use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::avatars::{Avatar, hall_door};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed};
-use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed, broadcast};
+use crate::storage::{Done, StorageError, StorageHandle, now};
 
 pub mod cli;
 pub mod storage;
@@ -67,9 +67,9 @@ impl Routed for EventRequest {
     }
 }
 
-/// A founder's event scheduled or called off (the event), or refused (the words for them).
+/// A founder's event scheduled or called off (the event), or refused.
 #[derive(Debug)]
-struct EventStored(Result<Event, String>);
+struct EventStored(Result<Event, EventRefusal>);
 
 /// Every event, read to notice the admin CLI's changes.
 #[derive(Debug)]
@@ -148,7 +148,7 @@ fn handle_requests(
                 format!("event request of {} refused: {refusal}", member.name)
             });
             sender.send::<ControlChannel>(ToClient::EventAnswer {
-                outcome: Err(refusal.to_string()),
+                outcome: Err(refusal),
             });
             continue;
         }
@@ -162,21 +162,16 @@ fn handle_requests(
                     EventRequest::Schedule(draft) => db.schedule_event(&by, draft, &ids).await,
                     EventRequest::Cancel(id) => db.cancel_event(*id).await,
                 };
-                EventStored(result.map_err(|e| {
-                    if !matches!(e, StorageError::Event(_)) {
-                        error!("events failed on {request:?}: {e}");
+                EventStored(result.map_err(|e| match e {
+                    StorageError::Event(refusal) => refusal,
+                    other => {
+                        error!("events failed on {request:?}: {other}");
+                        EventRefusal::Unavailable
                     }
-                    e.for_client()
                 }))
             },
-            || EventStored(Err(BUSY.into())),
+            || EventStored(Err(EventRefusal::Busy)),
         );
-    }
-}
-
-fn broadcast(message: &ToClient, links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>) {
-    for mut sender in links.iter_mut() {
-        sender.send::<ControlChannel>(message.clone());
     }
 }
 

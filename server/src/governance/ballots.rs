@@ -13,9 +13,10 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use super::storage::{CastBallot, GovernanceError};
-use super::{Proposals, answer, broadcast};
+use super::{Proposals, answer};
 use crate::ServerSystems;
 use crate::session::LoggedIn;
+use crate::session::broadcast;
 use crate::storage::{Batches, Done, NotQueued, Replies, Storage, StorageHandle, WriteQueue};
 
 /// Most ballots stored by one commit.

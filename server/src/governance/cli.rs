@@ -242,7 +242,8 @@ pub async fn run(
                 eligibility: parse_eligibility(&eligible)?,
                 vote_type: parse_vote_type(&vote_type)?,
                 options,
-                opens_at: opens_in.map(|m| crate::storage::unix_now() + i64::from(m) * 60),
+                opens_at: opens_in
+                    .map(|m| archipelago_shared::clock::unix_seconds() + i64::from(m) * 60),
                 voting_secs: minutes.saturating_mul(60),
                 quorum,
                 threshold_percent: threshold,

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::tally::{self, Choice, Tally};
 use archipelago_shared::governance::{
-    GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalId, ProposalView, may_vote,
+    GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalId, ProposalView, check_ballot,
+    may_vote,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -177,16 +178,6 @@ pub(crate) fn answer(
     sender.send::<ControlChannel>(ToClient::GovernanceAnswer { proposal, outcome });
 }
 
-/// Sends a message to every logged-in client.
-pub(crate) fn broadcast(
-    message: &ToClient,
-    links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>,
-) {
-    for mut sender in links.iter_mut() {
-        sender.send::<ControlChannel>(message.clone());
-    }
-}
-
 /// What can be refused without the database: the role first (it follows the registry while
 /// people are online), so requests nobody may make never reach the single writer.
 fn precheck(
@@ -215,25 +206,9 @@ fn precheck(
         return Ok(());
     };
     let proposal = &tracked.proposal;
-    if proposal.phase != Phase::Open {
-        return Err(GovernanceRefusal::WrongPhase {
-            id,
-            phase: proposal.phase.as_str(),
-            action: "voted on",
-        });
-    }
-    if !proposal.accepts_ballots(now()) {
-        return Err(GovernanceRefusal::VotingEnded(id));
-    }
-    if signed.ballot.voter != member.public_key {
-        return Err(GovernanceRefusal::NotYourKey);
-    }
+    check_ballot(&signed.ballot, proposal, &member.public_key, now())?;
     // Land is the database's to check; the role is known here.
     may_vote(&proposal.draft, member.role, true)?;
-    if signed.ballot.digest != proposal.digest {
-        return Err(GovernanceRefusal::WrongDigest);
-    }
-    tally::check_choice(&proposal.draft.rules(), &signed.ballot.choice)?;
     Ok(())
 }
 

@@ -11,9 +11,10 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use super::storage::GovernanceError;
-use super::{GovernanceBudget, Proposals, answer, broadcast};
+use super::{GovernanceBudget, Proposals, answer};
 use crate::ServerSystems;
 use crate::session::LoggedIn;
+use crate::session::broadcast;
 use crate::storage::{BUSY, Done, StorageHandle, now};
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{

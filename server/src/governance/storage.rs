@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use archipelago_shared::governance::tally::{self, Choice};
 use archipelago_shared::governance::{
     Ballot, BallotReceipt, EXPORT_FORMAT, Export, ExportedBallot, GovernanceRefusal, Phase,
-    Proposal, ProposalDraft, ProposalId, SignedBallot, check_draft, may_vote, proposal_digest,
-    receipt, verify_ballot,
+    Proposal, ProposalDraft, ProposalId, SignedBallot, check_ballot, check_draft, may_vote,
+    proposal_digest, receipt, verify_ballot,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -484,22 +484,9 @@ async fn store_ballot(
     signature: Result<(), GovernanceRefusal>,
     at: i64,
 ) -> Result<BallotReceipt, GovernanceError> {
-    if proposal.phase != Phase::Open {
-        return Err(wrong_phase(proposal, "voted on"));
-    }
-    if !proposal.accepts_ballots(at) {
-        return Err(GovernanceRefusal::VotingEnded(proposal.id).into());
-    }
     let ballot = &cast.signed.ballot;
+    check_ballot(ballot, proposal, &cast.logged_in_key, at)?;
     let sequence = i64::try_from(ballot.sequence).map_err(|_| GovernanceRefusal::BadSequence)?;
-    if ballot.voter != cast.logged_in_key {
-        return Err(GovernanceRefusal::NotYourKey.into());
-    }
-    if ballot.digest != proposal.digest {
-        return Err(GovernanceRefusal::WrongDigest.into());
-    }
-    tally::check_choice(&proposal.draft.rules(), &ballot.choice)
-        .map_err(GovernanceRefusal::from)?;
     signature?;
     let voter = to_hex(&ballot.voter);
     let role = current_role(tx, Some(&voter)).await?;

@@ -85,7 +85,7 @@ fn founded(world: &World) -> i64 {
 
 fn date(text: Option<&str>) -> anyhow::Result<i64> {
     match text {
-        None => Ok(crate::storage::unix_now()),
+        None => Ok(archipelago_shared::clock::unix_seconds()),
         Some(text) => parse_date(text)
             .with_context(|| format!("`{text}` is not a date of the form YYYY-MM-DD")),
     }

@@ -17,7 +17,7 @@ use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed, broadcast};
 use crate::storage::{BUSY, Done, StorageError, StorageHandle};
 
 pub mod cli;
@@ -148,12 +148,6 @@ fn handle_requests(
     }
 }
 
-fn broadcast(standing: &Standing, links: &mut Query<&mut MessageSender<ToClient>, With<LoggedIn>>) {
-    for mut sender in links.iter_mut() {
-        sender.send::<ControlChannel>(ToClient::Standing(standing.clone()));
-    }
-}
-
 fn apply_replies(
     mut recorded: MessageReader<Done<Recorded>>,
     mut reads: MessageReader<Done<Read>>,
@@ -166,7 +160,7 @@ fn apply_replies(
                 let (stored, words) = recorded.as_ref();
                 info!("standing {words}");
                 standing.0 = stored.clone();
-                broadcast(&standing.0, &mut links);
+                broadcast(&ToClient::Standing(standing.0.clone()), &mut links);
                 Ok(words.clone())
             }
             Err(refusal) => {
@@ -185,7 +179,7 @@ fn apply_replies(
             Ok(stored) if **stored != standing.0 && !older(stored, &standing.0) => {
                 info!("the nation's standing changed outside or in the registry");
                 standing.0 = (**stored).clone();
-                broadcast(&standing.0, &mut links);
+                broadcast(&ToClient::Standing(standing.0.clone()), &mut links);
             }
             Ok(_) => {}
             Err(error) => error!("cannot read the nation's standing: {error}"),

@@ -11,7 +11,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -93,13 +92,7 @@ impl StorageError {
 }
 
 /// Seconds since the epoch, as the database records times.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-pub(crate) use unix_now as now;
+pub(crate) use archipelago_shared::clock::unix_seconds as now;
 
 /// A cloneable handle on the database.
 #[derive(Clone)]

@@ -478,20 +478,35 @@ pub fn receipt(signed: &SignedBallot) -> String {
     to_hex(&hasher.finalize())
 }
 
-/// Checks the parts of a ballot that need no database: shape, signature, digest, key.
+/// The ballot checks that need neither the database nor the signature: the proposal's phase
+/// and clock (at `now`, Unix seconds), the key the ballot came from (`sender`, the key its
+/// sender logged in with), the digest, and the shape of the choice. The server runs them from
+/// memory when a ballot arrives and again in the transaction that stores it; the signature
+/// ([`verify_ballot`]) and who may vote ([`may_vote`]) are checked apart.
 pub fn check_ballot(
-    signed: &SignedBallot,
+    ballot: &Ballot,
     proposal: &Proposal,
-    logged_in_key: &[u8; 32],
+    sender: &[u8; 32],
+    now: i64,
 ) -> Result<(), GovernanceRefusal> {
-    if signed.ballot.voter != *logged_in_key {
+    if proposal.phase != Phase::Open {
+        return Err(GovernanceRefusal::WrongPhase {
+            id: proposal.id,
+            phase: proposal.phase.as_str(),
+            action: "voted on",
+        });
+    }
+    if !proposal.accepts_ballots(now) {
+        return Err(GovernanceRefusal::VotingEnded(proposal.id));
+    }
+    if ballot.voter != *sender {
         return Err(GovernanceRefusal::NotYourKey);
     }
-    if signed.ballot.digest != proposal.digest {
+    if ballot.digest != proposal.digest {
         return Err(GovernanceRefusal::WrongDigest);
     }
-    tally::check_choice(&proposal.draft.rules(), &signed.ballot.choice)?;
-    verify_ballot(signed)
+    tally::check_choice(&proposal.draft.rules(), &ballot.choice)?;
+    Ok(())
 }
 
 /// Whether someone with `role` (holding land in the scope or not) may vote.

@@ -80,7 +80,8 @@ impl<T> Source<T> {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, WorldError> {
+/// Parses RON text; an error names the file (only used in errors), the line and the column.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, WorldError> {
     ron::from_str(text).map_err(|e| WorldError::Parse {
         file: file.to_owned(),
         line: e.position.line,
@@ -91,24 +92,17 @@ fn parse<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, W
 
 /// Parses `nation.ron` text (the file name is only used in errors).
 pub fn parse_nation(file: impl AsRef<Path>, text: &str) -> Result<Nation, WorldError> {
-    parse(file.as_ref(), text)
+    parse_ron(file.as_ref(), text)
 }
 
 /// Parses one protocity file's text (the file name is only used in errors).
 pub fn parse_protocity(file: impl AsRef<Path>, text: &str) -> Result<Protocity, WorldError> {
-    parse(file.as_ref(), text)
+    parse_ron(file.as_ref(), text)
 }
 
-fn read(file: &Path) -> Result<String, WorldError> {
-    std::fs::read_to_string(file).map_err(|source| WorldError::Io {
-        file: file.to_owned(),
-        source,
-    })
-}
-
-/// Loads and validates every `*.ron` file in `dir`.
-pub fn load_world_dir(dir: impl AsRef<Path>) -> Result<World, WorldError> {
-    let dir = dir.as_ref();
+/// Every `*.ron` file in `dir` with its text, sorted by file name: how the world and the tours
+/// are read from disk.
+pub fn read_ron_dir(dir: &Path) -> Result<Vec<(PathBuf, String)>, WorldError> {
     let entries = std::fs::read_dir(dir).map_err(|source| WorldError::Io {
         file: dir.to_owned(),
         source,
@@ -118,11 +112,33 @@ pub fn load_world_dir(dir: impl AsRef<Path>) -> Result<World, WorldError> {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
     files.sort();
+    files
+        .into_iter()
+        .map(|file| match std::fs::read_to_string(&file) {
+            Ok(text) => Ok((file, text)),
+            Err(source) => Err(WorldError::Io { file, source }),
+        })
+        .collect()
+}
 
+/// This checkout's `assets/world`: the world data the tests, benchmarks and `make run` use.
+pub fn checkout_world_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world")
+}
+
+/// This checkout's world data, loaded: the one fixture of every test that needs a world.
+/// Panics when the data does not load, since it is part of the repository.
+pub fn checkout_world() -> World {
+    load_world_dir(checkout_world_dir())
+        .unwrap_or_else(|e| panic!("the checkout's assets/world is invalid: {e}"))
+}
+
+/// Loads and validates every `*.ron` file in `dir`.
+pub fn load_world_dir(dir: impl AsRef<Path>) -> Result<World, WorldError> {
+    let dir = dir.as_ref();
     let mut nation = None;
     let mut protocities = Vec::new();
-    for file in files {
-        let text = read(&file)?;
+    for (file, text) in read_ron_dir(dir)? {
         if file.file_name().is_some_and(|n| n == "nation.ron") {
             let value = parse_nation(&file, &text)?;
             nation = Some(Source { file, text, value });

@@ -9,7 +9,10 @@ mod load;
 mod validate;
 
 pub use geometry::{SolidBox, SolidKind};
-pub use load::{WorldError, load_world_dir, load_world_texts, parse_nation, parse_protocity};
+pub use load::{
+    WorldError, checkout_world, checkout_world_dir, load_world_dir, load_world_texts, parse_nation,
+    parse_protocity, parse_ron, read_ron_dir,
+};
 pub use validate::{Problem, valid_date};
 
 use bevy::math::{Vec2, Vec3};

@@ -172,7 +172,7 @@ fn validate_standing(
     protocities: &[Source<Protocity>],
 ) -> Result<(), WorldError> {
     let n = &nation.value;
-    let now = crate::assembly::unix_millis() / 1000;
+    let now = crate::clock::unix_seconds();
     let founded = parse_date(&n.founded).unwrap_or_default();
     let date = |source_date: &str, error: &dyn Fn(Problem) -> WorldError| {
         parse_date(source_date).ok_or_else(|| error(Problem::BadDate(source_date.to_owned())))
@@ -551,7 +551,7 @@ fn validate_parcel_seed(source: &Source<Protocity>, parcel: &Parcel) -> Result<(
         let Some(at) = parse_date(acquired) else {
             return err(acquired, "acquired", Problem::BadDate(acquired.clone()));
         };
-        if at > crate::assembly::unix_millis() / 1000 {
+        if at > crate::clock::unix_seconds() {
             return err(
                 acquired,
                 "acquired",

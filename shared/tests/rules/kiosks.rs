@@ -5,12 +5,8 @@
 use archipelago_shared::governance::KIOSK_REACH;
 use archipelago_shared::movement::{WorldColliders, step};
 use archipelago_shared::protocol::{AvatarInput, AvatarPose};
-use archipelago_shared::world::{World, load_world_dir};
+use archipelago_shared::world::checkout_world as world;
 use bevy::math::{Vec2, Vec3};
-
-fn world() -> World {
-    load_world_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/world")).expect("world")
-}
 
 /// Walks towards `target` for up to `seconds`, at 30 ticks a second; returns where it stood.
 fn walk(colliders: &WorldColliders, from: Vec3, waypoints: &[Vec3], seconds: f32) -> Vec3 {

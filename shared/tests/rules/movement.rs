@@ -1,19 +1,12 @@
 //! The movement rule against the real world's colliders: walking, running, gravity, jumping,
 //! walls, and clamping of impossible input.
 
-use std::path::Path;
-
 use archipelago_shared::movement::{RUN_SPEED, WALK_SPEED, WorldColliders, sanitize, step};
 use archipelago_shared::protocol::{AvatarInput, AvatarPose};
-use archipelago_shared::world::{World, load_world_dir};
+use archipelago_shared::world::{World, checkout_world as world};
 use bevy::math::{Vec2, Vec3};
 
 const DT: f32 = 1.0 / 30.0;
-
-fn world() -> World {
-    load_world_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/world"))
-        .expect("valid world")
-}
 
 fn run(pose: &mut AvatarPose, input: AvatarInput, ticks: usize, colliders: &WorldColliders) {
     for _ in 0..ticks {

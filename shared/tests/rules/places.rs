@@ -1,11 +1,7 @@
 //! Places for interest management: inside each town hall, its island's grounds, the sea.
 
-use archipelago_shared::world::{Place, World, load_world_dir};
+use archipelago_shared::world::{Place, checkout_world as world};
 use bevy::math::{Vec2, Vec3};
-
-fn world() -> World {
-    load_world_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/world")).expect("world")
-}
 
 #[test]
 fn halls_grounds_and_sea_are_told_apart() {

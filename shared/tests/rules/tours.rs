@@ -4,16 +4,12 @@
 use std::path::Path;
 
 use archipelago_shared::tours::{load_tours_dir, parse_and_check};
-use archipelago_shared::world::{World, WorldError, load_world_dir};
+use archipelago_shared::world::{WorldError, checkout_world as world};
 
 fn assets(dir: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../assets")
         .join(dir)
-}
-
-fn world() -> World {
-    load_world_dir(assets("world")).expect("world data valid")
 }
 
 #[test]

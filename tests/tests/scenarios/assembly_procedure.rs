@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use archipelago_shared::assembly::{
-    AgendaItem, AssemblyRequest, HallSession, ModerationAction, unix_millis,
-};
+use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession, ModerationAction};
+use archipelago_shared::clock::unix_millis;
 use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::governance::{GovernanceRequest, Phase};
 use archipelago_shared::protocol::{Role, ToServer};

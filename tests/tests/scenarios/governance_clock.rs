@@ -3,7 +3,8 @@
 //! then on nothing changes it: no ballot, no second close, not even a raw UPDATE.
 
 use archipelago_server::governance::storage::CastBallot;
-use archipelago_server::storage::{DATABASE_FILE, Storage, unix_now};
+use archipelago_server::storage::{DATABASE_FILE, Storage};
+use archipelago_shared::clock::unix_seconds as unix_now;
 use archipelago_shared::governance::tally::{Choice, Outcome, VoteType, YesNo};
 use archipelago_shared::governance::{Ballot, Eligibility, Phase, ProposalDraft, Scope};
 use archipelago_shared::identity::to_hex;

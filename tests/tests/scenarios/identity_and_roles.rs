@@ -174,7 +174,7 @@ fn a_role_changed_in_the_registry_takes_effect_on_the_live_link() {
 #[test]
 fn a_returning_visitor_costs_no_write_and_long_gone_visitors_free_their_names() {
     use archipelago_server::members::storage::{LAST_SEEN_STEP, VISITOR_RETENTION_DAYS};
-    use archipelago_server::storage::unix_now;
+    use archipelago_shared::clock::unix_seconds as unix_now;
     let dir = tempfile::tempdir().expect("temp dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use archipelago_client::bots::bot_key;
-use archipelago_client::events::unix_now;
+use archipelago_shared::clock::unix_seconds as unix_now;
 use archipelago_shared::recognition::{
     Census, CensusRecord, RecognitionRequest, RecognizerKind, Relation, RelationChange, Stage,
     StageChange, Standing, footprint_m2,

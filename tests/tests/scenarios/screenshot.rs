@@ -250,7 +250,7 @@ fn hold_session(
                         recognizer: "Estonia".into(),
                         kind: RecognizerKind::State,
                         relation: Relation::Memorandum,
-                        at: archipelago_client::events::unix_now() - 60,
+                        at: archipelago_shared::clock::unix_seconds() - 60,
                         source: "Memorandum on e-residency, Tallinn".into(),
                         recorded_by: String::new(),
                     }),

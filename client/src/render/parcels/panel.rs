@@ -13,12 +13,12 @@ use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::egui_color;
-use super::map::{AtlasState, AtlasTab};
 use super::plots::{SelectedParcel, status_color};
 use crate::ClientConfig;
 use crate::connection::{Request, Session};
 use crate::parcels::{ParcelBook, WantHistory};
+use crate::render::egui_color;
+use crate::render::map::{AtlasState, AtlasTab};
 
 /// Answers older than this fade from the panel.
 const ANSWER_SECONDS: f64 = 12.0;

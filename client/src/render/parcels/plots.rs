@@ -12,8 +12,8 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::egui_wants_any_pointer_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
-use super::egui_color;
 use crate::parcels::{ParcelBook, pick_parcel, screen_ray};
+use crate::render::egui_color;
 
 const BORDER_WIDTH: f32 = 0.35;
 /// A press and release farther apart than this (pixels) is a camera drag, not a click.
