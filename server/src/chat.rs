@@ -13,7 +13,7 @@ use archipelago_shared::chat::{
 use archipelago_shared::clock::unix_seconds;
 use archipelago_shared::identity::{name_key, to_hex};
 use archipelago_shared::protocol::{
-    AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient, ToServer,
+    AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
 };
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
@@ -24,18 +24,9 @@ use crate::assembly::{Sanctions, sanction_words};
 use crate::avatars::{Avatar, HasAvatar};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed};
+use crate::session::{LoggedIn, Request, RequestsExt, routed};
 
-impl Routed for ChatRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before chatting");
-
-    fn take(message: ToServer) -> Result<Self, ToServer> {
-        match message {
-            ToServer::Chat(request) => Ok(request),
-            other => Err(other),
-        }
-    }
-}
+routed!(ChatRequest, Chat, "log in before chatting");
 
 /// Lines a link may send: `CHAT_BURST` at once, `CHAT_LINES_PER_SECOND` over time.
 #[derive(Component, Debug)]

@@ -123,6 +123,26 @@ pub trait Routed: Sized + Send + Sync + 'static {
     fn take(message: ToServer) -> Result<Self, ToServer>;
 }
 
+/// Implements [`Routed`] for a request type that travels as `ToServer::Variant(request)`, with
+/// the words for someone who has not logged in: `routed!(ParcelRequest, Parcel, "log in ...")`.
+macro_rules! routed {
+    ($request:ty, $variant:ident, $before_login:literal) => {
+        impl $crate::session::Routed for $request {
+            const BEFORE_LOGIN: Option<&'static str> = Some($before_login);
+
+            fn take(
+                message: archipelago_shared::protocol::ToServer,
+            ) -> Result<Self, archipelago_shared::protocol::ToServer> {
+                match message {
+                    archipelago_shared::protocol::ToServer::$variant(request) => Ok(request),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+pub(crate) use routed;
+
 /// Registers a feature's request type: its messages are routed to it as [`Request<T>`].
 pub trait RequestsExt {
     fn add_request<T: Routed>(&mut self) -> &mut Self;

@@ -21,7 +21,7 @@ use archipelago_shared::assembly::{
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::identity::parse_key_hex;
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
 use archipelago_shared::world::World;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
@@ -35,20 +35,11 @@ use crate::events::Calendar;
 use crate::governance::Proposals;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
-use crate::session::{LoggedIn, Request, RequestsExt, Routed};
+use crate::session::{LoggedIn, Request, RequestsExt, routed};
 use crate::storage::{Batches, Replies, StorageHandle, WriteQueue, now};
 use storage::MinuteLine;
 
-impl Routed for AssemblyRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before taking part");
-
-    fn take(message: ToServer) -> Result<Self, ToServer> {
-        match message {
-            ToServer::Assembly(request) => Ok(request),
-            other => Err(other),
-        }
-    }
-}
+routed!(AssemblyRequest, Assembly, "log in before taking part");
 
 /// One link's assembly requests (and founders' event and recognition requests).
 #[derive(Component, Debug)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use archipelago_shared::events::{Event, EventRefusal, EventRequest};
 use archipelago_shared::identity::to_hex;
-use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient, ToServer};
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient};
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
@@ -17,7 +17,7 @@ use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::avatars::{Avatar, hall_door};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed, broadcast};
+use crate::session::{LoggedIn, Request, RequestsExt, broadcast, routed};
 use crate::storage::{Done, StorageError, StorageHandle, now};
 
 pub mod cli;
@@ -56,16 +56,7 @@ impl Calendar {
     }
 }
 
-impl Routed for EventRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before scheduling");
-
-    fn take(message: ToServer) -> Result<Self, ToServer> {
-        match message {
-            ToServer::Event(request) => Ok(request),
-            other => Err(other),
-        }
-    }
-}
+routed!(EventRequest, Event, "log in before scheduling");
 
 /// A founder's event scheduled or called off (the event), or refused.
 #[derive(Debug)]

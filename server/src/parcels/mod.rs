@@ -14,14 +14,14 @@ use archipelago_shared::parcels::{
 };
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, Role,
-    ToClient, ToServer,
+    ToClient,
 };
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed};
+use crate::session::{LoggedIn, Request, RequestsExt, routed};
 use crate::storage::{BUSY, Done, StorageHandle};
 
 pub mod cli;
@@ -54,16 +54,7 @@ impl ParcelRegistry {
     }
 }
 
-impl Routed for ParcelRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before asking about land");
-
-    fn take(message: ToServer) -> Result<Self, ToServer> {
-        match message {
-            ToServer::Parcel(request) => Ok(request),
-            other => Err(other),
-        }
-    }
-}
+routed!(ParcelRequest, Parcel, "log in before asking about land");
 
 /// A parcel change stored (the record and the words for the history) or refused (the words
 /// for the client).

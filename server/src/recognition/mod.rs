@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use archipelago_shared::protocol::{ControlChannel, ToClient, ToServer};
+use archipelago_shared::protocol::{ControlChannel, ToClient};
 use archipelago_shared::recognition::{
     RecognitionRefusal, RecognitionRequest, Standing, parse_date,
 };
@@ -17,7 +17,7 @@ use crate::ServerSystems;
 use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed, broadcast};
+use crate::session::{LoggedIn, Request, RequestsExt, broadcast, routed};
 use crate::storage::{BUSY, Done, StorageError, StorageHandle};
 
 pub mod cli;
@@ -30,16 +30,7 @@ const POLL: Duration = Duration::from_secs(2);
 #[derive(Resource, Debug, Default)]
 pub struct NationStanding(pub Standing);
 
-impl Routed for RecognitionRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before recording");
-
-    fn take(message: ToServer) -> Result<Self, ToServer> {
-        match message {
-            ToServer::Recognition(request) => Ok(request),
-            other => Err(other),
-        }
-    }
-}
+routed!(RecognitionRequest, Recognition, "log in before recording");
 
 /// A founder's change stored (the standing after it, and the words for it), or refused.
 #[derive(Debug)]
