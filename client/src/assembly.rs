@@ -3,7 +3,9 @@
 //! assembly requests. [`SendAssembly`] sends a request. Runs without a window, so bots and
 //! tests raise hands and chair sessions through exactly this code.
 
-use archipelago_shared::assembly::{AssemblyRequest, HallSession, ModerationRecord};
+use archipelago_shared::assembly::{
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, HallSession, ModerationRecord,
+};
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -17,13 +19,13 @@ const MAX_ANSWERS: usize = 64;
 /// came (seconds since start).
 #[derive(Resource, Debug, Default)]
 pub struct AssemblyAnswers {
-    pub answers: Vec<(f64, Result<String, String>)>,
+    pub answers: Vec<(f64, Result<String, AssemblyRefusal>)>,
     /// The moderation log as last sent (founders ask for it).
     pub moderation_log: Option<Vec<ModerationRecord>>,
 }
 
 impl AssemblyAnswers {
-    pub fn last(&self) -> Option<&Result<String, String>> {
+    pub fn last(&self) -> Option<&Result<String, AssemblyRefusal>> {
         self.answers.last().map(|(_, outcome)| outcome)
     }
 }
@@ -60,15 +62,18 @@ fn receive(
     time: Res<Time>,
 ) {
     for FromServer(message) in messages.read() {
-        if let ToClient::ModerationLog(lines) = message {
-            answers.moderation_log = Some(lines.clone());
-        }
-        if let ToClient::AssemblyAnswer { outcome } = message {
-            answers
-                .answers
-                .push((time.elapsed_secs_f64(), outcome.clone()));
-            let excess = answers.answers.len().saturating_sub(MAX_ANSWERS);
-            answers.answers.drain(..excess);
+        match message {
+            ToClient::Assembly(AssemblyNews::ModerationLog(lines)) => {
+                answers.moderation_log = Some(lines.clone());
+            }
+            ToClient::Assembly(AssemblyNews::Answer { outcome }) => {
+                answers
+                    .answers
+                    .push((time.elapsed_secs_f64(), outcome.clone()));
+                let excess = answers.answers.len().saturating_sub(MAX_ANSWERS);
+                answers.answers.drain(..excess);
+            }
+            _ => {}
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The client's chat: lines heard since joining, and the server's refusals. [`SendChat`]
 //! sends a line; the server decides who hears it and echoes it back to the sender.
 
-use archipelago_shared::chat::{ChatLine, ChatRefusal, ChatTo};
+use archipelago_shared::chat::{ChatLine, ChatNews, ChatRefusal, ChatTo};
 use archipelago_shared::protocol::{ChatRequest, ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -46,11 +46,11 @@ fn receive(mut messages: MessageReader<FromServer>, mut log: ResMut<ChatLog>, ti
     let now = time.elapsed_secs_f64();
     for FromServer(message) in messages.read() {
         match message {
-            ToClient::Chat(line) => {
+            ToClient::Chat(ChatNews::Line(line)) => {
                 log.lines.push((now, line.clone()));
                 log.received += 1;
             }
-            ToClient::ChatRefused(refusal) => log.refusals.push((now, refusal.clone())),
+            ToClient::Chat(ChatNews::Refused(refusal)) => log.refusals.push((now, refusal.clone())),
             _ => continue,
         }
         let excess = log.lines.len().saturating_sub(MAX_LINES);

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use archipelago_shared::events::{Event, EventId, EventRefusal, EventRequest};
+use archipelago_shared::events::{Event, EventId, EventNews, EventRefusal, EventRequest};
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
@@ -48,21 +48,23 @@ pub(crate) fn plugin(app: &mut App) {
 
 fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>, time: Res<Time>) {
     for FromServer(message) in messages.read() {
-        match message {
-            ToClient::Events(events) => {
+        let ToClient::Events(news) = message else {
+            continue;
+        };
+        match news {
+            EventNews::Calendar(events) => {
                 book.events = events.iter().map(|e| (e.id, e.clone())).collect();
                 book.loaded = true;
             }
-            ToClient::EventChanged(event) => {
+            EventNews::Changed(event) => {
                 book.events.insert(event.id, event.clone());
             }
-            ToClient::EventAnswer { outcome } => {
+            EventNews::Answer { outcome } => {
                 book.answers
                     .push((time.elapsed_secs_f64(), outcome.clone()));
                 let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
                 book.answers.drain(..excess);
             }
-            _ => {}
         }
     }
 }

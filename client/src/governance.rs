@@ -9,7 +9,8 @@ use archipelago_shared::clock::unix_millis;
 
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{
-    Ballot, BallotReceipt, GovernanceRequest, ProposalId, ProposalView, SignedBallot, sign_ballot,
+    Ballot, BallotReceipt, GovernanceNews, GovernanceRefusal, GovernanceRequest, ProposalId,
+    ProposalView, SignedBallot, sign_ballot,
 };
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
@@ -32,7 +33,7 @@ pub struct Governance {
     pub next: BTreeMap<ProposalId, Choice>,
     /// The server's answers to this client's requests, oldest first, with the time they
     /// came (seconds since start).
-    pub answers: Vec<(f64, Option<ProposalId>, Result<String, String>)>,
+    pub answers: Vec<(f64, Option<ProposalId>, Result<String, GovernanceRefusal>)>,
     /// When each proposal's count last changed (seconds since start), for highlights.
     pub changed_at: BTreeMap<ProposalId, f64>,
     pub stats: BallotStats,
@@ -61,7 +62,7 @@ impl Governance {
     pub fn last_answer(
         &self,
         proposal: ProposalId,
-    ) -> Option<&(f64, Option<ProposalId>, Result<String, String>)> {
+    ) -> Option<&(f64, Option<ProposalId>, Result<String, GovernanceRefusal>)> {
         self.answers
             .iter()
             .rev()
@@ -101,8 +102,11 @@ fn receive(
 ) {
     let now = time.elapsed_secs_f64();
     for FromServer(message) in messages.read() {
-        match message {
-            ToClient::Proposals {
+        let ToClient::Governance(news) = message else {
+            continue;
+        };
+        match news {
+            GovernanceNews::Proposals {
                 proposals,
                 my_ballots,
             } => {
@@ -114,7 +118,7 @@ fn receive(
                 book.loaded = true;
                 settle_after_login(&mut book, now, &mut requests);
             }
-            ToClient::ProposalChanged(view) => {
+            GovernanceNews::ProposalChanged(view) => {
                 let newer = book
                     .proposals
                     .get(&view.proposal.id)
@@ -124,7 +128,7 @@ fn receive(
                     book.proposals.insert(view.proposal.id, view.clone());
                 }
             }
-            ToClient::TallyChanged {
+            GovernanceNews::TallyChanged {
                 proposal,
                 turnout,
                 tally,
@@ -137,7 +141,7 @@ fn receive(
                     book.changed_at.insert(*proposal, now);
                 }
             }
-            ToClient::BallotStored(receipt) => {
+            GovernanceNews::BallotStored(receipt) => {
                 if let Some(flight) = book.in_flight.get(&receipt.proposal)
                     && flight.ballot.ballot.sequence == receipt.sequence
                 {
@@ -147,7 +151,7 @@ fn receive(
                 }
                 stored(&mut book, receipt, now);
             }
-            ToClient::GovernanceAnswer { proposal, outcome } => {
+            GovernanceNews::Answer { proposal, outcome } => {
                 if outcome.is_err()
                     && let Some(id) = proposal
                     && book.in_flight.remove(id).is_some()
@@ -156,7 +160,6 @@ fn receive(
                 }
                 book.answers.push((now, *proposal, outcome.clone()));
             }
-            _ => continue,
         }
         let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
         book.answers.drain(..excess);

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use archipelago_shared::movement::WorldColliders;
-use archipelago_shared::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
+use archipelago_shared::parcels::{
+    ParcelChange, ParcelInfo, ParcelNews, ParcelRefusal, ParcelRequest,
+};
 use archipelago_shared::protocol::{ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -25,7 +27,7 @@ pub struct ParcelBook {
     pub history: HashMap<String, Vec<ParcelChange>>,
     /// The server's answer to this client's last request about each parcel, with the time
     /// it came (seconds since start).
-    pub answers: HashMap<String, (f64, Result<String, String>)>,
+    pub answers: HashMap<String, (f64, Result<String, ParcelRefusal>)>,
     /// When each parcel last changed while we watched (seconds since start).
     pub changed_at: HashMap<String, f64>,
     /// Histories asked for and not yet received.
@@ -63,13 +65,16 @@ fn receive(
 ) {
     let now = time.elapsed_secs_f64();
     for FromServer(message) in messages.read() {
-        match message {
-            ToClient::Parcels(parcels) => {
+        let ToClient::Parcels(news) = message else {
+            continue;
+        };
+        match news {
+            ParcelNews::All(parcels) => {
                 book.parcels = parcels.iter().map(|p| (p.id.clone(), p.clone())).collect();
                 book.history.clear();
                 book.loaded = true;
             }
-            ToClient::ParcelChanged(parcel) => {
+            ParcelNews::Changed(parcel) => {
                 let newer = book
                     .parcels
                     .get(&parcel.id)
@@ -80,11 +85,11 @@ fn receive(
                     book.parcels.insert(parcel.id.clone(), parcel.clone());
                 }
             }
-            ToClient::ParcelHistory { parcel, changes } => {
+            ParcelNews::History { parcel, changes } => {
                 book.history_pending.remove(parcel);
                 book.history.insert(parcel.clone(), changes.clone());
             }
-            ToClient::ParcelAnswer { parcel, outcome } => {
+            ParcelNews::Answer { parcel, outcome } => {
                 book.history_pending.remove(parcel);
                 let text = match outcome {
                     Ok(what) => format!("{parcel}: {what}"),
@@ -93,7 +98,6 @@ fn receive(
                 session.notices.push((now, text));
                 book.answers.insert(parcel.clone(), (now, outcome.clone()));
             }
-            _ => {}
         }
     }
 }

@@ -4,7 +4,9 @@
 //! records a change (founders).
 
 use archipelago_shared::protocol::{ToClient, ToServer};
-use archipelago_shared::recognition::{RecognitionRequest, RecognizerKind, Relation, Standing};
+use archipelago_shared::recognition::{
+    RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind, Relation, Standing,
+};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 
@@ -26,7 +28,7 @@ pub struct StandingBook {
     /// None until the server has sent it.
     pub standing: Option<Standing>,
     /// The server's answers to this client's requests, oldest first, with when they came.
-    pub answers: Vec<(f64, Result<String, String>)>,
+    pub answers: Vec<(f64, Result<String, RecognitionRefusal>)>,
     /// How many answers have come in all (the list above keeps the last few).
     pub answered: usize,
 }
@@ -78,8 +80,10 @@ fn receive(
 ) {
     for FromServer(message) in messages.read() {
         match message {
-            ToClient::Standing(standing) => book.standing = Some(standing.clone()),
-            ToClient::RecognitionAnswer { outcome } => {
+            ToClient::Recognition(RecognitionNews::Standing(standing)) => {
+                book.standing = Some(standing.clone())
+            }
+            ToClient::Recognition(RecognitionNews::Answer { outcome }) => {
                 book.answered += 1;
                 book.answers
                     .push((time.elapsed_secs_f64(), outcome.clone()));

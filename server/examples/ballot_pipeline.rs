@@ -88,7 +88,7 @@ fn collect(handle: &StorageHandle, world: &mut World, phase: &mut Phase, answere
                 Ok(_) => phase
                     .latencies_ms
                     .push((now - outcome.received).as_secs_f64() * 1e3),
-                Err(reason) => phase.refused.push(reason),
+                Err(reason) => phase.refused.push(reason.to_string()),
             }
         }
     }

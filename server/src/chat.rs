@@ -7,8 +7,8 @@
 use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::chat::{
-    CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatRefusal, ChatTo, NEARBY_RANGE,
-    check_text,
+    CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatNews, ChatRefusal, ChatTo,
+    NEARBY_RANGE, check_text,
 };
 use archipelago_shared::clock::unix_seconds;
 use archipelago_shared::identity::{name_key, to_hex};
@@ -79,7 +79,7 @@ fn relay(
                     refusals.note(*link, || {
                         format!("chat from {} refused: {refusal}", member.name)
                     });
-                    sender.send::<ControlChannel>(ToClient::ChatRefused(refusal));
+                    sender.send::<ControlChannel>(ToClient::from(ChatNews::Refused(refusal)));
                 }
                 continue;
             }
@@ -87,7 +87,7 @@ fn relay(
         let (line, recipients) = heard;
         for recipient in recipients {
             if let Ok((_, _, _, _, mut sender)) = links.get_mut(recipient) {
-                sender.send::<ControlChannel>(ToClient::Chat(line.clone()));
+                sender.send::<ControlChannel>(ToClient::from(ChatNews::Line(line.clone())));
             }
         }
     }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use archipelago_shared::budget::TokenBucket;
+use archipelago_shared::governance::{GovernanceNews, GovernanceRefusal};
 use archipelago_shared::identity::{fingerprint, to_hex};
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
 use bevy::prelude::*;
@@ -294,10 +295,10 @@ fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer
             reason: WORDS.into(),
         }),
         ToServer::Governance(request) => {
-            sender.send::<ControlChannel>(ToClient::GovernanceAnswer {
+            sender.send::<ControlChannel>(ToClient::from(GovernanceNews::Answer {
                 proposal: request.proposal(),
-                outcome: Err(WORDS.into()),
-            })
+                outcome: Err(GovernanceRefusal::ShuttingDown),
+            }))
         }
         _ => sender.send::<ControlChannel>(ToClient::Notice { text: WORDS.into() }),
     }

@@ -6,7 +6,7 @@
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::governance::ProposalId;
+use crate::governance::{Phase, ProposalId};
 
 /// Longest session title or agenda item, in characters.
 pub const MAX_SESSION_TITLE_CHARS: usize = 80;
@@ -201,15 +201,75 @@ impl ModerationAction {
     }
 }
 
-/// Why an assembly request was refused; the words go to the client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What the server tells clients about assemblies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AssemblyNews {
+    /// The outcome of this client's assembly request: what was done, or why not.
+    Answer {
+        outcome: Result<String, AssemblyRefusal>,
+    },
+    /// The newest lines of the moderation log, oldest first, as a founder asked.
+    ModerationLog(Vec<ModerationRecord>),
+}
+
+/// Whether a sanction silences someone or keeps them out of a hall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SanctionKind {
+    Mute,
+    Ban,
+}
+
+impl SanctionKind {
+    /// Stable name for storage and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SanctionKind::Mute => "mute",
+            SanctionKind::Ban => "ban",
+        }
+    }
+}
+
+impl std::fmt::Display for SanctionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What only a session's chair (or a founder) may do, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChairAct {
+    Close,
+    GiveFloor,
+    TakeFloorBack,
+    MoveAgenda,
+    OpenVotes,
+    Moderate,
+}
+
+impl std::fmt::Display for ChairAct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChairAct::Close => "close the session",
+            ChairAct::GiveFloor => "give the floor",
+            ChairAct::TakeFloorBack => "take the floor back",
+            ChairAct::MoveAgenda => "move through the agenda",
+            ChairAct::OpenVotes => "open votes",
+            ChairAct::Moderate => "mute, remove or ban people here",
+        })
+    }
+}
+
+/// Why an assembly request was refused. It goes to whoever asked as it is
+/// ([`AssemblyNews::Answer`]); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum AssemblyRefusal {
     #[error("there is no protocity `{0}`")]
     UnknownProtocity(String),
     #[error("only founders open sessions")]
     NotFounder,
     #[error("only the chair or a founder may {0}")]
-    NotChair(&'static str),
+    NotChair(ChairAct),
     #[error("a session is already open in this hall: {0}")]
     AlreadyOpen(String),
     #[error("no session is open in this hall")]
@@ -245,7 +305,7 @@ pub enum AssemblyRefusal {
     #[error("this agenda item has no proposal to vote on")]
     NoProposal,
     #[error("proposal #{0} is {1}, not a draft waiting to open")]
-    VoteNotDraft(ProposalId, &'static str),
+    VoteNotDraft(ProposalId, Phase),
     #[error("the reason is longer than {MAX_REASON_CHARS} characters")]
     ReasonTooLong,
     #[error("a mute or ban lasts 1 to {MAX_SANCTION_MINUTES} minutes, or until lifted")]
@@ -258,8 +318,18 @@ pub enum AssemblyRefusal {
     Muted(String),
     #[error("you are sending requests too fast; wait a moment")]
     TooFast,
+    #[error("{name} has no {kind} in force to lift")]
+    NotSanctioned { name: String, kind: SanctionKind },
+    #[error("a {by} set {name}'s {kind}; only a {by} may lift or shorten it")]
+    Outranked {
+        name: String,
+        kind: SanctionKind,
+        by: crate::protocol::Role,
+    },
     #[error("assemblies are unavailable right now; try again shortly")]
     Unavailable,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
 }
 
 impl AssemblyRefusal {

@@ -45,11 +45,18 @@ pub enum ChatHeard {
     Direct { to: String },
 }
 
-/// Why a line was not sent. It goes to the sender as it is ([`ToClient::ChatRefused`]), so
+/// What the server tells clients about chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatNews {
+    /// A chat line this client hears (its own included).
+    Line(ChatLine),
+    /// Why this client's chat line was not sent.
+    Refused(ChatRefusal),
+}
+
+/// Why a line was not sent. It goes to the sender as it is ([`ChatNews::Refused`]), so
 /// clients and tests tell refusals apart by variant; its `Display` is the one place that puts
 /// it into words.
-///
-/// [`ToClient::ChatRefused`]: crate::protocol::ToClient::ChatRefused
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChatRefusal {
     #[error("say something first")]

@@ -71,10 +71,21 @@ pub enum EventRequest {
     Cancel(EventId),
 }
 
+/// What the server tells clients about live events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventNews {
+    /// The calendar: every event under way or to come; sent after login.
+    Calendar(Vec<Event>),
+    /// An event was scheduled or called off; replaces the client's copy.
+    Changed(Event),
+    /// The outcome of this client's event request: what was done, or why not.
+    Answer {
+        outcome: Result<String, EventRefusal>,
+    },
+}
+
 /// Why an event request was refused. It goes to whoever asked as it is
-/// ([`ToClient::EventAnswer`]); its `Display` is the one place that puts it into words.
-///
-/// [`ToClient::EventAnswer`]: crate::protocol::ToClient::EventAnswer
+/// ([`EventNews::Answer`]); its `Display` is the one place that puts it into words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum EventRefusal {
     #[error("only founders schedule or cancel events")]

@@ -5,6 +5,8 @@
 //! database transaction and the client calls to grey out controls a person may not use. The
 //! two can therefore never disagree.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::Role;
@@ -351,8 +353,28 @@ impl Actor {
     }
 }
 
-/// Why a parcel request was refused, in words for the person who sent it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What the server tells clients about the land registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParcelNews {
+    /// Every parcel of the registry, as this client may see it; sent after login.
+    All(Vec<ParcelInfo>),
+    /// A parcel changed (by anyone); replaces the client's copy.
+    Changed(ParcelInfo),
+    /// A parcel's history, oldest first, as asked for.
+    History {
+        parcel: String,
+        changes: Vec<ParcelChange>,
+    },
+    /// The outcome of this client's parcel request: what was done, or why not.
+    Answer {
+        parcel: String,
+        outcome: Result<String, ParcelRefusal>,
+    },
+}
+
+/// Why a parcel request was refused. It goes to whoever asked as it is
+/// ([`ParcelNews::Answer`]); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ParcelRefusal {
     #[error("there is no parcel `{0}`")]
     UnknownParcel(String),
@@ -363,7 +385,7 @@ pub enum ParcelRefusal {
     #[error("`{0}` matches several members; give more of their public key")]
     AmbiguousMember(String),
     #[error("only founders can {action}; you are a {role}")]
-    FoundersOnly { action: &'static str, role: Role },
+    FoundersOnly { action: ParcelAct, role: Role },
     #[error("only the parcel's owner or a founder can edit its description")]
     NotOwner,
     #[error("visitors cannot pledge; ask a founder to make you a member")]
@@ -376,7 +398,7 @@ pub enum ParcelRefusal {
     GoalBelowRaised { goal: String, raised: String },
     #[error("{what} must be between $1 and {max}, not {value}")]
     AmountOutOfRange {
-        what: &'static str,
+        what: Amount,
         value: u64,
         max: String,
     },
@@ -399,6 +421,42 @@ pub enum ParcelRefusal {
     TooFast,
     #[error("the land registry is unavailable; try again shortly")]
     Unavailable,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+}
+
+/// What only founders may do to parcels, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParcelAct {
+    Assign,
+    SetStatus,
+}
+
+impl fmt::Display for ParcelAct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParcelAct::Assign => "assign or transfer parcels",
+            ParcelAct::SetStatus => "change a parcel's status",
+        })
+    }
+}
+
+/// An amount of money a request names, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Amount {
+    Price,
+    Goal,
+    Pledge,
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Amount::Price => "a price",
+            Amount::Goal => "a crowdfunding goal",
+            Amount::Pledge => "a pledge",
+        })
+    }
 }
 
 /// Checks `change` against the rules and the actor's role and returns the record it produces,
@@ -441,11 +499,11 @@ pub fn apply_change(
                     ParcelStatus::Owned
                 }
                 StatusChoice::ForSale { price } => {
-                    check_amount("a price", price, MAX_PRICE)?;
+                    check_amount(Amount::Price, price, MAX_PRICE)?;
                     ParcelStatus::ForSale { price }
                 }
                 StatusChoice::Crowdfunding { goal } => {
-                    check_amount("a crowdfunding goal", goal, MAX_PRICE)?;
+                    check_amount(Amount::Goal, goal, MAX_PRICE)?;
                     let raised = match record.status {
                         ParcelStatus::Crowdfunding { raised, .. } => raised,
                         _ => 0,
@@ -483,7 +541,7 @@ pub fn apply_change(
             if actor.role == Role::Visitor {
                 return Err(ParcelRefusal::VisitorPledge);
             }
-            check_amount("a pledge", *amount, MAX_PLEDGE)?;
+            check_amount(Amount::Pledge, *amount, MAX_PLEDGE)?;
             let ParcelStatus::Crowdfunding { goal, raised } = record.status else {
                 return Err(ParcelRefusal::NotCrowdfunding(record.id.clone()));
             };
@@ -517,15 +575,15 @@ pub fn apply_change(
 
 /// Whether the actor may assign or transfer parcels at all (founders only).
 pub fn may_assign(actor: &Actor) -> Result<(), ParcelRefusal> {
-    founders_only(actor, "assign or transfer parcels")
+    founders_only(actor, ParcelAct::Assign)
 }
 
 /// Whether the actor may set statuses, prices and goals (founders only).
 pub fn may_set_status(actor: &Actor) -> Result<(), ParcelRefusal> {
-    founders_only(actor, "change a parcel's status")
+    founders_only(actor, ParcelAct::SetStatus)
 }
 
-fn founders_only(actor: &Actor, action: &'static str) -> Result<(), ParcelRefusal> {
+fn founders_only(actor: &Actor, action: ParcelAct) -> Result<(), ParcelRefusal> {
     if actor.role == Role::Founder {
         Ok(())
     } else {
@@ -536,7 +594,7 @@ fn founders_only(actor: &Actor, action: &'static str) -> Result<(), ParcelRefusa
     }
 }
 
-fn check_amount(what: &'static str, value: u64, max: u64) -> Result<(), ParcelRefusal> {
+fn check_amount(what: Amount, value: u64, max: u64) -> Result<(), ParcelRefusal> {
     if (1..=max).contains(&value) {
         Ok(())
     } else {

@@ -14,16 +14,17 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::assembly::{AssemblyRequest, HallSession, InOverflow};
-use crate::events::{Event, EventRequest};
-use crate::governance::tally::Tally;
-use crate::governance::{BallotReceipt, GovernanceRequest, ProposalId, ProposalView};
-use crate::parcels::{ParcelChange, ParcelInfo, ParcelRequest};
+use crate::assembly::{AssemblyNews, AssemblyRequest, HallSession, InOverflow};
+use crate::chat::ChatNews;
+use crate::events::{EventNews, EventRequest};
+use crate::governance::{GovernanceNews, GovernanceRequest};
+use crate::parcels::{ParcelNews, ParcelRequest};
+use crate::recognition::RecognitionNews;
 
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 11;
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -266,60 +267,38 @@ pub enum ToClient {
     Notice { text: String },
     /// The avatar was moved to a protocity.
     Teleported { protocity: String },
-    /// Every parcel of the registry, as this client may see it; sent after [`Self::Welcome`].
-    Parcels(Vec<ParcelInfo>),
-    /// A parcel changed (by anyone); replaces the client's copy.
-    ParcelChanged(ParcelInfo),
-    /// A parcel's history, oldest first, as asked for.
-    ParcelHistory {
-        parcel: String,
-        changes: Vec<ParcelChange>,
-    },
-    /// The outcome of this client's parcel request: what was done, or why not.
-    ParcelAnswer {
-        parcel: String,
-        outcome: Result<String, String>,
-    },
-    /// Every proposal, and this client's last ballot on each; sent after [`Self::Welcome`].
-    Proposals {
-        proposals: Vec<ProposalView>,
-        my_ballots: Vec<BallotReceipt>,
-    },
-    /// A proposal was created, opened or closed; replaces the client's copy.
-    ProposalChanged(ProposalView),
-    /// New ballots were counted: the turnout, and the count when the proposal shows it live.
-    TallyChanged {
-        proposal: ProposalId,
-        turnout: u32,
-        tally: Option<Tally>,
-    },
-    /// This client's ballot is stored (committed to disk): the receipt to keep.
-    BallotStored(BallotReceipt),
-    /// The outcome of this client's governance request: what was done, or why not.
-    GovernanceAnswer {
-        proposal: Option<ProposalId>,
-        outcome: Result<String, String>,
-    },
-    /// A chat line this client hears (its own included).
-    Chat(crate::chat::ChatLine),
-    /// Why this client's chat line was not sent.
-    ChatRefused(crate::chat::ChatRefusal),
-    /// The outcome of this client's assembly request: what was done, or why not.
-    AssemblyAnswer { outcome: Result<String, String> },
-    /// The newest lines of the moderation log, oldest first, as a founder asked.
-    ModerationLog(Vec<crate::assembly::ModerationRecord>),
-    /// The calendar: every event under way or to come; sent after [`Self::Welcome`].
-    Events(Vec<Event>),
-    /// An event was scheduled or called off; replaces the client's copy.
-    EventChanged(Event),
-    /// The outcome of this client's event request: what was done, or why not.
-    EventAnswer {
-        outcome: Result<String, crate::events::EventRefusal>,
-    },
-    /// The nation's whole standing: sent after [`Self::Welcome`] and whenever it changes.
-    Standing(crate::recognition::Standing),
-    /// The outcome of this client's recognition request: what was recorded, or why not.
-    RecognitionAnswer { outcome: Result<String, String> },
+    /// The land registry: parcels, their changes and histories, answers to requests.
+    Parcels(ParcelNews),
+    /// Proposals, tallies, ballot receipts, answers to governance requests.
+    Governance(GovernanceNews),
+    /// Chat lines heard, and why one of this client's was not sent.
+    Chat(ChatNews),
+    /// Answers to assembly requests; the moderation log.
+    Assembly(AssemblyNews),
+    /// The calendar of live events, and answers to event requests.
+    Events(EventNews),
+    /// The nation's standing, and answers to recognition requests.
+    Recognition(RecognitionNews),
+}
+
+/// Each feature's news is a [`ToClient`] of its own kind.
+macro_rules! news {
+    ($($news:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$news> for ToClient {
+            fn from(news: $news) -> Self {
+                ToClient::$variant(news)
+            }
+        }
+    )*};
+}
+
+news! {
+    ParcelNews => Parcels,
+    GovernanceNews => Governance,
+    ChatNews => Chat,
+    AssemblyNews => Assembly,
+    EventNews => Events,
+    RecognitionNews => Recognition,
 }
 
 /// Reliable, ordered channel for requests and answers.

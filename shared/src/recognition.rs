@@ -208,8 +208,9 @@ pub struct Census {
     pub parcels_crowdfunded: i64,
 }
 
-/// Why a change to the nation's standing was refused; the words go to whoever asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a change to the nation's standing was refused. It goes to whoever asked as it is
+/// ([`RecognitionNews::Answer`]); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum RecognitionRefusal {
     #[error("the date is in the future")]
     FutureDate,
@@ -217,33 +218,28 @@ pub enum RecognitionRefusal {
     BeforeFounding,
     #[error("the date is before the last recorded change")]
     OutOfOrder,
-    #[error("the nation is already a {0}")]
-    SameStage(&'static str),
-    #[error("going from {from} to {to} skips a stage: give a reason")]
-    SkipsWithoutReason {
-        from: &'static str,
-        to: &'static str,
-    },
-    #[error("a nation starts as a {first}; starting as a {to} skips stages: give a reason")]
-    FirstSkipsWithoutReason {
-        first: &'static str,
-        to: &'static str,
-    },
-    #[error("going back from {from} to {to} needs a reason")]
-    BackwardsWithoutReason {
-        from: &'static str,
-        to: &'static str,
-    },
+    #[error("the nation is already a {}", .0.title())]
+    SameStage(Stage),
+    #[error("going from {} to {} skips a stage: give a reason", .from.title(), .to.title())]
+    SkipsWithoutReason { from: Stage, to: Stage },
+    #[error(
+        "a nation starts as a {}; starting as a {} skips stages: give a reason",
+        .first.title(),
+        .to.title()
+    )]
+    FirstSkipsWithoutReason { first: Stage, to: Stage },
+    #[error("going back from {} to {} needs a reason", .from.title(), .to.title())]
+    BackwardsWithoutReason { from: Stage, to: Stage },
     #[error("{0} cannot be negative")]
-    Negative(&'static str),
+    Negative(CensusFigure),
     #[error("residents and online members ({0}) do not add up to the population ({1})")]
     PopulationMismatch(i64, i64),
     #[error("a source is needed for every change")]
     NoSource,
     #[error("{what} is too long (at most {max} characters)")]
-    TooLong { what: &'static str, max: usize },
+    TooLong { what: RecordText, max: usize },
     #[error("{0} is far too large for a census")]
-    TooLarge(&'static str),
+    TooLarge(CensusFigure),
     #[error("there is no protocity `{0}`")]
     UnknownProtocity(String),
     #[error("the recognizer needs a name")]
@@ -263,9 +259,62 @@ pub enum RecognitionRefusal {
     TooFast,
     #[error("the records are unavailable right now; try again")]
     Unavailable,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
 }
 
-fn check_text(text: &str, what: &'static str, max: usize) -> Result<(), RecognitionRefusal> {
+/// A figure of a census, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CensusFigure {
+    Residents,
+    OnlineMembers,
+    Population,
+    YearlyIncome,
+    ParcelsCrowdfunded,
+}
+
+impl std::fmt::Display for CensusFigure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CensusFigure::Residents => "the residents",
+            CensusFigure::OnlineMembers => "the online members",
+            CensusFigure::Population => "the population",
+            CensusFigure::YearlyIncome => "the yearly income",
+            CensusFigure::ParcelsCrowdfunded => "the parcels crowdfunded",
+        })
+    }
+}
+
+/// A text of a record, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordText {
+    Source,
+    Reason,
+    RecognizerName,
+}
+
+impl std::fmt::Display for RecordText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecordText::Source => "the source",
+            RecordText::Reason => "the reason",
+            RecordText::RecognizerName => "the recognizer's name",
+        })
+    }
+}
+
+/// What the server tells clients about the nation's standing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecognitionNews {
+    /// The nation's whole standing: sent after login and whenever it changes.
+    Standing(Standing),
+    /// The outcome of this client's recognition request: what was recorded, or why not.
+    Answer {
+        outcome: Result<String, RecognitionRefusal>,
+    },
+}
+
+fn check_text(text: &str, what: RecordText, max: usize) -> Result<(), RecognitionRefusal> {
     if text.chars().count() > max {
         return Err(RecognitionRefusal::TooLong { what, max });
     }
@@ -286,7 +335,7 @@ fn check_source(source: &str) -> Result<(), RecognitionRefusal> {
     if source.trim().is_empty() {
         return Err(RecognitionRefusal::NoSource);
     }
-    check_text(source, "the source", MAX_SOURCE_CHARS)
+    check_text(source, RecordText::Source, MAX_SOURCE_CHARS)
 }
 
 /// Checks a proposed stage change against the history (oldest first), the founding date and
@@ -299,7 +348,7 @@ pub fn check_stage_change(
 ) -> Result<(), RecognitionRefusal> {
     check_source(&change.source)?;
     if let Some(reason) = &change.reason {
-        check_text(reason, "the reason", MAX_REASON_CHARS)?;
+        check_text(reason, RecordText::Reason, MAX_REASON_CHARS)?;
     }
     check_date(change.at, founded, now)?;
     let has_reason = change.reason.as_ref().is_some_and(|r| !r.trim().is_empty());
@@ -307,8 +356,8 @@ pub fn check_stage_change(
         let first = Stage::ALL[0];
         if change.stage != first && !has_reason {
             return Err(RecognitionRefusal::FirstSkipsWithoutReason {
-                first: first.title(),
-                to: change.stage.title(),
+                first,
+                to: change.stage,
             });
         }
         return Ok(());
@@ -318,19 +367,13 @@ pub fn check_stage_change(
     }
     let (from, to) = (last.stage, change.stage);
     if to == from {
-        return Err(RecognitionRefusal::SameStage(from.title()));
+        return Err(RecognitionRefusal::SameStage(from));
     }
     if to < from && !has_reason {
-        return Err(RecognitionRefusal::BackwardsWithoutReason {
-            from: from.title(),
-            to: to.title(),
-        });
+        return Err(RecognitionRefusal::BackwardsWithoutReason { from, to });
     }
     if to > from && from.next() != Some(to) && !has_reason {
-        return Err(RecognitionRefusal::SkipsWithoutReason {
-            from: from.title(),
-            to: to.title(),
-        });
+        return Err(RecognitionRefusal::SkipsWithoutReason { from, to });
     }
     Ok(())
 }
@@ -338,17 +381,17 @@ pub fn check_stage_change(
 /// Checks one protocity's census figures.
 pub fn check_census(census: &Census) -> Result<(), RecognitionRefusal> {
     let fields = [
-        ("the residents", census.residents),
-        ("the online members", census.online_members),
-        ("the population", census.population),
-        ("the yearly income", census.yearly_income),
-        ("the parcels crowdfunded", census.parcels_crowdfunded),
+        (CensusFigure::Residents, census.residents),
+        (CensusFigure::OnlineMembers, census.online_members),
+        (CensusFigure::Population, census.population),
+        (CensusFigure::YearlyIncome, census.yearly_income),
+        (CensusFigure::ParcelsCrowdfunded, census.parcels_crowdfunded),
     ];
     if let Some((name, _)) = fields.iter().find(|(_, value)| *value < 0) {
-        return Err(RecognitionRefusal::Negative(name));
+        return Err(RecognitionRefusal::Negative(*name));
     }
     if let Some((name, _)) = fields.iter().find(|(_, value)| *value > MAX_CENSUS_FIGURE) {
-        return Err(RecognitionRefusal::TooLarge(name));
+        return Err(RecognitionRefusal::TooLarge(*name));
     }
     let counted = census.residents + census.online_members;
     if counted != census.population {
@@ -386,7 +429,7 @@ pub fn check_relation_change(
     if name.is_empty() {
         return Err(RecognitionRefusal::NoName);
     }
-    check_text(name, "the recognizer's name", MAX_RECOGNIZER_CHARS)?;
+    check_text(name, RecordText::RecognizerName, MAX_RECOGNIZER_CHARS)?;
     check_source(&change.source)?;
     check_date(change.at, founded, now)?;
     let last = history

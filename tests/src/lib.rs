@@ -16,11 +16,14 @@ use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::assembly::{AssemblyRequest, HallSession, InOverflow};
+use archipelago_shared::assembly::{AssemblyRefusal, AssemblyRequest, HallSession, InOverflow};
 use archipelago_shared::governance::tally::Choice;
-use archipelago_shared::governance::{GovernanceRequest, ProposalDraft, ProposalId, ProposalView};
-use archipelago_shared::parcels::ParcelInfo;
+use archipelago_shared::governance::{
+    GovernanceRefusal, GovernanceRequest, ProposalDraft, ProposalId, ProposalView,
+};
+use archipelago_shared::parcels::{ParcelInfo, ParcelRefusal};
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
+use archipelago_shared::recognition::RecognitionRefusal;
 use archipelago_shared::world::Place;
 use bevy::prelude::*;
 use ed25519_dalek::SigningKey;
@@ -288,7 +291,7 @@ impl TestClient {
     pub fn record(
         &mut self,
         request: archipelago_shared::recognition::RecognitionRequest,
-    ) -> Result<String, String> {
+    ) -> Result<String, RecognitionRefusal> {
         use archipelago_client::recognition::{SendRecognition, StandingBook};
         let before = self.app.world().resource::<StandingBook>().answers.len();
         self.app.world_mut().write_message(SendRecognition(request));
@@ -311,7 +314,7 @@ impl TestClient {
     }
 
     /// The server's last answer to this client about a parcel.
-    pub fn parcel_answer(&self, id: &str) -> Option<Result<String, String>> {
+    pub fn parcel_answer(&self, id: &str) -> Option<Result<String, ParcelRefusal>> {
         let book = self.app.world().resource::<ParcelBook>();
         book.answers.get(id).map(|(_, outcome)| outcome.clone())
     }
@@ -339,7 +342,10 @@ impl TestClient {
     }
 
     /// The server's last answer about a proposal, if any.
-    pub fn governance_answer(&self, proposal: ProposalId) -> Option<Result<String, String>> {
+    pub fn governance_answer(
+        &self,
+        proposal: ProposalId,
+    ) -> Option<Result<String, GovernanceRefusal>> {
         self.governance()
             .last_answer(proposal)
             .map(|(_, _, outcome)| outcome.clone())
@@ -358,13 +364,13 @@ impl TestClient {
     }
 
     /// The server's answers to this client's assembly requests, oldest first.
-    pub fn assembly_answers(&self) -> Vec<Result<String, String>> {
+    pub fn assembly_answers(&self) -> Vec<Result<String, AssemblyRefusal>> {
         let answers = self.app.world().resource::<AssemblyAnswers>();
         answers.answers.iter().map(|(_, o)| o.clone()).collect()
     }
 
     /// Sends an assembly request and waits for the server's answer to it.
-    pub fn ask(&mut self, request: AssemblyRequest) -> Result<String, String> {
+    pub fn ask(&mut self, request: AssemblyRequest) -> Result<String, AssemblyRefusal> {
         let before = self.assembly_answers().len();
         self.assembly(request);
         let answered = wait_until(&mut [self], Duration::from_secs(3), |c| {

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use archipelago_shared::assembly::{
-    ASSEMBLY_REQUEST_BURST, ASSEMBLY_REQUESTS_PER_SECOND, AssemblyRefusal, AssemblyRequest,
-    HallSession, MinuteEntry, Person, SessionId,
+    ASSEMBLY_REQUEST_BURST, ASSEMBLY_REQUESTS_PER_SECOND, AssemblyNews, AssemblyRefusal,
+    AssemblyRequest, HallSession, MinuteEntry, Person, SessionId,
 };
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{Phase, ProposalId};
@@ -36,7 +36,7 @@ use crate::governance::Proposals;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
 use crate::session::{LoggedIn, Request, RequestsExt, routed};
-use crate::storage::{Batches, Replies, StorageHandle, WriteQueue, now};
+use crate::storage::{Batches, Replies, StorageError, StorageHandle, WriteQueue, now};
 use storage::MinuteLine;
 
 routed!(AssemblyRequest, Assembly, "log in before taking part");
@@ -265,9 +265,20 @@ impl Assembly<'_, '_> {
                 format!("assembly request of {} refused: {refusal}", member.name)
             });
         }
-        sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
-            outcome: outcome.map_err(|r| r.to_string()),
-        });
+        sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer { outcome }));
+    }
+}
+
+/// What the person who asked is told when the database did not do what they asked: the
+/// refusal it gave, or that assemblies are unavailable (the details go to the log).
+fn refusal(error: StorageError, doing: &str) -> AssemblyRefusal {
+    match error {
+        StorageError::Assembly(refusal) => refusal,
+        StorageError::Busy => AssemblyRefusal::Busy,
+        other => {
+            error!("{doing} failed: {other}");
+            AssemblyRefusal::Unavailable
+        }
     }
 }
 

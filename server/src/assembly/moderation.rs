@@ -5,8 +5,8 @@
 //! outside the door whenever they step in.
 
 use archipelago_shared::assembly::{
-    AssemblyRefusal, HallSession, MODERATION_LOG_LINES, ModerationAction, ModerationRecord,
-    check_moderation,
+    AssemblyNews, AssemblyRefusal, ChairAct, HallSession, MODERATION_LOG_LINES, ModerationAction,
+    ModerationRecord, check_moderation,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
@@ -14,13 +14,14 @@ use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
-use super::storage::{LogLine, Moderation, Sanction, SanctionKind};
+use super::storage::{LogLine, Moderation, Sanction};
 use super::{Assembly, HallSessions, MinutesQueue, SessionBook, person};
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar, hall_door};
 use crate::rooms::InPlace;
 use crate::session::LoggedIn;
-use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
+use crate::storage::{Done, StorageError, StorageHandle, now};
+use archipelago_shared::assembly::SanctionKind;
 
 /// A moderation action stored (its log line, and the subject's sanctions in force after it),
 /// or refused.
@@ -28,12 +29,12 @@ use crate::storage::{BUSY, Done, StorageError, StorageHandle, now};
 struct Stored {
     /// Who it was for, to tell them.
     subject: Entity,
-    result: Result<Box<(LogLine, Vec<Sanction>)>, String>,
+    result: Result<Box<(LogLine, Vec<Sanction>)>, AssemblyRefusal>,
 }
 
 /// The moderation log, read for a founder.
 #[derive(Debug)]
-struct Log(Result<Vec<LogLine>, String>);
+struct Log(Result<Vec<LogLine>, AssemblyRefusal>);
 
 /// Mutes and bans in force, kept in step with the database.
 #[derive(Resource, Debug, Default)]
@@ -151,7 +152,7 @@ pub(super) fn request(
             .and_then(|entity| a.sessions.get(*entity).ok())
             .is_some_and(|(session, _)| session.is_chair(&member.key_hex()));
         if member.role != Role::Founder && !chairs_here {
-            return Err(AssemblyRefusal::NotChair("mute, remove or ban people here"));
+            return Err(AssemblyRefusal::NotChair(ChairAct::Moderate));
         }
         let (subject_link, subject) = a
             .link_with(whom)
@@ -179,12 +180,11 @@ pub(super) fn request(
     a.storage.run_for(
         link,
         move |db| async move {
-            let result = db.moderate(&moderation).await.map(Box::new).map_err(|e| {
-                if matches!(e, StorageError::Database(_)) {
-                    error!("storing a moderation action failed: {e}");
-                }
-                e.for_client()
-            });
+            let result = db
+                .moderate(&moderation)
+                .await
+                .map(Box::new)
+                .map_err(|e| super::refusal(e, "storing a moderation action"));
             Stored {
                 subject: subject_link,
                 result,
@@ -192,7 +192,7 @@ pub(super) fn request(
         },
         move || Stored {
             subject: subject_link,
-            result: Err(BUSY.into()),
+            result: Err(AssemblyRefusal::Busy),
         },
     );
     None
@@ -208,12 +208,12 @@ pub(super) fn read_log(a: &mut Assembly, link: Entity) -> Option<Result<String, 
         link,
         |db| async move {
             let newest = MODERATION_LOG_LINES as u32;
-            Log(db.moderation_log(Some(newest)).await.map_err(|e| {
-                error!("reading the moderation log failed: {e}");
-                e.for_client()
-            }))
+            Log(db
+                .moderation_log(Some(newest))
+                .await
+                .map_err(|e| super::refusal(e, "reading the moderation log")))
         },
-        || Log(Err(BUSY.into())),
+        || Log(Err(AssemblyRefusal::Busy)),
     );
     None
 }
@@ -228,11 +228,11 @@ fn send_log(mut replies: MessageReader<Done<Log>>, mut links: Query<&mut Message
             Ok(lines) => {
                 let skip = lines.len().saturating_sub(MODERATION_LOG_LINES);
                 let records = lines[skip..].iter().map(ModerationRecord::from).collect();
-                sender.send::<ControlChannel>(ToClient::ModerationLog(records));
+                sender.send::<ControlChannel>(ToClient::from(AssemblyNews::ModerationLog(records)));
             }
-            Err(reason) => sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+            Err(reason) => sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer {
                 outcome: Err(reason.clone()),
-            }),
+            })),
         }
     }
 }
@@ -293,9 +293,9 @@ fn apply_stored(
             Ok(stored) => (&stored.0, &stored.1),
             Err(reason) => {
                 if let Ok((_, _, mut sender)) = links.get_mut(link) {
-                    sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+                    sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer {
                         outcome: Err(reason.clone()),
-                    });
+                    }));
                 }
                 continue;
             }
@@ -311,9 +311,9 @@ fn apply_stored(
         let words = action_words(line, &world.protocities[hall].name);
         info!("moderation by {}: {words}", line.actor);
         if let Ok((_, _, mut sender)) = links.get_mut(link) {
-            sender.send::<ControlChannel>(ToClient::AssemblyAnswer {
+            sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer {
                 outcome: Ok(words.clone()),
-            });
+            }));
         }
         let mut subject_person = None;
         if let Ok((member, avatar, mut sender)) = links.get_mut(*subject) {

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use archipelago_shared::assembly::{
-    AgendaItem, AssemblyRefusal, AssemblyRequest, DEFAULT_HALL_CAPACITY, FloorEnd, HallSession,
-    InOverflow, MAX_HALL_CAPACITY, Person, check_session,
+    AgendaItem, AssemblyNews, AssemblyRefusal, AssemblyRequest, ChairAct, DEFAULT_HALL_CAPACITY,
+    FloorEnd, HallSession, InOverflow, MAX_HALL_CAPACITY, Person, check_session,
 };
 use archipelago_shared::clock::unix_millis;
 use archipelago_shared::governance::{Phase, describe_result};
@@ -25,7 +25,7 @@ use crate::governance::{GovernanceCommand, govern};
 use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
 use crate::session::LoggedIn;
 use crate::shutdown::ShuttingDown;
-use crate::storage::{BUSY, Done, now};
+use crate::storage::{Done, now};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_message::<Done<Opened>>().add_systems(
@@ -206,15 +206,15 @@ fn open(
         link,
         move |db| async move {
             let protocity = record.protocity.clone();
-            let result = db.open_session(record).await.map_err(|e| {
-                error!("recording a session failed: {e}");
-                e.for_client()
-            });
+            let result = db
+                .open_session(record)
+                .await
+                .map_err(|e| super::refusal(e, "recording a session"));
             Opened { protocity, result }
         },
         || Opened {
             protocity,
-            result: Err(BUSY.into()),
+            result: Err(AssemblyRefusal::Busy),
         },
     );
     Ok(())
@@ -224,7 +224,7 @@ fn open(
 #[derive(Debug)]
 pub(super) struct Opened {
     protocity: String,
-    result: Result<SessionRecord, String>,
+    result: Result<SessionRecord, AssemblyRefusal>,
 }
 
 /// Once the database has given the session its number: the session begins.
@@ -313,7 +313,7 @@ fn record_opened(
             Err(error) => Err(error.clone()),
         };
         if let Some(Ok(mut sender)) = link.map(|l| links.get_mut(l)) {
-            sender.send::<ControlChannel>(ToClient::AssemblyAnswer { outcome });
+            sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer { outcome }));
         }
     }
 }
@@ -324,7 +324,7 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
         return Err(AssemblyRefusal::NoSession);
     };
     if !may_chair(&session, member) {
-        return Err(AssemblyRefusal::NotChair("close the session"));
+        return Err(AssemblyRefusal::NotChair(ChairAct::Close));
     }
     let id = session.id;
     if let Ok(speaker) = session.end_floor() {
@@ -432,7 +432,7 @@ fn give_floor(
         return Err(AssemblyRefusal::NoSession);
     };
     if !may_chair(&session, member) {
-        return Err(AssemblyRefusal::NotChair("give the floor"));
+        return Err(AssemblyRefusal::NotChair(ChairAct::GiveFloor));
     }
     let present = to.and_then(|key| book.present(key)).cloned();
     let (speaker, previous) = session.give_floor(to, present, seconds, unix_millis())?;
@@ -482,7 +482,7 @@ fn end_floor(
     } else if speaking {
         FloorEnd::Yielded
     } else {
-        return Err(AssemblyRefusal::NotChair("take the floor back"));
+        return Err(AssemblyRefusal::NotChair(ChairAct::TakeFloorBack));
     };
     let speaker = session.end_floor()?;
     let id = session.id;
@@ -501,7 +501,7 @@ fn move_agenda(
         return Err(AssemblyRefusal::NoSession);
     };
     if !may_chair(&session, member) {
-        return Err(AssemblyRefusal::NotChair("move through the agenda"));
+        return Err(AssemblyRefusal::NotChair(ChairAct::MoveAgenda));
     }
     let title = session.move_to(item)?.title.clone();
     let id = session.id;
@@ -526,7 +526,7 @@ fn open_vote(
         return Err(AssemblyRefusal::NoSession);
     };
     if !may_chair(session, member) {
-        return Err(AssemblyRefusal::NotChair("open votes"));
+        return Err(AssemblyRefusal::NotChair(ChairAct::OpenVotes));
     }
     let id = session
         .current_item()
@@ -539,7 +539,7 @@ fn open_vote(
         .map(|t| t.proposal.phase)
         .ok_or(AssemblyRefusal::NoProposal)?;
     if phase != Phase::Draft {
-        return Err(AssemblyRefusal::VoteNotDraft(id, phase.as_str()));
+        return Err(AssemblyRefusal::VoteNotDraft(id, phase));
     }
     // The session gives its chair this one power over the linked proposal; the opening is
     // stored as the server's, in the chair's name.

@@ -2,7 +2,9 @@
 //! log. Minutes are appended in order by one writer; a sanction and its log line are stored
 //! in one transaction before anyone is told of them.
 
-use archipelago_shared::assembly::{AgendaItem, MinuteEntry, ModerationAction, SessionId};
+use archipelago_shared::assembly::{
+    AgendaItem, AssemblyRefusal, MinuteEntry, ModerationAction, SanctionKind, SessionId,
+};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -51,23 +53,6 @@ pub struct Minutes {
     pub session: SessionRecord,
     pub attendees: Vec<Attendee>,
     pub entries: Vec<MinuteEntry>,
-}
-
-/// Whether a sanction silences someone or keeps them out of a hall.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SanctionKind {
-    Mute,
-    Ban,
-}
-
-impl SanctionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            SanctionKind::Mute => "mute",
-            SanctionKind::Ban => "ban",
-        }
-    }
 }
 
 /// A mute or ban in force.
@@ -381,11 +366,12 @@ impl Storage {
                 .filter(|r| *r > moderation.actor_role)
                 .max()
             {
-                return Err(StorageError::Outranked {
+                return Err(AssemblyRefusal::Outranked {
                     name: moderation.subject_name.clone(),
-                    kind: kind.as_str(),
+                    kind,
                     by,
-                });
+                }
+                .into());
             }
             let lifted = sqlx::query(&format!(
                 "UPDATE sanctions SET lifted_at = ?, lifted_by = ? WHERE {TOUCHED}"
@@ -401,10 +387,11 @@ impl Storage {
             .await?
             .rows_affected();
             if lifting && lifted == 0 {
-                return Err(StorageError::NotSanctioned {
+                return Err(AssemblyRefusal::NotSanctioned {
                     name: moderation.subject_name.clone(),
-                    kind: kind.as_str(),
-                });
+                    kind,
+                }
+                .into());
             }
             if !lifting {
                 sqlx::query(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use archipelago_shared::events::{Event, EventRefusal, EventRequest};
+use archipelago_shared::events::{Event, EventNews, EventRefusal, EventRequest};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient};
 use archipelago_shared::world::{Place, World};
@@ -110,7 +110,7 @@ fn send_calendar(
         .cloned()
         .collect();
     if let Ok(mut sender) = links.get_mut(trigger.entity) {
-        sender.send::<ControlChannel>(ToClient::Events(current));
+        sender.send::<ControlChannel>(ToClient::from(EventNews::Calendar(current)));
     }
 }
 
@@ -138,9 +138,9 @@ fn handle_requests(
             refusals.note(*link, || {
                 format!("event request of {} refused: {refusal}", member.name)
             });
-            sender.send::<ControlChannel>(ToClient::EventAnswer {
+            sender.send::<ControlChannel>(ToClient::from(EventNews::Answer {
                 outcome: Err(refusal),
-            });
+            }));
             continue;
         }
         let protocities: Vec<String> = world.protocities.iter().map(|p| p.id.clone()).collect();
@@ -187,12 +187,12 @@ fn apply_replies(
             };
             info!("{words}");
             if calendar.accept(event.clone()) {
-                broadcast(&ToClient::EventChanged(event), &mut links);
+                broadcast(&EventNews::Changed(event).into(), &mut links);
             }
             words
         });
         if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
-            sender.send::<ControlChannel>(ToClient::EventAnswer { outcome });
+            sender.send::<ControlChannel>(ToClient::from(EventNews::Answer { outcome }));
         }
     }
     for Done { output, .. } in polls.read() {
@@ -204,7 +204,7 @@ fn apply_replies(
                             "event {} \"{}\" changed outside",
                             event.id, event.draft.title
                         );
-                        broadcast(&ToClient::EventChanged(event.clone()), &mut links);
+                        broadcast(&EventNews::Changed(event.clone()).into(), &mut links);
                     }
                 }
             }

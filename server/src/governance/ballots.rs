@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use archipelago_shared::governance::{BallotReceipt, ProposalId};
+use archipelago_shared::governance::{
+    BallotReceipt, GovernanceNews, GovernanceRefusal, ProposalId,
+};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{ControlChannel, ToClient};
 use bevy::prelude::*;
@@ -54,7 +56,7 @@ pub struct BallotOutcome {
     pub proposal: ProposalId,
     /// The voter's key, hex.
     pub voter: String,
-    pub result: Result<BallotReceipt, String>,
+    pub result: Result<BallotReceipt, GovernanceRefusal>,
     /// When the server received it, to measure the time to acknowledge.
     pub received: Instant,
 }
@@ -135,7 +137,9 @@ fn apply_ballots(
                         outcome.received.elapsed()
                     );
                     if let Some(mut sender) = sender {
-                        sender.send::<ControlChannel>(ToClient::BallotStored(receipt.clone()));
+                        sender.send::<ControlChannel>(ToClient::from(
+                            GovernanceNews::BallotStored(receipt.clone()),
+                        ));
                     }
                 }
                 Err(reason) => {
@@ -166,11 +170,12 @@ fn publish_tallies(
         tracked.dirty = false;
         tracked.recount();
         broadcast(
-            &ToClient::TallyChanged {
+            &GovernanceNews::TallyChanged {
                 proposal: tracked.proposal.id,
                 turnout: tracked.turnout(),
                 tally: tracked.visible_tally(),
-            },
+            }
+            .into(),
             &mut links,
         );
     }

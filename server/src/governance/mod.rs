@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::tally::{self, Choice, Tally};
 use archipelago_shared::governance::{
-    GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalId, ProposalView, check_ballot,
-    may_vote,
+    GovernanceNews, GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalAct, ProposalId,
+    ProposalView, check_ballot, may_vote,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -28,7 +28,7 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request, RequestsExt, routed};
-use crate::storage::{BUSY, StorageHandle, now};
+use crate::storage::{StorageHandle, now};
 use ballots::BallotQueue;
 use storage::{CastBallot, GovernanceError};
 
@@ -164,9 +164,9 @@ fn load_proposals(
 pub(crate) fn answer(
     sender: &mut MessageSender<ToClient>,
     proposal: Option<ProposalId>,
-    outcome: Result<String, String>,
+    outcome: Result<String, GovernanceRefusal>,
 ) {
-    sender.send::<ControlChannel>(ToClient::GovernanceAnswer { proposal, outcome });
+    sender.send::<ControlChannel>(ToClient::from(GovernanceNews::Answer { proposal, outcome }));
 }
 
 /// What can be refused without the database: the role first (it follows the registry while
@@ -177,9 +177,9 @@ fn precheck(
     proposals: &Proposals,
 ) -> Result<(), GovernanceRefusal> {
     let founders_only = match request {
-        GovernanceRequest::Create(_) => Some("create proposals"),
-        GovernanceRequest::Open(_) => Some("open proposals"),
-        GovernanceRequest::Close(_) => Some("close proposals"),
+        GovernanceRequest::Create(_) => Some(ProposalAct::Create),
+        GovernanceRequest::Open(_) => Some(ProposalAct::Open),
+        GovernanceRequest::Close(_) => Some(ProposalAct::Close),
         GovernanceRequest::Vote(_) => None,
     };
     if let Some(what) = founders_only
@@ -234,7 +234,7 @@ fn handle_requests(
                     member.name, remote.0
                 )
             });
-            answer(&mut sender, request.proposal(), Err(refusal.to_string()));
+            answer(&mut sender, request.proposal(), Err(refusal));
             continue;
         }
         let actor = Actor {
@@ -254,7 +254,11 @@ fn handle_requests(
                         "ballot from {} refused: the ballot queue is full",
                         member.name
                     );
-                    answer(&mut sender, request.proposal(), Err(BUSY.into()));
+                    answer(
+                        &mut sender,
+                        request.proposal(),
+                        Err(GovernanceRefusal::Busy),
+                    );
                 }
                 continue;
             }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use archipelago_shared::governance::{BallotReceipt, Phase, Proposal, ProposalDraft, ProposalId};
+use archipelago_shared::governance::{
+    BallotReceipt, GovernanceNews, GovernanceRefusal, Phase, Proposal, ProposalDraft, ProposalId,
+};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{ControlChannel, ToClient};
 use bevy::prelude::*;
@@ -46,7 +48,7 @@ pub enum GovernanceCommand {
 struct ProposalStored {
     /// The proposal asked about (none for a new draft).
     asked: Option<ProposalId>,
-    result: Result<Box<Proposal>, String>,
+    result: Result<Box<Proposal>, GovernanceRefusal>,
 }
 
 /// A member's last ballots, for their snapshot at login.
@@ -92,7 +94,7 @@ pub(crate) fn govern(
     match link {
         Some(link) => storage.run_for(link, job, move || ProposalStored {
             asked,
-            result: Err(BUSY.into()),
+            result: Err(GovernanceRefusal::Busy),
         }),
         None => storage.run(job),
     }
@@ -156,7 +158,10 @@ fn publish(
             tracked.proposal.phase.as_str(),
             tracked.proposal.revision
         );
-        broadcast(&ToClient::ProposalChanged(tracked.view()), links);
+        broadcast(
+            &GovernanceNews::ProposalChanged(tracked.view()).into(),
+            links,
+        );
     }
 }
 
@@ -177,10 +182,10 @@ fn apply_replies(
             error!("cannot read a member's ballots: {e}");
             Vec::new()
         });
-        sender.send::<ControlChannel>(ToClient::Proposals {
+        sender.send::<ControlChannel>(ToClient::from(GovernanceNews::Proposals {
             proposals: proposals.map.values().map(|t| t.view()).collect(),
             my_ballots,
-        });
+        }));
     }
     for Done { link, output } in changes.read() {
         let ProposalStored { asked, result } = output;

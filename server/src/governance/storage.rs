@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use archipelago_shared::governance::tally::{self, Choice};
 use archipelago_shared::governance::{
     Ballot, BallotReceipt, EXPORT_FORMAT, Export, ExportedBallot, GovernanceRefusal, Phase,
-    Proposal, ProposalDraft, ProposalId, SignedBallot, check_ballot, check_draft, may_vote,
-    proposal_digest, receipt, verify_ballot,
+    PhaseAct, Proposal, ProposalAct, ProposalDraft, ProposalId, SignedBallot, check_ballot,
+    check_draft, may_vote, proposal_digest, receipt, verify_ballot,
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
@@ -36,10 +36,10 @@ pub enum GovernanceError {
 
 impl GovernanceError {
     /// What the person who asked is told; database details stay in the log.
-    pub fn for_client(&self) -> String {
+    pub fn for_client(&self) -> GovernanceRefusal {
         match self {
-            GovernanceError::Refused(refusal) => refusal.to_string(),
-            _ => GovernanceRefusal::Unavailable.to_string(),
+            GovernanceError::Refused(refusal) => refusal.clone(),
+            _ => GovernanceRefusal::Unavailable,
         }
     }
 }
@@ -145,7 +145,7 @@ async fn current_role(tx: &mut SqliteConnection, key: Option<&str>) -> Result<Ro
 async fn require_founder(
     tx: &mut SqliteConnection,
     actor: &Actor,
-    what: &'static str,
+    what: ProposalAct,
 ) -> Result<(), GovernanceError> {
     if current_role(tx, actor.key.as_deref()).await? == Role::Founder {
         Ok(())
@@ -154,10 +154,10 @@ async fn require_founder(
     }
 }
 
-fn wrong_phase(proposal: &Proposal, action: &'static str) -> GovernanceError {
+fn wrong_phase(proposal: &Proposal, action: PhaseAct) -> GovernanceError {
     GovernanceRefusal::WrongPhase {
         id: proposal.id,
-        phase: proposal.phase.as_str(),
+        phase: proposal.phase,
         action,
     }
     .into()
@@ -195,7 +195,7 @@ async fn open_in(
     at: i64,
 ) -> Result<Proposal, GovernanceError> {
     if proposal.phase != Phase::Draft {
-        return Err(wrong_phase(proposal, "opened"));
+        return Err(wrong_phase(proposal, PhaseAct::Opened));
     }
     let closes_at = at + i64::from(proposal.draft.voting_secs);
     sqlx::query(
@@ -217,7 +217,7 @@ async fn close_in(
     at: i64,
 ) -> Result<Proposal, GovernanceError> {
     if proposal.phase != Phase::Open {
-        return Err(wrong_phase(proposal, "closed"));
+        return Err(wrong_phase(proposal, PhaseAct::Closed));
     }
     let ballots: Vec<Choice> = counted(tx, proposal.id)
         .await?
@@ -249,7 +249,7 @@ impl Storage {
         let at = now();
         let draft = check_draft(draft, protocities, at).map_err(GovernanceRefusal::from)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        require_founder(&mut tx, actor, "create proposals").await?;
+        require_founder(&mut tx, actor, ProposalAct::Create).await?;
         let json = serde_json::to_string(&draft).map_err(|e| corrupt(0, e))?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO proposals (draft, digest, author, author_key, created_at, phase, opens_at)
@@ -282,7 +282,7 @@ impl Storage {
         id: ProposalId,
     ) -> Result<Proposal, GovernanceError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        require_founder(&mut tx, actor, "open proposals").await?;
+        require_founder(&mut tx, actor, ProposalAct::Open).await?;
         let proposal = load(&mut tx, id).await?;
         let opened = open_in(&mut tx, &proposal, now()).await?;
         tx.commit().await?;
@@ -296,7 +296,7 @@ impl Storage {
         id: ProposalId,
     ) -> Result<Proposal, GovernanceError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        require_founder(&mut tx, actor, "close proposals").await?;
+        require_founder(&mut tx, actor, ProposalAct::Close).await?;
         let proposal = load(&mut tx, id).await?;
         let closed = close_in(&mut tx, &proposal, now()).await?;
         tx.commit().await?;
@@ -437,7 +437,7 @@ impl Storage {
         let mut conn = self.pool.acquire().await?;
         let proposal = load(&mut conn, id).await?;
         if proposal.phase != Phase::Closed {
-            return Err(wrong_phase(&proposal, "exported before it closes"));
+            return Err(wrong_phase(&proposal, PhaseAct::Exported));
         }
         let rows = sqlx::query(
             "SELECT voter_key, voter_name, sequence, choice, signature, receipt, stored_at

@@ -10,7 +10,7 @@ use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::{
     Actor, MAX_DESCRIPTION_CHARS, MAX_GROUP_CHARS, OwnerClaim, PARCEL_HISTORY_LINES, ParcelChange,
-    ParcelInfo, ParcelRefusal, ParcelRequest, may_assign, may_set_status,
+    ParcelInfo, ParcelNews, ParcelRefusal, ParcelRequest, may_assign, may_set_status,
 };
 use archipelago_shared::protocol::{
     ControlChannel, MAX_ID_CHARS, MAX_PARCEL_REQUESTS_PER_SECOND, PARCEL_REQUEST_BURST, Role,
@@ -22,7 +22,7 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request, RequestsExt, routed};
-use crate::storage::{BUSY, Done, StorageHandle};
+use crate::storage::{Done, StorageHandle};
 
 pub mod cli;
 pub mod storage;
@@ -62,14 +62,14 @@ routed!(ParcelRequest, Parcel, "log in before asking about land");
 struct ChangeStored {
     parcel: String,
     /// Boxed: a record is far larger than a refusal.
-    result: Result<Box<(ParcelInfo, String)>, String>,
+    result: Result<Box<(ParcelInfo, String)>, ParcelRefusal>,
 }
 
 /// A parcel's newest history, or why it could not be read.
 #[derive(Debug)]
 struct History {
     parcel: String,
-    result: Result<Vec<ParcelChange>, String>,
+    result: Result<Vec<ParcelChange>, ParcelRefusal>,
 }
 
 /// Parcels changed since the cursor (by anyone, the admin CLI included), and the new cursor.
@@ -77,7 +77,7 @@ struct History {
 struct Polled(Result<(Vec<ParcelInfo>, i64), String>);
 
 /// What a client is told of a failed registry job; database details stay in the log.
-fn for_client(error: ParcelError, doing: impl std::fmt::Display) -> String {
+fn for_client(error: ParcelError, doing: impl std::fmt::Display) -> ParcelRefusal {
     if !matches!(error, ParcelError::Refused(_)) {
         error!("land registry failed {doing}: {error}");
     }
@@ -147,7 +147,7 @@ fn send_snapshot(
         .values()
         .map(|p| p.seen_by(member.role))
         .collect();
-    sender.send::<ControlChannel>(ToClient::Parcels(parcels));
+    sender.send::<ControlChannel>(ToClient::from(ParcelNews::All(parcels)));
     commands
         .entity(trigger.entity)
         .insert(ParcelBudget(TokenBucket::full(
@@ -157,11 +157,15 @@ fn send_snapshot(
         )));
 }
 
-fn answer(sender: &mut MessageSender<ToClient>, parcel: &str, outcome: Result<String, String>) {
-    sender.send::<ControlChannel>(ToClient::ParcelAnswer {
+fn answer(
+    sender: &mut MessageSender<ToClient>,
+    parcel: &str,
+    outcome: Result<String, ParcelRefusal>,
+) {
+    sender.send::<ControlChannel>(ToClient::from(ParcelNews::Answer {
         parcel: parcel.to_owned(),
         outcome,
-    });
+    }));
 }
 
 /// Checks what can be checked without the database, the role first (it follows the registry
@@ -237,7 +241,7 @@ fn handle_commands(
                     member.name, remote.0
                 )
             });
-            answer(&mut sender, parcel, Err(refusal.to_string()));
+            answer(&mut sender, parcel, Err(refusal));
             continue;
         }
         match request {
@@ -254,7 +258,7 @@ fn handle_commands(
                     },
                     || History {
                         parcel: busy_parcel,
-                        result: Err(BUSY.into()),
+                        result: Err(ParcelRefusal::Busy),
                     },
                 );
             }
@@ -273,7 +277,7 @@ fn handle_commands(
                     },
                     || ChangeStored {
                         parcel: busy_parcel,
-                        result: Err(BUSY.into()),
+                        result: Err(ParcelRefusal::Busy),
                     },
                 );
             }
@@ -284,7 +288,9 @@ fn handle_commands(
 /// Sends a changed record to every logged-in client, as each may see it.
 fn broadcast(record: &ParcelInfo, links: &mut Query<(&LoggedIn, &mut MessageSender<ToClient>)>) {
     for (member, mut sender) in links.iter_mut() {
-        sender.send::<ControlChannel>(ToClient::ParcelChanged(record.seen_by(member.role)));
+        sender.send::<ControlChannel>(ToClient::from(ParcelNews::Changed(
+            record.seen_by(member.role),
+        )));
     }
 }
 
@@ -320,10 +326,10 @@ fn apply_replies(
             continue;
         };
         match result {
-            Ok(changes) => sender.send::<ControlChannel>(ToClient::ParcelHistory {
+            Ok(changes) => sender.send::<ControlChannel>(ToClient::from(ParcelNews::History {
                 parcel: parcel.clone(),
                 changes: changes.clone(),
-            }),
+            })),
             Err(reason) => answer(&mut sender, parcel, Err(reason.clone())),
         }
     }

@@ -27,10 +27,10 @@ pub enum ParcelError {
 impl ParcelError {
     /// What the person who asked is told: the refusal, or that the registry failed (the
     /// details go to the log, not to the client).
-    pub fn for_client(&self) -> String {
+    pub fn for_client(&self) -> ParcelRefusal {
         match self {
-            ParcelError::Refused(refusal) => refusal.to_string(),
-            _ => ParcelRefusal::Unavailable.to_string(),
+            ParcelError::Refused(refusal) => refusal.clone(),
+            _ => ParcelRefusal::Unavailable,
         }
     }
 }

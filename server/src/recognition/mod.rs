@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use archipelago_shared::protocol::{ControlChannel, ToClient};
 use archipelago_shared::recognition::{
-    RecognitionRefusal, RecognitionRequest, Standing, parse_date,
+    RecognitionNews, RecognitionRefusal, RecognitionRequest, Standing, parse_date,
 };
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -18,7 +18,7 @@ use crate::assembly::{AssemblyBudget, FounderGate};
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request, RequestsExt, broadcast, routed};
-use crate::storage::{BUSY, Done, StorageError, StorageHandle};
+use crate::storage::{Done, StorageError, StorageHandle};
 
 pub mod cli;
 pub mod storage;
@@ -34,7 +34,7 @@ routed!(RecognitionRequest, Recognition, "log in before recording");
 
 /// A founder's change stored (the standing after it, and the words for it), or refused.
 #[derive(Debug)]
-struct Recorded(Result<Box<(Standing, String)>, String>);
+struct Recorded(Result<Box<(Standing, String)>, RecognitionRefusal>);
 
 /// The standing as stored, read to notice the admin CLI's changes or after new footprints.
 #[derive(Debug)]
@@ -83,7 +83,9 @@ fn send_standing(
     standing: Res<NationStanding>,
 ) {
     if let Ok(mut sender) = links.get_mut(trigger.entity) {
-        sender.send::<ControlChannel>(ToClient::Standing(standing.0.clone()));
+        sender.send::<ControlChannel>(ToClient::from(RecognitionNews::Standing(
+            standing.0.clone(),
+        )));
     }
 }
 
@@ -111,9 +113,9 @@ fn handle_requests(
             refusals.note(*link, || {
                 format!("recognition request of {} refused: {refusal}", member.name)
             });
-            sender.send::<ControlChannel>(ToClient::RecognitionAnswer {
-                outcome: Err(refusal.to_string()),
-            });
+            sender.send::<ControlChannel>(ToClient::from(RecognitionNews::Answer {
+                outcome: Err(refusal),
+            }));
             continue;
         }
         let protocities: Vec<String> = world.protocities.iter().map(|p| p.id.clone()).collect();
@@ -126,15 +128,16 @@ fn handle_requests(
                 Recorded(
                     result
                         .map(|standing| Box::new((standing, request.describe())))
-                        .map_err(|e| {
-                            if !matches!(e, StorageError::Recognition(_)) {
-                                error!("recording {request:?} failed: {e}");
+                        .map_err(|e| match e {
+                            StorageError::Recognition(refusal) => refusal,
+                            other => {
+                                error!("recording {request:?} failed: {other}");
+                                RecognitionRefusal::Unavailable
                             }
-                            e.for_client()
                         }),
                 )
             },
-            || Recorded(Err(BUSY.into())),
+            || Recorded(Err(RecognitionRefusal::Busy)),
         );
     }
 }
@@ -151,7 +154,10 @@ fn apply_replies(
                 let (stored, words) = recorded.as_ref();
                 info!("standing {words}");
                 standing.0 = stored.clone();
-                broadcast(&ToClient::Standing(standing.0.clone()), &mut links);
+                broadcast(
+                    &RecognitionNews::Standing(standing.0.clone()).into(),
+                    &mut links,
+                );
                 Ok(words.clone())
             }
             Err(refusal) => {
@@ -160,7 +166,7 @@ fn apply_replies(
             }
         };
         if let Some(mut sender) = link.and_then(|l| links.get_mut(l).ok()) {
-            sender.send::<ControlChannel>(ToClient::RecognitionAnswer { outcome });
+            sender.send::<ControlChannel>(ToClient::from(RecognitionNews::Answer { outcome }));
         }
     }
     for Done { output, .. } in reads.read() {
@@ -170,7 +176,10 @@ fn apply_replies(
             Ok(stored) if **stored != standing.0 && !older(stored, &standing.0) => {
                 info!("the nation's standing changed outside or in the registry");
                 standing.0 = (**stored).clone();
-                broadcast(&ToClient::Standing(standing.0.clone()), &mut links);
+                broadcast(
+                    &RecognitionNews::Standing(standing.0.clone()).into(),
+                    &mut links,
+                );
             }
             Ok(_) => {}
             Err(error) => error!("cannot read the nation's standing: {error}"),

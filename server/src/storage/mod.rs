@@ -16,7 +16,6 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use archipelago_shared::protocol::Role;
 use bevy::prelude::*;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -62,33 +61,12 @@ pub enum StorageError {
     File(String),
     #[error("there is no session {0}")]
     UnknownSession(i64),
-    #[error("{name} has no {kind} in force to lift")]
-    NotSanctioned { name: String, kind: &'static str },
-    #[error("a {by} set {name}'s {kind}; only a {by} may lift or shorten it")]
-    Outranked {
-        name: String,
-        kind: &'static str,
-        by: Role,
-    },
+    #[error(transparent)]
+    Assembly(#[from] archipelago_shared::assembly::AssemblyRefusal),
     #[error(transparent)]
     Event(#[from] archipelago_shared::events::EventRefusal),
     #[error(transparent)]
     Recognition(#[from] archipelago_shared::recognition::RecognitionRefusal),
-}
-
-impl StorageError {
-    /// What the person who asked is told; database details stay in the log.
-    pub fn for_client(&self) -> String {
-        match self {
-            StorageError::Database(_)
-            | StorageError::Corrupt(_)
-            | StorageError::File(_)
-            | StorageError::BadRole(_) => {
-                archipelago_shared::assembly::AssemblyRefusal::Unavailable.to_string()
-            }
-            other => other.to_string(),
-        }
-    }
 }
 
 /// Seconds since the epoch, as the database records times.

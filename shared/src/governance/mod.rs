@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::identity::{parse_key_hex, to_hex};
 use crate::protocol::{Role, SIGNATURE_BYTES};
-use tally::{Choice, ChoiceError, MAX_CREDITS, MAX_OPTIONS, Outcome, Rules, Tally, VoteType};
+use tally::{
+    Choice, ChoiceError, MAX_CREDITS, MAX_OPTIONS, Outcome, Rules, Tally, VoteKind, VoteType,
+};
 
 /// A proposal's number, given by the server in creation order.
 pub type ProposalId = u64;
@@ -146,6 +148,12 @@ impl Phase {
     }
 }
 
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A stored proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
@@ -240,18 +248,44 @@ impl GovernanceRequest {
     }
 }
 
-/// Why a governance request was refused; the words go to whoever asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What the server tells clients about governance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GovernanceNews {
+    /// Every proposal, and this client's last ballot on each; sent after login.
+    Proposals {
+        proposals: Vec<ProposalView>,
+        my_ballots: Vec<BallotReceipt>,
+    },
+    /// A proposal was created, opened or closed; replaces the client's copy.
+    ProposalChanged(ProposalView),
+    /// New ballots were counted: the turnout, and the count when the proposal shows it live.
+    TallyChanged {
+        proposal: ProposalId,
+        turnout: u32,
+        tally: Option<Tally>,
+    },
+    /// This client's ballot is stored (committed to disk): the receipt to keep.
+    BallotStored(BallotReceipt),
+    /// The outcome of this client's governance request: what was done, or why not.
+    Answer {
+        proposal: Option<ProposalId>,
+        outcome: Result<String, GovernanceRefusal>,
+    },
+}
+
+/// Why a governance request was refused. It goes to whoever asked as it is
+/// ([`GovernanceNews::Answer`]); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum GovernanceRefusal {
     #[error("only founders may {0}")]
-    NotFounder(&'static str),
+    NotFounder(ProposalAct),
     #[error("there is no proposal {0}")]
     UnknownProposal(ProposalId),
     #[error("proposal {id} is {phase}, so it cannot be {action}")]
     WrongPhase {
         id: ProposalId,
-        phase: &'static str,
-        action: &'static str,
+        phase: Phase,
+        action: PhaseAct,
     },
     #[error("voting on proposal {0} has ended")]
     VotingEnded(ProposalId),
@@ -279,10 +313,52 @@ pub enum GovernanceRefusal {
     TooFast,
     #[error("governance is unavailable right now; try again shortly")]
     Unavailable,
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    #[error("the server is shutting down; this was not done. Try again once it is back")]
+    ShuttingDown,
+}
+
+/// What only founders may do to proposals, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProposalAct {
+    Create,
+    Open,
+    Close,
+}
+
+impl std::fmt::Display for ProposalAct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProposalAct::Create => "create proposals",
+            ProposalAct::Open => "open proposals",
+            ProposalAct::Close => "close proposals",
+        })
+    }
+}
+
+/// What a proposal's phase may forbid, as a refusal names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhaseAct {
+    Opened,
+    Closed,
+    VotedOn,
+    Exported,
+}
+
+impl std::fmt::Display for PhaseAct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PhaseAct::Opened => "opened",
+            PhaseAct::Closed => "closed",
+            PhaseAct::VotedOn => "voted on",
+            PhaseAct::Exported => "exported before it closes",
+        })
+    }
 }
 
 /// What is wrong with a draft.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum DraftError {
     #[error("the title is empty")]
     NoTitle,
@@ -293,7 +369,7 @@ pub enum DraftError {
     #[error("a yes/no proposal has no options of its own")]
     OptionsOnYesNo,
     #[error("a {0} proposal needs at least two options")]
-    TooFewOptions(&'static str),
+    TooFewOptions(VoteKind),
     #[error("at most {MAX_OPTIONS} options")]
     TooManyOptions,
     #[error("option {0} is empty or longer than {MAX_OPTION_CHARS} characters")]
@@ -344,7 +420,7 @@ pub fn check_draft(
     match draft.vote_type {
         VoteType::YesNo if !draft.options.is_empty() => return Err(DraftError::OptionsOnYesNo),
         VoteType::YesNo => {}
-        other if draft.options.len() < 2 => return Err(DraftError::TooFewOptions(other.name())),
+        other if draft.options.len() < 2 => return Err(DraftError::TooFewOptions(other.kind())),
         _ if draft.options.len() > MAX_OPTIONS => return Err(DraftError::TooManyOptions),
         _ => {}
     }
@@ -492,8 +568,8 @@ pub fn check_ballot(
     if proposal.phase != Phase::Open {
         return Err(GovernanceRefusal::WrongPhase {
             id: proposal.id,
-            phase: proposal.phase.as_str(),
-            action: "voted on",
+            phase: proposal.phase,
+            action: PhaseAct::VotedOn,
         });
     }
     if !proposal.accepts_ballots(now) {

@@ -126,13 +126,10 @@ pub struct Tally {
 }
 
 /// Why a ballot's shape does not fit the proposal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ChoiceError {
     #[error("this proposal is voted {expected}, but the ballot is {got}")]
-    WrongType {
-        expected: &'static str,
-        got: &'static str,
-    },
+    WrongType { expected: VoteKind, got: VoteKind },
     #[error("option {0} does not exist")]
     NoSuchOption(u8),
     #[error("option {0} appears more than once")]
@@ -145,28 +142,61 @@ pub enum ChoiceError {
     EmptyRanking,
 }
 
-impl VoteType {
+/// A vote type without its parameters: what a refusal names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoteKind {
+    YesNo,
+    SingleChoice,
+    Approval,
+    RankedChoice,
+    Quadratic,
+}
+
+impl VoteKind {
     /// The vote type in the words voters read ("ranked choice").
     pub fn name(self) -> &'static str {
         match self {
-            VoteType::YesNo => "yes/no",
-            VoteType::SingleChoice => "single choice",
-            VoteType::Approval => "approval",
-            VoteType::RankedChoice => "ranked choice",
-            VoteType::Quadratic { .. } => "quadratic",
+            VoteKind::YesNo => "yes/no",
+            VoteKind::SingleChoice => "single choice",
+            VoteKind::Approval => "approval",
+            VoteKind::RankedChoice => "ranked choice",
+            VoteKind::Quadratic => "quadratic",
         }
     }
 }
 
-impl Choice {
-    /// The vote type this ballot is shaped for, in the same words as [`VoteType::name`].
-    pub fn kind_name(&self) -> &'static str {
+impl std::fmt::Display for VoteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl VoteType {
+    pub fn kind(self) -> VoteKind {
         match self {
-            Choice::YesNo(_) => "yes/no",
-            Choice::Single(_) => "single choice",
-            Choice::Approval(_) => "approval",
-            Choice::Ranked(_) => "ranked choice",
-            Choice::Quadratic(_) => "quadratic",
+            VoteType::YesNo => VoteKind::YesNo,
+            VoteType::SingleChoice => VoteKind::SingleChoice,
+            VoteType::Approval => VoteKind::Approval,
+            VoteType::RankedChoice => VoteKind::RankedChoice,
+            VoteType::Quadratic { .. } => VoteKind::Quadratic,
+        }
+    }
+
+    /// The vote type in the words voters read ("ranked choice").
+    pub fn name(self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+impl Choice {
+    /// The vote type this ballot is shaped for.
+    pub fn kind(&self) -> VoteKind {
+        match self {
+            Choice::YesNo(_) => VoteKind::YesNo,
+            Choice::Single(_) => VoteKind::SingleChoice,
+            Choice::Approval(_) => VoteKind::Approval,
+            Choice::Ranked(_) => VoteKind::RankedChoice,
+            Choice::Quadratic(_) => VoteKind::Quadratic,
         }
     }
 }
@@ -215,8 +245,8 @@ pub fn check_choice(rules: &Rules, choice: &Choice) -> Result<(), ChoiceError> {
             Ok(())
         }
         (expected, got) => Err(ChoiceError::WrongType {
-            expected: expected.name(),
-            got: got.kind_name(),
+            expected: expected.kind(),
+            got: got.kind(),
         }),
     }
 }

@@ -1,9 +1,9 @@
 //! The land rules: who may change what, and how amounts, descriptions and dates read.
 
 use archipelago_shared::parcels::{
-    Actor, Change, MAX_DESCRIPTION_CHARS, MAX_PLEDGE, MAX_PRICE, Owner, ParcelFilter, ParcelInfo,
-    ParcelRefusal, ParcelStatus, StatusChoice, StatusKind, Title, Zoning, apply_change, dollars,
-    utc_date_time,
+    Actor, Change, MAX_DESCRIPTION_CHARS, MAX_PLEDGE, MAX_PRICE, Owner, ParcelAct, ParcelFilter,
+    ParcelInfo, ParcelRefusal, ParcelStatus, StatusChoice, StatusKind, Title, Zoning, apply_change,
+    dollars, utc_date_time,
 };
 use archipelago_shared::protocol::Role;
 
@@ -108,7 +108,7 @@ fn an_owner_describes_their_own_parcel_but_not_anothers() {
             &Change::Assign(Owner::Group("B".into()))
         ),
         Err(ParcelRefusal::FoundersOnly {
-            action: "assign or transfer parcels",
+            action: ParcelAct::Assign,
             role: Role::Resident
         }),
         "an owner cannot transfer another's parcel either"

@@ -5,24 +5,36 @@
 //! and one of another version is refused at login with a clear reason.
 //!
 //! The tracer names containers without their type parameters, so the `Result`s on the wire
-//! share one entry: a change of a `Result`'s error type alone goes unseen (the error enums
-//! themselves are traced). The order of registration in `ProtocolPlugin` is not traced either.
+//! (each feature's answer, `Result<String, ItsRefusal>`) share one entry: a change of a
+//! `Result`'s error type alone goes unseen (the refusal enums themselves are traced). The order of registration in `ProtocolPlugin` is not traced either.
 //!
 //! After changing a wire type: bump `PROTOCOL_VERSION` in `shared/src/protocol.rs`, then
 //! `UPDATE_PROTOCOL_SNAPSHOT=1 cargo test -p archipelago-shared --test rules protocol`.
 
-use archipelago_shared::assembly::{AssemblyRequest, HallSession, InOverflow, ModerationAction};
-use archipelago_shared::chat::{ChatHeard, ChatRefusal, ChatTo};
-use archipelago_shared::events::{EventRefusal, EventRequest};
-use archipelago_shared::governance::tally::{Choice, Outcome, VoteType, YesNo};
-use archipelago_shared::governance::{Eligibility, GovernanceRequest, Phase, Scope};
+use archipelago_shared::assembly::{
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, ChairAct, HallSession, InOverflow,
+    ModerationAction, SanctionKind,
+};
+use archipelago_shared::chat::{ChatHeard, ChatNews, ChatRefusal, ChatTo};
+use archipelago_shared::events::{EventNews, EventRefusal, EventRequest};
+use archipelago_shared::governance::tally::{
+    Choice, ChoiceError, Outcome, VoteKind, VoteType, YesNo,
+};
+use archipelago_shared::governance::{
+    DraftError, Eligibility, GovernanceNews, GovernanceRefusal, GovernanceRequest, Phase, PhaseAct,
+    ProposalAct, Scope,
+};
 use archipelago_shared::parcels::{
-    Owner, OwnerClaim, ParcelRequest, ParcelStatus, StatusChoice, Zoning,
+    Amount, Owner, OwnerClaim, ParcelAct, ParcelNews, ParcelRefusal, ParcelRequest, ParcelStatus,
+    StatusChoice, Zoning,
 };
 use archipelago_shared::protocol::{
     AvatarInput, AvatarPose, AvatarProfile, PROTOCOL_VERSION, Role, ToClient, ToServer, WorldStatus,
 };
-use archipelago_shared::recognition::{RecognitionRequest, RecognizerKind, Relation, Stage};
+use archipelago_shared::recognition::{
+    CensusFigure, RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind,
+    RecordText, Relation, Stage,
+};
 use serde_json::{Value, json};
 use serde_reflection::{Tracer, TracerConfig};
 
@@ -70,8 +82,30 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<Relation>().map(drop),
         tracer.trace_simple_type::<Stage>().map(drop),
         tracer.trace_simple_type::<Role>().map(drop),
+        tracer.trace_simple_type::<ParcelNews>().map(drop),
+        tracer.trace_simple_type::<GovernanceNews>().map(drop),
+        tracer.trace_simple_type::<ChatNews>().map(drop),
+        tracer.trace_simple_type::<AssemblyNews>().map(drop),
+        tracer.trace_simple_type::<EventNews>().map(drop),
+        tracer.trace_simple_type::<RecognitionNews>().map(drop),
+        tracer.trace_simple_type::<ParcelRefusal>().map(drop),
+        tracer.trace_simple_type::<ParcelAct>().map(drop),
+        tracer.trace_simple_type::<Amount>().map(drop),
+        tracer.trace_simple_type::<GovernanceRefusal>().map(drop),
+        tracer.trace_simple_type::<ProposalAct>().map(drop),
+        tracer.trace_simple_type::<PhaseAct>().map(drop),
+        tracer.trace_simple_type::<ChoiceError>().map(drop),
+        tracer.trace_simple_type::<DraftError>().map(drop),
+        tracer.trace_simple_type::<VoteKind>().map(drop),
+        tracer.trace_simple_type::<AssemblyRefusal>().map(drop),
+        tracer.trace_simple_type::<ChairAct>().map(drop),
+        tracer.trace_simple_type::<SanctionKind>().map(drop),
+        tracer.trace_simple_type::<RecognitionRefusal>().map(drop),
+        tracer.trace_simple_type::<CensusFigure>().map(drop),
+        tracer.trace_simple_type::<RecordText>().map(drop),
+        // One `Result` stands for all (see above).
         tracer
-            .trace_simple_type::<Result<String, String>>()
+            .trace_simple_type::<Result<String, ParcelRefusal>>()
             .map(drop),
     ];
     for result in traced.into_iter().chain(nested) {

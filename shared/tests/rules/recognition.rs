@@ -4,9 +4,9 @@
 
 use archipelago_shared::parcels::Owner;
 use archipelago_shared::recognition::{
-    Census, CensusRecord, Figure, FootprintRecord, RecognitionRefusal, RecognitionRequest,
-    RecognizerKind, Relation, RelationChange, Stage, StageChange, Standing, census_total,
-    check_census, check_stage_change, date_words, footprint_m2, parse_date,
+    Census, CensusFigure, CensusRecord, Figure, FootprintRecord, RecognitionRefusal,
+    RecognitionRequest, RecognizerKind, Relation, RelationChange, Stage, StageChange, Standing,
+    census_total, check_census, check_stage_change, date_words, footprint_m2, parse_date,
 };
 use archipelago_shared::world::load_world_dir;
 
@@ -73,7 +73,7 @@ fn stages_are_climbed_one_at_a_time_between_the_founding_and_today() {
             FOUNDED,
             NOW
         ),
-        Err(RecognitionRefusal::SameStage("Network union"))
+        Err(RecognitionRefusal::SameStage(Stage::NetworkUnion))
     );
 }
 
@@ -88,8 +88,8 @@ fn skipping_a_stage_or_going_back_needs_a_reason() {
             NOW
         ),
         Err(RecognitionRefusal::SkipsWithoutReason {
-            from: "Startup society",
-            to: "Network archipelago"
+            from: Stage::StartupSociety,
+            to: Stage::NetworkArchipelago
         })
     );
     assert_eq!(
@@ -114,8 +114,8 @@ fn skipping_a_stage_or_going_back_needs_a_reason() {
             NOW
         ),
         Err(RecognitionRefusal::BackwardsWithoutReason {
-            from: "Network union",
-            to: "Startup society"
+            from: Stage::NetworkUnion,
+            to: Stage::StartupSociety
         }),
         "a blank reason is no reason"
     );
@@ -123,8 +123,8 @@ fn skipping_a_stage_or_going_back_needs_a_reason() {
     assert_eq!(
         check_stage_change(&[], &change(Stage::NetworkUnion, NOW, None), FOUNDED, NOW),
         Err(RecognitionRefusal::FirstSkipsWithoutReason {
-            first: "Startup society",
-            to: "Network union"
+            first: Stage::StartupSociety,
+            to: Stage::NetworkUnion
         })
     );
     assert_eq!(
@@ -178,7 +178,7 @@ fn census_figures_are_not_negative_and_add_up() {
             yearly_income: -1,
             ..good
         }),
-        Err(RecognitionRefusal::Negative("the yearly income"))
+        Err(RecognitionRefusal::Negative(CensusFigure::YearlyIncome))
     );
     assert_eq!(
         check_census(&Census {
@@ -323,12 +323,12 @@ fn a_census_needs_a_known_protocity_and_a_date_in_the_nations_life() {
     let negative = RecognitionRequest::Census(census("meridian", NOW, -1, 20, 100));
     assert_eq!(
         s.check(&negative, &["meridian"], NOW),
-        Err(RecognitionRefusal::Negative("the residents"))
+        Err(RecognitionRefusal::Negative(CensusFigure::Residents))
     );
     let huge = RecognitionRequest::Census(census("meridian", NOW, 1, 1, i64::MAX));
     assert_eq!(
         s.check(&huge, &["meridian"], NOW),
-        Err(RecognitionRefusal::TooLarge("the yearly income"))
+        Err(RecognitionRefusal::TooLarge(CensusFigure::YearlyIncome))
     );
 }
 

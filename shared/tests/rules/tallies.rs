@@ -72,7 +72,7 @@ fn vote_types_and_ballots_are_named_in_the_same_words() {
             "{vote_type:?} should read `{words}`"
         );
         assert_eq!(
-            choice.kind_name(),
+            choice.kind().name(),
             words,
             "{choice:?} should read `{words}`"
         );
@@ -127,8 +127,8 @@ fn a_ballot_of_another_vote_type_is_refused_as_wrong_type() {
     assert_eq!(
         error,
         Err(ChoiceError::WrongType {
-            expected: "yes/no",
-            got: "single choice",
+            expected: VoteKind::YesNo,
+            got: VoteKind::SingleChoice,
         }),
         "a single-choice ballot on a yes/no proposal should be the wrong type"
     );
@@ -144,8 +144,8 @@ fn a_ballot_of_another_vote_type_is_refused_as_wrong_type() {
             &Choice::Ranked(vec![0]),
         ),
         Err(ChoiceError::WrongType {
-            expected: "quadratic",
-            got: "ranked choice",
+            expected: VoteKind::Quadratic,
+            got: VoteKind::RankedChoice,
         }),
         "a ranked ballot on a quadratic proposal should be the wrong type"
     );

@@ -9,7 +9,8 @@ use archipelago_client::identity::ephemeral;
 use archipelago_server::storage::Storage;
 use archipelago_shared::governance::tally::{Choice, Outcome, VoteType};
 use archipelago_shared::governance::{
-    Eligibility, GovernanceRequest, Phase, ProposalDraft, Scope, verify_export,
+    Eligibility, GovernanceRefusal, GovernanceRequest, Phase, PhaseAct, ProposalDraft, Scope,
+    verify_export,
 };
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{TestClient, TestServer, create_proposal, enter_world, wait_until};
@@ -71,7 +72,14 @@ fn members_vote_in_the_hall_and_the_result_is_final_and_verifiable() {
     assert!(
         early
             .as_ref()
-            .is_some_and(|a| a.as_ref().is_err_and(|r| r.contains("is draft"))),
+            .is_some_and(|a| a.as_ref().is_err_and(|r| matches!(
+                r,
+                GovernanceRefusal::WrongPhase {
+                    phase: Phase::Draft,
+                    action: PhaseAct::VotedOn,
+                    ..
+                }
+            ))),
         "a ballot on a draft is refused with a reason: {early:?}"
     );
 
@@ -162,14 +170,31 @@ fn members_vote_in_the_hall_and_the_result_is_final_and_verifiable() {
     let late = voters[2].governance_answer(id);
     assert!(
         late.as_ref()
-            .is_some_and(|a| a.as_ref().is_err_and(|r| r.contains("closed"))),
+            .is_some_and(|a| a.as_ref().is_err_and(|r| matches!(
+                r,
+                GovernanceRefusal::WrongPhase {
+                    phase: Phase::Closed,
+                    action: PhaseAct::VotedOn,
+                    ..
+                }
+            ))),
         "a ballot on a closed proposal is refused: {late:?}"
     );
     // Closing twice is refused too: the result is fixed.
     fay.govern(GovernanceRequest::Close(id));
     wait_until(&mut [&mut fay], Duration::from_secs(3), |c| {
-        c[0].governance_answer(id)
-            .is_some_and(|a| a.is_err_and(|r| r.contains("closed")))
+        c[0].governance_answer(id).is_some_and(|a| {
+            a.is_err_and(|r| {
+                matches!(
+                    r,
+                    GovernanceRefusal::WrongPhase {
+                        phase: Phase::Closed,
+                        action: PhaseAct::Closed,
+                        ..
+                    }
+                )
+            })
+        })
     });
     assert_eq!(
         fay.proposal(id).and_then(|v| v.proposal.result),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use archipelago_client::identity::ephemeral;
 use archipelago_server::storage::Storage;
+use archipelago_shared::assembly::AssemblyRefusal;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{TestClient, TestServer, enter_world, wait_until};
@@ -146,7 +147,7 @@ fn a_role_changed_in_the_registry_takes_effect_on_the_live_link() {
     assert!(
         refused
             .as_ref()
-            .is_err_and(|reason| reason.contains("only founders")),
+            .is_err_and(|reason| matches!(reason, AssemblyRefusal::NotFounder)),
         "a demoted founder cannot open a session: {refused:?}"
     );
     let tagged = wait_until(&mut [&mut fay, &mut max], Duration::from_secs(5), |c| {

@@ -9,8 +9,11 @@ use std::time::Duration;
 use archipelago_client::assembly::AssemblyAnswers;
 use archipelago_client::bots::bot_key;
 use archipelago_client::chat::{ChatLog, SendChat};
-use archipelago_shared::assembly::{AssemblyRequest, ModerationAction};
+use archipelago_shared::assembly::{
+    AssemblyRefusal, AssemblyRequest, ModerationAction, SanctionKind,
+};
 use archipelago_shared::chat::{ChatRefusal, ChatTo};
+use archipelago_shared::protocol::Role;
 use archipelago_shared::world::Place;
 use archipelago_tests::{
     ServerProcess, TestClient, enroll_with_cli, enter_hall, enter_world, server_cli, wait_until,
@@ -108,7 +111,7 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     assert!(
         untouchable
             .as_ref()
-            .is_err_and(|r| r.contains("founders cannot")),
+            .is_err_and(|r| matches!(r, AssemblyRefusal::Untouchable)),
         "{untouchable:?}"
     );
     let muted = fay.ask(moderate(
@@ -228,9 +231,13 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     );
     let twice = fay.ask(moderate(&bo, &capital, ModerationAction::Unmute, ""));
     assert!(
-        twice
-            .as_ref()
-            .is_err_and(|r| r.contains("no mute in force")),
+        twice.as_ref().is_err_and(|r| matches!(
+            r,
+            AssemblyRefusal::NotSanctioned {
+                kind: SanctionKind::Mute,
+                ..
+            }
+        )),
         "lifting a mute that is not there is refused: {twice:?}"
     );
 
@@ -252,7 +259,9 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     assert_eq!(fay.assembly_answers().len(), before, "with no refusal");
     let refused = bo.ask(AssemblyRequest::ModerationLog);
     assert!(
-        refused.as_ref().is_err_and(|r| r.contains("only founders")),
+        refused
+            .as_ref()
+            .is_err_and(|r| matches!(r, AssemblyRefusal::LogForFounders)),
         "{refused:?}"
     );
 
@@ -372,9 +381,14 @@ fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
     );
     let lifted = cal.ask(moderate(&cy, &capital, ModerationAction::Unmute, ""));
     assert!(
-        lifted
-            .as_ref()
-            .is_err_and(|r| r.contains("a founder set Cy's mute")),
+        lifted.as_ref().is_err_and(|r| matches!(
+            r,
+            AssemblyRefusal::Outranked {
+                kind: SanctionKind::Mute,
+                by: Role::Founder,
+                ..
+            }
+        )),
         "the chair cannot lift a founder's mute: {lifted:?}"
     );
     assert!(
@@ -396,9 +410,14 @@ fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
         "",
     ));
     assert!(
-        shortened
-            .as_ref()
-            .is_err_and(|r| r.contains("a founder set Cy's ban")),
+        shortened.as_ref().is_err_and(|r| matches!(
+            r,
+            AssemblyRefusal::Outranked {
+                kind: SanctionKind::Ban,
+                by: Role::Founder,
+                ..
+            }
+        )),
         "the chair cannot shorten a founder's ban: {shortened:?}"
     );
     // The founder can lift what a founder set.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use archipelago_client::bots::bot_key;
 use archipelago_shared::clock::unix_seconds as unix_now;
 use archipelago_shared::recognition::{
-    Census, CensusRecord, RecognitionRequest, RecognizerKind, Relation, RelationChange, Stage,
-    StageChange, Standing, footprint_m2,
+    Census, CensusFigure, CensusRecord, RecognitionRefusal, RecognitionRequest, RecognizerKind,
+    Relation, RelationChange, Stage, StageChange, Standing, footprint_m2,
 };
 use archipelago_tests::{
     ServerProcess, TestClient, TestServer, enroll_with_cli, enter_world, enter_world_together,
@@ -134,10 +134,7 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
     // Only founders record.
     for client in [&mut bo, &mut vi] {
         let refused = client.record(relation("Latvia", Relation::Talks, now - 60));
-        assert_eq!(
-            refused,
-            Err("only founders record the nation's recognition and census".into())
-        );
+        assert_eq!(refused, Err(RecognitionRefusal::NotFounder));
     }
 
     // Refused requests cost the budget too: a burst beyond it is told to slow down.
@@ -172,7 +169,11 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
         .iter()
         .rev()
         .take(12)
-        .filter(|(_, a)| a.as_ref().err().is_some_and(|e| e.contains("too many")))
+        .filter(|(_, a)| {
+            a.as_ref()
+                .err()
+                .is_some_and(|e| matches!(e, RecognitionRefusal::TooFast))
+        })
         .count();
     assert!(
         too_fast >= 3,
@@ -186,19 +187,19 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
     let refusals = [
         (
             relation("Latvia", Relation::Talks, now + 86_400),
-            "the date is in the future",
+            RecognitionRefusal::FutureDate,
         ),
         (
             relation("Latvia", Relation::Talks, founded - 86_400),
-            "the date is before the nation's founding",
+            RecognitionRefusal::BeforeFounding,
         ),
         (
             census("meridian", now - 60, -5, 100),
-            "the residents cannot be negative",
+            RecognitionRefusal::Negative(CensusFigure::Residents),
         ),
         (
             census("atlantis", now - 60, 5, 100),
-            "there is no protocity `atlantis`",
+            RecognitionRefusal::UnknownProtocity("atlantis".into()),
         ),
         (
             RecognitionRequest::Stage(StageChange {
@@ -208,19 +209,18 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
                 source: "a mistake".into(),
                 recorded_by: String::new(),
             }),
-            "going back from Network archipelago to Startup society needs a reason",
+            RecognitionRefusal::BackwardsWithoutReason {
+                from: Stage::NetworkArchipelago,
+                to: Stage::StartupSociety,
+            },
         ),
         (
             relation("Estonia", Relation::DeJure, now - 30),
-            "Estonia already holds that relation",
+            RecognitionRefusal::SameRelation("Estonia".into()),
         ),
     ];
     for (request, reason) in refusals {
-        assert_eq!(
-            fay.record(request.clone()),
-            Err(reason.to_owned()),
-            "{request:?}"
-        );
+        assert_eq!(fay.record(request.clone()), Err(reason), "{request:?}");
     }
     assert_eq!(fay.standing(), Some(before), "nothing partial stored");
 

@@ -227,7 +227,8 @@ fn window(
             for (_, _, answer) in recent {
                 match answer {
                     Ok(text) => ui.colored_label(egui::Color32::from_rgb(120, 200, 120), text),
-                    Err(text) => ui.colored_label(egui::Color32::from_rgb(240, 120, 100), text),
+                    Err(refusal) => ui
+                        .colored_label(egui::Color32::from_rgb(240, 120, 100), refusal.to_string()),
                 };
             }
         });

@@ -176,7 +176,10 @@ fn window(
                 {
                     match outcome {
                         Ok(text) => ui.colored_label(egui::Color32::from_rgb(120, 220, 140), text),
-                        Err(text) => ui.colored_label(egui::Color32::from_rgb(240, 120, 100), text),
+                        Err(refusal) => ui.colored_label(
+                            egui::Color32::from_rgb(240, 120, 100),
+                            refusal.to_string(),
+                        ),
                     };
                 }
             });
