@@ -65,11 +65,13 @@ check-headless:
 	else echo "server is headless: no rendering crates in its tree"; fi
 
 ## test: formatting, lints, the headless check, then every test. Tests build the whole
-## workspace in one feature set (with the renderer) so dependencies compile once; the
-## screenshot test runs the client binary built here.
+## workspace in one feature set (with the renderer) so dependencies compile once. Unit,
+## rule and in-process scenario tests run in parallel; the QUIC scenarios (tests/tests/
+## scenarios) then run one at a time, the screenshot test with the client binary built here.
 test: deps-test fmt check-headless clippy
 	$(CARGO) build --workspace $(RENDER) --bins
-	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test --workspace $(RENDER) -- --test-threads=1
+	$(CARGO) test --workspace $(RENDER)
+	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test $(RENDER) -p archipelago-tests --test scenarios -- --test-threads=1
 
 ## fuzz: each fuzz target for 60 s (cargo-fuzz, installed if missing; see fuzz/). Not part of
 ## `make test`: it builds instrumented code of its own. Stable rustc runs it with

@@ -21,7 +21,7 @@ use lightyear::prelude::input::native::InputMarker;
 use lightyear::prelude::*;
 
 use crate::clock::{ServerClock, local_millis};
-use crate::transport::{AcceptedCertificate, ServerConnection, Trust};
+use crate::transport::{AcceptedCertificate, InProcessLink, ServerConnection, Trust};
 use crate::{ClientConfig, ClientSystems};
 
 /// Where the client stands, in the words the HUD uses.
@@ -158,20 +158,26 @@ fn netcode_client(config: &ClientConfig) -> Result<NetcodeClient> {
     )?)
 }
 
-fn spawn_client(mut commands: Commands, config: Res<ClientConfig>) -> Result {
+fn spawn_client(
+    mut commands: Commands,
+    config: Res<ClientConfig>,
+    mut in_process: ResMut<InProcessLink>,
+) -> Result {
     let netcode = netcode_client(&config)?;
-    let client = commands
-        .spawn((
-            Name::new("Client"),
-            Client,
-            Link::default().with_mtu(archipelago_shared::protocol::link_mtu()),
-            LocalAddr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
-            PeerAddr(config.server),
-            ReplicationReceiver,
-            netcode,
-            ServerConnection,
-        ))
-        .id();
+    let mut client = commands.spawn((
+        Name::new("Client"),
+        Client,
+        Link::default().with_mtu(archipelago_shared::protocol::link_mtu()),
+        LocalAddr(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+        PeerAddr(config.server),
+        ReplicationReceiver,
+        netcode,
+    ));
+    match in_process.take() {
+        Some(channel) => client.insert(channel),
+        None => client.insert(ServerConnection),
+    };
+    let client = client.id();
     commands.trigger(Connect { entity: client });
     info!("connecting to {}", config.server);
     Ok(())

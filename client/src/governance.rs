@@ -125,7 +125,7 @@ fn receive(
                     .is_none_or(|known| known.proposal.revision <= view.proposal.revision);
                 if newer {
                     book.changed_at.insert(view.proposal.id, now);
-                    book.proposals.insert(view.proposal.id, view.clone());
+                    book.proposals.insert(view.proposal.id, (**view).clone());
                 }
             }
             GovernanceNews::TallyChanged {

@@ -124,6 +124,23 @@ impl AcceptedCertificate {
     }
 }
 
+/// An in-memory link to a server app in the same process, for tests: when this resource
+/// holds one, the client's link uses it instead of opening a QUIC connection (see
+/// `archipelago_server::network::Transport::InProcess`).
+#[derive(Resource, Default)]
+pub struct InProcessLink(Option<lightyear::crossbeam::CrossbeamIo>);
+
+impl InProcessLink {
+    pub fn new(io: lightyear::crossbeam::CrossbeamIo) -> Self {
+        Self(Some(io))
+    }
+
+    /// The channel, once: the link entity takes it.
+    pub(crate) fn take(&mut self) -> Option<lightyear::crossbeam::CrossbeamIo> {
+        self.0.take()
+    }
+}
+
 /// Marks the link entity whose QUIC connection this module opens.
 #[derive(Component, Debug)]
 #[require(Link)]
@@ -131,6 +148,7 @@ pub struct ServerConnection;
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<AcceptedCertificate>();
+    app.init_resource::<InProcessLink>();
     app.add_observer(open_connection);
 }
 

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// Who may come in: caps per address and on arrivals, places kept for members.
     pub admission: admission::Admission,
+    /// How clients reach it: QUIC, or links a test adds in the same process.
+    pub transport: network::Transport,
 }
 
 /// The phases of the server's frame, in order.

@@ -170,6 +170,7 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
         tick_hz: cli.tick_hz,
         data_dir: cli.data_dir.clone(),
         max_clients: cli.max_clients as usize,
+        transport: archipelago_server::network::Transport::WebTransport,
         admission: Admission {
             max_per_ip: cli.max_per_ip,
             max_pending: cli.max_pending,

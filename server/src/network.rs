@@ -29,6 +29,18 @@ const REPLICATION_INTERVAL: Duration = Duration::from_millis(50);
 #[require(Server)]
 struct Endpoint;
 
+/// How clients reach the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// A WebTransport (QUIC) endpoint on the configured address.
+    #[default]
+    WebTransport,
+    /// No endpoint: whoever runs the app adds each client's link itself, as an in-memory
+    /// channel (lightyear's crossbeam IO) to a client app in the same process. Tests use it
+    /// to run a server and its clients without a network, stepped by hand.
+    InProcess,
+}
+
 /// Present once the endpoint listens.
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct Listening;
@@ -62,9 +74,11 @@ fn start_server(mut commands: Commands, settings: Res<ServerSettings>) {
         max_clients: settings.config.max_clients + settings.config.admission.headroom(),
         ..default()
     });
-    let server = commands
-        .spawn((Name::new("Server"), netcode, LocalAddr(bind), Endpoint))
-        .id();
+    let mut server = commands.spawn((Name::new("Server"), netcode, LocalAddr(bind)));
+    if settings.config.transport == Transport::WebTransport {
+        server.insert(Endpoint);
+    }
+    let server = server.id();
     commands.trigger(Start { entity: server });
     info!(
         "starting server on {bind} for at most {} people",
@@ -99,7 +113,12 @@ fn open_endpoint(
 
 fn on_started(trigger: On<Add, Started>, mut commands: Commands, settings: Res<ServerSettings>) {
     let _ = trigger;
-    info!("listening on {} (QUIC/WebTransport)", settings.config.bind);
+    match settings.config.transport {
+        Transport::WebTransport => {
+            info!("listening on {} (QUIC/WebTransport)", settings.config.bind);
+        }
+        Transport::InProcess => info!("started; links are added in process"),
+    }
     commands.insert_resource(Listening);
 }
 

@@ -2,6 +2,7 @@
 //! clients over QUIC, stepped from the test thread.
 
 pub mod relay;
+pub mod sim;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -67,6 +68,7 @@ impl TestServer {
             admission: archipelago_server::admission::Admission::for_places(
                 archipelago_server::network::MAX_CLIENTS,
             ),
+            transport: archipelago_server::network::Transport::WebTransport,
         };
         let flag = ShutdownFlag::default();
         let thread_flag = flag.clone();
@@ -211,6 +213,17 @@ impl TestClient {
 
     pub fn session(&self) -> Session {
         self.app.world().resource::<Session>().clone()
+    }
+
+    /// Whether this client is in the world with its avatar and the land registry.
+    pub fn in_world(&self) -> bool {
+        let world = self.app.world();
+        self.state() == ConnectionState::InWorld
+            && self
+                .session()
+                .own_avatar
+                .is_some_and(|own| world.get::<AvatarPose>(own).is_some())
+            && world.resource::<ParcelBook>().loaded
     }
 
     /// Our own avatar's pose, once we have one.
@@ -769,11 +782,7 @@ fn retry_failed_handshake(client: &mut TestClient, retried: &mut bool) {
 /// Waits until every client is in the world (updating all of them, so none falls behind),
 /// or panics naming those that are not.
 pub fn enter_world_together(clients: &mut [&mut TestClient]) {
-    let ready = |c: &mut TestClient| {
-        c.state() == ConnectionState::InWorld
-            && c.own_pose().is_some()
-            && c.app.world().resource::<ParcelBook>().loaded
-    };
+    let ready = |c: &mut TestClient| c.in_world();
     let mut retried = vec![false; clients.len()];
     let entered = wait_until(clients, Duration::from_secs(40), |c| {
         for (client, retried) in c.iter_mut().zip(&mut retried) {
@@ -797,9 +806,7 @@ pub fn enter_world(client: &mut TestClient) {
     let mut retried = false;
     let entered = wait_until(&mut [client], Duration::from_secs(20), |c| {
         retry_failed_handshake(c[0], &mut retried);
-        c[0].state() == ConnectionState::InWorld
-            && c[0].own_pose().is_some()
-            && c[0].app.world().resource::<ParcelBook>().loaded
+        c[0].in_world()
     });
     let pose = client.own_pose();
     assert!(

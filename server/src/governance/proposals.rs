@@ -159,7 +159,7 @@ fn publish(
             tracked.proposal.revision
         );
         broadcast(
-            &GovernanceNews::ProposalChanged(tracked.view()).into(),
+            &GovernanceNews::ProposalChanged(Box::new(tracked.view())).into(),
             links,
         );
     }

@@ -257,7 +257,7 @@ pub enum GovernanceNews {
         my_ballots: Vec<BallotReceipt>,
     },
     /// A proposal was created, opened or closed; replaces the client's copy.
-    ProposalChanged(ProposalView),
+    ProposalChanged(Box<ProposalView>),
     /// New ballots were counted: the turnout, and the count when the proposal shows it live.
     TallyChanged {
         proposal: ProposalId,
