@@ -194,17 +194,19 @@ impl Drop for TestServer {
     }
 }
 
-/// A headless client app.
+/// A headless client app, of a server over QUIC or of one in this process ([`sim`]).
 pub struct TestClient {
     pub app: App,
+    sim: Option<sim::SimLink>,
 }
 
 impl TestClient {
+    /// A client of a server over QUIC.
     pub fn new(config: ClientConfig) -> Self {
         let mut app = archipelago_client::headless_app(config, world());
         app.finish();
         app.cleanup();
-        Self { app }
+        Self { app, sim: None }
     }
 
     pub fn state(&self) -> ConnectionState {
@@ -278,7 +280,10 @@ impl TestClient {
         }
         for _ in 0..5 {
             self.app.update();
-            std::thread::sleep(Duration::from_millis(16));
+            match &self.sim {
+                Some(sim) => sim.server.step(),
+                None => std::thread::sleep(Duration::from_millis(16)),
+            }
         }
     }
 
@@ -652,13 +657,39 @@ pub fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Lets `time` pass with the clients updated meanwhile: wall time over QUIC, game time for
+/// clients of a server in this process (whose server steps with them).
+pub fn pass_time(clients: &mut [&mut TestClient], time: Duration) {
+    wait_until(clients, time, |_| false);
+}
+
 /// Updates every client (about 60 times a second) until `done` holds or `timeout` passes.
-/// Returns whether it held.
+/// Returns whether it held. Clients of a server in this process ([`sim`]) are updated once
+/// per frame with their server, and `timeout` is game time.
 pub fn wait_until(
     clients: &mut [&mut TestClient],
     timeout: Duration,
     mut done: impl FnMut(&mut [&mut TestClient]) -> bool,
 ) -> bool {
+    if let Some(server) = clients.iter().find_map(|c| c.sim.as_ref()) {
+        let server = server.server.clone();
+        assert!(
+            clients
+                .iter()
+                .all(|c| c.sim.as_ref().is_some_and(|s| s.server.same(&server))),
+            "the clients waited on together share one server"
+        );
+        for _ in 0..server.frames_in(timeout) {
+            for client in clients.iter_mut() {
+                client.app.update();
+            }
+            server.step();
+            if done(clients) {
+                return true;
+            }
+        }
+        return false;
+    }
     let start = Instant::now();
     while start.elapsed() < timeout {
         for client in clients.iter_mut() {

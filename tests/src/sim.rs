@@ -1,18 +1,25 @@
 //! The real server app and real headless client apps in one process, joined by lightyear's
 //! in-memory (crossbeam) channels instead of QUIC, and stepped by hand: every frame advances
 //! each app by one tick of game time, however long it took. No sockets, no threads of ours
-//! and no wall-clock waits between frames, so tests built on a [`Sim`] run in parallel and
-//! a slow machine only makes them slower, never flaky.
+//! and no wall-clock waits between frames, so tests on a [`SimServer`] run in parallel, and a
+//! slow machine makes them slower, never flaky.
+//!
+//! The clients are ordinary [`TestClient`]s, so a scenario reads the same here as over QUIC:
+//! [`crate::wait_until`] and the helpers built on it ([`crate::enter_world`],
+//! [`TestClient::ask`], [`crate::walk_to`]...) step the server once per round of client
+//! updates, and count their timeouts in game time.
 //!
 //! What this does not test is the transport: QUIC, certificates, netcode over a lossy link,
 //! reconnection. Those stay on [`crate::TestServer`] (tests/tests/scenarios).
 //!
-//! A frame ([`Sim::step`]) updates every client (a client reads the channel first and writes
-//! to it last), waits for the database to finish what it was given, then updates the server.
-//! A request written in frame `n` is read by the server in frame `n`; its answer is read by
-//! the client in frame `n + 1`, or a frame later when it needed the database.
+//! A frame updates the clients (each reads the channel first and writes to it last), waits for
+//! the database to finish what it was given, then updates the server. A request written in
+//! frame `n` is read by the server in frame `n`; its answer is read by the client in frame
+//! `n + 1`, or a frame later when it needed the database.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -31,7 +38,7 @@ use bevy::time::TimeUpdateStrategy;
 use ed25519_dalek::SigningKey;
 use lightyear::crossbeam::CrossbeamIo;
 use lightyear::link::server::{LinkOf, Server};
-use lightyear::link::{Link, Linked};
+use lightyear::link::{Link, Linked, Unlinked};
 use lightyear::prelude::PeerAddr;
 
 use crate::{TestClient, world};
@@ -83,28 +90,48 @@ fn single_threaded(app: &mut App) {
     }
 }
 
-/// A server and its clients in one process.
-pub struct Sim {
-    pub server: App,
-    /// The clients, in the order they were added; each has the usual [`TestClient`] views.
-    pub clients: Vec<TestClient>,
-    /// Each client's link entity on the server (its `LoggedIn` entity once logged in).
-    pub links: Vec<Entity>,
-    pub keys: Vec<SigningKey>,
+/// A link the server closes (the packet guard, say) drops its end of the channel, as a
+/// closed QUIC connection would: the client then learns it at once.
+fn hang_up(
+    trigger: On<Add, Unlinked>,
+    links: Query<(), (With<LinkOf>, With<CrossbeamIo>)>,
+    mut commands: Commands,
+) {
+    if links.contains(trigger.entity) {
+        commands.entity(trigger.entity).remove::<CrossbeamIo>();
+    }
+}
+
+/// A server in this process; clients made by [`SimServer::join`] are linked to it, and every
+/// clone is the same server.
+#[derive(Clone)]
+pub struct SimServer(Rc<RefCell<Inner>>);
+
+struct Inner {
+    app: App,
     server_entity: Entity,
     /// Game time per frame: one tick, on the server and the clients alike.
     frame: Duration,
-    _dir: tempfile::TempDir,
+    clients: usize,
+    dir: tempfile::TempDir,
 }
 
-impl Sim {
+/// What ties a [`TestClient`] to its in-process server.
+#[derive(Clone)]
+pub(crate) struct SimLink {
+    pub(crate) server: SimServer,
+    /// The client's link entity on the server (its `LoggedIn` entity once logged in).
+    pub(crate) link: Entity,
+}
+
+impl SimServer {
     /// A server on a fresh database, with nobody connected.
-    pub fn new() -> Self {
-        Self::with_config(|_| {})
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
     }
 
-    /// As [`Sim::new`], with the server's configuration adjusted first.
-    pub fn with_config(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+    /// As [`SimServer::start`], with the server's configuration adjusted first.
+    pub fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
         let tick_hz = DEFAULT_TICK_HZ;
         // The expression both sides use for their tick: one update is one tick on each.
         let frame = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
@@ -123,64 +150,65 @@ impl Sim {
         // The digest goes into the identity logins sign; no TLS runs in-process.
         let certificates = Certificates::new(TlsSource::self_signed()).expect("certificate");
         let log = std::env::var_os("ARCHIPELAGO_TEST_LOG").is_some();
-        let mut server = build_app(config, world, certificates, storage, log);
-        server.insert_resource(TimeUpdateStrategy::ManualDuration(frame));
-        server.finish();
-        server.cleanup();
-        single_threaded(&mut server);
+        let mut app = build_app(config, world, certificates, storage, log);
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(frame));
+        app.add_observer(hang_up);
+        app.finish();
+        app.cleanup();
+        single_threaded(&mut app);
         // Startup spawns and starts the netcode server. Links are added after it: a server
         // starting unlinked drops the links it already has.
-        server.update();
+        app.update();
         let server_entity = {
-            let world = server.world_mut();
+            let world = app.world_mut();
             let mut servers = world.query_filtered::<Entity, With<Server>>();
             servers.single(world).expect("one server entity")
         };
-        Self {
-            server,
-            clients: Vec::new(),
-            links: Vec::new(),
-            keys: Vec::new(),
+        Self(Rc::new(RefCell::new(Inner {
+            app,
             server_entity,
             frame,
-            _dir: dir,
-        }
+            clients: 0,
+            dir,
+        })))
     }
 
-    /// Adds a client for a new key called `name`, registered with `role` first (none: a
-    /// visitor). It connects and logs in as the sim steps: see [`Sim::enter_world`].
-    pub fn join(&mut self, name: &str, role: Option<Role>) -> usize {
+    /// A client for a new key called `name`, registered with `role` first (none: a visitor).
+    /// It connects and logs in as the server steps: see [`crate::enter_world`].
+    pub fn join(&self, name: &str, role: Option<Role>) -> TestClient {
         let key = archipelago_client::identity::ephemeral();
         if let Some(role) = role {
             self.register(&key, name, role);
         }
-        self.add_client(name, key)
+        self.client(name, key)
     }
 
-    /// Adds a client for `key`, as it is registered (or not). Returns its index.
-    pub fn add_client(&mut self, name: &str, key: SigningKey) -> usize {
-        let index = self.clients.len();
+    /// A client for `key` called `name`, as that key is registered (or not).
+    pub fn client(&self, name: &str, key: SigningKey) -> TestClient {
         let (client_end, server_end) = CrossbeamIo::new_pair();
-        // A distinct address per client, for the logs; loopback, which admission's caps
-        // per address leave alone.
-        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 20_000 + index as u16);
-        let link = self
-            .server
-            .world_mut()
-            .spawn((
-                LinkOf {
-                    server: self.server_entity,
-                },
-                Link::default(),
-                PeerAddr(peer),
-                Linked,
-                server_end,
-            ))
-            .id();
-        self.server.world_mut().flush();
+        let link = {
+            let mut inner = self.0.borrow_mut();
+            inner.clients += 1;
+            // A distinct address per client, for the logs; loopback, which admission's caps
+            // per address leave alone.
+            let port = 20_000 + inner.clients as u16;
+            let server = inner.server_entity;
+            let world = inner.app.world_mut();
+            let link = world
+                .spawn((
+                    LinkOf { server },
+                    Link::default(),
+                    PeerAddr(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
+                    Linked,
+                    server_end,
+                ))
+                .id();
+            world.flush();
+            link
+        };
 
         // No certificate is pinned: none is presented in-process.
-        let config = ClientConfig::new(SIM_SERVER, String::new(), name.to_owned(), key.clone());
+        let config = ClientConfig::new(SIM_SERVER, String::new(), name.to_owned(), key);
         let mut app = App::new();
         app.insert_resource(aeronet_webtransport::WebTransportRuntime::from(
             idle_runtime(),
@@ -188,15 +216,17 @@ impl Sim {
         app.add_plugins((MinimalPlugins, bevy::state::app::StatesPlugin));
         archipelago_client::add_client_plugins(&mut app, config, world());
         app.insert_resource(InProcessLink::new(client_end));
-        app.insert_resource(TimeUpdateStrategy::ManualDuration(self.frame));
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(self.frame()));
         app.finish();
         app.cleanup();
         single_threaded(&mut app);
-
-        self.clients.push(TestClient { app });
-        self.links.push(link);
-        self.keys.push(key);
-        index
+        TestClient {
+            app,
+            sim: Some(SimLink {
+                server: self.clone(),
+                link,
+            }),
+        }
     }
 
     /// Records a key with a role in the server's database, as the admin CLI does.
@@ -204,8 +234,8 @@ impl Sim {
         self.set_role(key, Some(name), role);
     }
 
-    /// Changes a registered key's role, as `admin grant-role` does; the server notices it
-    /// as it notices the CLI's changes.
+    /// Changes a registered key's role, as `admin grant-role` does; the server notices it as
+    /// it notices the CLI's changes.
     pub fn grant(&self, key: &SigningKey, role: Role) {
         self.set_role(key, None, role);
     }
@@ -213,7 +243,9 @@ impl Sim {
     fn set_role(&self, key: &SigningKey, name: Option<&str>, role: Role) {
         let hex = archipelago_shared::identity::to_hex(key.verifying_key().as_bytes());
         let name = name.map(str::to_owned);
-        self.server
+        let inner = self.0.borrow();
+        inner
+            .app
             .world()
             .resource::<StorageHandle>()
             .run_now(|storage| async move {
@@ -227,88 +259,47 @@ impl Sim {
             });
     }
 
-    /// Waits until the database has finished every job it was given, so its answers are
-    /// delivered in the next frame however slow the machine is: game time must not run ahead
-    /// of the database (a login's deadline, say). The ballot and minutes writers run apart
-    /// from this count; tests wait for their answers as for any other.
-    fn settle_storage(&self) {
-        let storage = self.server.world().resource::<StorageHandle>();
+    /// One server frame, once the database has finished every job it was given: its answers
+    /// are then delivered in this frame however slow the machine is, so game time never runs
+    /// ahead of the database (a login's deadline, say). The ballot and minutes writers run
+    /// apart from this count; tests wait for what they answer as for anything else.
+    pub fn step(&self) {
+        let mut inner = self.0.borrow_mut();
+        let storage = inner.app.world().resource::<StorageHandle>();
         let start = Instant::now();
         while storage.jobs_in_flight() > 0 && start.elapsed() < STORAGE_WAIT {
             std::thread::sleep(Duration::from_micros(100));
         }
+        inner.app.update();
     }
 
-    /// One frame: every client, then the server, each one tick further.
-    pub fn step(&mut self) {
-        for client in &mut self.clients {
-            client.app.update();
-        }
-        self.settle_storage();
-        self.server.update();
+    /// The server's data directory (for the admin CLI: [`crate::server_cli`]).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.0.borrow().dir.path().join("data")
     }
 
-    /// Steps for `time` of game time.
-    pub fn run_for(&mut self, time: Duration) {
-        for _ in 0..self.frames_in(time) {
-            self.step();
-        }
+    /// Game time per frame.
+    pub fn frame(&self) -> Duration {
+        self.0.borrow().frame
     }
 
-    /// Steps until `done` holds or `time` of game time has passed; whether it held.
-    pub fn step_until(&mut self, time: Duration, mut done: impl FnMut(&mut Sim) -> bool) -> bool {
-        for _ in 0..self.frames_in(time) {
-            if done(self) {
-                return true;
-            }
-            self.step();
-        }
-        done(self)
+    /// Frames in `time` of game time, rounded up.
+    pub fn frames_in(&self, time: Duration) -> usize {
+        (time.as_secs_f64() / self.frame().as_secs_f64()).ceil() as usize
     }
 
-    fn frames_in(&self, time: Duration) -> usize {
-        (time.as_secs_f64() / self.frame.as_secs_f64()).ceil() as usize
+    /// Who `client` is logged in as, on the server.
+    pub fn logged_in(&self, client: &TestClient) -> Option<LoggedIn> {
+        let link = client.sim.as_ref()?.link;
+        self.0.borrow().app.world().get::<LoggedIn>(link).cloned()
     }
 
-    /// Client `i`.
-    pub fn client(&mut self, i: usize) -> &mut TestClient {
-        &mut self.clients[i]
+    /// Runs `f` on the server app (to read a resource, say).
+    pub fn with_app<T>(&self, f: impl FnOnce(&mut App) -> T) -> T {
+        f(&mut self.0.borrow_mut().app)
     }
 
-    /// Steps until each of `clients` is in the world with its avatar and the land registry.
-    pub fn enter_world(&mut self, clients: &[usize]) {
-        let entered = self.step_until(Duration::from_secs(20), |sim| {
-            clients.iter().all(|&i| sim.clients[i].in_world())
-        });
-        let states: Vec<_> = clients.iter().map(|&i| self.clients[i].state()).collect();
-        assert!(entered, "everyone enters the world: {states:?}");
-    }
-
-    /// Who client `i` is logged in as, on the server.
-    pub fn logged_in(&self, i: usize) -> Option<LoggedIn> {
-        self.server.world().get::<LoggedIn>(self.links[i]).cloned()
-    }
-
-    /// Sends client `i`'s request the way its UI does and steps until `answered` sees the
-    /// answer (within 5 s of game time); returns what it saw.
-    pub fn ask<T>(
-        &mut self,
-        i: usize,
-        send: impl FnOnce(&mut TestClient),
-        mut answered: impl FnMut(&TestClient) -> Option<T>,
-    ) -> T {
-        send(&mut self.clients[i]);
-        let mut answer = None;
-        self.step_until(Duration::from_secs(5), |sim| {
-            answer = answered(&sim.clients[i]);
-            answer.is_some()
-        });
-        answer.expect("the server answers within 5 s")
-    }
-}
-
-impl Default for Sim {
-    fn default() -> Self {
-        Self::new()
+    pub(crate) fn same(&self, other: &SimServer) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }

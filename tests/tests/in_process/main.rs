@@ -1,5 +1,16 @@
-//! Rule scenarios on a server and clients in one process (tests/src/sim.rs): no network,
-//! game time stepped by hand, run in parallel. What depends on the transport stays in
-//! tests/tests/scenarios, over real QUIC.
+//! Scenarios without a network, run in parallel: rules on a server and clients in one process
+//! (tests/src/sim.rs), game time stepped by hand, and the database's own rules against a real
+//! SQLite file. What depends on the transport stays in tests/tests/scenarios, over real QUIC.
 
+mod chat;
+mod governance_clock;
+mod governance_in_the_hall;
+mod governance_refusals;
+mod hall_cohorts;
+mod halls_are_rooms;
 mod login;
+mod names_are_held_by_one_key;
+mod overflow;
+mod parcel_registry;
+mod parcels_live;
+mod rules_are_enforced;

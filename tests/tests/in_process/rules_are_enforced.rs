@@ -7,7 +7,8 @@ use archipelago_client::control::write_input;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::movement::RUN_SPEED;
 use archipelago_shared::protocol::{AvatarInput, ToServer};
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, enter_world, wait_until, world};
 use bevy::prelude::*;
 use lightyear::prelude::client::input::InputSystems;
 use lightyear::prelude::input::native::{ActionState, InputMarker};
@@ -31,16 +32,15 @@ fn noticed(client: &TestClient, text: &str) -> bool {
 
 #[test]
 fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut cheater = TestClient::new(server.client_config("Speedy", ephemeral()));
+    let server = SimServer::start();
+    let mut cheater = server.client("Speedy", ephemeral());
     cheater.app.add_systems(
         FixedPreUpdate,
         cheat
             .in_set(InputSystems::WriteClientInputs)
             .after(write_input),
     );
-    let mut watcher = TestClient::new(server.client_config("Watcher", ephemeral()));
+    let mut watcher = server.client("Watcher", ephemeral());
     enter_world(&mut cheater);
     enter_world(&mut watcher);
     assert!(wait_until(
@@ -81,14 +81,12 @@ fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
         moved <= allowed,
         "moved {moved} m in {seconds} s; the rules allow at most {allowed} m"
     );
-    server.stop();
 }
 
 #[test]
 fn an_invalid_name_is_refused_with_a_reason() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut client = TestClient::new(server.client_config("<script>", ephemeral()));
+    let server = SimServer::start();
+    let mut client = server.client("<script>", ephemeral());
     let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| {
         c[0].state().is_failed()
     });
@@ -102,7 +100,7 @@ fn an_invalid_name_is_refused_with_a_reason() {
     );
 
     let long = "x".repeat(100_000);
-    let mut client = TestClient::new(server.client_config(&long, ephemeral()));
+    let mut client = server.client(&long, ephemeral());
     let refused = wait_until(&mut [&mut client], Duration::from_secs(15), |c| {
         c[0].state().is_failed()
     });
@@ -113,16 +111,14 @@ fn an_invalid_name_is_refused_with_a_reason() {
     );
 
     // The server is unharmed: a well-behaved client still gets in.
-    let mut fine = TestClient::new(server.client_config("Fine", ephemeral()));
+    let mut fine = server.client("Fine", ephemeral());
     enter_world(&mut fine);
-    server.stop();
 }
 
 #[test]
 fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut client = TestClient::new(server.client_config("Curious", ephemeral()));
+    let server = SimServer::start();
+    let mut client = server.client("Curious", ephemeral());
     enter_world(&mut client);
     let requests = [
         ToServer::Teleport {
@@ -173,15 +169,13 @@ fn unknown_teleport_targets_and_bad_requests_get_a_notice() {
         noticed(c[0], "too many teleports")
     });
     assert!(limited, "a teleport flood is rate limited");
-    server.stop();
 }
 
 #[test]
 fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut flooder = TestClient::new(server.client_config("Flood", ephemeral()));
-    let mut neighbour = TestClient::new(server.client_config("Calm", ephemeral()));
+    let server = SimServer::start();
+    let mut flooder = server.client("Flood", ephemeral());
+    let mut neighbour = server.client("Calm", ephemeral());
     enter_world(&mut flooder);
     enter_world(&mut neighbour);
 
@@ -273,5 +267,4 @@ fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() 
         moved,
         "the flooder's next request, after a pause, is served"
     );
-    server.stop();
 }

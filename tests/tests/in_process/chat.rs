@@ -1,4 +1,4 @@
-//! Chat over real QUIC: a line to the place reaches everyone there and nobody elsewhere;
+//! Chat in one process: a line to the place reaches everyone there and nobody elsewhere;
 //! nearby reaches only those in range; a direct line reaches one person; too long, too fast
 //! and unknown names are refused with a reason the sender sees.
 
@@ -8,7 +8,8 @@ use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::chat::{ChatHeard, ChatRefusal, ChatTo, MAX_CHAT_CHARS, NEARBY_RANGE};
 use archipelago_shared::protocol::{Role, ToServer};
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, walk_to, world};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, enter_world, wait_until, walk_to, world};
 
 fn say(client: &mut TestClient, to: ChatTo, text: &str) {
     client.app.world_mut().write_message(SendChat {
@@ -35,14 +36,13 @@ fn refusals(client: &TestClient) -> Vec<ChatRefusal> {
 
 #[test]
 fn lines_reach_the_right_people_and_bad_ones_are_refused() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let mo_key = ephemeral();
     server.register(&mo_key, "Mo", Role::Member);
-    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
-    let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
-    let mut cy = TestClient::new(server.client_config("Cy", ephemeral()));
-    let mut mo = TestClient::new(server.client_config("Mo", mo_key));
+    let mut ada = server.client("Ada", ephemeral());
+    let mut bo = server.client("Bo", ephemeral());
+    let mut cy = server.client("Cy", ephemeral());
+    let mut mo = server.client("Mo", mo_key);
     for client in [&mut ada, &mut bo, &mut cy, &mut mo] {
         enter_world(client);
     }
@@ -145,5 +145,4 @@ fn lines_reach_the_right_people_and_bad_ones_are_refused() {
         "{reasons:?}"
     );
     assert!(reasons.contains(&ChatRefusal::Empty), "{reasons:?}");
-    server.stop();
 }

@@ -1,4 +1,4 @@
-//! Every way a ballot or a governance request can be wrong, over real QUIC: each is refused
+//! Every way a ballot or a governance request can be wrong, in one process: each is refused
 //! with a reason the sender can read, and none of them changes the count.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,7 +10,8 @@ use archipelago_shared::governance::{
     ProposalDraft, ProposalId, Scope, SignedBallot, sign_ballot,
 };
 use archipelago_shared::protocol::Role;
-use archipelago_tests::{TestClient, TestServer, create_proposal, enter_world, wait_until};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, create_proposal, enter_world, pass_time, wait_until};
 use ed25519_dalek::SigningKey;
 
 fn draft(title: &str, eligibility: Eligibility, scope: Scope) -> ProposalDraft {
@@ -69,16 +70,15 @@ fn ballot(key: &SigningKey, proposal: ProposalId, digest: &str, choice: Choice) 
 
 #[test]
 fn wrong_ballots_and_requests_are_refused_with_reasons() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let fay_key = ephemeral();
     let mo_key = ephemeral();
     server.register(&fay_key, "Fay", Role::Founder);
     server.register(&mo_key, "Mo", Role::Member);
-    let mut fay = TestClient::new(server.client_config("Fay", fay_key));
-    let mut mo = TestClient::new(server.client_config("Mo", mo_key.clone()));
+    let mut fay = server.client("Fay", fay_key);
+    let mut mo = server.client("Mo", mo_key.clone());
     let vic_key = ephemeral();
-    let mut vic = TestClient::new(server.client_config("Vic", vic_key.clone()));
+    let mut vic = server.client("Vic", vic_key.clone());
     for client in [&mut fay, &mut mo, &mut vic] {
         enter_world(client);
     }
@@ -200,13 +200,14 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good.clone()));
     assert!(outcome.is_ok(), "a good ballot is stored: {outcome:?}");
     let receipt = mo.governance().my_ballots[&id].receipt.clone();
-    std::thread::sleep(Duration::from_millis(700)); // the request budget refills
+    pass_time(&mut [&mut mo], Duration::from_millis(700)); // the request budget refills
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good.clone()));
     assert!(
         outcome.is_ok(),
         "the same ballot again is acknowledged: {outcome:?}"
     );
     assert_eq!(mo.governance().my_ballots[&id].receipt, receipt);
+    pass_time(&mut [&mut mo], Duration::from_secs(1)); // counts go out every 200 ms
     assert_eq!(
         mo.proposal(id).map(|v| v.turnout),
         Some(1),
@@ -214,11 +215,11 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
     );
 
     // A newer ballot (the same choice) replaces it; the older one sent again is a replay.
-    std::thread::sleep(Duration::from_millis(700));
+    pass_time(&mut [&mut mo], Duration::from_millis(700));
     let newer = ballot(&mo_key, id, &digest, Choice::Approval(vec![0, 2]));
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(newer));
     assert!(outcome.is_ok(), "a newer ballot is stored: {outcome:?}");
-    std::thread::sleep(Duration::from_millis(700));
+    pass_time(&mut [&mut mo], Duration::from_millis(700));
     let outcome = answer_to(&mut mo, id, GovernanceRequest::Vote(good));
     assert!(
         matches!(outcome, Err(GovernanceRefusal::Replayed { .. })),
@@ -253,7 +254,7 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
     );
 
     // Landholders only: Mo holds no land in the capital.
-    std::thread::sleep(Duration::from_millis(1000));
+    pass_time(&mut [&mut mo], Duration::from_millis(1000));
     let capital = archipelago_tests::world().protocities[0].id.clone();
     let land = create_proposal(
         &mut fay,
@@ -304,7 +305,7 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
         c[0].proposal(id)
             .is_some_and(|v| v.proposal.phase == Phase::Closed)
     });
-    std::thread::sleep(Duration::from_millis(1000));
+    pass_time(&mut [&mut mo], Duration::from_millis(1000));
     let outcome = answer_to(
         &mut mo,
         id,
@@ -337,26 +338,21 @@ fn wrong_ballots_and_requests_are_refused_with_reasons() {
             archipelago_client::connection::ConnectionState::InWorld
         );
     }
-    server.stop();
 }
 
 #[test]
 fn a_ballot_cast_on_one_deployment_is_refused_by_another_with_the_same_proposal() {
-    let dir = tempfile::tempdir().expect("temp dir");
     let fay_key = ephemeral();
     let mo_key = ephemeral();
     // Two deployments of the same world data: the same founder and member on each, and the
     // same proposal, with the same number, on each.
-    let servers = [
-        TestServer::start(&dir.path().join("first")),
-        TestServer::start(&dir.path().join("second")),
-    ];
+    let servers = [SimServer::start(), SimServer::start()];
     let mut views = Vec::new();
     for server in &servers {
         server.register(&fay_key, "Fay", Role::Founder);
         server.register(&mo_key, "Mo", Role::Member);
-        let mut fay = TestClient::new(server.client_config("Fay", fay_key.clone()));
-        let mut mo = TestClient::new(server.client_config("Mo", mo_key.clone()));
+        let mut fay = server.client("Fay", fay_key.clone());
+        let mut mo = server.client("Mo", mo_key.clone());
         enter_world(&mut fay);
         enter_world(&mut mo);
         let id = create_proposal(
@@ -396,7 +392,4 @@ fn a_ballot_cast_on_one_deployment_is_refused_by_another_with_the_same_proposal(
     );
     let cast = answer_to(&mut views[0].0, first_id, GovernanceRequest::Vote(signed));
     assert!(cast.is_ok(), "where it was cast for, it counts: {cast:?}");
-    for server in servers {
-        server.stop();
-    }
 }

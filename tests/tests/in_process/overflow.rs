@@ -1,4 +1,4 @@
-//! Overflow over real QUIC: a session in a hall that holds 10, and 15 members walk in. Ten
+//! Overflow in one process: a session in a hall that holds 10, and 15 members walk in. Ten
 //! stand in the hall, five follow from the overflow room; all fifteen see the speaker (the
 //! overflow room receives the stage) and the procedure; a hand raised in the overflow joins
 //! the one queue; the overflow has its own chat; every one of the fifteen ballots counts;
@@ -14,9 +14,10 @@ use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::Phase;
 use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::protocol::{Role, ToServer};
+use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
-    TestClient, TestServer, create_proposal, enter_hall, enter_world, enter_world_together,
-    wait_until, world, yes_no_draft,
+    TestClient, create_proposal, enter_hall, enter_world, enter_world_together, wait_until, world,
+    yes_no_draft,
 };
 
 const CAPACITY: u32 = 10;
@@ -29,12 +30,11 @@ fn heard(client: &TestClient, text: &str) -> bool {
 
 #[test]
 fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let hall = world().capital().id.clone();
     let fay_key = ephemeral();
     server.register(&fay_key, "Fay", Role::Founder);
-    let mut fay = TestClient::new(server.client_config("Fay", fay_key));
+    let mut fay = server.client("Fay", fay_key);
     enter_world(&mut fay);
     let charter = create_proposal(&mut fay, yes_no_draft("Adopt the harbour charter"));
     let opened = fay.ask(AssemblyRequest::Open {
@@ -54,7 +54,7 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
             let key = ephemeral();
             let name = format!("Member{i:02}");
             server.register(&key, &name, Role::Member);
-            TestClient::new(server.client_config(&name, key))
+            server.client(&name, key)
         })
         .collect();
     let mut everyone: Vec<&mut TestClient> = members.iter_mut().collect();

@@ -1,4 +1,4 @@
-//! A vote over real QUIC, start to finish: a founder writes and opens a proposal from the
+//! A vote in one process, start to finish: a founder writes and opens a proposal from the
 //! client, three members vote (one changes their mind), everyone's board shows the count as
 //! it moves, the founder closes it, the result is final, and the export recounts to the same
 //! result offline.
@@ -13,7 +13,8 @@ use archipelago_shared::governance::{
     verify_export,
 };
 use archipelago_shared::protocol::Role;
-use archipelago_tests::{TestClient, TestServer, create_proposal, enter_world, wait_until};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, create_proposal, enter_world, wait_until};
 
 fn harbour_draft() -> ProposalDraft {
     ProposalDraft {
@@ -33,17 +34,16 @@ fn harbour_draft() -> ProposalDraft {
 
 #[test]
 fn members_vote_in_the_hall_and_the_result_is_final_and_verifiable() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let fay_key = ephemeral();
     server.register(&fay_key, "Fay", Role::Founder);
-    let mut fay = TestClient::new(server.client_config("Fay", fay_key));
+    let mut fay = server.client("Fay", fay_key);
     let mut voters: Vec<TestClient> = ["Mo", "Ana", "Lu"]
         .into_iter()
         .map(|name| {
             let key = ephemeral();
             server.register(&key, name, Role::Member);
-            TestClient::new(server.client_config(name, key))
+            server.client(name, key)
         })
         .collect();
     enter_world(&mut fay);
@@ -205,7 +205,7 @@ fn members_vote_in_the_hall_and_the_result_is_final_and_verifiable() {
     // The export recounts to the published result, offline; a forged ballot is caught.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let export = runtime.block_on(async {
-        let storage = Storage::open(&server.data_dir).await.expect("opens");
+        let storage = Storage::open(&server.data_dir()).await.expect("opens");
         let export = storage.export(id, "Test nation").await.expect("export");
         storage.close().await;
         export
@@ -234,5 +234,4 @@ fn members_vote_in_the_hall_and_the_result_is_final_and_verifiable() {
         voter.disconnect();
     }
     fay.disconnect();
-    server.stop();
 }

@@ -1,4 +1,4 @@
-//! A town hall is a room of its own, over real QUIC: a member who walks in through the door
+//! A town hall is a room of its own, in one process: a member who walks in through the door
 //! stops receiving the people outside and they stop receiving her; outside, everyone still
 //! learns how many people are in the hall; walking out, she is seen again.
 
@@ -7,7 +7,8 @@ use std::time::Duration;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::protocol::WorldStatus;
 use archipelago_shared::world::Place;
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, walk_to, world};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, enter_world, wait_until, walk_to, world};
 
 fn in_hall(client: &mut TestClient, protocity: &str) -> Option<u32> {
     let world = client.app.world_mut();
@@ -29,10 +30,9 @@ fn walking_into_a_hall_changes_who_receives_whom() {
         .iter()
         .position(|p| p.id == capital.id)
         .expect("the capital");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
-    let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
+    let server = SimServer::start();
+    let mut ada = server.client("Ada", ephemeral());
+    let mut bo = server.client("Bo", ephemeral());
     enter_world(&mut ada);
     enter_world(&mut bo);
     let together = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |c| {
@@ -83,5 +83,4 @@ fn walking_into_a_hall_changes_who_receives_whom() {
         in_hall(c[1], &capital.id) == Some(0)
     });
     assert!(empty, "the hall is empty again");
-    server.stop();
 }

@@ -9,7 +9,8 @@ use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::Role;
-use archipelago_tests::{TestClient, TestServer, enter_world, server_cli, wait_until};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, enter_world, server_cli, wait_until};
 
 /// Logs `client` in and returns the reason it was refused (panics if it got in).
 fn refusal(client: &mut TestClient) -> String {
@@ -25,15 +26,14 @@ fn refusal(client: &mut TestClient) -> String {
 
 #[test]
 fn a_visitor_cannot_take_a_founders_name_and_with_it_the_founders_role() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let data_dir = server.data_dir.clone();
+    let server = SimServer::start();
+    let data_dir = server.data_dir().clone();
     let ada_key = ephemeral();
     let ada_hex = to_hex(ada_key.verifying_key().as_bytes());
     server.register(&ada_key, "Ada", Role::Founder);
 
     for name in ["Ada", "ada", "Ａｄａ"] {
-        let mut impostor = TestClient::new(server.client_config(name, ephemeral()));
+        let mut impostor = server.client(name, ephemeral());
         let reason = refusal(&mut impostor);
         assert!(
             reason.contains("`") && reason.contains("belongs to someone else"),
@@ -44,22 +44,21 @@ fn a_visitor_cannot_take_a_founders_name_and_with_it_the_founders_role() {
     // A visitor's name is theirs too, from the first login.
     let zed_key = ephemeral();
     let zed_hex = to_hex(zed_key.verifying_key().as_bytes());
-    let mut zed = TestClient::new(server.client_config("Zed", zed_key.clone()));
+    let mut zed = server.client("Zed", zed_key.clone());
     enter_world(&mut zed);
     zed.disconnect();
-    let mut other = TestClient::new(server.client_config("ZED", ephemeral()));
+    let mut other = server.client("ZED", ephemeral());
     let reason = refusal(&mut other);
     assert!(reason.contains("belongs to someone else"), "{reason}");
 
     // The owners still log in under their names.
-    let mut ada = TestClient::new(server.client_config("Ada", ada_key));
-    let mut zed = TestClient::new(server.client_config("zed", zed_key));
+    let mut ada = server.client("Ada", ada_key);
+    let mut zed = server.client("zed", zed_key);
     enter_world(&mut ada);
     enter_world(&mut zed);
     assert_eq!(ada.session().role, Some(Role::Founder));
     assert_eq!(zed.session().role, Some(Role::Visitor));
     drop((ada, zed));
-    server.stop();
 
     // The operator names Ada in another case: the CLI acts on her key and prints it.
     let granted = server_cli(&data_dir, &["admin", "grant-role", "ADA", "founder"], None);

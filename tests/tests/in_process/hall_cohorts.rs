@@ -13,14 +13,12 @@
 use std::time::Duration;
 
 use archipelago_shared::protocol::Role;
-use archipelago_tests::{
-    TestClient, TestServer, enter_hall, enter_world_together, wait_until, world,
-};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{TestClient, enter_hall, enter_world_together, wait_until, world};
 
 #[test]
 fn fifteen_who_walk_in_together_all_receive_each_other() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let hall = world().capital().id.clone();
     let mut clients: Vec<TestClient> = (0..15)
         .map(|i| server.join(&format!("Member{i:02}"), Some(Role::Member)))

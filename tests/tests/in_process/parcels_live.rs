@@ -1,4 +1,4 @@
-//! Parcels over real QUIC: a founder's change reaches another client within a second, a
+//! Parcels in one process: a founder's change reaches another client within a second, a
 //! member's pledge moves the progress everyone sees, visitors see public fields only and
 //! cannot pledge, and a change made beside the running server (the admin CLI's path)
 //! reaches clients too.
@@ -11,7 +11,8 @@ use archipelago_shared::parcels::{
     Actor, ParcelRefusal, ParcelRequest, ParcelStatus, StatusChoice,
 };
 use archipelago_shared::protocol::{Role, ToServer};
-use archipelago_tests::{TestClient, TestServer, enter_world, wait_until, world};
+use archipelago_tests::sim::SimServer;
+use archipelago_tests::{enter_world, wait_until, world};
 
 fn crowdfunding_id() -> String {
     world()
@@ -24,15 +25,14 @@ fn crowdfunding_id() -> String {
 
 #[test]
 fn a_founders_change_and_a_members_pledge_reach_everyone() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
     let fay_key = ephemeral();
     let mo_key = ephemeral();
     server.register(&fay_key, "Fay", Role::Founder);
     server.register(&mo_key, "Mo", Role::Member);
-    let mut fay = TestClient::new(server.client_config("Fay", fay_key));
-    let mut mo = TestClient::new(server.client_config("Mo", mo_key));
-    let mut vic = TestClient::new(server.client_config("Vic", ephemeral()));
+    let mut fay = server.client("Fay", fay_key);
+    let mut mo = server.client("Mo", mo_key);
+    let mut vic = server.client("Vic", ephemeral());
     for client in [&mut fay, &mut mo, &mut vic] {
         enter_world(client);
     }
@@ -155,7 +155,7 @@ fn a_founders_change_and_a_members_pledge_reach_everyone() {
     // A change made beside the running server, as the admin CLI does, reaches clients.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let storage = Storage::open(&server.data_dir).await.expect("opens");
+        let storage = Storage::open(&server.data_dir()).await.expect("opens");
         let current = storage.parcel("lis-06").await.expect("parcel");
         storage
             .change_parcel(
@@ -182,5 +182,4 @@ fn a_founders_change_and_a_members_pledge_reach_everyone() {
         })
     });
     assert!(outside, "the CLI's change reached the clients");
-    server.stop();
 }
