@@ -57,6 +57,7 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets $(RENDER) -- -D warnings
+	$(CARGO) clippy -p archipelago-tests --test scenarios $(RENDER) -- -D warnings
 
 ## The server's dependency tree must not contain rendering or UI crates.
 check-headless:

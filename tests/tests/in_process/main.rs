@@ -8,6 +8,7 @@ mod governance_in_the_hall;
 mod governance_refusals;
 mod hall_cohorts;
 mod halls_are_rooms;
+mod identity_and_roles;
 mod login;
 mod names_are_held_by_one_key;
 mod overflow;
