@@ -253,6 +253,12 @@ impl Routed for LoginAttempt {
             other => Err(other),
         }
     }
+
+    fn while_stopping(&self) -> ToClient {
+        ToClient::Rejected {
+            reason: crate::session::STOPPING.into(),
+        }
+    }
 }
 
 /// Checks a login's signature and version, then asks the registry for the key's role.

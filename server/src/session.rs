@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use archipelago_shared::budget::TokenBucket;
-use archipelago_shared::governance::{GovernanceNews, GovernanceRefusal};
 use archipelago_shared::identity::{fingerprint, to_hex};
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
+use archipelago_shared::protocol::{
+    CIVIC_REQUEST_BURST, CIVIC_REQUESTS_PER_SECOND, ControlChannel, Role, ToClient, ToServer,
+};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
@@ -103,6 +104,41 @@ impl RequestBudget {
     }
 }
 
+/// One link's requests about the nation's civic life: assemblies (everyone's), and founders'
+/// events and recognition. One budget for all of them: a burst of `CIVIC_REQUEST_BURST`,
+/// then `CIVIC_REQUESTS_PER_SECOND`.
+#[derive(Component, Debug)]
+pub struct CivicBudget(TokenBucket);
+
+/// Why a founders-only request may not go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FounderGate {
+    TooFast,
+    NotFounder,
+}
+
+impl CivicBudget {
+    /// Admits a founders-only request: spends a token whatever the answer (a refused request
+    /// costs as much as an accepted one, so those not allowed cannot send more than those
+    /// who are), then checks the role.
+    pub fn admit_founder(&mut self, role: Role, now: Duration) -> Result<(), FounderGate> {
+        if !self.0.take(now) {
+            return Err(FounderGate::TooFast);
+        }
+        if role != Role::Founder {
+            return Err(FounderGate::NotFounder);
+        }
+        Ok(())
+    }
+}
+
+impl CivicBudget {
+    /// Spends a token; whether there was one.
+    pub fn take(&mut self, now: Duration) -> bool {
+        self.0.take(now)
+    }
+}
+
 /// A request for the feature that handles `T`, from `link`.
 #[derive(Message, Debug, Clone)]
 pub struct Request<T: Send + Sync + 'static> {
@@ -122,7 +158,19 @@ pub trait Routed: Sized + Send + Sync + 'static {
         reason = "another feature's message goes back to the inbox as it came, moved not copied"
     )]
     fn take(message: ToServer) -> Result<Self, ToServer>;
+
+    /// What its sender is told when the server is stopping and will not do it: a notice,
+    /// unless the feature's client waits for an answer of its own (a ballot's).
+    fn while_stopping(&self) -> ToClient {
+        ToClient::Notice {
+            text: STOPPING.into(),
+        }
+    }
 }
+
+/// Why a request is not done while the server stops.
+pub const STOPPING: &str =
+    "the server is shutting down; this was not done. Try again once it is back";
 
 /// Implements [`Routed`] for a request type that travels as `ToServer::Variant(request)`, with
 /// the words for someone who has not logged in: `routed!(ParcelRequest, Parcel, "log in ...")`.
@@ -172,6 +220,7 @@ struct Inbox(Vec<(Entity, bool, ToServer)>);
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<Inbox>()
+        .add_observer(give_budget)
         .configure_sets(
             Update,
             (SessionSystems::Read, SessionSystems::Route)
@@ -221,7 +270,6 @@ fn read_requests(
         Option<&mut RequestBudget>,
     )>,
     mut inbox: ResMut<Inbox>,
-    shutting: Option<Res<ShuttingDown>>,
     time: Res<Time>,
     mut refusals: ResMut<RefusalLog>,
 ) {
@@ -236,10 +284,6 @@ fn read_requests(
             {
                 continue;
             }
-            if shutting.is_some() {
-                refuse_while_stopping(&mut sender, message);
-                continue;
-            }
             inbox.0.push((link, logged_in, message));
         }
         if let Some(text) = budget.as_deref_mut().and_then(|b| b.flood_notice(now)) {
@@ -249,12 +293,14 @@ fn read_requests(
 }
 
 /// Takes `T`'s requests out of the inbox: those of logged-in links (or any, for the login)
-/// go to its feature; the others are told to log in first.
+/// go to its feature; the others are told to log in first. While the server stops, each is
+/// answered as not done instead.
 fn route<T: Routed>(
     mut inbox: ResMut<Inbox>,
     mut requests: MessageWriter<Request<T>>,
     mut links: Query<(&RemoteId, &mut MessageSender<ToClient>)>,
     mut refusals: ResMut<RefusalLog>,
+    shutting: Option<Res<ShuttingDown>>,
 ) {
     let mut others = Vec::with_capacity(inbox.0.len());
     for (link, logged_in, message) in inbox.0.drain(..) {
@@ -265,6 +311,12 @@ fn route<T: Routed>(
                 continue;
             }
         };
+        if shutting.is_some() {
+            if let Ok((_, mut sender)) = links.get_mut(link) {
+                sender.send::<ControlChannel>(request.while_stopping());
+            }
+            continue;
+        }
         match T::BEFORE_LOGIN {
             Some(words) if !logged_in => {
                 if let Ok((remote, mut sender)) = links.get_mut(link) {
@@ -286,22 +338,14 @@ fn drop_unrouted(mut inbox: ResMut<Inbox>) {
     }
 }
 
-/// What the server stopping says to a request: a ballot is answered as refused, so its voter
-/// knows it was not stored; anything else gets a notice.
-fn refuse_while_stopping(sender: &mut MessageSender<ToClient>, message: ToServer) {
-    const WORDS: &str = "the server is shutting down; this was not done. Try again once it is back";
-    match message {
-        ToServer::Login { .. } => sender.send::<ControlChannel>(ToClient::Rejected {
-            reason: WORDS.into(),
-        }),
-        ToServer::Governance(request) => {
-            sender.send::<ControlChannel>(ToClient::from(GovernanceNews::Answer {
-                proposal: request.proposal(),
-                outcome: Err(GovernanceRefusal::ShuttingDown),
-            }))
-        }
-        _ => sender.send::<ControlChannel>(ToClient::Notice { text: WORDS.into() }),
-    }
+fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Time>) {
+    commands
+        .entity(trigger.entity)
+        .insert(CivicBudget(TokenBucket::full(
+            CIVIC_REQUESTS_PER_SECOND,
+            CIVIC_REQUEST_BURST,
+            time.elapsed(),
+        )));
 }
 
 #[cfg(test)]

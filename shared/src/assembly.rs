@@ -26,9 +26,6 @@ pub const MAX_SANCTION_MINUTES: u32 = 7 * 24 * 60;
 pub const DEFAULT_HALL_CAPACITY: u32 = 150;
 /// The largest capacity a session may set.
 pub const MAX_HALL_CAPACITY: u32 = 5_000;
-/// Assembly requests a client may make per second, on average, and in a burst.
-pub const ASSEMBLY_REQUESTS_PER_SECOND: f32 = 4.0;
-pub const ASSEMBLY_REQUEST_BURST: f32 = 8.0;
 
 /// A session's number in the minutes.
 pub type SessionId = i64;

@@ -85,6 +85,10 @@ pub const MAX_TELEPORTS_PER_SECOND: f32 = 2.0;
 pub const MAX_PARCEL_REQUESTS_PER_SECOND: f32 = 4.0;
 /// Parcel requests a client may make in one burst.
 pub const PARCEL_REQUEST_BURST: f32 = 8.0;
+/// Requests about civic life (assemblies, events, recognition, together) a client may make
+/// per second, on average, and in a burst.
+pub const CIVIC_REQUESTS_PER_SECOND: f32 = 4.0;
+pub const CIVIC_REQUEST_BURST: f32 = 8.0;
 // The limits on parcel text (descriptions, group names) and amounts are in
 // [`crate::parcels`], those on proposals and ballots in [`crate::governance`], beside the
 // rules that check them.

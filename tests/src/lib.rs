@@ -12,12 +12,16 @@ use std::time::{Duration, Instant};
 
 use archipelago_client::ClientConfig;
 use archipelago_client::assembly::{AssemblyAnswers, SendAssembly};
+use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_client::connection::{ConnectionState, Request, Session};
 use archipelago_client::governance::{CastVote, Governance};
 use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
-use archipelago_shared::assembly::{AssemblyRefusal, AssemblyRequest, HallSession, InOverflow};
+use archipelago_shared::assembly::{
+    AssemblyRefusal, AssemblyRequest, HallSession, InOverflow, ModerationAction,
+};
+use archipelago_shared::chat::{ChatRefusal, ChatTo};
 use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{
     GovernanceRefusal, GovernanceRequest, ProposalDraft, ProposalId, ProposalView,
@@ -372,6 +376,50 @@ impl TestClient {
     /// Asks something of the assembly the way the assembly panel does.
     pub fn assembly(&mut self, request: AssemblyRequest) {
         self.app.world_mut().write_message(SendAssembly(request));
+    }
+
+    /// Says `text` the way the chat box does.
+    pub fn say(&mut self, to: ChatTo, text: &str) {
+        self.app.world_mut().write_message(SendChat {
+            to,
+            text: text.to_owned(),
+        });
+    }
+
+    /// Says a line to the place and waits until it comes back or is refused; the refusal.
+    pub fn try_to_say(&mut self, text: &str) -> Option<ChatRefusal> {
+        let refused_before = self.app.world().resource::<ChatLog>().refusals.len();
+        self.say(ChatTo::Place, text);
+        let answered = wait_until(&mut [self], Duration::from_secs(3), |c| {
+            let log = c[0].app.world().resource::<ChatLog>();
+            log.refusals.len() > refused_before || log.lines.iter().any(|(_, l)| l.text == text)
+        });
+        assert!(answered, "a chat line is either heard or refused");
+        let log = self.app.world().resource::<ChatLog>();
+        log.refusals[refused_before..]
+            .first()
+            .map(|(_, r)| r.clone())
+    }
+
+    /// A request to moderate this client in the hall of `protocity`.
+    pub fn moderation(
+        &self,
+        protocity: &str,
+        action: ModerationAction,
+        reason: &str,
+    ) -> AssemblyRequest {
+        AssemblyRequest::Moderate {
+            protocity: protocity.to_owned(),
+            whom: self.key_hex(),
+            action,
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Whether this client's avatar stands in `place`.
+    pub fn stands_in(&mut self, place: Place) -> bool {
+        self.own_pose()
+            .is_some_and(|p| world().place_at(p.position) == place)
     }
 
     /// The session this client receives for a hall (it does while standing in that hall).
@@ -808,6 +856,18 @@ fn retry_failed_handshake(client: &mut TestClient, retried: &mut bool) {
             .world_mut()
             .write_message(archipelago_client::connection::Retry);
     }
+}
+
+/// The capital's id and the index of its town hall.
+pub fn capital_hall() -> (String, usize) {
+    let world = world();
+    let capital = world.capital().id.clone();
+    let hall = world
+        .protocities
+        .iter()
+        .position(|p| p.id == capital)
+        .expect("the capital");
+    (capital, hall)
 }
 
 /// Waits until every client is in the world (updating all of them, so none falls behind),

@@ -12,13 +12,10 @@ mod procedure;
 pub mod storage;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use archipelago_shared::assembly::{
-    ASSEMBLY_REQUEST_BURST, ASSEMBLY_REQUESTS_PER_SECOND, AssemblyNews, AssemblyRefusal,
-    AssemblyRequest, HallSession, MinuteEntry, Person, SessionId,
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, HallSession, MinuteEntry, Person, SessionId,
 };
-use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::identity::parse_key_hex;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
@@ -35,37 +32,11 @@ use crate::events::Calendar;
 use crate::governance::Proposals;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
-use crate::session::{LoggedIn, Request, RequestsExt, routed};
-use crate::storage::{Batches, Replies, StorageError, StorageHandle, WriteQueue, now};
+use crate::session::{CivicBudget, LoggedIn, Request, RequestsExt, routed};
+use crate::storage::{Batches, Refusable, Replies, StorageHandle, WriteQueue, now};
 use storage::MinuteLine;
 
 routed!(AssemblyRequest, Assembly, "log in before taking part");
-
-/// One link's assembly requests (and founders' event and recognition requests).
-#[derive(Component, Debug)]
-pub(crate) struct AssemblyBudget(TokenBucket);
-
-/// Why a founders-only request may not go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FounderGate {
-    TooFast,
-    NotFounder,
-}
-
-impl AssemblyBudget {
-    /// Admits a founders-only request: spends a token whatever the answer (a refused request
-    /// costs as much as an accepted one, so those not allowed cannot send more than those
-    /// who are), then checks the role.
-    pub(crate) fn admit_founder(&mut self, role: Role, now: Duration) -> Result<(), FounderGate> {
-        if !self.0.take(now) {
-            return Err(FounderGate::TooFast);
-        }
-        if role != Role::Founder {
-            return Err(FounderGate::NotFounder);
-        }
-        Ok(())
-    }
-}
 
 /// The entity of each hall's open session, by protocity index, and the halls whose session
 /// is being recorded.
@@ -271,41 +242,25 @@ impl Assembly<'_, '_> {
 
 /// What the person who asked is told when the database did not do what they asked: the
 /// refusal it gave, or that assemblies are unavailable (the details go to the log).
-fn refusal(error: StorageError, doing: &str) -> AssemblyRefusal {
-    match error {
-        StorageError::Assembly(refusal) => refusal,
-        StorageError::Busy => AssemblyRefusal::Busy,
-        other => {
-            error!("{doing} failed: {other}");
-            AssemblyRefusal::Unavailable
-        }
-    }
+fn refusal(error: impl Into<Refusable<AssemblyRefusal>>, doing: &str) -> AssemblyRefusal {
+    error
+        .into()
+        .for_client(AssemblyRefusal::Unavailable, AssemblyRefusal::Busy, doing)
 }
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<HallSessions>()
         .add_request::<AssemblyRequest>()
-        .add_observer(give_budget)
         .add_systems(Startup, start_minutes_writer)
         .add_systems(Update, route_requests.in_set(ServerSystems::Apply))
         .add_plugins((procedure::plugin, moderation::plugin, overflow::plugin));
-}
-
-fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Time>) {
-    commands
-        .entity(trigger.entity)
-        .insert(AssemblyBudget(TokenBucket::full(
-            ASSEMBLY_REQUESTS_PER_SECOND,
-            ASSEMBLY_REQUEST_BURST,
-            time.elapsed(),
-        )));
 }
 
 /// Checks each request against the sender's budget and hands it to the procedure or to
 /// moderation.
 fn route_requests(
     mut requests: MessageReader<Request<AssemblyRequest>>,
-    mut budgets: Query<&mut AssemblyBudget>,
+    mut budgets: Query<&mut CivicBudget>,
     mut assembly: Assembly,
     time: Res<Time>,
 ) {
@@ -313,7 +268,7 @@ fn route_requests(
         let Ok(mut budget) = budgets.get_mut(*link) else {
             continue;
         };
-        if !budget.0.take(time.elapsed()) {
+        if !budget.take(time.elapsed()) {
             assembly.answer(*link, Err(AssemblyRefusal::TooFast));
             continue;
         }

@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteRow;
 
 use archipelago_shared::protocol::Role;
 
-use crate::storage::{Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError, now};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -321,7 +321,7 @@ impl Storage {
     pub async fn moderate(
         &self,
         moderation: &Moderation,
-    ) -> Result<(LogLine, Vec<Sanction>), StorageError> {
+    ) -> Result<(LogLine, Vec<Sanction>), Refusable<AssemblyRefusal>> {
         let at = now();
         let until = moderation
             .action
@@ -366,12 +366,11 @@ impl Storage {
                 .filter(|r| *r > moderation.actor_role)
                 .max()
             {
-                return Err(AssemblyRefusal::Outranked {
+                return Err(Refusable::Refused(AssemblyRefusal::Outranked {
                     name: moderation.subject_name.clone(),
                     kind,
                     by,
-                }
-                .into());
+                }));
             }
             let lifted = sqlx::query(&format!(
                 "UPDATE sanctions SET lifted_at = ?, lifted_by = ? WHERE {TOUCHED}"
@@ -387,11 +386,10 @@ impl Storage {
             .await?
             .rows_affected();
             if lifting && lifted == 0 {
-                return Err(AssemblyRefusal::NotSanctioned {
+                return Err(Refusable::Refused(AssemblyRefusal::NotSanctioned {
                     name: moderation.subject_name.clone(),
                     kind,
-                }
-                .into());
+                }));
             }
             if !lifting {
                 sqlx::query(

@@ -13,12 +13,12 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::assembly::{AssemblyBudget, FounderGate};
+
 use crate::avatars::{Avatar, hall_door};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
-use crate::session::{LoggedIn, Request, RequestsExt, broadcast, routed};
-use crate::storage::{Done, StorageError, StorageHandle, now};
+use crate::session::{CivicBudget, FounderGate, LoggedIn, Request, RequestsExt, broadcast, routed};
+use crate::storage::{Done, StorageHandle, now};
 
 pub mod cli;
 pub mod storage;
@@ -116,7 +116,7 @@ fn send_calendar(
 
 fn handle_requests(
     mut requests: MessageReader<Request<EventRequest>>,
-    mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
+    mut links: Query<(&LoggedIn, &mut CivicBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
@@ -153,12 +153,12 @@ fn handle_requests(
                     EventRequest::Schedule(draft) => db.schedule_event(&by, draft, &ids).await,
                     EventRequest::Cancel(id) => db.cancel_event(*id).await,
                 };
-                EventStored(result.map_err(|e| match e {
-                    StorageError::Event(refusal) => refusal,
-                    other => {
-                        error!("events failed on {request:?}: {other}");
-                        EventRefusal::Unavailable
-                    }
+                EventStored(result.map_err(|e| {
+                    e.for_client(
+                        EventRefusal::Unavailable,
+                        EventRefusal::Busy,
+                        format_args!("{request:?}"),
+                    )
                 }))
             },
             || EventStored(Err(EventRefusal::Busy)),

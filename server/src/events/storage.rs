@@ -7,7 +7,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::storage::{Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError, now};
 
 fn event_from_row(row: &SqliteRow) -> Result<Event, StorageError> {
     let audience: String = row.try_get("audience")?;
@@ -41,7 +41,7 @@ impl Storage {
         by: &str,
         draft: &EventDraft,
         protocities: &[&str],
-    ) -> Result<Event, StorageError> {
+    ) -> Result<Event, Refusable<EventRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let at = now();
         let rows = sqlx::query("SELECT * FROM events WHERE cancelled_at IS NULL")
@@ -51,7 +51,7 @@ impl Storage {
             .iter()
             .map(event_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let draft = check_event(draft, protocities, &scheduled, at)?;
+        let draft = check_event(draft, protocities, &scheduled, at).map_err(Refusable::Refused)?;
         let id: EventId = sqlx::query(
             "INSERT INTO events (title, protocity, starts_at, minutes, capacity, audience, created_by, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -77,17 +77,17 @@ impl Storage {
     }
 
     /// Calls off an event that has not ended.
-    pub async fn cancel_event(&self, id: EventId) -> Result<Event, StorageError> {
+    pub async fn cancel_event(&self, id: EventId) -> Result<Event, Refusable<EventRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query("SELECT * FROM events WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or(EventRefusal::UnknownEvent(id))?;
+            .ok_or(Refusable::Refused(EventRefusal::UnknownEvent(id)))?;
         let mut event = event_from_row(&row)?;
         let at = now();
         if !event.is_current(at) {
-            return Err(EventRefusal::NotCurrent(id).into());
+            return Err(Refusable::Refused(EventRefusal::NotCurrent(id)));
         }
         sqlx::query("UPDATE events SET cancelled_at = ? WHERE id = ?")
             .bind(at)

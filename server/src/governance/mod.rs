@@ -20,14 +20,14 @@ use archipelago_shared::governance::{
 };
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::parcels::Actor;
-use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
+use archipelago_shared::protocol::{ControlChannel, Role, ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, routed};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed};
 use crate::storage::{StorageHandle, now};
 use ballots::BallotQueue;
 use storage::{CastBallot, GovernanceError};
@@ -112,7 +112,25 @@ impl Proposals {
     }
 }
 
-routed!(GovernanceRequest, Governance, "log in before voting");
+impl Routed for GovernanceRequest {
+    const BEFORE_LOGIN: Option<&'static str> = Some("log in before voting");
+
+    fn take(message: ToServer) -> Result<Self, ToServer> {
+        match message {
+            ToServer::Governance(request) => Ok(request),
+            other => Err(other),
+        }
+    }
+
+    /// A ballot is answered as refused, so its voter knows it was not stored.
+    fn while_stopping(&self) -> ToClient {
+        GovernanceNews::Answer {
+            proposal: self.proposal(),
+            outcome: Err(GovernanceRefusal::ShuttingDown),
+        }
+        .into()
+    }
+}
 
 /// Token bucket for one link's governance requests, given at login.
 #[derive(Component, Debug)]

@@ -14,11 +14,11 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::assembly::{AssemblyBudget, FounderGate};
+
 use crate::parcels::ParcelRegistry;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, broadcast, routed};
-use crate::storage::{Done, StorageError, StorageHandle};
+use crate::session::{CivicBudget, FounderGate, LoggedIn, Request, RequestsExt, broadcast, routed};
+use crate::storage::{Done, StorageHandle};
 
 pub mod cli;
 pub mod storage;
@@ -91,7 +91,7 @@ fn send_standing(
 
 fn handle_requests(
     mut requests: MessageReader<Request<RecognitionRequest>>,
-    mut links: Query<(&LoggedIn, &mut AssemblyBudget, &mut MessageSender<ToClient>)>,
+    mut links: Query<(&LoggedIn, &mut CivicBudget, &mut MessageSender<ToClient>)>,
     storage: Res<StorageHandle>,
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
@@ -128,12 +128,12 @@ fn handle_requests(
                 Recorded(
                     result
                         .map(|standing| Box::new((standing, request.describe())))
-                        .map_err(|e| match e {
-                            StorageError::Recognition(refusal) => refusal,
-                            other => {
-                                error!("recording {request:?} failed: {other}");
-                                RecognitionRefusal::Unavailable
-                            }
+                        .map_err(|e| {
+                            e.for_client(
+                                RecognitionRefusal::Unavailable,
+                                RecognitionRefusal::Busy,
+                                format_args!("recording {request:?}"),
+                            )
                         }),
                 )
             },

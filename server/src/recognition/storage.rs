@@ -3,14 +3,14 @@
 //! transaction that stores it, so two founders cannot both record the next stage.
 
 use archipelago_shared::recognition::{
-    Census, CensusRecord, FootprintRecord, RecognitionRequest, RecognizerKind, Relation,
-    RelationChange, Stage, StageChange, Standing,
+    Census, CensusRecord, FootprintRecord, RecognitionRefusal, RecognitionRequest, RecognizerKind,
+    Relation, RelationChange, Stage, StageChange, Standing,
 };
 use archipelago_shared::world::World;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::storage::{Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError, now};
 
 fn parsed<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StorageError> {
     parse(&text).ok_or(StorageError::Corrupt(format!("`{text}` in the standing")))
@@ -240,11 +240,13 @@ impl Storage {
         by: &str,
         founded: i64,
         protocities: &[&str],
-    ) -> Result<Standing, StorageError> {
+    ) -> Result<Standing, Refusable<RecognitionRefusal>> {
         let request = request.clone().normalized().signed(by);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut standing = read_standing(&mut tx, founded).await?;
-        standing.check(&request, protocities, now())?;
+        standing
+            .check(&request, protocities, now())
+            .map_err(Refusable::Refused)?;
         insert(&mut tx, &request, by).await?;
         tx.commit().await?;
         standing.apply(request);

@@ -61,12 +61,38 @@ pub enum StorageError {
     File(String),
     #[error("there is no session {0}")]
     UnknownSession(i64),
+}
+
+/// What a storage call that a feature's rules may refuse returns: the feature's refusal `R`
+/// (checked inside the transaction), or a failure of the database.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusable<R> {
     #[error(transparent)]
-    Assembly(#[from] archipelago_shared::assembly::AssemblyRefusal),
+    Refused(R),
     #[error(transparent)]
-    Event(#[from] archipelago_shared::events::EventRefusal),
-    #[error(transparent)]
-    Recognition(#[from] archipelago_shared::recognition::RecognitionRefusal),
+    Failed(#[from] StorageError),
+}
+
+impl<R> From<sqlx::Error> for Refusable<R> {
+    fn from(error: sqlx::Error) -> Self {
+        Refusable::Failed(error.into())
+    }
+}
+
+impl<R> Refusable<R> {
+    /// What the person who asked is told: the refusal, or `unavailable` when the database
+    /// failed (`busy` when its queue was full). A failure goes to the log with what was being
+    /// done; the details never go to the client.
+    pub fn for_client(self, unavailable: R, busy: R, doing: impl std::fmt::Display) -> R {
+        match self {
+            Refusable::Refused(refusal) => refusal,
+            Refusable::Failed(StorageError::Busy) => busy,
+            Refusable::Failed(error) => {
+                error!("{doing} failed: {error}");
+                unavailable
+            }
+        }
+    }
 }
 
 /// Seconds since the epoch, as the database records times.

@@ -4,19 +4,12 @@
 
 use std::time::Duration;
 
-use archipelago_client::chat::{ChatLog, SendChat};
+use archipelago_client::chat::ChatLog;
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::chat::{ChatHeard, ChatRefusal, ChatTo, MAX_CHAT_CHARS, NEARBY_RANGE};
 use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_tests::sim::SimServer;
 use archipelago_tests::{TestClient, enter_world, wait_until, walk_to, world};
-
-fn say(client: &mut TestClient, to: ChatTo, text: &str) {
-    client.app.world_mut().write_message(SendChat {
-        to,
-        text: text.to_owned(),
-    });
-}
 
 fn heard(client: &TestClient, text: &str) -> Option<ChatHeard> {
     client
@@ -73,13 +66,9 @@ fn lines_reach_the_right_people_and_bad_ones_are_refused() {
     ));
 
     let mut everyone = [&mut ada, &mut bo, &mut cy, &mut mo];
-    say(everyone[0], ChatTo::Place, "welcome to Meridian");
-    say(everyone[0], ChatTo::Nearby, "just between us two");
-    say(
-        everyone[0],
-        ChatTo::Direct("mo".into()),
-        "see you at the assembly",
-    );
+    everyone[0].say(ChatTo::Place, "welcome to Meridian");
+    everyone[0].say(ChatTo::Nearby, "just between us two");
+    everyone[0].say(ChatTo::Direct("mo".into()), "see you at the assembly");
     let delivered = wait_until(&mut everyone, Duration::from_secs(3), |c| {
         heard(c[1], "welcome to Meridian").is_some()
             && heard(c[2], "welcome to Meridian").is_some()
@@ -125,11 +114,11 @@ fn lines_reach_the_right_people_and_bad_ones_are_refused() {
     );
 
     // Refusals, each with its reason.
-    say(ada, ChatTo::Place, &"a".repeat(MAX_CHAT_CHARS + 1));
-    say(ada, ChatTo::Direct("Nobody Here".into()), "hello?");
-    say(ada, ChatTo::Place, "   ");
+    ada.say(ChatTo::Place, &"a".repeat(MAX_CHAT_CHARS + 1));
+    ada.say(ChatTo::Direct("Nobody Here".into()), "hello?");
+    ada.say(ChatTo::Place, "   ");
     for n in 0..8 {
-        say(ada, ChatTo::Place, &format!("spam {n}"));
+        ada.say(ChatTo::Place, &format!("spam {n}"));
     }
     let refused = wait_until(&mut [&mut *ada], Duration::from_secs(3), |c| {
         refusals(c[0]).contains(&ChatRefusal::TooFast)

@@ -10,11 +10,11 @@ use archipelago_client::bots::bot_key;
 use archipelago_shared::clock::unix_seconds as unix_now;
 use archipelago_shared::recognition::{
     Census, CensusFigure, CensusRecord, RecognitionRefusal, RecognitionRequest, RecognizerKind,
-    Relation, RelationChange, Stage, StageChange, Standing, footprint_m2,
+    Relation, RelationChange, Stage, StageChange, Standing,
 };
 use archipelago_tests::{
-    ServerProcess, TestClient, TestServer, enroll_with_cli, enter_world, enter_world_together,
-    server_cli, wait_until, world,
+    ServerProcess, TestClient, enroll_with_cli, enter_world, enter_world_together, server_cli,
+    wait_until, world,
 };
 use ed25519_dalek::SigningKey;
 
@@ -325,76 +325,4 @@ fn a_recognition_reaches_everyone_and_the_embassy_row_at_once_and_survives_a_res
         .expect("the capital listed");
     assert_eq!(meridian["census"]["census"]["population"], 2600);
     assert_eq!(meridian["census"]["recorded_by"], "Fay");
-}
-
-#[test]
-fn the_footprint_is_computed_from_the_land_registry_and_kept_as_history() {
-    use archipelago_shared::parcels::{Owner, OwnerClaim, ParcelRequest};
-    use archipelago_shared::protocol::{Role, ToServer};
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut founder = server.join("Fay", Some(Role::Founder));
-    enter_world(&mut founder);
-    let loaded = wait_until(&mut [&mut founder], Duration::from_secs(5), |c| {
-        c[0].standing().is_some()
-    });
-    assert!(loaded, "the standing arrives");
-    let registry_total = |client: &TestClient, protocity: &str| {
-        let book = client
-            .app
-            .world()
-            .resource::<archipelago_client::parcels::ParcelBook>();
-        footprint_m2(book.parcels.values(), protocity)
-    };
-    let capital = world().capital().id.clone();
-    let before = founder.standing().expect("standing").footprint_of(&capital);
-    assert_eq!(
-        before,
-        registry_total(&founder, &capital),
-        "footprint = registry's total"
-    );
-
-    let parcel = founder
-        .app
-        .world()
-        .resource::<archipelago_client::parcels::ParcelBook>()
-        .parcels
-        .values()
-        .find(|p| p.protocity == capital && p.owner == Owner::Unowned)
-        .cloned()
-        .expect("an unowned parcel in the capital");
-    founder.request(ToServer::Parcel(ParcelRequest::Assign {
-        parcel: parcel.id.clone(),
-        owner: OwnerClaim::Group("Tagus housing cooperative".into()),
-        expected_version: parcel.version,
-    }));
-    let grown = wait_until(&mut [&mut founder], Duration::from_secs(5), |c| {
-        c[0].standing()
-            .is_some_and(|s| s.footprint_of(&capital) == before + i64::from(parcel.area_m2))
-    });
-    assert!(
-        grown,
-        "buying a parcel grows the capital's footprint by its area"
-    );
-    let standing = founder.standing().expect("standing");
-    assert_eq!(
-        standing.footprint_of(&capital),
-        registry_total(&founder, &capital)
-    );
-    let history: Vec<i64> = standing
-        .footprints
-        .iter()
-        .filter(|f| f.protocity == capital)
-        .map(|f| f.area_m2)
-        .collect();
-    assert!(
-        history.ends_with(&[before, before + i64::from(parcel.area_m2)]),
-        "the footprint's history keeps the earlier total: {history:?}"
-    );
-    assert!(
-        history.len() > 2,
-        "and the history computed from the world data's acquisition dates: {history:?}"
-    );
-    server.stop();
 }
