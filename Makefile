@@ -2,9 +2,12 @@
 # Both install the Debian/Ubuntu packages they need when they are missing.
 
 CARGO ?= cargo
-# The client is built with its renderer; everything in one feature set so dependencies
-# compile once. The server alone (`make server`) never compiles rendering.
+# One feature set for every build (make run, bots, test and the bench scripts): the whole
+# workspace with the client's renderer, so a fresh machine compiles the stack once. The
+# server's own dependency tree stays free of rendering (`make check-headless`); built in this
+# set, its binary links the crates the client compiled and starts no renderer.
 RENDER := --features archipelago-client/render
+BUILD := $(CARGO) build --workspace $(RENDER) --bins
 DATA_DIR ?= data
 BIND ?= 127.0.0.1:7447
 NAME ?=
@@ -32,11 +35,9 @@ deps-run:
 deps-test:
 	$(call install_missing,$(TEST_PACKAGES))
 
-server:
-	$(CARGO) build -p archipelago-server --bin archipelago-server
-
-client:
-	$(CARGO) build -p archipelago-client $(RENDER) --bin archipelago
+## server, client: both binaries (and the bots), in the one feature set.
+server client:
+	$(BUILD)
 
 ## run: a local server with its SQLite data in ./data, and one client window connected to it.
 run: deps-run server client
@@ -49,7 +50,8 @@ run: deps-run server client
 
 ## bots: 20 bots against the local server started by `make run`.
 bots:
-	$(CARGO) run -p archipelago-client --bin archipelago-bots -- --server $(BIND) \
+	$(BUILD)
+	./target/debug/archipelago-bots --server $(BIND) \
 		--cert-digest "$$(cat $(DATA_DIR)/cert-digest.txt)" --count 20 --seconds 60
 
 fmt:
@@ -70,7 +72,7 @@ check-headless:
 ## rule and in-process scenario tests run in parallel; the QUIC scenarios (tests/tests/
 ## scenarios) then run one at a time, the screenshot test with the client binary built here.
 test: deps-test fmt check-headless clippy
-	$(CARGO) build --workspace $(RENDER) --bins
+	$(BUILD)
 	$(CARGO) test --workspace $(RENDER)
 	ARCHIPELAGO_CLIENT_BIN=$(CURDIR)/target/debug/archipelago $(CARGO) test $(RENDER) -p archipelago-tests --test scenarios -- --test-threads=1
 

@@ -29,10 +29,10 @@ struct Cli {
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
     bind: SocketAddr,
     /// Folder with nation.ron and one .ron file per protocity.
-    #[arg(long, default_value = "assets/world")]
+    #[arg(long, default_value = "assets/world", global = true)]
     world: PathBuf,
     /// Folder for the database and the certificate digest.
-    #[arg(long, default_value = "data")]
+    #[arg(long, default_value = "data", global = true)]
     data_dir: PathBuf,
     /// Simulation ticks per second.
     #[arg(long, default_value_t = DEFAULT_TICK_HZ, value_parser = clap::value_parser!(u32).range(10..=120))]
@@ -254,4 +254,36 @@ fn admin(
         storage.close().await;
         result
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--data-dir` and `--world` go before or after the subcommand, as people type them.
+    #[test]
+    fn the_data_folder_may_follow_the_subcommand() {
+        for args in [
+            [
+                "archipelago-server",
+                "--data-dir",
+                "/srv/x",
+                "admin",
+                "members",
+            ],
+            [
+                "archipelago-server",
+                "admin",
+                "members",
+                "--data-dir",
+                "/srv/x",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert_eq!(cli.data_dir, PathBuf::from("/srv/x"), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["archipelago-server", "check-world", "--world", "w"])
+            .expect("parses");
+        assert_eq!(cli.world, PathBuf::from("w"));
+    }
 }

@@ -1,19 +1,17 @@
 # Shared by the bench scripts (source it from the repository root, after setting `data`).
 
-# Builds the server and the bots in PROFILE (release unless told): in release only those two,
-# without the renderer; in dev with `make test`'s feature set, so that its build is reused.
+# Builds the server and the bots in PROFILE (release unless told), in the feature set every
+# build uses (the Makefile's BUILD), so a profile's crates compile once for everything.
 # Sets profile, server_bin and bots_bin, and on_server / on_bots, which pin the server to
 # core 0 and the bots to core 1 where there are two.
 bench_build() {
   profile=${PROFILE:-release}
-  local dir=debug
+  local dir=debug flags=
   if [ "$profile" = release ]; then
     dir=release
-    cargo build --release -p archipelago-server -p archipelago-client \
-      --bin archipelago-server --bin archipelago-bots
-  else
-    cargo build --workspace --features archipelago-client/render --bins
+    flags=--release
   fi
+  cargo build $flags --workspace --features archipelago-client/render --bins
   server_bin=./target/$dir/archipelago-server
   bots_bin=./target/$dir/archipelago-bots
   if [ "$(nproc)" -ge 2 ]; then on_server="taskset -c 0"; on_bots="taskset -c 1"; else on_server=; on_bots=; fi
