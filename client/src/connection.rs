@@ -92,6 +92,8 @@ pub struct Session {
     pub own_avatar: Option<Entity>,
     /// Server tick rate announced at login.
     pub server_tick_hz: u32,
+    /// Why the server last refused our login or closed our connection, as it said it.
+    pub refused: Option<archipelago_shared::identity::LoginRefusal>,
 }
 
 /// Ask the client to try connecting again after a failure.
@@ -585,6 +587,7 @@ fn receive_messages(
                 *state = ConnectionState::Failed {
                     reason: format!("The server at {} {what}: {reason}", config.server),
                 };
+                session.refused = Some(reason.clone());
                 commands.trigger(Disconnect { entity: *client });
             }
             ToClient::RoleChanged { role } => {

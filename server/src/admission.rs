@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use archipelago_shared::identity::AdmissionRefusal;
 use archipelago_shared::protocol::Role;
 
 /// Links one address may hold at once unless the host sets `--max-per-ip`.
@@ -124,34 +125,6 @@ pub fn arrival_to_close<T>(arrivals: impl IntoIterator<Item = (T, Duration)>) ->
         .filter(|(_, waited)| *waited >= ARRIVAL_GRACE)
         .max_by_key(|(_, waited)| *waited)
         .map(|(arrival, _)| arrival)
-}
-
-/// Why a connection was turned away; the words go to the person.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdmissionRefusal {
-    #[error(
-        "too many connections from your address (at most {0} at once); close one and try again"
-    )]
-    TooManyFromAddress(usize),
-    #[error(
-        "too many connections from your address are logging in at once (at most {0}); try again \
-         in a few seconds"
-    )]
-    ArrivingFromAddress(usize),
-    #[error("too many people are arriving at once; try again in a few seconds")]
-    TooManyArriving,
-    #[error(
-        "this connection did not log in while others were waiting to; try again in a few \
-         seconds"
-    )]
-    GaveWay,
-    #[error("the server is full: all {0} places are taken. Try again in a while")]
-    Full(usize),
-    #[error(
-        "the server is full for visitors: its last {0} places are kept for members and founders. \
-         Try again in a while"
-    )]
-    FullForVisitors(usize),
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use archipelago_shared::identity::{LoginError, ServerIdentity, name_key, to_hex, verify_login};
+use archipelago_shared::identity::{
+    LoginError, LoginRefusal, ServerIdentity, name_key, to_hex, verify_login,
+};
 use archipelago_shared::protocol::{ControlChannel, PROTOCOL_VERSION, ToClient, ToServer};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -37,7 +39,7 @@ pub struct PendingLogin {
     /// The signature checked out; the registry is being asked for the role.
     awaiting_registry: bool,
     /// Why this link may not log in (admission), told instead of the challenge.
-    turned_away: Option<String>,
+    turned_away: Option<LoginRefusal>,
 }
 
 /// Who this server is, as logins are signed for it: its nation and its certificate.
@@ -121,11 +123,11 @@ fn on_connected(
             let from_address = match refusal {
                 AdmissionRefusal::ArrivingFromAddress(_) => true,
                 AdmissionRefusal::TooManyArriving => false,
-                _ => return Some(refusal.to_string()),
+                _ => return Some(refusal.into()),
             };
             // Once for the address's arrivals and once for everyone's, at most.
             if gave_way.len() == 2 {
-                return Some(refusal.to_string());
+                return Some(refusal.into());
             }
             let candidates = arrivals.iter().filter(|(other, arrival, address, ..)| {
                 *other != link
@@ -136,7 +138,7 @@ fn on_connected(
             let Some(oldest) = arrival_to_close(
                 candidates.map(|(other, arrival, ..)| (other, arrival.age.elapsed())),
             ) else {
-                return Some(refusal.to_string());
+                return Some(refusal.into());
             };
             gave_way.push(oldest);
         }
@@ -149,7 +151,7 @@ fn on_connected(
                     arrival,
                     &mut sender,
                     remote,
-                    AdmissionRefusal::GaveWay.to_string(),
+                    AdmissionRefusal::GaveWay.into(),
                 );
             }
         }
@@ -209,7 +211,7 @@ fn refuse(
     link: Entity,
     sender: &mut MessageSender<ToClient>,
     remote: &RemoteId,
-    reason: String,
+    reason: LoginRefusal,
 ) {
     // Each refused connection is a new link: logins are logged together, at most one line
     // every 5 s with a count, so a flood of connections cannot fill the log.
@@ -256,7 +258,7 @@ impl Routed for LoginAttempt {
 
     fn while_stopping(&self) -> ToClient {
         ToClient::Rejected {
-            reason: crate::session::STOPPING.into(),
+            reason: LoginRefusal::ShuttingDown,
         }
     }
 }
@@ -326,7 +328,7 @@ fn handle_logins(
                 link,
                 &mut sender,
                 remote,
-                error.to_string(),
+                error.into(),
             ),
         }
     }
@@ -369,7 +371,7 @@ fn apply_registry_replies(
                     link,
                     &mut sender,
                     remote,
-                    full.to_string(),
+                    full.into(),
                 );
             }
             Ok(member) => {
@@ -405,9 +407,7 @@ fn apply_registry_replies(
                             logged_in.name
                         );
                         their_sender.send::<ControlChannel>(ToClient::Rejected {
-                            reason: "you logged in again from another connection, so this one \
-                                     is closed"
-                                .into(),
+                            reason: LoginRefusal::LoggedInElsewhere,
                         });
                         commands
                             .entity(older)
@@ -420,25 +420,22 @@ fn apply_registry_replies(
                     // Its avatar spawns at the capital (`avatars`, on `LoggedIn`).
                     .insert(logged_in);
             }
-            Err(refusal @ (StorageError::NameTaken(_) | StorageError::Busy)) => {
-                refuse(
-                    &mut commands,
-                    &mut refusals,
-                    link,
-                    &mut sender,
-                    remote,
-                    refusal.to_string(),
-                );
-            }
             Err(error) => {
-                error!("member registry failed during login: {error}");
+                let refusal = match error {
+                    StorageError::NameTaken(name) => LoginRefusal::NameTaken(name.clone()),
+                    StorageError::Busy => LoginRefusal::Busy,
+                    other => {
+                        error!("member registry failed during login: {other}");
+                        LoginRefusal::Unavailable
+                    }
+                };
                 refuse(
                     &mut commands,
                     &mut refusals,
                     link,
                     &mut sender,
                     remote,
-                    "the member registry is unavailable; try again shortly".into(),
+                    refusal,
                 );
             }
         }

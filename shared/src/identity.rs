@@ -6,6 +6,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::protocol::{MAX_NAME_CHARS, SIGNATURE_BYTES};
 
+/// The fewest hex digits of a key that name a member (8 bytes: too many to grind).
+pub const MIN_KEY_PREFIX: usize = 16;
+
 /// Domain tag so a login signature can never be replayed as any other kind of signature.
 const LOGIN_DOMAIN: &[u8] = b"archipelago-login-v2";
 
@@ -50,8 +53,56 @@ pub fn check_server(pinned_digest: &str, stated: &ServerIdentity) -> Result<(), 
     }
 }
 
+/// Why the server refused a login, or closed a logged-in connection. It goes to the client
+/// as it is (`ToClient::Rejected`); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum LoginRefusal {
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Admission(#[from] AdmissionRefusal),
+    #[error("the name `{0}` belongs to someone else here; choose another name")]
+    NameTaken(String),
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    #[error("the member registry is unavailable; try again shortly")]
+    Unavailable,
+    #[error("you logged in again from another connection, so this one is closed")]
+    LoggedInElsewhere,
+    #[error("the server is shutting down; try again once it is back")]
+    ShuttingDown,
+}
+
+/// Why a connection was turned away; the words go to the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum AdmissionRefusal {
+    #[error(
+        "too many connections from your address (at most {0} at once); close one and try again"
+    )]
+    TooManyFromAddress(usize),
+    #[error(
+        "too many connections from your address are logging in at once (at most {0}); try again \
+         in a few seconds"
+    )]
+    ArrivingFromAddress(usize),
+    #[error("too many people are arriving at once; try again in a few seconds")]
+    TooManyArriving,
+    #[error(
+        "this connection did not log in while others were waiting to; try again in a few \
+         seconds"
+    )]
+    GaveWay,
+    #[error("the server is full: all {0} places are taken. Try again in a while")]
+    Full(usize),
+    #[error(
+        "the server is full for visitors: its last {0} places are kept for members and founders. \
+         Try again in a while"
+    )]
+    FullForVisitors(usize),
+}
+
 /// Why a login was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LoginError {
     #[error("the public key is not a valid ed25519 key")]
     BadKey,
@@ -71,7 +122,7 @@ pub enum LoginError {
 }
 
 /// Why a display name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum NameError {
     #[error("the name is empty")]
     Empty,

@@ -24,7 +24,7 @@ use crate::recognition::RecognitionNews;
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 12;
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -265,8 +265,10 @@ pub enum ToClient {
     /// This client's role changed while it was online (granted or taken away); what it may
     /// do follows at once.
     RoleChanged { role: Role },
-    /// Login refused; the server closes the connection right after.
-    Rejected { reason: String },
+    /// Login refused, or a logged-in connection closed; the server closes it right after.
+    Rejected {
+        reason: crate::identity::LoginRefusal,
+    },
     /// A request was refused or something worth telling happened.
     Notice { text: String },
     /// The avatar was moved to a protocity.

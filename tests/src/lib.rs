@@ -26,6 +26,7 @@ use archipelago_shared::governance::tally::Choice;
 use archipelago_shared::governance::{
     GovernanceRefusal, GovernanceRequest, ProposalDraft, ProposalId, ProposalView,
 };
+use archipelago_shared::identity::LoginRefusal;
 use archipelago_shared::parcels::{ParcelInfo, ParcelRefusal};
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToServer};
 use archipelago_shared::recognition::RecognitionRefusal;
@@ -230,6 +231,23 @@ impl TestClient {
                 .own_avatar
                 .is_some_and(|own| world.get::<AvatarPose>(own).is_some())
             && world.resource::<ParcelBook>().loaded
+    }
+
+    /// Waits until the login is answered and returns why the server refused it; `None`: it
+    /// let this client in.
+    pub fn login_refusal(&mut self) -> Option<LoginRefusal> {
+        let answered = wait_until(&mut [&mut *self], Duration::from_secs(30), |c| {
+            c[0].state().is_failed() || c[0].state() == ConnectionState::InWorld
+        });
+        assert!(answered, "the login is answered: {:?}", self.state());
+        match self.state() {
+            ConnectionState::Failed { reason } => Some(
+                self.session()
+                    .refused
+                    .unwrap_or_else(|| panic!("it failed without the server's refusal: {reason}")),
+            ),
+            _ => None,
+        }
     }
 
     /// Our own avatar's pose, once we have one.

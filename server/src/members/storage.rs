@@ -15,8 +15,7 @@ pub const LAST_SEEN_STEP: i64 = 3600;
 /// Visitors not seen for this many days are forgotten, and their names freed.
 pub const VISITOR_RETENTION_DAYS: i64 = 90;
 
-/// The fewest hex digits of a key that name a member (8 bytes: too many to grind).
-pub const MIN_KEY_PREFIX: usize = 16;
+pub use archipelago_shared::identity::MIN_KEY_PREFIX;
 
 /// A row of the member registry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -24,6 +24,7 @@ use archipelago_shared::governance::{
     DraftError, Eligibility, GovernanceNews, GovernanceRefusal, GovernanceRequest, Phase, PhaseAct,
     ProposalAct, Scope,
 };
+use archipelago_shared::identity::{AdmissionRefusal, LoginError, LoginRefusal, NameError};
 use archipelago_shared::parcels::{
     Amount, Owner, OwnerClaim, ParcelAct, ParcelNews, ParcelRefusal, ParcelRequest, ParcelStatus,
     StatusChoice, Zoning,
@@ -103,6 +104,10 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<RecognitionRefusal>().map(drop),
         tracer.trace_simple_type::<CensusFigure>().map(drop),
         tracer.trace_simple_type::<RecordText>().map(drop),
+        tracer.trace_simple_type::<LoginRefusal>().map(drop),
+        tracer.trace_simple_type::<LoginError>().map(drop),
+        tracer.trace_simple_type::<NameError>().map(drop),
+        tracer.trace_simple_type::<AdmissionRefusal>().map(drop),
         // One `Result` stands for all (see above).
         tracer
             .trace_simple_type::<Result<String, ParcelRefusal>>()

@@ -5,6 +5,7 @@ use std::time::Duration;
 use archipelago_client::connection::{ConnectionState, Request};
 use archipelago_client::control::write_input;
 use archipelago_client::identity::ephemeral;
+use archipelago_shared::identity::{LoginError, LoginRefusal, NameError};
 use archipelago_shared::movement::RUN_SPEED;
 use archipelago_shared::protocol::{AvatarInput, ToServer};
 use archipelago_tests::sim::SimServer;
@@ -96,7 +97,13 @@ fn an_invalid_name_is_refused_with_a_reason() {
     };
     assert!(
         reason.contains("invalid name"),
-        "the reason names the problem: {reason}"
+        "the person reads the problem: {reason}"
+    );
+    assert_eq!(
+        client.session().refused,
+        Some(LoginRefusal::Login(LoginError::BadName(
+            NameError::BadCharacter
+        )))
     );
 
     let long = "x".repeat(100_000);

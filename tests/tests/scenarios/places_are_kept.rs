@@ -10,6 +10,7 @@ use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
 use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_server::admission::ARRIVAL_GRACE;
+use archipelago_shared::identity::{AdmissionRefusal, LoginRefusal};
 use archipelago_shared::protocol::Role;
 use archipelago_tests::{
     ServerProcess, TestClient, enroll_with_cli, enter_world, free_port, metric, scrape_metrics,
@@ -17,17 +18,6 @@ use archipelago_tests::{
 };
 
 /// Waits for `client`'s login to be answered and returns the refusal, if any.
-fn outcome(client: &mut TestClient) -> Result<(), String> {
-    let answered = wait_until(&mut [&mut *client], Duration::from_secs(30), |c| {
-        c[0].state().is_failed() || c[0].state() == ConnectionState::InWorld
-    });
-    assert!(answered, "the login is answered: {:?}", client.state());
-    match client.state() {
-        ConnectionState::Failed { reason } => Err(reason),
-        _ => Ok(()),
-    }
-}
-
 #[test]
 fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -83,10 +73,15 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
 
     // One more visitor is told why it may not come in.
     let mut late = TestClient::new(server.client_config("Late", ephemeral()));
-    let refused = outcome(&mut late).expect_err("the late visitor is turned away");
+    let refused = late.login_refusal();
     assert!(
-        refused.contains("full for visitors") && refused.contains("kept for members"),
-        "{refused}"
+        matches!(
+            refused,
+            Some(LoginRefusal::Admission(AdmissionRefusal::FullForVisitors(
+                4
+            )))
+        ),
+        "the late visitor is turned away, told the last 4 places are kept: {refused:?}"
     );
 
     stop.store(true, Ordering::Relaxed);
@@ -116,10 +111,15 @@ fn one_address_holds_only_a_few_connections() {
     enter_world(&mut first);
     enter_world(&mut second);
     let mut third = TestClient::new(server.client_config("Three", ephemeral()));
-    let refused = outcome(&mut third).expect_err("a third connection is turned away");
+    let refused = third.login_refusal();
     assert!(
-        refused.contains("too many connections from your address"),
-        "{refused}"
+        matches!(
+            refused,
+            Some(LoginRefusal::Admission(
+                AdmissionRefusal::TooManyFromAddress(2)
+            ))
+        ),
+        "a third connection is turned away: {refused:?}"
     );
     // The first two stay in.
     wait_until(
