@@ -94,6 +94,9 @@ pub struct Session {
     pub server_tick_hz: u32,
     /// Why the server last refused our login or closed our connection, as it said it.
     pub refused: Option<archipelago_shared::identity::LoginRefusal>,
+    /// Requests the server did not do, oldest first, with the time it said so (their words
+    /// are in `notices` too).
+    pub refusals: Vec<(f64, archipelago_shared::protocol::RequestRefusal)>,
 }
 
 /// Ask the client to try connecting again after a failure.
@@ -603,6 +606,12 @@ fn receive_messages(
             ToClient::Notice { text } => {
                 info!("server notice: {text}");
                 session.notices.push((time.elapsed_secs_f64(), text));
+            }
+            ToClient::Refused(refusal) => {
+                info!("request refused: {refusal}");
+                let now = time.elapsed_secs_f64();
+                session.notices.push((now, refusal.to_string()));
+                session.refusals.push((now, refusal));
             }
             ToClient::Teleported { protocity } => {
                 session.teleports += 1;

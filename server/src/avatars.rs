@@ -7,7 +7,7 @@ use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
 use archipelago_shared::protocol::{
     AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_ID_CHARS, MAX_TELEPORTS_PER_SECOND,
-    ToClient, ToServer,
+    RequestRefusal, ToClient, ToServer,
 };
 use archipelago_shared::world::World;
 use bevy::prelude::*;
@@ -19,7 +19,7 @@ use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed, notice};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed, refuse};
 
 /// At most one log line per avatar per this long about clamped input.
 const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
@@ -199,31 +199,22 @@ fn teleport(
         let Ok((mut pose, mut avatar)) = avatars.get_mut(has_avatar.0) else {
             continue;
         };
-        if request.protocity.chars().count() > MAX_ID_CHARS {
-            let words = "that protocity id is too long".into();
-            notice(&mut refusals, *link, &mut sender, remote.0, words);
+        let refusal = if request.protocity.chars().count() > MAX_ID_CHARS {
+            Some(RequestRefusal::IdTooLong)
+        } else if world.protocity(&request.protocity).is_none() {
+            Some(RequestRefusal::UnknownProtocity(request.protocity.clone()))
+        } else if !avatar.teleports.take(time.elapsed()) {
+            Some(RequestRefusal::TooManyTeleports)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            refuse(&mut refusals, *link, &mut sender, remote.0, refusal);
             continue;
         }
         let Some(protocity) = world.protocity(&request.protocity) else {
-            notice(
-                &mut refusals,
-                *link,
-                &mut sender,
-                remote.0,
-                format!("there is no protocity `{}`", request.protocity),
-            );
             continue;
         };
-        if !avatar.teleports.take(time.elapsed()) {
-            notice(
-                &mut refusals,
-                *link,
-                &mut sender,
-                remote.0,
-                "too many teleports; wait a moment".into(),
-            );
-            continue;
-        }
         counter.0 += 1;
         let position = match world.protocities.iter().position(|p| p.id == protocity.id) {
             Some(hall) if request.into_hall => hall_door(&world, hall, true),

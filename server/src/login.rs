@@ -7,7 +7,9 @@ use std::time::Duration;
 use archipelago_shared::identity::{
     LoginError, LoginRefusal, ServerIdentity, name_key, to_hex, verify_login,
 };
-use archipelago_shared::protocol::{ControlChannel, PROTOCOL_VERSION, ToClient, ToServer};
+use archipelago_shared::protocol::{
+    ControlChannel, PROTOCOL_VERSION, RequestRefusal, ToClient, ToServer,
+};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use lightyear::connection::client::Connected;
@@ -20,7 +22,8 @@ use crate::admission::{AdmissionRefusal, address_of, arrival_to_close};
 use crate::members::storage::Member;
 use crate::refusal_log::RefusalLog;
 use crate::session::{
-    LoggedIn, Refused, Request, RequestBudget, RequestsExt, Routed, SessionSystems, notice,
+    LoggedIn, Refused, Request, RequestBudget, RequestsExt, Routed, SessionSystems,
+    refuse as refuse_request,
 };
 use crate::storage::{Done, StorageError, StorageHandle};
 use crate::{ServerSettings, ServerSystems};
@@ -283,16 +286,16 @@ fn handle_logins(
             continue;
         };
         if logged_in {
-            let words = "you are already logged in".into();
-            notice(&mut refusals, link, &mut sender, remote.0, words);
+            let refusal = RequestRefusal::AlreadyLoggedIn;
+            refuse_request(&mut refusals, link, &mut sender, remote.0, refusal);
             continue;
         }
         let Some(mut pending) = pending else {
             continue;
         };
         if pending.awaiting_registry {
-            let words = "your login is already being checked".into();
-            notice(&mut refusals, link, &mut sender, remote.0, words);
+            let refusal = RequestRefusal::LoginPending;
+            refuse_request(&mut refusals, link, &mut sender, remote.0, refusal);
             continue;
         }
         let LoginAttempt {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::identity::{fingerprint, to_hex};
 use archipelago_shared::protocol::{
-    CIVIC_REQUEST_BURST, CIVIC_REQUESTS_PER_SECOND, ControlChannel, Role, ToClient, ToServer,
+    CIVIC_REQUEST_BURST, CIVIC_REQUESTS_PER_SECOND, ControlChannel, REQUEST_BURST,
+    REQUESTS_PER_SECOND, RequestRefusal, Role, ToClient, ToServer,
 };
 use bevy::prelude::*;
 use lightyear::prelude::*;
@@ -47,10 +48,6 @@ impl LoggedIn {
 #[derive(Component, Debug)]
 pub struct Refused(pub(crate) Timer);
 
-/// Requests a link may send per second over time, and in one burst. Far above what a person
-/// or a bot sends (a few a second at most); a client past it is flooding the server.
-const REQUESTS_PER_SECOND: f32 = 20.0;
-const REQUEST_BURST: f32 = 60.0;
 /// A flooding client is told at most this often; the requests in between are dropped unread.
 const FLOOD_NOTICE_EVERY: Duration = Duration::from_secs(2);
 
@@ -86,8 +83,8 @@ impl RequestBudget {
         }
     }
 
-    /// The words for the flooding client, when it is time to tell it again.
-    fn flood_notice(&mut self, now: Duration) -> Option<String> {
+    /// What the flooding client is told, when it is time to tell it again.
+    fn flood_notice(&mut self, now: Duration) -> Option<RequestRefusal> {
         if self.dropped == 0
             || self
                 .last_notice
@@ -97,10 +94,7 @@ impl RequestBudget {
         }
         self.last_notice = Some(now);
         let dropped = std::mem::take(&mut self.dropped);
-        Some(format!(
-            "too many requests: {dropped} dropped unread; this server reads at most \
-             {REQUESTS_PER_SECOND} a second from each client"
-        ))
+        Some(RequestRefusal::Flood { dropped })
     }
 }
 
@@ -162,15 +156,9 @@ pub trait Routed: Sized + Send + Sync + 'static {
     /// What its sender is told when the server is stopping and will not do it: a notice,
     /// unless the feature's client waits for an answer of its own (a ballot's).
     fn while_stopping(&self) -> ToClient {
-        ToClient::Notice {
-            text: STOPPING.into(),
-        }
+        ToClient::Refused(RequestRefusal::ShuttingDown)
     }
 }
-
-/// Why a request is not done while the server stops.
-pub const STOPPING: &str =
-    "the server is shutting down; this was not done. Try again once it is back";
 
 /// Implements [`Routed`] for a request type that travels as `ToServer::Variant(request)`, with
 /// the words for someone who has not logged in: `routed!(ParcelRequest, Parcel, "log in ...")`.
@@ -249,6 +237,18 @@ pub fn notice(
     sender.send::<ControlChannel>(ToClient::Notice { text });
 }
 
+/// Tells one client its request was not done, and logs it (at most every 5 s per link).
+pub fn refuse(
+    log: &mut RefusalLog,
+    link: Entity,
+    sender: &mut MessageSender<ToClient>,
+    who: impl std::fmt::Debug,
+    refusal: RequestRefusal,
+) {
+    log.note(link, || format!("refused request from {who:?}: {refusal}"));
+    sender.send::<ControlChannel>(ToClient::Refused(refusal));
+}
+
 /// Sends a message to everyone logged in.
 pub fn broadcast(
     message: &ToClient,
@@ -286,8 +286,8 @@ fn read_requests(
             }
             inbox.0.push((link, logged_in, message));
         }
-        if let Some(text) = budget.as_deref_mut().and_then(|b| b.flood_notice(now)) {
-            notice(&mut refusals, link, &mut sender, remote.0, text);
+        if let Some(refusal) = budget.as_deref_mut().and_then(|b| b.flood_notice(now)) {
+            refuse(&mut refusals, link, &mut sender, remote.0, refusal);
         }
     }
 }
@@ -358,14 +358,18 @@ mod tests {
         let start = Duration::from_secs(10);
         let admitted = (0..100).filter(|_| budget.admit(start)).count();
         assert_eq!(admitted, REQUEST_BURST as usize);
-        let text = budget.flood_notice(start).expect("told at once");
-        assert!(text.contains("40 dropped"), "{text}");
+        assert_eq!(
+            budget.flood_notice(start),
+            Some(RequestRefusal::Flood { dropped: 40 }),
+            "told at once"
+        );
         assert!(!budget.admit(start));
         assert_eq!(budget.flood_notice(start + Duration::from_secs(1)), None);
-        let later = budget
-            .flood_notice(start + FLOOD_NOTICE_EVERY)
-            .expect("told again");
-        assert!(later.contains("1 dropped"), "{later}");
+        assert_eq!(
+            budget.flood_notice(start + FLOOD_NOTICE_EVERY),
+            Some(RequestRefusal::Flood { dropped: 1 }),
+            "told again"
+        );
         assert_eq!(budget.flood_notice(start + 2 * FLOOD_NOTICE_EVERY), None);
 
         let a_second_later = start + Duration::from_secs(1);

@@ -24,7 +24,7 @@ use crate::recognition::RecognitionNews;
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 13;
+pub const PROTOCOL_VERSION: u32 = 14;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -81,6 +81,12 @@ pub const MAX_CLIENT_MESSAGE_BYTES: usize = 48 * 1024;
 pub const SIGNATURE_BYTES: usize = 64;
 /// Teleports a client may request per second; more are refused.
 pub const MAX_TELEPORTS_PER_SECOND: f32 = 2.0;
+/// Requests a link may send per second over time, whatever they are for. Far above what a
+/// person or a bot sends (a few a second at most); a client past it is flooding the server,
+/// and what it sends over is dropped unread.
+pub const REQUESTS_PER_SECOND: f32 = 20.0;
+/// Requests a link may send in one burst.
+pub const REQUEST_BURST: f32 = 60.0;
 /// Parcel requests a client may make per second, on average; more are refused.
 pub const MAX_PARCEL_REQUESTS_PER_SECOND: f32 = 4.0;
 /// Parcel requests a client may make in one burst.
@@ -269,8 +275,11 @@ pub enum ToClient {
     Rejected {
         reason: crate::identity::LoginRefusal,
     },
-    /// A request was refused or something worth telling happened.
+    /// Something worth telling happened (or a feature's words for one who has not logged in).
     Notice { text: String },
+    /// A request was not done, whatever feature it was for: the session's and the avatar's
+    /// own refusals.
+    Refused(RequestRefusal),
     /// The avatar was moved to a protocity.
     Teleported { protocity: String },
     /// The land registry: parcels, their changes and histories, answers to requests.
@@ -285,6 +294,29 @@ pub enum ToClient {
     Events(EventNews),
     /// The nation's standing, and answers to recognition requests.
     Recognition(RecognitionNews),
+}
+
+/// Why a request was not done, whatever it was for. It goes to the client as it is
+/// ([`ToClient::Refused`]); its `Display` is the one place that puts it into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum RequestRefusal {
+    #[error(
+        "too many requests: {dropped} dropped unread; this server reads at most \
+         {REQUESTS_PER_SECOND} a second from each client"
+    )]
+    Flood { dropped: u32 },
+    #[error("you are already logged in")]
+    AlreadyLoggedIn,
+    #[error("your login is already being checked")]
+    LoginPending,
+    #[error("the server is shutting down; this was not done. Try again once it is back")]
+    ShuttingDown,
+    #[error("that protocity id is too long")]
+    IdTooLong,
+    #[error("there is no protocity `{0}`")]
+    UnknownProtocity(String),
+    #[error("too many teleports; wait a moment")]
+    TooManyTeleports,
 }
 
 /// Each feature's news is a [`ToClient`] of its own kind.

@@ -30,7 +30,8 @@ use archipelago_shared::parcels::{
     StatusChoice, Zoning,
 };
 use archipelago_shared::protocol::{
-    AvatarInput, AvatarPose, AvatarProfile, PROTOCOL_VERSION, Role, ToClient, ToServer, WorldStatus,
+    AvatarInput, AvatarPose, AvatarProfile, PROTOCOL_VERSION, RequestRefusal, Role, ToClient,
+    ToServer, WorldStatus,
 };
 use archipelago_shared::recognition::{
     CensusFigure, RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind,
@@ -105,6 +106,7 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<CensusFigure>().map(drop),
         tracer.trace_simple_type::<RecordText>().map(drop),
         tracer.trace_simple_type::<LoginRefusal>().map(drop),
+        tracer.trace_simple_type::<RequestRefusal>().map(drop),
         tracer.trace_simple_type::<LoginError>().map(drop),
         tracer.trace_simple_type::<NameError>().map(drop),
         tracer.trace_simple_type::<AdmissionRefusal>().map(drop),

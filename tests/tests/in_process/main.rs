@@ -3,7 +3,6 @@
 //! SQLite file. What depends on the transport stays in tests/tests/scenarios, over real QUIC.
 
 mod chat;
-mod governance_clock;
 mod governance_in_the_hall;
 mod governance_refusals;
 mod hall_cohorts;

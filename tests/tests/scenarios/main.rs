@@ -11,6 +11,7 @@ mod clock;
 mod events;
 mod failures_are_explained;
 mod floods_do_not_hold_up_the_vote;
+mod governance_clock;
 mod governance_durability;
 mod hostile_packets;
 mod identity_and_roles;
