@@ -3,18 +3,35 @@
 //! whose own clock is minutes off must still see the right countdown, and must not find a
 //! ballot box shut that is still open.
 
+use archipelago_shared::clock::Clock;
 use bevy::prelude::*;
 
 /// How far the server's clock is ahead of this machine's, measured at login.
-#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Resource, Debug, Clone, Default)]
 pub struct ServerClock {
     /// Milliseconds to add to this machine's clock; zero until the server has said its time.
     offset_ms: i64,
     /// Whether the server has said its time yet.
     known: bool,
+    /// This machine's clock: the system's, or a test's moved with game time.
+    local: Clock,
 }
 
 impl ServerClock {
+    /// A clock reckoned against `local` instead of the system clock.
+    pub fn with_local(local: Clock) -> Self {
+        Self { local, ..default() }
+    }
+
+    /// The server said its time is `server_ms` in a message that arrived just now.
+    pub fn heard(&mut self, server_ms: i64) {
+        let arrived = self.local.unix_millis();
+        *self = Self {
+            local: self.local.clone(),
+            ..Self::reckon(server_ms, arrived)
+        };
+    }
+
     /// The clock from the server's time in a message and this machine's time when the
     /// message arrived. The message's time in flight is not added: the reckoned clock runs
     /// late by it (tens of milliseconds), never early, so the client never sees an event start
@@ -24,6 +41,7 @@ impl ServerClock {
         Self {
             offset_ms: server_ms.saturating_sub(arrived_ms),
             known: true,
+            local: Clock::system(),
         }
     }
 
@@ -43,18 +61,13 @@ impl ServerClock {
 
     /// Unix milliseconds on the server's clock now.
     pub fn now_ms(&self) -> i64 {
-        self.at(local_millis())
+        self.at(self.local.unix_millis())
     }
 
     /// Unix seconds on the server's clock now.
     pub fn now(&self) -> i64 {
         self.now_ms().div_euclid(1000)
     }
-}
-
-/// Unix milliseconds on this machine's clock.
-pub fn local_millis() -> i64 {
-    archipelago_shared::clock::unix_millis()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use lightyear::prelude::client::*;
 use lightyear::prelude::input::native::InputMarker;
 use lightyear::prelude::*;
 
-use crate::clock::{ServerClock, local_millis};
+use crate::clock::ServerClock;
 use crate::transport::{AcceptedCertificate, InProcessLink, ServerConnection, Trust};
 use crate::{ClientConfig, ClientSystems};
 
@@ -550,7 +550,7 @@ fn receive_messages(
                 server_time_ms,
             } => {
                 info!("logged in as {name} ({role}) in {nation}");
-                *clock = ServerClock::reckon(server_time_ms, local_millis());
+                clock.heard(server_time_ms);
                 let off = clock.offset_ms().abs();
                 let ahead = if clock.offset_ms() < 0 {
                     "ahead of"

@@ -10,7 +10,7 @@ use archipelago_shared::chat::{
     CHAT_BURST, CHAT_LINES_PER_SECOND, ChatHeard, ChatLine, ChatNews, ChatRefusal, ChatTo,
     NEARBY_RANGE, check_text,
 };
-use archipelago_shared::clock::unix_seconds;
+use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::{name_key, to_hex};
 use archipelago_shared::protocol::{
     AvatarPose, ChatRequest, ControlChannel, MAX_NAME_CHARS, ToClient,
@@ -63,6 +63,7 @@ fn relay(
     sanctions: Res<Sanctions>,
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
+    clock: Res<Clock>,
 ) {
     for Request { link, request } in requests.read() {
         let heard = match hear(
@@ -72,6 +73,7 @@ fn relay(
             &avatars,
             (&world, &sanctions),
             time.elapsed(),
+            clock.unix_seconds(),
         ) {
             Ok(heard) => heard,
             Err(refusal) => {
@@ -113,6 +115,7 @@ fn hear(
     avatars: &Query<(&AvatarPose, &InPlace, &Avatar, Has<InOverflow>)>,
     (world, sanctions): (&World, &Sanctions),
     now: std::time::Duration,
+    at: i64,
 ) -> Result<(ChatLine, Vec<Entity>), ChatRefusal> {
     let Ok((_, member, has_avatar, mut budget, _)) = links.get_mut(link) else {
         return Err(ChatRefusal::NotInWorld);
@@ -126,8 +129,8 @@ fn hear(
         Place::Hall(i) => world.protocities.get(i).map(|p| p.id.as_str()),
         Place::Grounds(_) => None,
     };
-    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, unix_seconds()) {
-        return Err(ChatRefusal::Muted(sanction_words(mute)));
+    if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, at) {
+        return Err(ChatRefusal::Muted(sanction_words(mute, at)));
     }
     if budget.0.tokens(now) < 1.0 {
         return Err(ChatRefusal::TooFast);
@@ -181,7 +184,7 @@ fn hear(
         role,
         to,
         text,
-        at: unix_seconds(),
+        at,
     };
     Ok((line, recipients))
 }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use archipelago_shared::clock::Clock;
 use archipelago_shared::movement::WorldColliders;
 use archipelago_shared::protocol::ProtocolPlugin;
 use archipelago_shared::world::World;
@@ -54,6 +55,8 @@ pub struct ServerConfig {
     pub admission: admission::Admission,
     /// How clients reach it: QUIC, or links a test adds in the same process.
     pub transport: network::Transport,
+    /// The calendar it keeps: the system clock, or one a test moves with game time.
+    pub clock: Clock,
 }
 
 /// The phases of the server's frame, in order.
@@ -135,7 +138,7 @@ pub fn open_storage(
             .build()?,
     );
     let storage = runtime.block_on(async {
-        let storage = Storage::open(&config.data_dir).await?;
+        let storage = Storage::open_with_clock(&config.data_dir, config.clock.clone()).await?;
         seed_storage(&storage, world).await?;
         anyhow::Ok(storage)
     })?;
@@ -146,9 +149,7 @@ pub fn open_storage(
 /// standing, and footprints computed from the registry. The server and the admin CLI both
 /// start with it, so either may be first on a fresh data directory.
 pub async fn seed_storage(storage: &Storage, world: &World) -> anyhow::Result<()> {
-    let pruned = storage
-        .prune_visitors(archipelago_shared::clock::unix_seconds())
-        .await?;
+    let pruned = storage.prune_visitors(storage.now()).await?;
     if pruned > 0 {
         info!("member registry: forgot {pruned} visitors not seen for a long time");
     }
@@ -222,6 +223,7 @@ pub fn build_app(
             certificate: certificates.digest().to_owned(),
         },
     ));
+    app.insert_resource(config.clock.clone());
     app.insert_resource(WorldColliders::new(&world));
     app.insert_resource(world);
     app.insert_resource(storage);

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::{
     LoginError, LoginRefusal, ServerIdentity, name_key, to_hex, verify_login,
 };
@@ -349,6 +350,7 @@ fn apply_registry_replies(
     >,
     world: Res<World>,
     settings: Res<ServerSettings>,
+    clock: Res<Clock>,
 ) {
     // Those let in by this frame's replies count too.
     let mut inside = logged_in.iter().count();
@@ -399,7 +401,7 @@ fn apply_registry_replies(
                     role: logged_in.role,
                     nation: world.nation.name.clone(),
                     arrived_at,
-                    server_time_ms: archipelago_shared::clock::unix_millis(),
+                    server_time_ms: clock.unix_millis(),
                 });
                 // The newest login of a key wins: a client that lost its connection and came
                 // back before the server noticed must not meet its own ghost.

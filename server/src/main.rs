@@ -171,6 +171,7 @@ fn serve(cli: Cli, world: World) -> anyhow::Result<()> {
         data_dir: cli.data_dir.clone(),
         max_clients: cli.max_clients as usize,
         transport: archipelago_server::network::Transport::WebTransport,
+        clock: archipelago_shared::clock::Clock::system(),
         admission: Admission {
             max_per_ip: cli.max_per_ip,
             max_pending: cli.max_pending,

@@ -74,6 +74,7 @@ impl TestServer {
                 archipelago_server::network::MAX_CLIENTS,
             ),
             transport: archipelago_server::network::Transport::WebTransport,
+            clock: archipelago_shared::clock::Clock::system(),
         };
         let flag = ShutdownFlag::default();
         let thread_flag = flag.clone();

@@ -31,6 +31,7 @@ use archipelago_server::session::LoggedIn;
 use archipelago_server::storage::StorageHandle;
 use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, build_app, open_storage};
+use archipelago_shared::clock::Clock;
 use archipelago_shared::protocol::{DEFAULT_TICK_HZ, Role};
 use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -114,6 +115,7 @@ struct Inner {
     frame: Duration,
     clients: usize,
     dir: tempfile::TempDir,
+    clock: Clock,
 }
 
 /// What ties a [`TestClient`] to its in-process server.
@@ -143,8 +145,10 @@ impl SimServer {
             max_clients: MAX_CLIENTS,
             admission: Admission::for_places(MAX_CLIENTS),
             transport: Transport::InProcess,
+            clock: Clock::manual(archipelago_shared::clock::unix_millis()),
         };
         adjust(&mut config);
+        let clock = config.clock.clone();
         let world = world();
         let (storage, _runtime) = open_storage(&config, &world).expect("storage opens");
         // The digest goes into the identity logins sign; no TLS runs in-process.
@@ -170,6 +174,7 @@ impl SimServer {
             frame,
             clients: 0,
             dir,
+            clock,
         })))
     }
 
@@ -216,6 +221,10 @@ impl SimServer {
         app.add_plugins((MinimalPlugins, bevy::state::app::StatesPlugin));
         archipelago_client::add_client_plugins(&mut app, config, world());
         app.insert_resource(InProcessLink::new(client_end));
+        // This "machine" keeps the server's time, as a client's clock would in real time.
+        app.insert_resource(archipelago_client::clock::ServerClock::with_local(
+            self.clock(),
+        ));
         app.insert_resource(TimeUpdateStrategy::ManualDuration(self.frame()));
         app.finish();
         app.cleanup();
@@ -271,6 +280,12 @@ impl SimServer {
             std::thread::sleep(Duration::from_micros(100));
         }
         inner.app.update();
+        inner.clock.advance(inner.frame);
+    }
+
+    /// The server's clock, which moves one frame per frame.
+    pub fn clock(&self) -> Clock {
+        self.0.borrow().clock.clone()
     }
 
     /// The server's data directory (for the admin CLI: [`crate::server_cli`]).

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use archipelago_shared::assembly::{
     AssemblyNews, AssemblyRefusal, AssemblyRequest, HallSession, MinuteEntry, Person, SessionId,
 };
+use archipelago_shared::clock::Clock;
 use archipelago_shared::governance::{Phase, ProposalId};
 use archipelago_shared::identity::parse_key_hex;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
@@ -33,7 +34,7 @@ use crate::governance::Proposals;
 use crate::refusal_log::RefusalLog;
 use crate::rooms::{HallCapacity, InPlace};
 use crate::session::{CivicBudget, LoggedIn, Request, RequestsExt, routed};
-use crate::storage::{Batches, Refusable, Replies, StorageHandle, WriteQueue, now};
+use crate::storage::{Batches, Refusable, Replies, StorageHandle, WriteQueue};
 use storage::MinuteLine;
 
 routed!(AssemblyRequest, Assembly, "log in before taking part");
@@ -81,7 +82,7 @@ impl SessionBook {
             session,
             seq: self.seq,
             entry: MinuteEntry {
-                at: now(),
+                at: minutes.clock.unix_seconds(),
                 kind: kind.to_owned(),
                 who: who.map(Person::to_string),
                 detail: detail.into(),
@@ -103,30 +104,40 @@ enum MinutesJob {
     Close(SessionId, i64),
 }
 
-/// The queue into the minutes writer: every line of every session, in order.
+/// The queue into the minutes writer: every line of every session, in order, each stamped
+/// with the server's clock as it is given.
 #[derive(Resource)]
-pub(crate) struct MinutesQueue(WriteQueue<MinutesJob>);
+pub(crate) struct MinutesQueue {
+    queue: WriteQueue<MinutesJob>,
+    clock: Clock,
+}
 
 impl MinutesQueue {
     /// Appends a line to a session's minutes (lines are written in the order given).
     fn line(&self, line: MinuteLine) {
-        if self.0.send(MinutesJob::Line(line)).is_err() {
+        if self.queue.send(MinutesJob::Line(line)).is_err() {
             warn!("a line of minutes came after the minutes were closed for shutdown");
         }
     }
 
-    /// Marks a session closed, after the lines already given.
-    fn close(&self, id: SessionId, at: i64) {
-        if self.0.send(MinutesJob::Close(id, at)).is_err() {
+    /// Marks a session closed now, after the lines already given.
+    fn close(&self, id: SessionId) {
+        let at = self.clock.unix_seconds();
+        if self.queue.send(MinutesJob::Close(id, at)).is_err() {
             warn!("session {id} closed after the minutes were closed for shutdown");
         }
     }
 }
 
-fn start_minutes_writer(mut commands: Commands, mut storage: ResMut<StorageHandle>) {
-    commands.insert_resource(MinutesQueue(
-        storage.start_writer(usize::MAX, write_minutes),
-    ));
+fn start_minutes_writer(
+    mut commands: Commands,
+    mut storage: ResMut<StorageHandle>,
+    clock: Res<Clock>,
+) {
+    commands.insert_resource(MinutesQueue {
+        queue: storage.start_writer(usize::MAX, write_minutes),
+        clock: clock.clone(),
+    });
 }
 
 /// Writes minutes in the order they were given, as many lines per commit as are waiting.
@@ -190,6 +201,7 @@ pub(crate) struct Assembly<'w, 's> {
     capacity: ResMut<'w, HallCapacity>,
     calendar: Res<'w, Calendar>,
     refusals: ResMut<'w, RefusalLog>,
+    clock: Res<'w, Clock>,
 }
 
 impl Assembly<'_, '_> {

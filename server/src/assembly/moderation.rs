@@ -8,6 +8,7 @@ use archipelago_shared::assembly::{
     AssemblyNews, AssemblyRefusal, ChairAct, HallSession, MODERATION_LOG_LINES, ModerationAction,
     ModerationRecord, check_moderation,
 };
+use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, Role, ToClient};
 use archipelago_shared::world::{Place, World};
@@ -20,7 +21,7 @@ use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar, hall_door};
 use crate::rooms::InPlace;
 use crate::session::LoggedIn;
-use crate::storage::{Done, StorageError, StorageHandle, now};
+use crate::storage::{Done, StorageError, StorageHandle};
 use archipelago_shared::assembly::SanctionKind;
 
 /// A moderation action stored (its log line, and the subject's sanctions in force after it),
@@ -72,19 +73,19 @@ impl Sanctions {
 }
 
 /// How long a sanction lasts and why, as a sentence's end: " for 9 more minutes: spam".
-pub fn sanction_words(sanction: &Sanction) -> String {
-    let time = until_words(sanction.until);
+pub fn sanction_words(sanction: &Sanction, now: i64) -> String {
+    let time = until_words(sanction.until, now);
     match sanction.reason.as_str() {
         "" => time,
         reason => format!("{time} ({reason})"),
     }
 }
 
-fn until_words(until: Option<i64>) -> String {
+fn until_words(until: Option<i64>, now: i64) -> String {
     match until {
         None => " until a moderator lifts it".into(),
         Some(until) => {
-            let minutes = ((until - now()).max(0) + 59) / 60;
+            let minutes = ((until - now).max(0) + 59) / 60;
             format!(
                 " for {minutes} more minute{}",
                 if minutes == 1 { "" } else { "s" }
@@ -238,7 +239,7 @@ fn send_log(mut replies: MessageReader<Done<Log>>, mut links: Query<&mut Message
 }
 
 /// What a stored action did, in words: "Bo is muted for 10 more minutes (spam)".
-fn action_words(line: &LogLine, hall_name: &str) -> String {
+fn action_words(line: &LogLine, hall_name: &str, now: i64) -> String {
     let reason = match line.reason.as_str() {
         "" => String::new(),
         reason => format!(" ({reason})"),
@@ -247,12 +248,12 @@ fn action_words(line: &LogLine, hall_name: &str) -> String {
         "mute" if line.hall_only => format!(
             "{} is muted in the {hall_name} town hall{}{reason}",
             line.subject,
-            until_words(line.until)
+            until_words(line.until, now)
         ),
         "mute" => format!(
             "{} is muted everywhere{}{reason}",
             line.subject,
-            until_words(line.until)
+            until_words(line.until, now)
         ),
         "unmute" => format!("{} may speak again", line.subject),
         "remove" => format!(
@@ -262,7 +263,7 @@ fn action_words(line: &LogLine, hall_name: &str) -> String {
         "ban" => format!(
             "{} is banned from the {hall_name} town hall{}{reason}",
             line.subject,
-            until_words(line.until)
+            until_words(line.until, now)
         ),
         _ => format!("{} may enter the {hall_name} town hall again", line.subject),
     }
@@ -283,6 +284,7 @@ fn apply_stored(
     halls: Res<HallSessions>,
     world: Res<World>,
     minutes: Res<MinutesQueue>,
+    clock: Res<Clock>,
 ) {
     for Done { link, output } in replies.read() {
         let Some(link) = *link else {
@@ -308,7 +310,7 @@ fn apply_stored(
         else {
             continue;
         };
-        let words = action_words(line, &world.protocities[hall].name);
+        let words = action_words(line, &world.protocities[hall].name, clock.unix_seconds());
         info!("moderation by {}: {words}", line.actor);
         if let Ok((_, _, mut sender)) = links.get_mut(link) {
             sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Answer {
@@ -361,11 +363,12 @@ fn keep_banned_out(
     mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
     sanctions: Res<Sanctions>,
     world: Res<World>,
+    clock: Res<Clock>,
 ) {
     if sanctions.list.is_empty() {
         return;
     }
-    let at = now();
+    let at = clock.unix_seconds();
     for (mut pose, place, avatar) in &mut avatars {
         let Place::Hall(hall) = place.0 else {
             continue;
@@ -384,7 +387,7 @@ fn keep_banned_out(
         let text = format!(
             "you are banned from the {} town hall{}",
             protocity.name,
-            sanction_words(ban)
+            sanction_words(ban, at)
         );
         info!(
             "{} kept out of the {} town hall",

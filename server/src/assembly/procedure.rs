@@ -7,7 +7,7 @@ use archipelago_shared::assembly::{
     AgendaItem, AssemblyNews, AssemblyRefusal, AssemblyRequest, ChairAct, DEFAULT_HALL_CAPACITY,
     FloorEnd, HallSession, InOverflow, MAX_HALL_CAPACITY, Person, check_session,
 };
-use archipelago_shared::clock::unix_millis;
+use archipelago_shared::clock::Clock;
 use archipelago_shared::governance::{Phase, describe_result};
 use archipelago_shared::parcels::Actor;
 use archipelago_shared::protocol::{ControlChannel, Role, ToClient};
@@ -25,7 +25,7 @@ use crate::governance::{GovernanceCommand, govern};
 use crate::rooms::{HallCapacity, InPlace, PlaceRooms};
 use crate::session::LoggedIn;
 use crate::shutdown::ShuttingDown;
-use crate::storage::{Done, now};
+use crate::storage::Done;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_message::<Done<Opened>>().add_systems(
@@ -67,7 +67,7 @@ fn close_for_shutdown(
             None,
             format!("the server shut down with {present} present"),
         );
-        minutes.close(id, now());
+        minutes.close(id);
         // Nothing more is written for it: the minutes' queue closes with this frame.
         commands.entity(entity).despawn();
         info!("session {id} closed: the server is shutting down");
@@ -101,7 +101,7 @@ pub(super) fn request(
             let capacity = capacity
                 .or_else(|| {
                     a.calendar
-                        .live_in(protocity, now())
+                        .live_in(protocity, a.clock.unix_seconds())
                         .map(|e| e.draft.capacity)
                 })
                 .unwrap_or(DEFAULT_HALL_CAPACITY);
@@ -197,7 +197,7 @@ fn open(
         chair_key: chair.key,
         chair_name: chair.name,
         opened_by: member.name.clone(),
-        opened_at: now(),
+        opened_at: a.clock.unix_seconds(),
         closed_at: None,
         capacity,
     };
@@ -345,7 +345,7 @@ fn close(a: &mut Assembly, member: &LoggedIn, protocity: &str) -> Result<String,
         Some(&who),
         format!("closed with {present} present"),
     );
-    a.minutes.close(id, now());
+    a.minutes.close(id);
     a.commands.entity(entity).despawn();
     a.halls.by_hall.remove(&hall);
     a.capacity.0.remove(&hall);
@@ -376,9 +376,10 @@ fn raise_hand(
     }
     let who = person(member);
     let hall = a.hall_of(link).map(|i| a.world.protocities[i].id.clone());
-    if let Some(sanction) = a.sanctions.muted(&who.key, hall.as_deref(), now()) {
+    let now = a.clock.unix_seconds();
+    if let Some(sanction) = a.sanctions.muted(&who.key, hall.as_deref(), now) {
         return Err(AssemblyRefusal::Muted(super::moderation::sanction_words(
-            sanction,
+            sanction, now,
         )));
     }
     let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
@@ -435,7 +436,7 @@ fn give_floor(
         return Err(AssemblyRefusal::NotChair(ChairAct::GiveFloor));
     }
     let present = to.and_then(|key| book.present(key)).cloned();
-    let (speaker, previous) = session.give_floor(to, present, seconds, unix_millis())?;
+    let (speaker, previous) = session.give_floor(to, present, seconds, a.clock.unix_millis())?;
     let id = session.id;
     if let Some(previous) = previous {
         book.minute(
@@ -634,8 +635,9 @@ fn track_attendance(
 fn expire_floors(
     mut sessions: Query<(&mut HallSession, &mut SessionBook)>,
     minutes: Res<MinutesQueue>,
+    clock: Res<Clock>,
 ) {
-    let now = unix_millis();
+    let now = clock.unix_millis();
     for (mut session, mut book) in &mut sessions {
         if session.floor.as_ref().is_none_or(|f| f.until_ms > now) {
             continue;

@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteRow;
 
 use archipelago_shared::protocol::Role;
 
-use crate::storage::{Refusable, Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError};
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,7 +218,7 @@ impl Storage {
     /// Closes sessions a stopped server left open, with a last line in their minutes;
     /// returns how many.
     pub async fn close_abandoned_sessions(&self) -> Result<usize, StorageError> {
-        let at = now();
+        let at = self.now();
         let mut tx = self.pool.begin().await?;
         let open: Vec<SessionId> =
             sqlx::query_scalar("SELECT id FROM sessions WHERE closed_at IS NULL")
@@ -322,7 +322,7 @@ impl Storage {
         &self,
         moderation: &Moderation,
     ) -> Result<(LogLine, Vec<Sanction>), Refusable<AssemblyRefusal>> {
-        let at = now();
+        let at = self.now();
         let until = moderation
             .action
             .minutes()
@@ -455,7 +455,7 @@ impl Storage {
         let rows = sqlx::query(
             "SELECT * FROM sanctions WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY id",
         )
-        .bind(now())
+        .bind(self.now())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(sanction_from_row).collect()

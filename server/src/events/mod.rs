@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::clock::Clock;
 use archipelago_shared::events::{Event, EventNews, EventRefusal, EventRequest};
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, ToClient};
@@ -18,7 +19,7 @@ use crate::avatars::{Avatar, hall_door};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
 use crate::session::{CivicBudget, FounderGate, LoggedIn, Request, RequestsExt, broadcast, routed};
-use crate::storage::{Done, StorageHandle, now};
+use crate::storage::{Done, StorageHandle};
 
 pub mod cli;
 pub mod storage;
@@ -101,8 +102,9 @@ fn send_calendar(
     trigger: On<Add, LoggedIn>,
     mut links: Query<&mut MessageSender<ToClient>>,
     calendar: Res<Calendar>,
+    clock: Res<Clock>,
 ) {
-    let at = now();
+    let at = clock.unix_seconds();
     let current = calendar
         .events
         .iter()
@@ -227,8 +229,9 @@ fn keep_to_audience(
     mut links: Query<(&LoggedIn, &mut MessageSender<ToClient>)>,
     calendar: Res<Calendar>,
     world: Res<World>,
+    clock: Res<Clock>,
 ) {
-    let at = now();
+    let at = clock.unix_seconds();
     for (mut pose, place, avatar) in &mut avatars {
         let Place::Hall(hall) = place.0 else {
             continue;

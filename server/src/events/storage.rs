@@ -7,7 +7,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::storage::{Refusable, Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError};
 
 fn event_from_row(row: &SqliteRow) -> Result<Event, StorageError> {
     let audience: String = row.try_get("audience")?;
@@ -43,7 +43,7 @@ impl Storage {
         protocities: &[&str],
     ) -> Result<Event, Refusable<EventRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let at = now();
+        let at = self.now();
         let rows = sqlx::query("SELECT * FROM events WHERE cancelled_at IS NULL")
             .fetch_all(&mut *tx)
             .await?;
@@ -85,7 +85,7 @@ impl Storage {
             .await?
             .ok_or(Refusable::Refused(EventRefusal::UnknownEvent(id)))?;
         let mut event = event_from_row(&row)?;
-        let at = now();
+        let at = self.now();
         if !event.is_current(at) {
             return Err(Refusable::Refused(EventRefusal::NotCurrent(id)));
         }

@@ -13,6 +13,7 @@ pub(crate) use proposals::{GovernanceCommand, govern};
 use std::collections::{BTreeMap, HashMap};
 
 use archipelago_shared::budget::TokenBucket;
+use archipelago_shared::clock::Clock;
 use archipelago_shared::governance::tally::{self, Choice, Tally};
 use archipelago_shared::governance::{
     GovernanceNews, GovernanceRefusal, GovernanceRequest, Phase, Proposal, ProposalAct, ProposalId,
@@ -28,7 +29,7 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request, RequestsExt, Routed};
-use crate::storage::{StorageHandle, now};
+use crate::storage::StorageHandle;
 use ballots::BallotQueue;
 use storage::{CastBallot, GovernanceError};
 
@@ -193,6 +194,7 @@ fn precheck(
     request: &GovernanceRequest,
     member: &LoggedIn,
     proposals: &Proposals,
+    now: i64,
 ) -> Result<(), GovernanceRefusal> {
     let founders_only = match request {
         GovernanceRequest::Create(_) => Some(ProposalAct::Create),
@@ -215,7 +217,7 @@ fn precheck(
         return Ok(());
     };
     let proposal = &tracked.proposal;
-    check_ballot(&signed.ballot, proposal, &member.public_key, now())?;
+    check_ballot(&signed.ballot, proposal, &member.public_key, now)?;
     // Land is the database's to check; the role is known here.
     may_vote(&proposal.draft, member.role, true)?;
     Ok(())
@@ -235,13 +237,14 @@ fn handle_requests(
     world: Res<World>,
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
+    clock: Res<Clock>,
 ) {
     for Request { link, request } in requests.read() {
         let Ok((remote, member, mut budget, mut sender)) = links.get_mut(*link) else {
             continue;
         };
         let checked = if budget.0.take(time.elapsed()) {
-            precheck(request, member, &proposals)
+            precheck(request, member, &proposals, clock.unix_seconds())
         } else {
             Err(GovernanceRefusal::TooFast)
         };

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use archipelago_shared::clock::Clock;
 use archipelago_shared::governance::{
     BallotReceipt, GovernanceNews, GovernanceRefusal, Phase, Proposal, ProposalDraft, ProposalId,
 };
@@ -17,7 +18,7 @@ use super::{GovernanceBudget, Proposals, answer};
 use crate::ServerSystems;
 use crate::session::LoggedIn;
 use crate::session::broadcast;
-use crate::storage::{BUSY, Done, StorageHandle, now};
+use crate::storage::{BUSY, Done, StorageHandle};
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::governance::{
     GOVERNANCE_REQUEST_BURST, MAX_GOVERNANCE_REQUESTS_PER_SECOND,
@@ -238,13 +239,14 @@ fn run_clock(
     mut pending: ResMut<Pending>,
     storage: Res<StorageHandle>,
     time: Res<Time>,
+    clock: Res<Clock>,
     mut timer: Local<Option<Timer>>,
 ) {
     let timer = timer.get_or_insert_with(|| Timer::new(CLOCK_INTERVAL, TimerMode::Repeating));
     if !timer.tick(time.delta()).just_finished() || pending.advancing {
         return;
     }
-    let at = now();
+    let at = clock.unix_seconds();
     let due = proposals.map.values().any(|t| {
         let p = &t.proposal;
         match p.phase {

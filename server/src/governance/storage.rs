@@ -18,7 +18,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::storage::{Storage, now};
+use crate::storage::Storage;
 
 /// Why a governance change was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -246,7 +246,7 @@ impl Storage {
         draft: &ProposalDraft,
         protocities: &[&str],
     ) -> Result<Proposal, GovernanceError> {
-        let at = now();
+        let at = self.now();
         let draft = check_draft(draft, protocities, at).map_err(GovernanceRefusal::from)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_founder(&mut tx, actor, ProposalAct::Create).await?;
@@ -284,7 +284,7 @@ impl Storage {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_founder(&mut tx, actor, ProposalAct::Open).await?;
         let proposal = load(&mut tx, id).await?;
-        let opened = open_in(&mut tx, &proposal, now()).await?;
+        let opened = open_in(&mut tx, &proposal, self.now()).await?;
         tx.commit().await?;
         Ok(opened)
     }
@@ -298,7 +298,7 @@ impl Storage {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         require_founder(&mut tx, actor, ProposalAct::Close).await?;
         let proposal = load(&mut tx, id).await?;
-        let closed = close_in(&mut tx, &proposal, now()).await?;
+        let closed = close_in(&mut tx, &proposal, self.now()).await?;
         tx.commit().await?;
         Ok(closed)
     }
@@ -410,7 +410,7 @@ impl Storage {
         signatures: &[Result<(), GovernanceRefusal>],
     ) -> Result<Vec<Result<BallotReceipt, GovernanceError>>, GovernanceError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let at = now();
+        let at = self.now();
         let mut proposals: HashMap<ProposalId, Option<Proposal>> = HashMap::new();
         let mut results = Vec::with_capacity(batch.len());
         for (cast, signature) in batch.iter().zip(signatures) {

@@ -8,7 +8,7 @@ use archipelago_shared::world::FounderSeed;
 use bevy::prelude::*;
 use sqlx::Row;
 
-use crate::storage::{Storage, StorageError, now};
+use crate::storage::{Storage, StorageError};
 
 /// A member's `last_seen` is written at most this often (seconds).
 pub const LAST_SEEN_STEP: i64 = 3600;
@@ -71,7 +71,7 @@ impl Storage {
     /// and takes the name it logged in with, unless another key holds that name
     /// ([`StorageError::NameTaken`]).
     pub async fn login(&self, public_key: &str, name: &str) -> Result<Member, StorageError> {
-        let at = now();
+        let at = self.now();
         // Someone coming back under the name they hold, seen within the hour, costs a read,
         // not a write: a crowd of visitors arriving does not queue on the single writer.
         let known = sqlx::query("SELECT * FROM members WHERE public_key = ?")
@@ -122,7 +122,7 @@ impl Storage {
     pub async fn seed_founders(&self, founders: &[FounderSeed]) -> Result<(), StorageError> {
         for founder in founders {
             let key = founder.public_key.to_lowercase();
-            let at = now();
+            let at = self.now();
             let mut tx = self.pool.begin().await?;
             let previous: Option<String> =
                 sqlx::query_scalar("SELECT role FROM members WHERE public_key = ?")
@@ -202,7 +202,7 @@ impl Storage {
         .bind(&member.public_key)
         .bind(role.as_str())
         .bind(by)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -217,7 +217,7 @@ impl Storage {
         role: Role,
         by: &str,
     ) -> Result<usize, StorageError> {
-        let at = now();
+        let at = self.now();
         let mut tx = self.pool.begin().await?;
         for (key, name) in members {
             sqlx::query(

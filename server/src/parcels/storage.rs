@@ -11,7 +11,7 @@ use archipelago_shared::protocol::Role;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::storage::{Storage, now};
+use crate::storage::Storage;
 
 /// Why a parcel change was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +160,7 @@ impl Storage {
     pub async fn seed_parcels(&self, seeds: &[ParcelInfo]) -> Result<SeedReport, ParcelError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut report = SeedReport::default();
-        let at = now();
+        let at = self.now();
         for seed in seeds {
             let (owner_kind, owner_key, owner_name) = owner_columns(&seed.owner);
             let (status, amount, raised) = status_columns(&seed.status);
@@ -363,7 +363,7 @@ impl Storage {
         };
         let (mut next, what) = apply_change(&record, actor, &change)?;
         next.version = record.version + 1;
-        next.updated_at = now();
+        next.updated_at = self.now();
         let (owner_kind, owner_key, owner_name) = owner_columns(&next.owner);
         let (status, amount, raised) = status_columns(&next.status);
         sqlx::query(

@@ -10,7 +10,7 @@ use archipelago_shared::world::World;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::storage::{Refusable, Storage, StorageError, now};
+use crate::storage::{Refusable, Storage, StorageError};
 
 fn parsed<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StorageError> {
     parse(&text).ok_or(StorageError::Corrupt(format!("`{text}` in the standing")))
@@ -101,8 +101,8 @@ async fn insert(
     conn: &mut SqliteConnection,
     request: &RecognitionRequest,
     by: &str,
+    at: i64,
 ) -> Result<(), StorageError> {
-    let at = now();
     match request {
         RecognitionRequest::Stage(change) => {
             sqlx::query(
@@ -171,10 +171,10 @@ async fn seeded(conn: &mut SqliteConnection, what: &str) -> Result<bool, Storage
         .is_some())
 }
 
-async fn mark_seeded(conn: &mut SqliteConnection, what: &str) -> Result<(), StorageError> {
+async fn mark_seeded(conn: &mut SqliteConnection, what: &str, at: i64) -> Result<(), StorageError> {
     sqlx::query("INSERT INTO standing_seeds (what, at) VALUES (?, ?)")
         .bind(what)
-        .bind(now())
+        .bind(at)
         .execute(conn)
         .await?;
     Ok(())
@@ -192,13 +192,13 @@ impl Storage {
         if !seeded(&mut tx, "nation").await? {
             for change in &seed.stages {
                 let request = RecognitionRequest::Stage(change.clone()).normalized();
-                insert(&mut tx, &request, by).await?;
+                insert(&mut tx, &request, by, self.now()).await?;
             }
             for change in &seed.relations {
                 let request = RecognitionRequest::Relation(change.clone()).normalized();
-                insert(&mut tx, &request, by).await?;
+                insert(&mut tx, &request, by, self.now()).await?;
             }
-            mark_seeded(&mut tx, "nation").await?;
+            mark_seeded(&mut tx, "nation", self.now()).await?;
         }
         for protocity in &world.protocities {
             let what = format!("protocity:{}", protocity.id);
@@ -207,7 +207,7 @@ impl Storage {
             }
             for record in seed.census.iter().filter(|c| c.protocity == protocity.id) {
                 let request = RecognitionRequest::Census(record.clone()).normalized();
-                insert(&mut tx, &request, by).await?;
+                insert(&mut tx, &request, by, self.now()).await?;
             }
             for footprint in footprints.iter().filter(|f| f.protocity == protocity.id) {
                 sqlx::query("INSERT INTO footprints (protocity, at, area_m2) VALUES (?, ?, ?)")
@@ -217,7 +217,7 @@ impl Storage {
                     .execute(&mut *tx)
                     .await?;
             }
-            mark_seeded(&mut tx, &what).await?;
+            mark_seeded(&mut tx, &what, self.now()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -245,9 +245,9 @@ impl Storage {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut standing = read_standing(&mut tx, founded).await?;
         standing
-            .check(&request, protocities, now())
+            .check(&request, protocities, self.now())
             .map_err(Refusable::Refused)?;
-        insert(&mut tx, &request, by).await?;
+        insert(&mut tx, &request, by, self.now()).await?;
         tx.commit().await?;
         standing.apply(request);
         Ok(standing)
@@ -257,7 +257,7 @@ impl Storage {
     /// last stored one; returns how many were appended.
     pub async fn record_footprints(&self, areas: &[(String, i64)]) -> Result<usize, StorageError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let at = now();
+        let at = self.now();
         let mut appended = 0;
         for (protocity, area) in areas {
             let last: Option<i64> = sqlx::query_scalar(

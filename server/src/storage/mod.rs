@@ -21,6 +21,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::MIN_KEY_PREFIX;
 
 /// Numbered migrations, applied in order, each once.
@@ -95,19 +96,23 @@ impl<R> Refusable<R> {
     }
 }
 
-/// Seconds since the epoch, as the database records times.
-pub(crate) use archipelago_shared::clock::unix_seconds as now;
-
 /// A cloneable handle on the database.
 #[derive(Clone)]
 pub struct Storage {
     /// Each feature's queries (in its own `storage.rs`) use the pool directly.
     pub(crate) pool: SqlitePool,
+    /// What "now" is when a row is written: the system clock, but in tests.
+    clock: Clock,
 }
 
 impl Storage {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Self, StorageError> {
+        Self::open_with_clock(data_dir, Clock::system()).await
+    }
+
+    /// As [`Storage::open`], with times read from `clock`.
+    pub async fn open_with_clock(data_dir: &Path, clock: Clock) -> Result<Self, StorageError> {
         let file = data_dir.join(DATABASE_FILE);
         owner_only(&file)?;
         let options = SqliteConnectOptions::new()
@@ -120,7 +125,7 @@ impl Storage {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let storage = Self { pool };
+        let storage = Self { pool, clock };
         storage.migrate().await?;
         storage.claim_old_names().await?;
         Ok(storage)
@@ -143,13 +148,18 @@ impl Storage {
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
                 .bind(version)
-                .bind(now())
+                .bind(self.now())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
             info!("database migrated to version {version}");
         }
         Ok(())
+    }
+
+    /// Seconds since the epoch, as the database records times.
+    pub fn now(&self) -> i64 {
+        self.clock.unix_seconds()
     }
 
     pub async fn close(&self) {
