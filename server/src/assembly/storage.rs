@@ -13,6 +13,16 @@ use archipelago_shared::protocol::Role;
 
 use crate::storage::{Refusable, Storage, StorageError};
 
+/// The columns a row of `sessions` is read from (never `SELECT *`: see `crate::storage`).
+const SESSION_COLUMNS: &str = "id, protocity, title, agenda, chair_key, chair_name, opened_by, opened_at, closed_at, capacity";
+
+/// The columns a row of `sanctions` is read from (never `SELECT *`: see `crate::storage`).
+const SANCTION_COLUMNS: &str = "kind, subject_key, subject_name, protocity, until, reason, by_role";
+
+/// The columns a row of `moderation_log` is read from (never `SELECT *`: see `crate::storage`).
+const LOG_COLUMNS: &str =
+    "id, at, actor_name, action, subject_name, subject_key, protocity, until, reason";
+
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionRecord {
@@ -252,19 +262,23 @@ impl Storage {
 
     /// Every session, newest first.
     pub async fn sessions(&self) -> Result<Vec<SessionRecord>, StorageError> {
-        let rows = sqlx::query("SELECT * FROM sessions ORDER BY id DESC")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(session_from_row).collect()
     }
 
     /// A session's minutes, in order, with its attendance worked out from them.
     pub async fn minutes(&self, id: SessionId) -> Result<Minutes, StorageError> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StorageError::UnknownSession(id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::UnknownSession(id))?;
         let session = session_from_row(&row)?;
         let rows = sqlx::query(
             "SELECT at, kind, who, who_key, detail FROM session_minutes WHERE session_id = ? ORDER BY seq",
@@ -424,10 +438,10 @@ impl Storage {
         .bind(&moderation.reason)
         .execute(&mut *tx)
         .await?;
-        let in_force = sqlx::query(
-            "SELECT * FROM sanctions WHERE subject_key = ? AND lifted_at IS NULL
-               AND (until IS NULL OR until > ?) ORDER BY id",
-        )
+        let in_force = sqlx::query(&format!(
+            "SELECT {SANCTION_COLUMNS} FROM sanctions WHERE subject_key = ? AND lifted_at IS NULL
+               AND (until IS NULL OR until > ?) ORDER BY id"
+        ))
         .bind(&moderation.subject_key)
         .bind(at)
         .fetch_all(&mut *tx)
@@ -452,9 +466,9 @@ impl Storage {
 
     /// Mutes and bans in force now.
     pub async fn sanctions_in_force(&self) -> Result<Vec<Sanction>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT * FROM sanctions WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SANCTION_COLUMNS} FROM sanctions WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY id"
+        ))
         .bind(self.now())
         .fetch_all(&self.pool)
         .await?;
@@ -463,9 +477,9 @@ impl Storage {
 
     /// The newest `newest` lines of the moderation log (all of it with `None`), oldest first.
     pub async fn moderation_log(&self, newest: Option<u32>) -> Result<Vec<LogLine>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT * FROM (SELECT * FROM moderation_log ORDER BY id DESC LIMIT ?) ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {LOG_COLUMNS} FROM (SELECT {LOG_COLUMNS} FROM moderation_log ORDER BY id DESC LIMIT ?) ORDER BY id",
+        ))
         .bind(newest.map_or(-1, i64::from))
         .fetch_all(&self.pool)
         .await?;

@@ -9,6 +9,10 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::storage::{Refusable, Storage, StorageError};
 
+/// The columns a row of `events` is read from (never `SELECT *`: see `crate::storage`).
+const EVENT_COLUMNS: &str =
+    "id, title, protocity, starts_at, minutes, capacity, audience, created_by, cancelled_at";
+
 fn event_from_row(row: &SqliteRow) -> Result<Event, StorageError> {
     let audience: String = row.try_get("audience")?;
     Ok(Event {
@@ -29,9 +33,11 @@ fn event_from_row(row: &SqliteRow) -> Result<Event, StorageError> {
 impl Storage {
     /// Every event, soonest first.
     pub async fn events(&self) -> Result<Vec<Event>, StorageError> {
-        let rows = sqlx::query("SELECT * FROM events ORDER BY starts_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events ORDER BY starts_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -44,9 +50,11 @@ impl Storage {
     ) -> Result<Event, Refusable<EventRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let at = self.now();
-        let rows = sqlx::query("SELECT * FROM events WHERE cancelled_at IS NULL")
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE cancelled_at IS NULL"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
         let scheduled = rows
             .iter()
             .map(event_from_row)
@@ -79,7 +87,7 @@ impl Storage {
     /// Calls off an event that has not ended.
     pub async fn cancel_event(&self, id: EventId) -> Result<Event, Refusable<EventRefusal>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT * FROM events WHERE id = ?")
+        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?

@@ -20,6 +20,9 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::storage::Storage;
 
+/// The columns a row of `proposals` is read from (never `SELECT *`: see `crate::storage`).
+const PROPOSAL_COLUMNS: &str = "id, draft, phase, result, revision, author, created_at, digest, opened_at, closes_at, closed_at";
+
 /// Why a governance change was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum GovernanceError {
@@ -119,11 +122,13 @@ async fn load(tx: &mut SqliteConnection, id: ProposalId) -> Result<Proposal, Gov
     let Ok(key) = i64::try_from(id) else {
         return Err(GovernanceRefusal::UnknownProposal(id).into());
     };
-    let row = sqlx::query("SELECT * FROM proposals WHERE id = ?")
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(GovernanceRefusal::UnknownProposal(id))?;
+    let row = sqlx::query(&format!(
+        "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = ?"
+    ))
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(GovernanceRefusal::UnknownProposal(id))?;
     proposal_from_row(&row)
 }
 
@@ -307,10 +312,10 @@ impl Storage {
     /// over; returns what changed.
     pub async fn advance_proposals(&self, at: i64) -> Result<Vec<Proposal>, GovernanceError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let due = sqlx::query(
-            "SELECT * FROM proposals WHERE (phase = 'draft' AND opens_at <= ?)
-               OR (phase = 'open' AND closes_at <= ?) ORDER BY id",
-        )
+        let due = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE (phase = 'draft' AND opens_at <= ?)
+               OR (phase = 'open' AND closes_at <= ?) ORDER BY id"
+        ))
         .bind(at)
         .bind(at)
         .fetch_all(&mut *tx)
@@ -333,9 +338,11 @@ impl Storage {
 
     /// Every proposal, oldest first.
     pub async fn proposals(&self) -> Result<Vec<Proposal>, GovernanceError> {
-        let rows = sqlx::query("SELECT * FROM proposals ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM proposals ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(proposal_from_row).collect()
     }
 

@@ -10,6 +10,9 @@ use sqlx::Row;
 
 use crate::storage::{Storage, StorageError};
 
+/// The columns a row of `members` is read from (never `SELECT *`: see `crate::storage`).
+const MEMBER_COLUMNS: &str = "public_key, name, name_key, role, first_seen, last_seen";
+
 /// A member's `last_seen` is written at most this often (seconds).
 pub const LAST_SEEN_STEP: i64 = 3600;
 /// Visitors not seen for this many days are forgotten, and their names freed.
@@ -74,10 +77,12 @@ impl Storage {
         let at = self.now();
         // Someone coming back under the name they hold, seen within the hour, costs a read,
         // not a write: a crowd of visitors arriving does not queue on the single writer.
-        let known = sqlx::query("SELECT * FROM members WHERE public_key = ?")
-            .bind(public_key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let known = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members WHERE public_key = ?"
+        ))
+        .bind(public_key)
+        .fetch_optional(&self.pool)
+        .await?;
         if let Some(row) = known {
             let holds_name = row.try_get::<Option<String>, _>("name_key")?.is_some();
             let member = Self::member_from_row(&row)?;
@@ -276,10 +281,10 @@ impl Storage {
 
     /// Every member, founders first, then by name.
     pub async fn members(&self) -> Result<Vec<Member>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT * FROM members ORDER BY CASE role WHEN 'founder' THEN 0 WHEN 'resident' THEN 1
-             WHEN 'member' THEN 2 ELSE 3 END, name",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members ORDER BY CASE role WHEN 'founder' THEN 0 WHEN 'resident' THEN 1
+             WHEN 'member' THEN 2 ELSE 3 END, name"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::member_from_row).collect()
@@ -297,10 +302,10 @@ pub(crate) async fn members_named(
     let prefix = who.to_ascii_lowercase();
     let is_prefix = (MIN_KEY_PREFIX..=64).contains(&prefix.len())
         && prefix.bytes().all(|b| b.is_ascii_hexdigit());
-    sqlx::query(
-        "SELECT * FROM members WHERE name_key = ?1
-           OR (?2 <> '' AND substr(public_key, 1, length(?2)) = ?2)",
-    )
+    sqlx::query(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE name_key = ?1
+           OR (?2 <> '' AND substr(public_key, 1, length(?2)) = ?2)"
+    ))
     .bind(name_key(who))
     .bind(if is_prefix { prefix.as_str() } else { "" })
     .fetch_all(&mut *conn)

@@ -13,6 +13,9 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::storage::Storage;
 
+/// The columns a row of `parcels` is read from (never `SELECT *`: see `crate::storage`).
+const PARCEL_COLUMNS: &str = "id, protocity, owner_kind, owner_key, owner_name, status, amount, raised, zoning, residency, area_m2, jurisdiction, description, version, updated_at, address, latitude, longitude, deed_hash";
+
 /// Why a parcel change was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ParcelError {
@@ -133,11 +136,13 @@ fn status_columns(status: &ParcelStatus) -> (&'static str, Option<i64>, i64) {
 }
 
 async fn load(conn: &mut SqliteConnection, id: &str) -> Result<ParcelInfo, ParcelError> {
-    let row = sqlx::query("SELECT * FROM parcels WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| ParcelRefusal::UnknownParcel(id.to_owned()))?;
+    let row = sqlx::query(&format!(
+        "SELECT {PARCEL_COLUMNS} FROM parcels WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ParcelRefusal::UnknownParcel(id.to_owned()))?;
     parcel_from_row(&row)
 }
 
@@ -226,7 +231,7 @@ impl Storage {
 
     /// Every parcel, by id.
     pub async fn parcels(&self) -> Result<Vec<ParcelInfo>, ParcelError> {
-        let rows = sqlx::query("SELECT * FROM parcels ORDER BY id")
+        let rows = sqlx::query(&format!("SELECT {PARCEL_COLUMNS} FROM parcels ORDER BY id"))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(parcel_from_row).collect()
@@ -247,7 +252,7 @@ impl Storage {
         let mut conn = self.pool.acquire().await?;
         load(&mut conn, id).await?;
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT id, version, at, by_name, what FROM parcel_history
+            "SELECT id, version, at, by_name, what FROM (SELECT id, version, at, by_name, what FROM parcel_history
                WHERE parcel_id = ? ORDER BY id DESC LIMIT ?)
              ORDER BY id",
         )

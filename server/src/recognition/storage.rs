@@ -12,6 +12,18 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::storage::{Refusable, Storage, StorageError};
 
+/// The columns a row of `stage_changes` is read from (never `SELECT *`: see `crate::storage`).
+const STAGE_COLUMNS: &str = "stage, at, reason, source, recorded_by";
+
+/// The columns a row of `relation_changes` is read from (never `SELECT *`: see `crate::storage`).
+const RELATION_COLUMNS: &str = "recognizer, kind, relation, at, source, recorded_by";
+
+/// The columns a row of `census_records` is read from (never `SELECT *`: see `crate::storage`).
+const CENSUS_COLUMNS: &str = "protocity, at, population, residents, online_members, yearly_income, parcels_crowdfunded, source, recorded_by";
+
+/// The columns a row of `footprints` is read from (never `SELECT *`: see `crate::storage`).
+const FOOTPRINT_COLUMNS: &str = "protocity, at, area_m2";
+
 fn parsed<T>(text: String, parse: impl Fn(&str) -> Option<T>) -> Result<T, StorageError> {
     parse(&text).ok_or(StorageError::Corrupt(format!("`{text}` in the standing")))
 }
@@ -66,24 +78,32 @@ async fn read_standing(
     conn: &mut SqliteConnection,
     founded: i64,
 ) -> Result<Standing, StorageError> {
-    let rows = sqlx::query("SELECT * FROM stage_changes ORDER BY at, id")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {STAGE_COLUMNS} FROM stage_changes ORDER BY at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     let stages = rows.iter().map(stage_from_row).collect::<Result<_, _>>()?;
-    let rows = sqlx::query("SELECT * FROM relation_changes ORDER BY at, id")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {RELATION_COLUMNS} FROM relation_changes ORDER BY at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     let relations = rows
         .iter()
         .map(relation_from_row)
         .collect::<Result<_, _>>()?;
-    let rows = sqlx::query("SELECT * FROM census_records ORDER BY at, id")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {CENSUS_COLUMNS} FROM census_records ORDER BY at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     let census = rows.iter().map(census_from_row).collect::<Result<_, _>>()?;
-    let rows = sqlx::query("SELECT * FROM footprints ORDER BY at, id")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {FOOTPRINT_COLUMNS} FROM footprints ORDER BY at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     let footprints = rows
         .iter()
         .map(footprint_from_row)

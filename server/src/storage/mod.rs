@@ -8,6 +8,10 @@
 //! in order and in batches (ballots, minutes) goes through a [`WriteQueue`] with a writer of
 //! the feature's own. Each feature's SQL lives in its folder (`parcels/storage.rs`, ...); this
 //! module holds the connection, the migrations and the runner.
+//!
+//! Queries name the columns they read (each feature's `*_COLUMNS`), never `SELECT *`: sqlx
+//! keeps each prepared statement with the columns it had when prepared, and a row wider than
+//! that (the table changed under it) panics sqlx's worker instead of returning an error.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,10 @@
 //! (tests/src/sim.rs), game time stepped by hand, and the database's own rules against a real
 //! SQLite file. What depends on the transport stays in tests/tests/scenarios, over real QUIC.
 
+mod assembly_procedure;
 mod chat;
+mod events;
+mod governance_clock;
 mod governance_in_the_hall;
 mod governance_refusals;
 mod hall_cohorts;

@@ -4,14 +4,11 @@
 
 mod a_lossy_link;
 mod a_narrow_path;
-mod assembly_procedure;
 mod bots_fill_the_world;
 mod certificates;
 mod clock;
-mod events;
 mod failures_are_explained;
 mod floods_do_not_hold_up_the_vote;
-mod governance_clock;
 mod governance_durability;
 mod hostile_packets;
 mod identity_and_roles;

@@ -1,22 +1,22 @@
-//! A session in a town hall over real QUIC, start to finish: a founder opens it with an
+//! A session in a town hall, start to finish: a founder opens it with an
 //! agenda and names a member chair; attendees raise hands; the chair gives the floor, which
 //! runs out or is yielded, moves through the agenda and opens the linked proposal's vote
 //! from the stage; everyone inside sees each step within a second; out-of-role requests are
 //! refused; and the minutes printed by `admin session minutes` list every attendee and
 //! every step in order.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use archipelago_shared::assembly::{
     AgendaItem, AssemblyRefusal, AssemblyRequest, ChairAct, HallSession, ModerationAction,
 };
-use archipelago_shared::clock::unix_millis;
 use archipelago_shared::governance::tally::{Choice, YesNo};
 use archipelago_shared::governance::{GovernanceRequest, Phase};
 use archipelago_shared::protocol::{Role, ToServer};
+use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
-    TestClient, TestServer, create_proposal, enter_hall, enter_world_together, server_cli,
-    wait_until, world, yes_no_draft,
+    TestClient, create_proposal, enter_hall, enter_world_together, server_cli, wait_until, world,
+    yes_no_draft,
 };
 
 /// Each step must reach every attendee within this long.
@@ -47,8 +47,8 @@ fn speaker(session: Option<&HallSession>) -> Option<String> {
 
 #[test]
 fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record_it() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
+    let clock = server.clock();
     let hall = world().capital().id.clone();
     let other_hall = world()
         .protocities
@@ -164,7 +164,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         seconds: 10,
     });
     assert!(given.is_ok(), "the chair gives the floor: {given:?}");
-    let given_at = Instant::now();
+    let given_at = clock.unix_millis();
     assert!(
         all_see(&mut everyone, &hall, SEEN_WITHIN, |s| {
             speaker(s).as_deref() == Some("Bo") && queue_names(s) == ["Cy"]
@@ -173,7 +173,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     );
     let countdown = everyone[4]
         .hall_session(&hall)
-        .and_then(|s| s.seconds_left(unix_millis()));
+        .and_then(|s| s.seconds_left(clock.unix_millis()));
     assert!(
         countdown.is_some_and(|left| (8..=10).contains(&left)),
         "the countdown shows about ten seconds: {countdown:?}"
@@ -185,9 +185,9 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         "the floor runs out for everyone"
     );
     assert!(
-        given_at.elapsed() >= Duration::from_secs(9),
-        "the floor lasted its ten seconds, not less: {:?}",
-        given_at.elapsed()
+        clock.unix_millis() - given_at >= 9_000,
+        "the floor lasted its ten seconds, not less: {} ms",
+        clock.unix_millis() - given_at
     );
 
     // The chair gives the floor to Cy by key; Cy yields it.
@@ -312,7 +312,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
     let mut minutes = serde_json::Value::Null;
     let written = wait_until(&mut everyone, Duration::from_secs(5), |_| {
         let text = server_cli(
-            &server.data_dir,
+            &server.data_dir(),
             &["admin", "session", "minutes", "1", "--json"],
             None,
         );
@@ -371,7 +371,7 @@ fn a_chair_runs_the_agenda_with_a_queue_and_a_timed_floor_and_the_minutes_record
         "the minutes hold every step in order; got {entries:?}"
     );
     let text = server_cli(
-        &server.data_dir,
+        &server.data_dir(),
         &["admin", "session", "minutes", "1"],
         None,
     );

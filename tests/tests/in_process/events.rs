@@ -1,4 +1,4 @@
-//! Live events over real QUIC: a founder schedules an assembly from the client; everyone's
+//! Live events: a founder schedules an assembly from the client; everyone's
 //! calendar shows it within a second; bad drafts and visitors are refused with reasons; when
 //! it starts, the members it is for are told (the toast) and go to the hall, while a visitor
 //! is kept out; a session opened there takes the event's capacity; events scheduled with
@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use archipelago_client::events::{EventBook, SendEvent};
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
-use archipelago_shared::clock::unix_seconds as unix_now;
 use archipelago_shared::events::{Event, EventDraft, EventRefusal, EventRequest};
 use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_shared::world::Place;
+use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
-    TestClient, TestServer, enter_hall, enter_world_together, server_cli, wait_until, world,
+    TestClient, enter_hall, enter_world_together, server_cli, wait_until, world,
 };
 
 fn book(client: &TestClient) -> &EventBook {
@@ -52,8 +52,8 @@ fn event_called(client: &TestClient, title: &str) -> Option<Event> {
 
 #[test]
 fn a_scheduled_assembly_reaches_the_calendar_starts_and_brings_its_members_to_the_hall() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
+    let server = SimServer::start();
+    let unix_now = || server.clock().unix_seconds();
     let capital = world().capital().id.clone();
     let elsewhere = world()
         .protocities
@@ -195,7 +195,7 @@ fn a_scheduled_assembly_reaches_the_calendar_starts_and_brings_its_members_to_th
 
     // From the command line: the running server picks it up and tells everyone.
     let created = server_cli(
-        &server.data_dir,
+        &server.data_dir(),
         &[
             "admin",
             "event",
@@ -227,7 +227,7 @@ fn a_scheduled_assembly_reaches_the_calendar_starts_and_brings_its_members_to_th
         "the CLI's event reaches every calendar"
     );
     let listed = server_cli(
-        &server.data_dir,
+        &server.data_dir(),
         &["admin", "event", "list", "--json"],
         None,
     );
