@@ -603,10 +603,6 @@ fn receive_messages(
                 session.role = Some(role);
                 session.notices.push((time.elapsed_secs_f64(), words));
             }
-            ToClient::Notice { text } => {
-                info!("server notice: {text}");
-                session.notices.push((time.elapsed_secs_f64(), text));
-            }
             ToClient::Refused(refusal) => {
                 info!("request refused: {refusal}");
                 let now = time.elapsed_secs_f64();

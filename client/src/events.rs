@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use archipelago_shared::events::{Event, EventId, EventNews, EventRefusal, EventRequest};
 use archipelago_shared::protocol::{ToClient, ToServer};
+use archipelago_shared::world::World;
 use bevy::prelude::*;
 
 use crate::ClientSystems;
@@ -27,6 +28,8 @@ pub struct EventBook {
     announced: BTreeSet<EventId>,
     /// The server's answers to this client's requests, oldest first, with when they came.
     pub answers: Vec<(f64, Result<String, EventRefusal>)>,
+    /// Events whose hall this client was kept out of (not invited), with when.
+    pub kept_out: Vec<(f64, EventId)>,
 }
 
 /// Schedule or call off an event (founders).
@@ -46,7 +49,13 @@ pub(crate) fn plugin(app: &mut App) {
         );
 }
 
-fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>, time: Res<Time>) {
+fn receive(
+    mut messages: MessageReader<FromServer>,
+    mut book: ResMut<EventBook>,
+    mut session: ResMut<Session>,
+    world: Res<World>,
+    time: Res<Time>,
+) {
     for FromServer(message) in messages.read() {
         let ToClient::Events(news) = message else {
             continue;
@@ -58,6 +67,25 @@ fn receive(mut messages: MessageReader<FromServer>, mut book: ResMut<EventBook>,
             }
             EventNews::Changed(event) => {
                 book.events.insert(event.id, event.clone());
+            }
+            EventNews::KeptOut { event } => {
+                let now = time.elapsed_secs_f64();
+                book.kept_out.push((now, *event));
+                let excess = book.kept_out.len().saturating_sub(MAX_ANSWERS);
+                book.kept_out.drain(..excess);
+                let words = match book.events.get(event) {
+                    Some(e) => format!(
+                        "The {} town hall holds \"{}\" for {}s and above until it ends.",
+                        world
+                            .protocity(&e.draft.protocity)
+                            .map_or(e.draft.protocity.as_str(), |p| p.name.as_str()),
+                        e.draft.title,
+                        e.draft.audience
+                    ),
+                    None => "The town hall holds an event you are not invited to.".into(),
+                };
+                info!("{words}");
+                session.notices.push((now, words));
             }
             EventNews::Answer { outcome } => {
                 book.answers

@@ -2,17 +2,40 @@
 //! runs without a window, so the windowed client, the bots and the tests all use the same
 //! code; rendering and UI live in [`render`], compiled with the `render` feature.
 
-pub mod assembly;
+/// The client's features, one line each, in the order their plugins are added: each has its
+/// headless state in `<feature>.rs` here and its drawing in `render/<feature>`, each with a
+/// `plugin`. Both module trees are declared from this one list (`features!(declare)`).
+macro_rules! features {
+    ($declare:ident) => {
+        $declare! {
+            parcels,
+            governance,
+            assembly,
+            events,
+            recognition,
+            chat,
+        }
+    };
+}
+
+/// Declares the modules named by [`features`] and a function adding their plugins.
+macro_rules! declare {
+    ($($feature:ident,)*) => {
+        $(pub mod $feature;)*
+
+        fn add_features(app: &mut bevy::prelude::App) {
+            $(app.add_plugins($feature::plugin);)*
+        }
+    };
+}
+
+features!(declare);
+
 pub mod bots;
-pub mod chat;
 pub mod clock;
 pub mod connection;
 pub mod control;
-pub mod events;
-pub mod governance;
 pub mod identity;
-pub mod parcels;
-pub mod recognition;
 #[cfg(feature = "render")]
 pub mod render;
 pub mod tours;
@@ -104,17 +127,8 @@ impl Plugin for NetworkPlugin {
             )
                 .chain(),
         );
-        app.add_plugins((
-            connection::plugin,
-            transport::plugin,
-            control::plugin,
-            parcels::plugin,
-            governance::plugin,
-            chat::plugin,
-            assembly::plugin,
-            events::plugin,
-            recognition::plugin,
-        ));
+        app.add_plugins((connection::plugin, transport::plugin, control::plugin));
+        add_features(app);
     }
 }
 

@@ -32,8 +32,6 @@ pub struct Teleport {
 }
 
 impl Routed for Teleport {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before teleporting");
-
     fn take(message: ToServer) -> Result<Self, ToServer> {
         match message {
             ToServer::Teleport { protocity } => Ok(Self {

@@ -20,13 +20,13 @@ use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::assembly::{Sanctions, sanction_words};
+use crate::assembly::Sanctions;
 use crate::avatars::{Avatar, HasAvatar};
 use crate::refusal_log::RefusalLog;
 use crate::rooms::InPlace;
 use crate::session::{LoggedIn, Request, RequestsExt, routed};
 
-routed!(ChatRequest, Chat, "log in before chatting");
+routed!(ChatRequest, Chat);
 
 /// Lines a link may send: `CHAT_BURST` at once, `CHAT_LINES_PER_SECOND` over time.
 #[derive(Component, Debug)]
@@ -130,7 +130,7 @@ fn hear(
         Place::Grounds(_) => None,
     };
     if let Some(mute) = sanctions.muted(&to_hex(&member.public_key), hall, at) {
-        return Err(ChatRefusal::Muted(sanction_words(mute, at)));
+        return Err(ChatRefusal::Muted(mute.terms()));
     }
     if budget.0.tokens(now) < 1.0 {
         return Err(ChatRefusal::TooFast);

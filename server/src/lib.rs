@@ -2,27 +2,43 @@
 //! clients over WebTransport (QUIC), checks who they are, and moves every avatar with the
 //! shared movement rule against colliders built from the world data.
 
+// The connection and its people: what every feature stands on.
 pub mod admission;
-pub mod assembly;
-pub mod avatars;
-pub mod chat;
-pub mod diagnostics;
-pub mod events;
-pub mod governance;
 pub mod login;
 pub mod members;
 pub mod network;
 pub mod packet_guard;
-pub mod parcels;
-pub mod recognition;
 pub mod refusal_log;
-pub mod rooms;
 pub mod session;
 pub mod shutdown;
-pub mod status;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;
+
+/// Declares each feature's module and adds its `plugin`, in the order given.
+macro_rules! features {
+    ($($feature:ident,)*) => {
+        $(pub mod $feature;)*
+
+        fn add_features(app: &mut App) {
+            $(app.add_plugins($feature::plugin);)*
+        }
+    };
+}
+
+// The features, one line each: a folder (or file) with its plugin, its requests and its SQL.
+features! {
+    parcels,
+    governance,
+    chat,
+    assembly,
+    events,
+    recognition,
+    avatars,
+    rooms,
+    status,
+    diagnostics,
+}
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -108,18 +124,7 @@ impl Plugin for ServerPlugin {
             shutdown::plugin,
             telemetry::plugin,
         ));
-        app.add_plugins((
-            parcels::plugin,
-            governance::plugin,
-            chat::plugin,
-            assembly::plugin,
-            events::plugin,
-            recognition::plugin,
-            avatars::plugin,
-            rooms::plugin,
-            status::plugin,
-            diagnostics::plugin,
-        ));
+        add_features(app);
     }
 }
 

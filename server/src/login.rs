@@ -20,7 +20,7 @@ use lightyear::prelude::*;
 use rand::RngCore;
 
 use crate::admission::{AdmissionRefusal, address_of, arrival_to_close};
-use crate::members::storage::Member;
+use crate::members::Member;
 use crate::refusal_log::RefusalLog;
 use crate::session::{
     LoggedIn, Refused, Request, RequestBudget, RequestsExt, Routed, SessionSystems,
@@ -241,7 +241,7 @@ pub struct LoginAttempt {
 }
 
 impl Routed for LoginAttempt {
-    const BEFORE_LOGIN: Option<&'static str> = None;
+    const LOGIN_FIRST: bool = false;
 
     fn take(message: ToServer) -> Result<Self, ToServer> {
         match message {

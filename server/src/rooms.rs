@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use archipelago_shared::assembly::AssemblyNews;
 use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::protocol::{
     AvatarPose, AvatarProfile, ControlChannel, Role, ToClient, WorldStatus,
@@ -241,11 +242,9 @@ fn follow_avatars(
                 link_entity.insert(both);
             }
             if let Ok(mut sender) = links.get_mut(link) {
-                sender.send::<ControlChannel>(ToClient::Notice {
-                    text: "A place in the hall has freed up: you have moved up from the \
-                           overflow into the hall."
-                        .into(),
-                });
+                sender.send::<ControlChannel>(ToClient::from(AssemblyNews::MovedUp {
+                    protocity: world.protocities[hall].id.clone(),
+                }));
             }
             info!("{name} moved up from the overflow into hall {hall}");
         }

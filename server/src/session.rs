@@ -142,9 +142,9 @@ pub struct Request<T: Send + Sync + 'static> {
 
 /// A feature's part of [`ToServer`].
 pub trait Routed: Sized + Send + Sync + 'static {
-    /// What someone who has not logged in is told when they send it; `None`: it needs no
-    /// login (the login itself).
-    const BEFORE_LOGIN: Option<&'static str>;
+    /// Whether it is refused ([`RequestRefusal::LogInFirst`]) from someone who has not
+    /// logged in: every request but the login itself.
+    const LOGIN_FIRST: bool = true;
 
     /// This feature's request, or the message given back when it is another's.
     #[expect(
@@ -160,13 +160,11 @@ pub trait Routed: Sized + Send + Sync + 'static {
     }
 }
 
-/// Implements [`Routed`] for a request type that travels as `ToServer::Variant(request)`, with
-/// the words for someone who has not logged in: `routed!(ParcelRequest, Parcel, "log in ...")`.
+/// Implements [`Routed`] for a request type that travels as `ToServer::Variant(request)`:
+/// `routed!(ParcelRequest, Parcel)`.
 macro_rules! routed {
-    ($request:ty, $variant:ident, $before_login:literal) => {
+    ($request:ty, $variant:ident) => {
         impl $crate::session::Routed for $request {
-            const BEFORE_LOGIN: Option<&'static str> = Some($before_login);
-
             fn take(
                 message: archipelago_shared::protocol::ToServer,
             ) -> Result<Self, archipelago_shared::protocol::ToServer> {
@@ -222,19 +220,6 @@ pub(crate) fn plugin(app: &mut App) {
                 drop_unrouted.after(SessionSystems::Route),
             ),
         );
-}
-
-/// Tells one client something went wrong with its request, and logs it (at most every 5 s
-/// per link).
-pub fn notice(
-    log: &mut RefusalLog,
-    link: Entity,
-    sender: &mut MessageSender<ToClient>,
-    who: impl std::fmt::Debug,
-    text: String,
-) {
-    log.note(link, || format!("refused request from {who:?}: {text}"));
-    sender.send::<ControlChannel>(ToClient::Notice { text });
 }
 
 /// Tells one client its request was not done, and logs it (at most every 5 s per link).
@@ -317,15 +302,18 @@ fn route<T: Routed>(
             }
             continue;
         }
-        match T::BEFORE_LOGIN {
-            Some(words) if !logged_in => {
-                if let Ok((remote, mut sender)) = links.get_mut(link) {
-                    notice(&mut refusals, link, &mut sender, remote.0, words.into());
-                }
+        if T::LOGIN_FIRST && !logged_in {
+            if let Ok((remote, mut sender)) = links.get_mut(link) {
+                refuse(
+                    &mut refusals,
+                    link,
+                    &mut sender,
+                    remote.0,
+                    RequestRefusal::LogInFirst,
+                );
             }
-            _ => {
-                requests.write(Request { link, request });
-            }
+        } else {
+            requests.write(Request { link, request });
         }
     }
     inbox.0 = others;

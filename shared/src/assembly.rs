@@ -156,6 +156,8 @@ pub struct ModerationRecord {
     /// Unix seconds, for mutes and bans with an end.
     pub until: Option<i64>,
     pub reason: String,
+    /// A mute held in the hall only (a chair's), not everywhere.
+    pub hall_only: bool,
 }
 
 /// Most lines of the moderation log sent to a client (the newest).
@@ -207,6 +209,37 @@ pub enum AssemblyNews {
     },
     /// The newest lines of the moderation log, oldest first, as a founder asked.
     ModerationLog(Vec<ModerationRecord>),
+    /// A moderator acted on this client's person (sent to its subject only).
+    Sanctioned(ModerationRecord),
+    /// This client stepped into a hall it is banned from and was put back outside.
+    KeptOut {
+        protocity: String,
+        terms: SanctionTerms,
+    },
+    /// A place freed up: this client moved up from the hall's overflow into the hall.
+    MovedUp { protocity: String },
+}
+
+/// How long a sanction in force lasts and why, as refusals and news carry it. Its `Display`
+/// is the end of a sentence: " until 2026-12-02 14:05 UTC (spam)".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SanctionTerms {
+    /// Unix seconds; none: until a moderator lifts it.
+    pub until: Option<i64>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SanctionTerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.until {
+            Some(until) => write!(f, " until {}", crate::parcels::utc_date_time(until))?,
+            None => f.write_str(" until a moderator lifts it")?,
+        }
+        match self.reason.as_str() {
+            "" => Ok(()),
+            reason => write!(f, " ({reason})"),
+        }
+    }
 }
 
 /// Whether a sanction silences someone or keeps them out of a hall.
@@ -312,7 +345,7 @@ pub enum AssemblyRefusal {
     #[error("only founders read the moderation log")]
     LogForFounders,
     #[error("you are muted{0}")]
-    Muted(String),
+    Muted(SanctionTerms),
     #[error("you are sending requests too fast; wait a moment")]
     TooFast,
     #[error("{name} has no {kind} in force to lift")]

@@ -69,9 +69,9 @@ pub enum ChatRefusal {
     NobodyCalled(String),
     #[error("walk into the world before chatting")]
     NotInWorld,
-    /// Muted by a moderator; the words say for how long and why.
+    /// Muted by a moderator, for how long and why.
     #[error("you are muted{0}")]
-    Muted(String),
+    Muted(crate::assembly::SanctionTerms),
 }
 
 /// The line as it will be shown: trimmed, control characters removed; or why it cannot be.

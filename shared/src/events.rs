@@ -82,6 +82,9 @@ pub enum EventNews {
     Answer {
         outcome: Result<String, EventRefusal>,
     },
+    /// This client stepped into a hall that holds an event it is not invited to, and was put
+    /// back outside.
+    KeptOut { event: EventId },
 }
 
 /// Why an event request was refused. It goes to whoever asked as it is

@@ -19,12 +19,12 @@ use crate::chat::ChatNews;
 use crate::events::{EventNews, EventRequest};
 use crate::governance::{GovernanceNews, GovernanceRequest};
 use crate::parcels::{ParcelNews, ParcelRequest};
-use crate::recognition::RecognitionNews;
+use crate::recognition::{RecognitionNews, RecognitionRequest};
 
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 14;
+pub const PROTOCOL_VERSION: u32 = 15;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -211,33 +211,119 @@ impl MapEntities for AvatarInput {
     fn map_entities<M: EntityMapper>(&mut self, _entity_mapper: &mut M) {}
 }
 
-/// Requests from a client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ToServer {
-    /// Answer to [`ToClient::Challenge`]: who I am, proven by signing the nonce.
-    Login {
-        protocol_version: u32,
-        name: String,
-        public_key: [u8; 32],
-        /// ed25519 signature of [`crate::identity::login_payload`].
-        signature: Vec<u8>,
-    },
-    /// Move my avatar to a protocity's spawn point.
-    Teleport { protocity: String },
-    /// Move my avatar just inside a protocity's town hall.
-    EnterHall { protocity: String },
-    /// Change a parcel, pledge to it, or ask for its history.
-    Parcel(ParcelRequest),
-    /// Propose, open or close a proposal, or vote.
-    Governance(GovernanceRequest),
-    /// Say something (see [`crate::chat`]).
-    Chat(ChatRequest),
-    /// Open, run or moderate a session in a town hall; ask for the floor.
-    Assembly(AssemblyRequest),
-    /// Schedule or call off a live event (founders).
-    Event(EventRequest),
-    /// Record a stage, a relation or a census (founders).
-    Recognition(crate::recognition::RecognitionRequest),
+/// Writes [`ToServer`] and [`ToClient`]: the session's own variants as written, then one
+/// of each per feature in the list, with `From<News> for ToClient`; and `feature_modules!`,
+/// which declares each feature's module in `lib.rs`.
+macro_rules! wire {
+    (
+        $(#[$to_server:meta])*
+        pub enum ToServer { $($server:tt)* }
+        $(#[$to_client:meta])*
+        pub enum ToClient { $($client:tt)* }
+        features {
+            $(
+                $(#[$doc:meta])*
+                $module:ident: $request:ident($request_type:ty) => $news:ident($news_type:ty),
+            )*
+        }
+    ) => {
+        $(#[$to_server])*
+        pub enum ToServer {
+            $($server)*
+            $($(#[$doc])* $request($request_type),)*
+        }
+
+        $(#[$to_client])*
+        pub enum ToClient {
+            $($client)*
+            $($(#[$doc])* $news($news_type),)*
+        }
+
+        $(
+            impl From<$news_type> for ToClient {
+                fn from(news: $news_type) -> Self {
+                    ToClient::$news(news)
+                }
+            }
+        )*
+
+        macro_rules! feature_modules {
+            () => {
+                $(pub mod $module;)*
+            };
+        }
+    };
+}
+
+wire! {
+    /// Requests from a client.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub enum ToServer {
+        /// Answer to [`ToClient::Challenge`]: who I am, proven by signing the nonce.
+        Login {
+            protocol_version: u32,
+            name: String,
+            public_key: [u8; 32],
+            /// ed25519 signature of [`crate::identity::login_payload`].
+            signature: Vec<u8>,
+        },
+        /// Move my avatar to a protocity's spawn point.
+        Teleport { protocity: String },
+        /// Move my avatar just inside a protocity's town hall.
+        EnterHall { protocity: String },
+    }
+
+    /// Answers and notices from the server.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub enum ToClient {
+        /// Sent on connect: sign this nonce to log in.
+        Challenge {
+            nonce: [u8; 32],
+            tick_hz: u32,
+            /// Which server this is: signed into the login, checked against the pinned digest.
+            server: crate::identity::ServerIdentity,
+        },
+        /// Login accepted; the avatar follows.
+        Welcome {
+            name: String,
+            role: Role,
+            nation: String,
+            /// Protocity id where the avatar appears.
+            arrived_at: String,
+            /// The server's clock (Unix milliseconds) when it sent this: deadlines are the
+            /// server's, and the client reckons them from its own clock with this.
+            server_time_ms: i64,
+        },
+        /// This client's role changed while it was online (granted or taken away); what it
+        /// may do follows at once.
+        RoleChanged { role: Role },
+        /// Login refused, or a logged-in connection closed; the server closes it right after.
+        Rejected {
+            reason: crate::identity::LoginRefusal,
+        },
+        /// A request was not done, whatever feature it was for: the session's and the
+        /// avatar's own refusals.
+        Refused(RequestRefusal),
+        /// The avatar was moved to a protocity.
+        Teleported { protocity: String },
+    }
+
+    // Each feature, one line: its module, its requests and its news (answers, refusals and
+    // what it publishes). New features go at the end, with a new PROTOCOL_VERSION.
+    features {
+        /// Land: parcels, their changes, pledges and histories.
+        parcels: Parcel(ParcelRequest) => Parcels(ParcelNews),
+        /// Proposals, ballots, tallies and receipts.
+        governance: Governance(GovernanceRequest) => Governance(GovernanceNews),
+        /// Chat lines, and why one was not sent.
+        chat: Chat(ChatRequest) => Chat(ChatNews),
+        /// Sessions in the town halls: the floor, the agenda, moderation.
+        assembly: Assembly(AssemblyRequest) => Assembly(AssemblyNews),
+        /// The calendar of live events.
+        events: Event(EventRequest) => Events(EventNews),
+        /// The nation's standing: stage, relations, census.
+        recognition: Recognition(RecognitionRequest) => Recognition(RecognitionNews),
+    }
 }
 
 /// A chat line to send.
@@ -245,55 +331,6 @@ pub enum ToServer {
 pub struct ChatRequest {
     pub to: crate::chat::ChatTo,
     pub text: String,
-}
-
-/// Answers and notices from the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ToClient {
-    /// Sent on connect: sign this nonce to log in.
-    Challenge {
-        nonce: [u8; 32],
-        tick_hz: u32,
-        /// Which server this is: signed into the login, checked against the pinned digest.
-        server: crate::identity::ServerIdentity,
-    },
-    /// Login accepted; the avatar follows.
-    Welcome {
-        name: String,
-        role: Role,
-        nation: String,
-        /// Protocity id where the avatar appears.
-        arrived_at: String,
-        /// The server's clock (Unix milliseconds) when it sent this: deadlines are the
-        /// server's, and the client reckons them from its own clock with this.
-        server_time_ms: i64,
-    },
-    /// This client's role changed while it was online (granted or taken away); what it may
-    /// do follows at once.
-    RoleChanged { role: Role },
-    /// Login refused, or a logged-in connection closed; the server closes it right after.
-    Rejected {
-        reason: crate::identity::LoginRefusal,
-    },
-    /// Something worth telling happened (or a feature's words for one who has not logged in).
-    Notice { text: String },
-    /// A request was not done, whatever feature it was for: the session's and the avatar's
-    /// own refusals.
-    Refused(RequestRefusal),
-    /// The avatar was moved to a protocity.
-    Teleported { protocity: String },
-    /// The land registry: parcels, their changes and histories, answers to requests.
-    Parcels(ParcelNews),
-    /// Proposals, tallies, ballot receipts, answers to governance requests.
-    Governance(GovernanceNews),
-    /// Chat lines heard, and why one of this client's was not sent.
-    Chat(ChatNews),
-    /// Answers to assembly requests; the moderation log.
-    Assembly(AssemblyNews),
-    /// The calendar of live events, and answers to event requests.
-    Events(EventNews),
-    /// The nation's standing, and answers to recognition requests.
-    Recognition(RecognitionNews),
 }
 
 /// Why a request was not done, whatever it was for. It goes to the client as it is
@@ -317,26 +354,8 @@ pub enum RequestRefusal {
     UnknownProtocity(String),
     #[error("too many teleports; wait a moment")]
     TooManyTeleports,
-}
-
-/// Each feature's news is a [`ToClient`] of its own kind.
-macro_rules! news {
-    ($($news:ty => $variant:ident),* $(,)?) => {$(
-        impl From<$news> for ToClient {
-            fn from(news: $news) -> Self {
-                ToClient::$variant(news)
-            }
-        }
-    )*};
-}
-
-news! {
-    ParcelNews => Parcels,
-    GovernanceNews => Governance,
-    ChatNews => Chat,
-    AssemblyNews => Assembly,
-    EventNews => Events,
-    RecognitionNews => Recognition,
+    #[error("log in first")]
+    LogInFirst,
 }
 
 /// Reliable, ordered channel for requests and answers.

@@ -19,7 +19,7 @@ use archipelago_client::parcels::ParcelBook;
 use archipelago_server::tls::{Certificates, TlsSource};
 use archipelago_server::{ServerConfig, ShutdownFlag, build_app, open_storage};
 use archipelago_shared::assembly::{
-    AssemblyRefusal, AssemblyRequest, HallSession, InOverflow, ModerationAction,
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, HallSession, InOverflow, ModerationAction,
 };
 use archipelago_shared::chat::{ChatRefusal, ChatTo};
 use archipelago_shared::governance::tally::Choice;
@@ -452,6 +452,13 @@ impl TestClient {
     pub fn assembly_answers(&self) -> Vec<Result<String, AssemblyRefusal>> {
         let answers = self.app.world().resource::<AssemblyAnswers>();
         answers.answers.iter().map(|(_, o)| o.clone()).collect()
+    }
+
+    /// What the server told this client about itself (sanctions, kept out, moved up),
+    /// oldest first.
+    pub fn told(&self) -> Vec<AssemblyNews> {
+        let answers = self.app.world().resource::<AssemblyAnswers>();
+        answers.told.iter().map(|(_, news)| news.clone()).collect()
     }
 
     /// Sends an assembly request and waits for the server's answer to it.

@@ -1,18 +1,15 @@
 //! Everything a person sees: the archipelago's scene, avatars, the orbit camera, keyboard and
 //! mouse, and the egui interface. Added only by the windowed binary (feature `render`).
 
-pub mod assembly;
+// Each feature's drawing: the client's list of features (lib.rs) declares them here.
+features!(declare);
+
 mod avatars;
 mod camera;
-pub mod chat;
-pub mod events;
-pub mod governance;
 mod hud;
 mod input;
 pub mod map;
-pub mod parcels;
 mod quit;
-pub mod recognition;
 mod scene;
 pub mod screenshot;
 pub mod tours;
@@ -33,15 +30,9 @@ pub fn plugin(app: &mut App) {
         input::plugin,
         hud::plugin,
         map::plugin,
-        parcels::plugin,
-        governance::plugin,
-        assembly::plugin,
-        events::plugin,
-        recognition::plugin,
-        chat::plugin,
-        tours::plugin,
-        quit::plugin,
     ));
+    add_features(app);
+    app.add_plugins((tours::plugin, quit::plugin));
     app.add_plugins(screenshot::plugin);
 }
 

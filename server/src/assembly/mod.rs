@@ -25,7 +25,7 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
-pub use moderation::{Sanctions, sanction_words};
+pub use moderation::Sanctions;
 
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar};
@@ -37,7 +37,7 @@ use crate::session::{CivicBudget, LoggedIn, Request, RequestsExt, routed};
 use crate::storage::{Batches, Refusable, Replies, StorageHandle, WriteQueue};
 use storage::MinuteLine;
 
-routed!(AssemblyRequest, Assembly, "log in before taking part");
+routed!(AssemblyRequest, Assembly);
 
 /// The entity of each hall's open session, by protocity index, and the halls whose session
 /// is being recorded.

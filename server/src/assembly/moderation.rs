@@ -72,15 +72,6 @@ impl Sanctions {
     }
 }
 
-/// How long a sanction lasts and why, as a sentence's end: " for 9 more minutes: spam".
-pub fn sanction_words(sanction: &Sanction, now: i64) -> String {
-    let time = until_words(sanction.until, now);
-    match sanction.reason.as_str() {
-        "" => time,
-        reason => format!("{time} ({reason})"),
-    }
-}
-
 fn until_words(until: Option<i64>, now: i64) -> String {
     match until {
         None => " until a moderator lifts it".into(),
@@ -320,9 +311,9 @@ fn apply_stored(
         let mut subject_person = None;
         if let Ok((member, avatar, mut sender)) = links.get_mut(*subject) {
             subject_person = Some(person(member));
-            sender.send::<ControlChannel>(ToClient::Notice {
-                text: format!("{words}, by {}", line.actor),
-            });
+            sender.send::<ControlChannel>(ToClient::from(AssemblyNews::Sanctioned(
+                ModerationRecord::from(line),
+            )));
             let put_out = matches!(line.action.as_str(), "remove" | "ban");
             if put_out
                 && let Some(avatar) = avatar
@@ -384,15 +375,13 @@ fn keep_banned_out(
             position: hall_door(&world, hall, false),
             ..*pose
         };
-        let text = format!(
-            "you are banned from the {} town hall{}",
-            protocity.name,
-            sanction_words(ban, at)
-        );
         info!(
             "{} kept out of the {} town hall",
             member.name, protocity.name
         );
-        sender.send::<ControlChannel>(ToClient::Notice { text });
+        sender.send::<ControlChannel>(ToClient::from(AssemblyNews::KeptOut {
+            protocity: protocity.id.clone(),
+            terms: ban.terms(),
+        }));
     }
 }

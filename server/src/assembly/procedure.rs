@@ -378,9 +378,7 @@ fn raise_hand(
     let hall = a.hall_of(link).map(|i| a.world.protocities[i].id.clone());
     let now = a.clock.unix_seconds();
     if let Some(sanction) = a.sanctions.muted(&who.key, hall.as_deref(), now) {
-        return Err(AssemblyRefusal::Muted(super::moderation::sanction_words(
-            sanction, now,
-        )));
+        return Err(AssemblyRefusal::Muted(sanction.terms()));
     }
     let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
         return Err(AssemblyRefusal::NotInHall);

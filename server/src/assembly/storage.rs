@@ -3,7 +3,8 @@
 //! in one transaction before anyone is told of them.
 
 use archipelago_shared::assembly::{
-    AgendaItem, AssemblyRefusal, MinuteEntry, ModerationAction, SanctionKind, SessionId,
+    AgendaItem, AssemblyRefusal, MinuteEntry, ModerationAction, SanctionKind, SanctionTerms,
+    SessionId,
 };
 use serde::Serialize;
 use sqlx::Row;
@@ -85,6 +86,14 @@ impl Sanction {
     pub fn in_force(&self, at: i64) -> bool {
         self.until.is_none_or(|until| until > at)
     }
+
+    /// When it ends and why, as the person it holds is told.
+    pub fn terms(&self) -> SanctionTerms {
+        SanctionTerms {
+            until: self.until,
+            reason: self.reason.clone(),
+        }
+    }
 }
 
 /// A moderation request, checked for roles and shape by the simulation.
@@ -127,6 +136,7 @@ impl From<&LogLine> for archipelago_shared::assembly::ModerationRecord {
             protocity: line.protocity.clone(),
             until: line.until,
             reason: line.reason.clone(),
+            hall_only: line.hall_only,
         }
     }
 }

@@ -57,7 +57,7 @@ impl Calendar {
     }
 }
 
-routed!(EventRequest, Event, "log in before scheduling");
+routed!(EventRequest, Event);
 
 /// A founder's event scheduled or called off (the event), or refused.
 #[derive(Debug)]
@@ -256,11 +256,6 @@ fn keep_to_audience(
             to_hex(&member.public_key[..4]),
             event.draft.title
         );
-        sender.send::<ControlChannel>(ToClient::Notice {
-            text: format!(
-                "the {} town hall holds \"{}\" for {}s and above until it ends",
-                protocity.name, event.draft.title, event.draft.audience
-            ),
-        });
+        sender.send::<ControlChannel>(ToClient::from(EventNews::KeptOut { event: event.id }));
     }
 }

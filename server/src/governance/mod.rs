@@ -114,8 +114,6 @@ impl Proposals {
 }
 
 impl Routed for GovernanceRequest {
-    const BEFORE_LOGIN: Option<&'static str> = Some("log in before voting");
-
     fn take(message: ToServer) -> Result<Self, ToServer> {
         match message {
             ToServer::Governance(request) => Ok(request),

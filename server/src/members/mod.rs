@@ -7,6 +7,9 @@ pub mod storage;
 
 use bevy::prelude::*;
 
+pub use storage::Member;
+pub(crate) use storage::members_named;
+
 pub(crate) fn plugin(app: &mut App) {
     app.add_plugins(roles::plugin);
 }

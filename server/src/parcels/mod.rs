@@ -54,7 +54,7 @@ impl ParcelRegistry {
     }
 }
 
-routed!(ParcelRequest, Parcel, "log in before asking about land");
+routed!(ParcelRequest, Parcel);
 
 /// A parcel change stored (the record and the words for the history) or refused (the words
 /// for the client).

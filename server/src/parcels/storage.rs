@@ -148,7 +148,7 @@ async fn load(conn: &mut SqliteConnection, id: &str) -> Result<ParcelInfo, Parce
 
 /// Finds the member a founder named, by full key or exact name.
 async fn resolve_member(conn: &mut SqliteConnection, who: &str) -> Result<Owner, ParcelError> {
-    let rows = crate::members::storage::members_named(conn, who).await?;
+    let rows = crate::members::members_named(conn, who).await?;
     match rows.as_slice() {
         [] => Err(ParcelRefusal::UnknownMember(who.to_owned()).into()),
         [row] => Ok(Owner::Member {

@@ -30,7 +30,7 @@ const POLL: Duration = Duration::from_secs(2);
 #[derive(Resource, Debug, Default)]
 pub struct NationStanding(pub Standing);
 
-routed!(RecognitionRequest, Recognition, "log in before recording");
+routed!(RecognitionRequest, Recognition);
 
 /// A founder's change stored (the standing after it, and the words for it), or refused.
 #[derive(Debug)]

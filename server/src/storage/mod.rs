@@ -28,18 +28,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::MIN_KEY_PREFIX;
 
-/// Numbered migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_members.sql")),
-    (2, include_str!("../../migrations/0002_parcels.sql")),
-    (3, include_str!("../../migrations/0003_governance.sql")),
-    (4, include_str!("../../migrations/0004_assemblies.sql")),
-    (5, include_str!("../../migrations/0005_recognition.sql")),
-    (6, include_str!("../../migrations/0006_unique_names.sql")),
-    (7, include_str!("../../migrations/0007_sanction_scope.sql")),
-    (8, include_str!("../../migrations/0008_deployment.sql")),
-    (9, include_str!("../../migrations/0009_pledge_lines.sql")),
-];
+/// Numbered migrations, applied in order, each once: every `server/migrations/NNNN_*.sql`,
+/// listed by `server/build.rs`.
+const MIGRATIONS: &[(i64, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "archipelago.db";

@@ -155,15 +155,12 @@ fn a_scheduled_assembly_reaches_the_calendar_starts_and_brings_its_members_to_th
         .iter()
         .position(|p| p.id == capital)
         .expect("capital");
-    let notices = vic.session().notices.len();
     vic.request(ToServer::EnterHall {
         protocity: capital.clone(),
     });
     assert!(
         wait_until(&mut [&mut vic], Duration::from_secs(5), |c| {
-            c[0].session().notices[notices..]
-                .iter()
-                .any(|(_, n)| n.contains("for members"))
+            book(c[0]).kept_out.iter().any(|(_, e)| *e == id)
         }),
         "the visitor is told the hall holds the event for members"
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use archipelago_client::chat::{ChatLog, SendChat};
 use archipelago_client::identity::ephemeral;
-use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
+use archipelago_shared::assembly::{AgendaItem, AssemblyNews, AssemblyRequest};
 use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::Phase;
 use archipelago_shared::governance::tally::{Choice, YesNo};
@@ -216,10 +216,9 @@ fn latecomers_past_capacity_follow_from_the_overflow_and_still_count() {
         .collect();
     for &i in &up {
         let told = attendees[i]
-            .session()
-            .notices
+            .told()
             .iter()
-            .any(|(_, text)| text.contains("moved up"));
+            .any(|news| matches!(news, AssemblyNews::MovedUp { .. }));
         assert!(told, "Member{i:02} is told it moved up");
     }
     let see_hall = wait_until(attendees, Duration::from_secs(3), |c| {

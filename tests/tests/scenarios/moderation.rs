@@ -9,7 +9,7 @@ use std::time::Duration;
 use archipelago_client::assembly::AssemblyAnswers;
 use archipelago_client::bots::bot_key;
 use archipelago_shared::assembly::{
-    AssemblyRefusal, AssemblyRequest, ModerationAction, SanctionKind,
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, ModerationAction, SanctionKind,
 };
 use archipelago_shared::chat::ChatRefusal;
 use archipelago_shared::world::Place;
@@ -65,17 +65,17 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
     assert!(
         refused
             .as_ref()
-            .is_some_and(|r| matches!(r, ChatRefusal::Muted(words)
-                if words.contains(" for ") && words.contains("shouting"))),
+            .is_some_and(|r| matches!(r, ChatRefusal::Muted(terms)
+                if terms.until.is_some() && terms.reason == "shouting over the speaker")),
         "a muted member's line is refused with how long and why: {refused:?}"
     );
     assert!(
-        bo.session()
-            .notices
+        bo.told()
             .iter()
-            .any(|(_, n)| n.contains("muted") && n.contains("by Fay")),
+            .any(|news| matches!(news, AssemblyNews::Sanctioned(record)
+            if record.action == "mute" && record.actor == "Fay")),
         "Bo is told who muted them: {:?}",
-        bo.session().notices
+        bo.told()
     );
 
     // Removing puts Cy outside the door, but Cy may come back; a ban keeps Cy out.
@@ -99,14 +99,14 @@ fn mutes_and_bans_hold_across_reconnects_and_restarts_and_are_logged() {
         "a banned member is put outside"
     );
     let kept_out = |cy: &mut TestClient| {
-        let notices_before = cy.session().notices.len();
+        let told_before = cy.told().len();
         cy.request(archipelago_shared::protocol::ToServer::EnterHall {
             protocity: capital.clone(),
         });
         wait_until(&mut [cy], Duration::from_secs(5), |c| {
-            c[0].session().notices[notices_before..]
-                .iter()
-                .any(|(_, n)| n.contains("you are banned from the"))
+            c[0].told()[told_before..].iter().any(|news| {
+                matches!(news, AssemblyNews::KeptOut { protocity, .. } if *protocity == capital)
+            })
         }) && wait_until(&mut [cy], Duration::from_secs(3), |c| {
             !c[0].stands_in(Place::Hall(hall))
         })
