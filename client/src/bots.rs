@@ -492,6 +492,8 @@ pub struct SwarmReport {
     pub seconds: f64,
     /// Why bots failed, one line per failure.
     pub errors: Vec<String>,
+    /// The server's refusals of the bots' logins, one per bot refused.
+    pub login_refusals: Vec<archipelago_shared::identity::LoginRefusal>,
 }
 
 fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
@@ -578,6 +580,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         ack_ms_p99: 0.0,
         seconds,
         errors: Vec::new(),
+        login_refusals: Vec::new(),
     };
     let mut medians = Vec::new();
     let mut most = Vec::new();
@@ -605,6 +608,9 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         }
         if let ConnectionState::Failed { reason } = state {
             report.errors.push(format!("bot {}: {reason}", i + 1));
+            report
+                .login_refusals
+                .extend(world.resource::<Session>().refused.clone());
         } else if stats.in_world_since.is_none() {
             report.errors.push(format!(
                 "bot {}: never got into the world ({state:?})",

@@ -92,10 +92,10 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
         report.errors
     );
     assert!(
-        report
-            .errors
-            .iter()
-            .any(|e| e.contains("full for visitors")),
+        report.login_refusals.iter().any(|r| matches!(
+            r,
+            LoginRefusal::Admission(AdmissionRefusal::FullForVisitors(_))
+        )),
         "the visitors turned away were told why: {:?}",
         report.errors
     );
@@ -181,12 +181,10 @@ fn connections_that_do_not_log_in_give_way_to_someone_who_does() {
         Duration::from_secs(5),
         |c| c.iter().any(|c| c.state().is_failed()),
     );
-    let reasons: Vec<_> = [&first, &second].map(|c| format!("{:?}", c.state())).into();
+    let reasons: Vec<_> = [&first, &second].map(|c| c.session().refused).into();
     assert!(told, "{reasons:?}");
     assert!(
-        reasons
-            .iter()
-            .any(|r| r.contains("did not log in while others were waiting")),
+        reasons.contains(&Some(LoginRefusal::Admission(AdmissionRefusal::GaveWay))),
         "{reasons:?}"
     );
 }
