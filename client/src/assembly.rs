@@ -11,7 +11,7 @@ use archipelago_shared::world::World;
 use bevy::prelude::*;
 
 use crate::ClientSystems;
-use crate::connection::{FromServer, Request, Session};
+use crate::connection::{FromServer, Request, Session, push_capped};
 
 /// Answers kept for the UI.
 const MAX_ANSWERS: usize = 64;
@@ -109,19 +109,17 @@ fn receive(
                 info!("{words}");
                 let now = time.elapsed_secs_f64();
                 session.notices.push((now, words));
-                answers.told.push((now, news.clone()));
-                let excess = answers.told.len().saturating_sub(MAX_ANSWERS);
-                answers.told.drain(..excess);
+                push_capped(&mut answers.told, (now, news.clone()), MAX_ANSWERS);
             }
             ToClient::Assembly(AssemblyNews::ModerationLog(lines)) => {
                 answers.moderation_log = Some(lines.clone());
             }
             ToClient::Assembly(AssemblyNews::Answer { outcome }) => {
-                answers
-                    .answers
-                    .push((time.elapsed_secs_f64(), outcome.clone()));
-                let excess = answers.answers.len().saturating_sub(MAX_ANSWERS);
-                answers.answers.drain(..excess);
+                push_capped(
+                    &mut answers.answers,
+                    (time.elapsed_secs_f64(), outcome.clone()),
+                    MAX_ANSWERS,
+                );
             }
             _ => {}
         }

@@ -6,7 +6,7 @@ use archipelago_shared::protocol::{ChatRequest, ToClient, ToServer};
 use bevy::prelude::*;
 
 use crate::ClientSystems;
-use crate::connection::{FromServer, Request};
+use crate::connection::{FromServer, Request, push_capped};
 
 /// Lines kept; older ones scroll away.
 const MAX_LINES: usize = 500;
@@ -47,16 +47,14 @@ fn receive(mut messages: MessageReader<FromServer>, mut log: ResMut<ChatLog>, ti
     for FromServer(message) in messages.read() {
         match message {
             ToClient::Chat(ChatNews::Line(line)) => {
-                log.lines.push((now, line.clone()));
+                push_capped(&mut log.lines, (now, line.clone()), MAX_LINES);
                 log.received += 1;
             }
-            ToClient::Chat(ChatNews::Refused(refusal)) => log.refusals.push((now, refusal.clone())),
-            _ => continue,
+            ToClient::Chat(ChatNews::Refused(refusal)) => {
+                push_capped(&mut log.refusals, (now, refusal.clone()), MAX_LINES);
+            }
+            _ => {}
         }
-        let excess = log.lines.len().saturating_sub(MAX_LINES);
-        log.lines.drain(..excess);
-        let excess = log.refusals.len().saturating_sub(MAX_LINES);
-        log.refusals.drain(..excess);
     }
 }
 

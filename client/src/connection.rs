@@ -44,6 +44,14 @@ pub enum ConnectionState {
     Failed { reason: String },
 }
 
+/// Appends `item` to a list kept for the UI, dropping the oldest beyond `cap`, so a long
+/// session's answers and notices take bounded memory.
+pub fn push_capped<T>(list: &mut Vec<T>, item: T, cap: usize) {
+    list.push(item);
+    let excess = list.len().saturating_sub(cap);
+    list.drain(..excess);
+}
+
 /// How long a client that lost its connection keeps trying to get back in before it asks
 /// the person to press Retry.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(120);

@@ -11,7 +11,7 @@ use bevy::prelude::*;
 
 use crate::ClientSystems;
 use crate::clock::ServerClock;
-use crate::connection::{FromServer, Request, Session};
+use crate::connection::{FromServer, Request, Session, push_capped};
 
 /// Answers kept for the UI.
 const MAX_ANSWERS: usize = 32;
@@ -70,9 +70,7 @@ fn receive(
             }
             EventNews::KeptOut { event } => {
                 let now = time.elapsed_secs_f64();
-                book.kept_out.push((now, *event));
-                let excess = book.kept_out.len().saturating_sub(MAX_ANSWERS);
-                book.kept_out.drain(..excess);
+                push_capped(&mut book.kept_out, (now, *event), MAX_ANSWERS);
                 let words = match book.events.get(event) {
                     Some(e) => format!(
                         "The {} town hall holds \"{}\" for {}s and above until it ends.",
@@ -88,10 +86,11 @@ fn receive(
                 session.notices.push((now, words));
             }
             EventNews::Answer { outcome } => {
-                book.answers
-                    .push((time.elapsed_secs_f64(), outcome.clone()));
-                let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
-                book.answers.drain(..excess);
+                push_capped(
+                    &mut book.answers,
+                    (time.elapsed_secs_f64(), outcome.clone()),
+                    MAX_ANSWERS,
+                );
             }
         }
     }

@@ -15,7 +15,7 @@ use archipelago_shared::governance::{
 use archipelago_shared::protocol::{ToClient, ToServer};
 use bevy::prelude::*;
 
-use crate::connection::{ConnectionState, FromServer, Request};
+use crate::connection::{ConnectionState, FromServer, Request, push_capped};
 use crate::{ClientConfig, ClientSystems};
 
 /// What this client knows of the nation's proposals.
@@ -158,11 +158,13 @@ fn receive(
                 {
                     book.stats.refused += 1;
                 }
-                book.answers.push((now, *proposal, outcome.clone()));
+                push_capped(
+                    &mut book.answers,
+                    (now, *proposal, outcome.clone()),
+                    MAX_ANSWERS,
+                );
             }
         }
-        let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
-        book.answers.drain(..excess);
     }
 }
 

@@ -11,7 +11,7 @@ use archipelago_shared::world::World;
 use bevy::prelude::*;
 
 use crate::ClientSystems;
-use crate::connection::{FromServer, Request};
+use crate::connection::{FromServer, Request, push_capped};
 
 /// Answers kept for the UI.
 const MAX_ANSWERS: usize = 16;
@@ -85,10 +85,11 @@ fn receive(
             }
             ToClient::Recognition(RecognitionNews::Answer { outcome }) => {
                 book.answered += 1;
-                book.answers
-                    .push((time.elapsed_secs_f64(), outcome.clone()));
-                let excess = book.answers.len().saturating_sub(MAX_ANSWERS);
-                book.answers.drain(..excess);
+                push_capped(
+                    &mut book.answers,
+                    (time.elapsed_secs_f64(), outcome.clone()),
+                    MAX_ANSWERS,
+                );
             }
             _ => {}
         }
