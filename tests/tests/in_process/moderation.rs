@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use archipelago_shared::assembly::{
-    AssemblyRefusal, AssemblyRequest, ModerationAction, SanctionKind,
+    AssemblyNews, AssemblyRefusal, AssemblyRequest, ModerationAction, SanctionKind,
 };
 use archipelago_shared::chat::ChatRefusal;
 use archipelago_shared::protocol::Role;
@@ -42,11 +42,16 @@ fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
         ModerationAction::Mute { minutes: Some(10) },
         "off topic",
     ));
+    assert!(muted.is_ok(), "{muted:?}");
     assert!(
-        muted
-            .as_ref()
-            .is_ok_and(|a| a.contains("Bo is muted in the") && a.contains("town hall")),
-        "{muted:?}"
+        wait_until(&mut [&mut bo], Duration::from_secs(1), |c| {
+            c[0].told().iter().any(|news| {
+                matches!(news, AssemblyNews::Sanctioned(record)
+                    if record.action == "mute" && record.hall_only && record.actor == "Cal")
+            })
+        }),
+        "Bo is told the chair muted them in the hall: {:?}",
+        bo.told()
     );
     assert!(
         bo.try_to_say("in the hall")
@@ -72,11 +77,16 @@ fn a_chairs_mute_holds_in_their_hall_and_nobody_undoes_a_founders_sanction() {
         ModerationAction::Mute { minutes: None },
         "disruption",
     ));
+    assert!(muted.is_ok(), "{muted:?}");
     assert!(
-        muted
-            .as_ref()
-            .is_ok_and(|a| a.contains("Cy is muted everywhere")),
-        "{muted:?}"
+        wait_until(&mut [&mut cy], Duration::from_secs(1), |c| {
+            c[0].told().iter().any(|news| {
+                matches!(news, AssemblyNews::Sanctioned(record)
+                    if record.action == "mute" && !record.hall_only && record.until.is_none())
+            })
+        }),
+        "Cy is told the founder's mute holds everywhere until lifted: {:?}",
+        cy.told()
     );
     let lifted = cal.ask(cy.moderation(&capital, ModerationAction::Unmute, ""));
     assert!(
