@@ -12,10 +12,11 @@ DATA_DIR ?= data
 BIND ?= 127.0.0.1:7447
 NAME ?=
 
-BUILD_PACKAGES := pkg-config libasound2-dev libudev-dev libx11-dev libxkbcommon-dev libwayland-dev
+BUILD_PACKAGES := pkg-config libasound2-dev libudev-dev libx11-dev libxkbcommon-dev libwayland-dev libopus-dev
 RUN_PACKAGES := $(BUILD_PACKAGES) libvulkan1 mesa-vulkan-drivers libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6
 # procps: `kill`, with which the shutdown test sends SIGTERM.
-TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps
+# espeak-ng and sox: speech for the voice tests, and its conversion to 48 kHz.
+TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps espeak-ng sox
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

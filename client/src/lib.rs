@@ -40,6 +40,9 @@ pub mod identity;
 pub mod render;
 pub mod tours;
 pub mod transport;
+// Voice: headless for now (bots and tests); its drawing (the speaking indicator, settings)
+// joins the features' list with render::voice.
+pub mod voice;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -129,6 +132,7 @@ impl Plugin for NetworkPlugin {
         );
         app.add_plugins((connection::plugin, transport::plugin, control::plugin));
         add_features(app);
+        app.add_plugins(voice::plugin);
     }
 }
 

@@ -38,6 +38,7 @@ features! {
     rooms,
     status,
     diagnostics,
+    voice,
 }
 
 use std::net::SocketAddr;

@@ -8,6 +8,7 @@ pub mod movement;
 #[macro_use]
 pub mod protocol;
 pub mod tours;
+pub mod voice;
 pub mod world;
 
 // Each feature's shared types, declared from the wire's list of features (protocol.rs).

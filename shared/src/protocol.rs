@@ -20,11 +20,12 @@ use crate::events::{EventNews, EventRequest};
 use crate::governance::{GovernanceNews, GovernanceRequest};
 use crate::parcels::{ParcelNews, ParcelRequest};
 use crate::recognition::{RecognitionNews, RecognitionRequest};
+use crate::voice::{VoiceChannel, VoiceDown, VoiceUp};
 
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 15;
+pub const PROTOCOL_VERSION: u32 = 16;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -375,6 +376,17 @@ impl Plugin for ProtocolPlugin {
         app.register_message::<ToServer>()
             .add_direction(NetworkDirection::ClientToServer);
         app.register_message::<ToClient>()
+            .add_direction(NetworkDirection::ServerToClient);
+
+        app.add_channel::<VoiceChannel>(ChannelSettings {
+            mode: ChannelMode::UnorderedUnreliable,
+            ..default()
+        })
+        .add_direction(NetworkDirection::Bidirectional);
+        app.register_message::<VoiceUp>()
+            .add_direction(NetworkDirection::ClientToServer);
+        app.register_message::<VoiceDown>()
+            .add_map_entities()
             .add_direction(NetworkDirection::ServerToClient);
 
         app.add_plugins(InputPlugin::<AvatarInput>::default());

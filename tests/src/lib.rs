@@ -3,6 +3,7 @@
 
 pub mod relay;
 pub mod sim;
+pub mod voice;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -37,8 +37,10 @@ use archipelago_shared::recognition::{
     CensusFigure, RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind,
     RecordText, Relation, Stage,
 };
+use archipelago_shared::voice::{Reach, VoiceDown, VoiceUp};
+use bevy::prelude::Entity;
 use serde_json::{Value, json};
-use serde_reflection::{Tracer, TracerConfig};
+use serde_reflection::{Samples, Tracer, TracerConfig};
 
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/protocol.json");
 
@@ -54,10 +56,25 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<WorldStatus>().map(drop),
         tracer.trace_simple_type::<HallSession>().map(drop),
         tracer.trace_simple_type::<InOverflow>().map(drop),
+        tracer.trace_simple_type::<VoiceUp>().map(drop),
+        // An `Entity` has no value to invent: traced from one.
+        tracer
+            .trace_value(
+                &mut Samples::new(),
+                &VoiceDown {
+                    speaker: Entity::from_bits(1 << 32 | 7),
+                    reach: Reach::Floor,
+                    seq: 1,
+                    at_ms: 2,
+                    frame: vec![3],
+                },
+            )
+            .map(drop),
     ];
     // Enums inside them, each traced through all its variants (the tracer follows only the
     // first variant of an enum it meets inside another type).
     let nested = [
+        tracer.trace_simple_type::<Reach>().map(drop),
         tracer.trace_simple_type::<AssemblyRequest>().map(drop),
         tracer.trace_simple_type::<ModerationAction>().map(drop),
         tracer.trace_simple_type::<ChatHeard>().map(drop),

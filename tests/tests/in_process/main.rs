@@ -19,3 +19,4 @@ mod parcel_registry;
 mod parcels_live;
 mod recognition;
 mod rules_are_enforced;
+mod voice;

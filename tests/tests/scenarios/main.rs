@@ -19,3 +19,4 @@ mod recognition;
 mod screenshot;
 mod shutdown;
 mod two_clients_share_the_world;
+mod voice;
