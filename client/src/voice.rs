@@ -28,6 +28,9 @@ use crate::connection::{ConnectionState, Session};
 const JITTER_FRAMES: usize = 3;
 /// Missing frames in a row after which a stream is taken as ended (its speaker stopped).
 const END_AFTER_MISSES: u32 = 10;
+/// Frames concealed when a stream runs dry, before it waits in silence: a late frame's gap
+/// is filled, a speaker who stopped (or was cut off) is not drawn out.
+const CONCEAL_DRY: u32 = 2;
 /// A speaker is shown as speaking for this long after their last frame.
 const SPEAKING_FOR: Duration = Duration::from_millis(300);
 /// Latencies kept for the benchmark.
@@ -43,6 +46,11 @@ impl Mouth {
     /// Queues samples to say after what is already queued.
     pub fn say(&mut self, samples: impl IntoIterator<Item = i16>) {
         self.pending.extend(samples);
+    }
+
+    /// Stops saying what is still queued.
+    pub fn clear(&mut self) {
+        self.pending.clear();
     }
 
     /// Still has something to say.
@@ -346,6 +354,8 @@ fn next_frame(
     }
     if advance {
         stream.next = Some(next.wrapping_add(1));
+    } else if stream.misses > CONCEAL_DRY {
+        return None;
     }
     Some(Decoded { concealed })
 }
@@ -361,6 +371,17 @@ fn placement(reach: Reach, me: Option<AvatarPose>, speaker: Option<&AvatarPose>)
         // The server heard it in range; where exactly is not known here yet.
         (reach, _, _) => (gain(reach, reach.range().unwrap_or(0.0) * 0.5), 0.0),
     }
+}
+
+/// One frame of 48 kHz mono samples (padded with silence) as a fresh encoder codes it.
+pub fn encode_frame(samples: &[i16]) -> anyhow::Result<Vec<u8>> {
+    let mut pcm = [0i16; FRAME_SAMPLES];
+    for (slot, &sample) in pcm.iter_mut().zip(samples) {
+        *slot = sample;
+    }
+    let mut out = [0u8; MAX_FRAME_BYTES];
+    let len = encoder()?.encode(&pcm, &mut out)?;
+    Ok(out[..len].to_vec())
 }
 
 /// A WAV file's samples, if it is 48 kHz mono 16-bit, as voice is.

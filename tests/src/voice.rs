@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
 use archipelago_shared::protocol::Role;
-use archipelago_shared::voice::FRAME_SAMPLES;
+use archipelago_shared::voice::{FRAME_SAMPLES, VoiceChannel, VoiceUp};
 use bevy::math::Vec3;
+use bevy::prelude::With;
 
 use crate::TestClient;
 
@@ -119,6 +120,19 @@ impl TestClient {
             .world_mut()
             .resource_mut::<archipelago_client::voice::Heard>()
             .record();
+    }
+
+    /// Sends one voice frame as it is, however malformed.
+    pub fn send_voice(&mut self, frame: VoiceUp) {
+        let world = self.app.world_mut();
+        let mut senders = world.query_filtered::<
+            &mut lightyear::prelude::MessageSender<VoiceUp>,
+            With<lightyear::prelude::client::Client>,
+        >();
+        senders
+            .single_mut(world)
+            .expect("a connected client")
+            .send::<VoiceChannel>(frame);
     }
 
     /// Frames that came too late to play, and frames concealed, so far.

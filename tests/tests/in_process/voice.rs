@@ -1,8 +1,18 @@
 //! Voice in one process: real Opus frames from a headless client, relayed by the server's
 //! rules to the others, decoded and mixed as a listener's device would play them.
 
+use std::time::Duration;
+
+use archipelago_server::voice::VoiceStats;
+use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, ModerationAction};
+use archipelago_shared::protocol::Role;
+use archipelago_shared::voice::{FRAME_SAMPLES, VoiceUp};
 use archipelago_tests::sim::SimServer;
-use archipelago_tests::voice;
+use archipelago_tests::{
+    TestClient, capital_hall, enter_hall, enter_world_together, pass_time, voice, wait_until,
+    walk_together,
+};
+use bevy::math::Vec3;
 
 #[test]
 fn the_floor_is_heard_in_the_hall_and_its_overflow_and_not_outside() {
@@ -22,4 +32,181 @@ fn on_the_grounds_a_voice_carries_twenty_metres() {
         |name, role| server.join(name, role),
         scratch.path(),
     );
+}
+
+/// Seconds of 48 kHz samples.
+fn seconds(samples: usize) -> f32 {
+    samples as f32 / 48_000.0
+}
+
+/// Where the last loud 20 ms of a recording ends, in samples.
+fn last_sound(recording: &[i16]) -> usize {
+    voice::envelope(recording)
+        .iter()
+        .rposition(|&e| e > 0.01)
+        .map_or(0, |block| (block + 1) * FRAME_SAMPLES)
+}
+
+fn stats(server: &SimServer) -> VoiceStats {
+    server.with_app(|app| app.world().resource::<VoiceStats>().clone())
+}
+
+#[test]
+fn a_floor_taken_back_goes_silent_at_once_and_a_muted_speaker_is_heard_by_nobody() {
+    let server = SimServer::start();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let sentence = voice::speech(
+        "Order, order. The chair will now hear the report on the harbour works.",
+        scratch.path(),
+    );
+    let (capital, _) = capital_hall();
+    let mut fay = server.join("Fay", Some(Role::Founder));
+    let mut bo = server.join("Bo", Some(Role::Member));
+    let mut ada = server.join("Ada", Some(Role::Member));
+    let mut cy = server.join("Cy", Some(Role::Member));
+    enter_world_together(&mut [&mut fay, &mut bo, &mut ada, &mut cy]);
+    let opened = fay.ask(AssemblyRequest::Open {
+        protocity: capital.clone(),
+        title: "Harbour assembly".into(),
+        agenda: vec![AgendaItem {
+            title: "Works".into(),
+            proposal: None,
+        }],
+        chair: None,
+        capacity: Some(3),
+    });
+    assert!(opened.is_ok(), "{opened:?}");
+    enter_hall(&mut [&mut fay, &mut bo, &mut ada], &capital);
+    enter_hall(&mut [&mut cy], &capital);
+    assert!(wait_until(&mut [&mut cy], Duration::from_secs(5), |c| c[0]
+        .in_overflow()));
+    let give = |fay: &mut TestClient, bo: &TestClient| {
+        fay.ask(AssemblyRequest::GiveFloor {
+            protocity: capital.clone(),
+            to: Some(bo.key_hex()),
+            seconds: 120,
+        })
+    };
+    let given = give(&mut fay, &bo);
+    assert!(given.is_ok(), "{given:?}");
+
+    // Two seconds into Bo's speech, the chair takes the floor back: Cy, in the overflow,
+    // hears nothing more within 200 ms.
+    cy.record_voice();
+    bo.speak(&sentence);
+    pass_time(
+        &mut [&mut fay, &mut bo, &mut ada, &mut cy],
+        Duration::from_secs(2),
+    );
+    let ended = fay.ask(AssemblyRequest::EndFloor {
+        protocity: capital.clone(),
+    });
+    assert!(ended.is_ok(), "{ended:?}");
+    let cut_at = cy.recording().len();
+    pass_time(
+        &mut [&mut fay, &mut bo, &mut ada, &mut cy],
+        Duration::from_secs(2),
+    );
+    let heard = cy.recording();
+    assert!(
+        seconds(cut_at) > 1.5,
+        "Cy heard Bo before the cut: {:.2} s recorded",
+        seconds(cut_at)
+    );
+    let after = seconds(last_sound(&heard).saturating_sub(cut_at));
+    assert!(
+        after <= 0.2,
+        "Cy hears Bo for {after:.3} s after the floor was taken back"
+    );
+
+    // Given the floor again, then muted by the founder: nobody hears Bo, and the server
+    // counts what it dropped.
+    bo.app
+        .world_mut()
+        .resource_mut::<archipelago_client::voice::Mouth>()
+        .clear();
+    let given = give(&mut fay, &bo);
+    assert!(given.is_ok(), "{given:?}");
+    let muted = fay.ask(bo.moderation(
+        &capital,
+        ModerationAction::Mute { minutes: Some(10) },
+        "testing the mute",
+    ));
+    assert!(muted.is_ok(), "{muted:?}");
+    // What Bo said as a member of the audience before has been played out by now.
+    pass_time(
+        &mut [&mut fay, &mut bo, &mut ada, &mut cy],
+        Duration::from_millis(500),
+    );
+    let dropped_before = stats(&server).dropped_muted;
+    ada.record_voice();
+    cy.record_voice();
+    bo.speak(&sentence);
+    pass_time(
+        &mut [&mut fay, &mut bo, &mut ada, &mut cy],
+        Duration::from_secs(3),
+    );
+    for (name, listener) in [("Ada", &ada), ("Cy", &cy)] {
+        let peak = voice::peak(&listener.recording());
+        assert!(peak < 0.001, "{name} hears the muted Bo: peak {peak}");
+    }
+    let dropped = stats(&server).dropped_muted - dropped_before;
+    assert!(
+        dropped >= 100,
+        "the server dropped the muted speaker's frames: {dropped}"
+    );
+}
+
+#[test]
+fn oversized_empty_and_flooding_frames_are_dropped_and_counted_and_voices_go_on() {
+    let server = SimServer::start();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let sentence = voice::speech("Can everyone hear me on the plaza?", scratch.path());
+    let mut bo = server.join("Bo", Some(Role::Member));
+    let mut cy = server.join("Cy", Some(Role::Member));
+    let mut eve = server.join("Eve", None);
+    enter_world_together(&mut [&mut bo, &mut cy, &mut eve]);
+    let ground = |x: f32, z: f32| Vec3::new(x, 0.0, z);
+    assert!(walk_together(
+        &mut [&mut bo, &mut cy, &mut eve],
+        &[ground(-8.0, 22.0), ground(2.0, 22.0), ground(-3.0, 22.0)],
+        Duration::from_secs(30),
+    ));
+
+    // Bo sends garbage while Cy talks: Eve hears Cy as said.
+    let silence = archipelago_client::voice::encode_frame(&[]).expect("an encoder");
+    let frame = |seq: u16, bytes: Vec<u8>| VoiceUp {
+        seq,
+        at_ms: 0,
+        frame: bytes,
+    };
+    bo.send_voice(frame(0, vec![0x55; 1000]));
+    bo.send_voice(frame(1, Vec::new()));
+    for seq in 2..202 {
+        bo.send_voice(frame(seq, silence.clone()));
+    }
+    eve.record_voice();
+    cy.speak(&sentence);
+    pass_time(
+        &mut [&mut bo, &mut cy, &mut eve],
+        Duration::from_secs_f32(seconds(sentence.len()) + 1.5),
+    );
+    let counted = stats(&server);
+    assert_eq!(counted.dropped_size, 2, "{counted:?}");
+    assert!(
+        counted.dropped_rate >= 150,
+        "a flood of 200 frames at once is cut to the burst: {counted:?}"
+    );
+    let r = voice::envelope_correlation(&sentence, &eve.recording());
+    assert!(r >= 0.8, "Eve hears Cy through Bo's flood: r = {r:.3}");
+
+    // Bo's own next words get through.
+    eve.record_voice();
+    bo.speak(&sentence);
+    pass_time(
+        &mut [&mut bo, &mut cy, &mut eve],
+        Duration::from_secs_f32(seconds(sentence.len()) + 1.5),
+    );
+    let r = voice::envelope_correlation(&sentence, &eve.recording());
+    assert!(r >= 0.8, "Eve hears Bo once he speaks properly: r = {r:.3}");
 }
