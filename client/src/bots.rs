@@ -23,6 +23,7 @@ use crate::chat::SendChat;
 use crate::connection::{ConnectionState, Request, Session};
 use crate::control::AvatarControl;
 use crate::governance::{CastVote, Governance};
+use crate::voice;
 use crate::{ClientConfig, ClientSystems, identity};
 
 /// What one bot saw.
@@ -464,6 +465,17 @@ pub struct SwarmConfig {
     pub stable_keys: bool,
     /// Set to end the run early.
     pub stop: Arc<AtomicBool>,
+    pub voice: BotVoice,
+}
+
+/// What the bots say and keep of what they hear.
+#[derive(Debug, Clone, Default)]
+pub struct BotVoice {
+    /// 48 kHz mono samples every bot says over and over, wherever it stands (on the floor
+    /// when given it): `--speak FILE.wav`.
+    pub speak: Option<Arc<Vec<i16>>>,
+    /// Write what each bot heard to `bot-N.wav` here at the end: `--record-voice DIR`.
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// The bots' report, written as JSON by `archipelago-bots --report`.
@@ -552,11 +564,22 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             bot_app(bot, world.clone(), brain, &runtime)
         })
         .collect();
+    if config.voice.record.is_some() {
+        for app in &mut apps {
+            app.world_mut().resource_mut::<voice::Heard>().record();
+        }
+    }
     let start = Instant::now();
     let pass = Duration::from_secs_f64(1.0 / config.rate_hz.max(1.0));
     while start.elapsed() < config.duration && !config.stop.load(Ordering::Relaxed) {
         let pass_start = Instant::now();
         for app in &mut apps {
+            if let Some(speech) = &config.voice.speak {
+                let mut mouth = app.world_mut().resource_mut::<voice::Mouth>();
+                if !mouth.is_talking() {
+                    mouth.say(speech.iter().copied());
+                }
+            }
             app.update();
         }
         if let Some(rest) = pass.checked_sub(pass_start.elapsed()) {
@@ -582,6 +605,16 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         errors: Vec::new(),
         login_refusals: Vec::new(),
     };
+    if let Some(dir) = &config.voice.record {
+        for (i, app) in apps.iter().enumerate() {
+            let heard = app.world().resource::<voice::Heard>();
+            let path = dir.join(format!("bot-{}.wav", i + 1));
+            let samples = heard.recording.as_deref().unwrap_or_default();
+            if let Err(error) = voice::write_wav(&path, samples) {
+                report.errors.push(format!("bot {}: {error:#}", i + 1));
+            }
+        }
+    }
     let mut medians = Vec::new();
     let mut most = Vec::new();
     let mut rates = Vec::new();

@@ -2,11 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use archipelago_client::ClientConfig;
-use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
+use archipelago_client::bots::{
+    Behaviour, BotVoice, SwarmConfig, Voting, bot_key, bot_name, run_swarm,
+};
 use archipelago_client::identity::ephemeral;
 use archipelago_client::transport::parse_server;
 use archipelago_shared::identity::to_hex;
@@ -75,6 +78,13 @@ struct Cli {
     /// `archipelago-server admin enroll`).
     #[arg(long)]
     print_keys: bool,
+    /// Every bot says this 48 kHz mono WAV over and over: on the floor when given it, on the
+    /// grounds otherwise.
+    #[arg(long, value_name = "FILE.wav")]
+    speak: Option<PathBuf>,
+    /// Write what each bot heard to DIR/bot-N.wav at the end.
+    #[arg(long, value_name = "DIR")]
+    record_voice: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -119,7 +129,19 @@ fn main() -> anyhow::Result<()> {
         flood: cli.flood,
         stable_keys: cli.stable_keys || cli.vote.is_some(),
         stop: Default::default(),
+        voice: BotVoice {
+            speak: cli
+                .speak
+                .as_deref()
+                .map(archipelago_client::voice::read_wav)
+                .transpose()?
+                .map(Arc::new),
+            record: cli.record_voice.clone(),
+        },
     };
+    if let Some(dir) = &cli.record_voice {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     eprintln!(
         "running {} bots against {} for {} s",
         cli.count, cli.server, cli.seconds

@@ -22,6 +22,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         flood: false,
         stable_keys: false,
         stop: Default::default(),
+        voice: Default::default(),
     };
     let report = run_swarm(&config, &world());
     println!(

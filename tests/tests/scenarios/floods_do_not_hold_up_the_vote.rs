@@ -49,6 +49,7 @@ fn visitors_flooding_founder_requests_do_not_cost_a_members_ballot() {
         flood,
         stable_keys: voting.is_some(),
         stop: Default::default(),
+        voice: Default::default(),
     };
     let flooders = swarm(FLOODERS, SEED + 1000, None, true);
     let voters = swarm(

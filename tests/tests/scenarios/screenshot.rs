@@ -378,6 +378,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         flood: false,
         stable_keys: true,
         stop: stop.clone(),
+        voice: Default::default(),
     };
     let live = swarm
         .voting
