@@ -241,6 +241,13 @@ pub fn the_floor_is_heard_in_the_hall_and_its_overflow(join: impl Join, scratch:
 /// On an island's grounds a voice carries about 20 m: a neighbour 5 m away hears the
 /// sentence; someone 30 m away hears nothing.
 pub fn on_the_grounds_a_voice_carries_twenty_metres(join: impl Join, scratch: &Path) {
+    grounds(join, scratch, 0.8, || {});
+}
+
+/// As [`on_the_grounds_a_voice_carries_twenty_metres`], with `before_speaking` run once all
+/// stand in place (to make Eve's network worse, say), and the neighbour's recording judged by
+/// `min_r`.
+pub fn grounds(join: impl Join, scratch: &Path, min_r: f32, before_speaking: impl FnOnce()) {
     let source = speech(SENTENCE, scratch);
     let spoken = spoken_seconds(&source);
     let mut bo = join("Bo", Some(Role::Member));
@@ -256,6 +263,7 @@ pub fn on_the_grounds_a_voice_carries_twenty_metres(join: impl Join, scratch: &P
         ),
         "everyone reaches their spot on the capital's grounds"
     );
+    before_speaking();
     let mut everyone = [&mut bo, &mut eve, &mut dan];
     for listener in [1, 2] {
         everyone[listener].record_voice();
@@ -271,11 +279,12 @@ pub fn on_the_grounds_a_voice_carries_twenty_metres(join: impl Join, scratch: &P
         "Eve, 5 m away, heard {seconds:.2} s of a {spoken:.2} s sentence"
     );
     let r = envelope_correlation(&source, &near);
+    let (late, concealed) = everyone[1].voice_losses();
     eprintln!(
-        "Eve, 5 m away: {seconds:.2} s of {spoken:.2} s, r = {r:.3}, peak {}",
-        peak(&near)
+        "Eve, 5 m away: {seconds:.2} s of {spoken:.2} s, r = {r:.3} ({late} frames late, \
+         {concealed} concealed)"
     );
-    assert!(r >= 0.8, "Eve heard the sentence as said: r = {r:.3}");
+    assert!(r >= min_r, "Eve heard the sentence as said: r = {r:.3}");
     let far = peak(&everyone[2].recording());
     assert!(far < 0.001, "Dan, 30 m away, hears nothing: peak {far}");
 }
