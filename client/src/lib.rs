@@ -14,6 +14,7 @@ macro_rules! features {
             events,
             recognition,
             chat,
+            voice,
         }
     };
 }
@@ -40,9 +41,6 @@ pub mod identity;
 pub mod render;
 pub mod tours;
 pub mod transport;
-// Voice: headless for now (bots and tests); its drawing (the speaking indicator, settings)
-// joins the features' list with render::voice.
-pub mod voice;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -132,7 +130,6 @@ impl Plugin for NetworkPlugin {
         );
         app.add_plugins((connection::plugin, transport::plugin, control::plugin));
         add_features(app);
-        app.add_plugins(voice::plugin);
     }
 }
 

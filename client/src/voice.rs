@@ -6,7 +6,7 @@
 //! [`Heard`]. The speaker's sound device, a bot's recording and the tests all take it from
 //! there, so they hear exactly the same.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -97,6 +97,8 @@ pub struct Heard {
     /// Frames that arrived too late to play, or for a stream that could not be decoded.
     pub late: u64,
     pub concealed: u64,
+    /// Speakers this person chose not to hear (their frames are taken and dropped).
+    pub muted: HashSet<Entity>,
 }
 
 impl Heard {
@@ -277,6 +279,9 @@ fn mix(
             };
             if decoded.concealed {
                 heard.concealed += 1;
+            }
+            if heard.muted.contains(speaker) {
+                continue;
             }
             let (level, side) = placement(stream.reach, me, poses.get(*speaker).ok());
             let (left, right) = stereo(level, side);

@@ -97,8 +97,8 @@ fn status_bar(
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.small(
                     "WASD walk · Shift run · Space jump · Q/E or right-drag turn · wheel zoom · \
-                     click a plot · C chat · G governance · L events · H hand · M atlas · T tours · \
-                     R recognition",
+                     click a plot · V talk · O voice · C chat · G governance · L events · H hand · \
+                     M atlas · T tours · R recognition",
                 );
             });
         });
@@ -139,8 +139,13 @@ fn labels(
     status: Query<&WorldStatus>,
     hall: Res<super::assembly::HallView>,
     standing: Res<crate::recognition::StandingBook>,
+    heard: Option<Res<crate::voice::Heard>>,
+    time: Res<Time>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
+    let talking: Vec<Entity> = heard
+        .map(|h| h.speaking(time.elapsed()).collect())
+        .unwrap_or_default();
     let (camera, camera_transform) = *camera;
     let eye = camera_transform.translation();
     let painter = ctx.layer_painter(egui::LayerId::background());
@@ -208,15 +213,23 @@ fn labels(
             .and_then(|s| s.floor.as_ref())
             .is_some_and(|f| f.speaker.key == profile.key);
         let mut text = format!("{} · {}", profile.name, profile.role);
+        let heard = talking.contains(&entity);
         if let Some(s) = hall_session {
             if s.is_chair(&profile.key) {
                 text.push_str(" · chair");
             }
             if speaking {
-                text.push_str(" · speaking");
+                text.push_str(if heard {
+                    " · speaking live"
+                } else {
+                    " · speaking"
+                });
             } else if let Some(position) = s.queue_position(&profile.key) {
                 text.push_str(&format!(" · hand {position}"));
             }
+        }
+        if heard && !speaking {
+            text.push_str(" · talking");
         }
         let size = if own || speaking { 14.0 } else { 13.0 };
         let ink = if speaking {

@@ -145,6 +145,9 @@ struct Sidecar {
     window_open: Option<bool>,
     /// The town hall the photographer's own avatar stands in, if any.
     inside: Option<String>,
+    /// For the session shot: who is heard speaking, and whether the voice window is open.
+    talking: Vec<String>,
+    voice_window: bool,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -341,6 +344,8 @@ fn capture(
         recognizers,
         window_open,
         inside: hall.view.hall.as_ref().map(|(_, id)| id.clone()),
+        talking: hall.talking(),
+        voice_window: hall.voice.window_open,
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -384,9 +389,26 @@ struct HallState<'w, 's> {
     card: ResMut<'w, WelcomeCard>,
     /// When the teleport out of the hall was last asked for.
     asked_out: Local<'s, Option<Instant>>,
+    voice: ResMut<'w, super::voice::VoiceControls>,
+    heard: Option<Res<'w, crate::voice::Heard>>,
+    profiles: Query<'w, 's, &'static AvatarProfile>,
+    time: Res<'w, Time>,
 }
 
 impl HallState<'_, '_> {
+    /// The names of those heard speaking now.
+    fn talking(&self) -> Vec<String> {
+        let Some(heard) = &self.heard else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = heard
+            .speaking(self.time.elapsed())
+            .filter_map(|e| self.profiles.get(e).ok().map(|p| p.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Sets the scene up for the embassy and recognition shots: (plaques standing,
     /// recognizers known, window open, ready).
     fn standing(
@@ -442,6 +464,7 @@ impl HallState<'_, '_> {
         Option<bool>,
         bool,
     ) {
+        self.voice.window_open = matches!(shot, Shot::Session(_));
         let (Shot::Board(id) | Shot::Window(id) | Shot::Session(id)) = shot else {
             return (None, None, None, None, true);
         };
@@ -466,11 +489,13 @@ impl HallState<'_, '_> {
                 self.window.open = false;
                 *self.asked_in = true;
             }
+            // The voice window is open beside it; wait for the speaker to be heard.
             let ready = self
                 .view
                 .session
                 .as_ref()
-                .is_some_and(|s| s.floor.is_some() && !s.queue.is_empty());
+                .is_some_and(|s| s.floor.is_some() && !s.queue.is_empty())
+                && !self.talking().is_empty();
             return (Some(id.clone()), Some(rows), None, None, ready);
         }
         if matches!(shot, Shot::Board(_)) {

@@ -221,10 +221,24 @@ fn hold_session(
             (0, "Could we see the costs side by side?"),
             (3, "The old pier needs the least dredging."),
         ];
+        // Bo speaks on the floor the whole time: the photographer hears him.
+        let scratch = tempfile::tempdir().expect("a scratch folder");
+        let speech = archipelago_tests::voice::speech(
+            "The lagoon site floods every spring. I have the survey here, and the costs.",
+            scratch.path(),
+        );
         let mut said = 0;
         let mut last = std::time::Instant::now();
         let mut asked: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
+            if !clients[2]
+                .app
+                .world()
+                .resource::<archipelago_client::voice::Mouth>()
+                .is_talking()
+            {
+                clients[2].speak(&speech);
+            }
             // Once the photographer has taken the first picture, Fay records a new
             // recognition: its plaque must join the embassy row in the running client (the
             // embassy shot comes minutes later).
@@ -556,6 +570,15 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     );
     assert_eq!(sidecar["speaker"], "Bo", "Bo has the floor: {sidecar}");
     assert_eq!(sidecar["queue"], 2, "two hands are raised: {sidecar}");
+    assert_eq!(
+        sidecar["talking"],
+        serde_json::json!(["Bo"]),
+        "Bo is heard speaking, and his name tag says so: {sidecar}"
+    );
+    assert_eq!(
+        sidecar["voice_window"], true,
+        "the voice window is open: {sidecar}"
+    );
     let session = palette_of(&session_png);
     println!("{session:?}");
     assert!(
