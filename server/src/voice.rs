@@ -27,6 +27,35 @@ use crate::session::LoggedIn;
 
 /// Least time between two log lines about one speaker's dropped frames.
 const LOG_EVERY: Duration = Duration::from_secs(5);
+/// A pause this long ends a stretch of speech (for the minutes).
+const SPELL_GAP: Duration = Duration::from_secs(1);
+
+/// Someone spoke in a hall in session for a while: the minutes note who and how long, never
+/// what (no audio is kept).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct Spoke {
+    pub link: Entity,
+    pub hall: usize,
+    pub seconds: f32,
+}
+
+/// A stretch of speech in a hall in session, going on.
+#[derive(Debug, Clone, Copy)]
+struct Spell {
+    hall: usize,
+    started: Duration,
+    last: Duration,
+}
+
+impl Spell {
+    fn spoke(self, link: Entity) -> Spoke {
+        Spoke {
+            link,
+            hall: self.hall,
+            seconds: (self.last - self.started).as_secs_f32() + 0.02,
+        }
+    }
+}
 
 /// Why a frame was not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +87,7 @@ pub struct VoiceBudget {
     frames: TokenBucket,
     dropped: u32,
     last_logged: Option<Duration>,
+    spell: Option<Spell>,
 }
 
 /// Totals since the server started, for tests and the metrics page.
@@ -87,8 +117,12 @@ impl VoiceStats {
 
 pub(crate) fn plugin(app: &mut App) {
     app.init_resource::<VoiceStats>()
+        .add_message::<Spoke>()
         .add_observer(give_budget)
-        .add_systems(Update, relay.in_set(ServerSystems::Apply));
+        .add_systems(
+            Update,
+            (relay, end_spells).chain().in_set(ServerSystems::Apply),
+        );
 }
 
 fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Time>) {
@@ -96,6 +130,7 @@ fn give_budget(trigger: On<Add, LoggedIn>, mut commands: Commands, time: Res<Tim
         frames: TokenBucket::full(MAX_FRAMES_PER_SECOND, FRAME_BURST, time.elapsed()),
         dropped: 0,
         last_logged: None,
+        spell: None,
     });
 }
 
@@ -149,6 +184,7 @@ fn relay(
     clock: Res<Clock>,
     time: Res<Time>,
     mut stats: ResMut<VoiceStats>,
+    mut spoke: MessageWriter<Spoke>,
 ) {
     let standing = |avatar: Entity| {
         avatars.get(avatar).ok().map(|(pose, place, overflow)| Standing {
@@ -193,6 +229,23 @@ fn relay(
                     continue;
                 }
             };
+            if let (Place::Hall(hall), true) = (voice.standing.place, voice.role.in_session) {
+                match budget.spell.as_mut() {
+                    Some(spell) if spell.hall == hall && now - spell.last < SPELL_GAP => {
+                        spell.last = now;
+                    }
+                    _ => {
+                        if let Some(ended) = budget.spell.take() {
+                            spoke.write(ended.spoke(link));
+                        }
+                        budget.spell = Some(Spell {
+                            hall,
+                            started: now,
+                            last: now,
+                        });
+                    }
+                }
+            }
             let ears = ears.get_or_insert_with(|| gather(&senders, &avatars));
             for ear in ears.iter().filter(|ear| ear.link != link) {
                 let Some(reach) = reach(&voice.standing, voice.role, &ear.standing) else {
@@ -221,6 +274,24 @@ fn relay(
     }
     if stats.is_changed() {
         metrics::gauge!("archipelago_voice_frames_forwarded").set(stats.forwarded as f64);
+    }
+}
+
+/// Ends the stretches of speech that paused, for the minutes.
+fn end_spells(
+    mut budgets: Query<(Entity, &mut VoiceBudget)>,
+    mut spoke: MessageWriter<Spoke>,
+    time: Res<Time>,
+) {
+    let now = time.elapsed();
+    for (link, mut budget) in &mut budgets {
+        if budget
+            .spell
+            .is_some_and(|spell| now - spell.last >= SPELL_GAP)
+            && let Some(ended) = budget.spell.take()
+        {
+            spoke.write(ended.spoke(link));
+        }
     }
 }
 

@@ -35,7 +35,7 @@ pub(super) fn plugin(app: &mut App) {
             close_for_shutdown
                 .run_if(resource_added::<ShuttingDown>)
                 .in_set(ServerSystems::Apply),
-            (track_attendance, expire_floors, follow_votes)
+            (track_attendance, expire_floors, follow_votes, minute_voices)
                 .chain()
                 .in_set(ServerSystems::Publish),
         ),
@@ -626,6 +626,32 @@ fn track_attendance(
                 }
             }
             book.minute(&minutes, id, "left", Some(&who), "went out of the hall");
+        }
+    }
+}
+
+/// Who spoke in a hall in session, and for how long (the voice relay tells; no audio is
+/// kept anywhere).
+fn minute_voices(
+    mut spoke: MessageReader<crate::voice::Spoke>,
+    links: Query<&LoggedIn>,
+    mut sessions: Query<(&HallSession, &mut SessionBook)>,
+    halls: Res<HallSessions>,
+    minutes: Res<MinutesQueue>,
+) {
+    for spoke in spoke.read() {
+        let (Ok(member), Some(&entity)) = (links.get(spoke.link), halls.by_hall.get(&spoke.hall))
+        else {
+            continue;
+        };
+        if let Ok((session, mut book)) = sessions.get_mut(entity) {
+            book.minute(
+                &minutes,
+                session.id,
+                "spoke",
+                Some(&person(member)),
+                format!("{:.0} s", spoke.seconds.max(1.0)),
+            );
         }
     }
 }

@@ -9,8 +9,8 @@ use archipelago_shared::protocol::Role;
 use archipelago_shared::voice::{FRAME_SAMPLES, VoiceUp};
 use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
-    TestClient, capital_hall, enter_hall, enter_world_together, pass_time, voice, wait_until,
-    walk_together,
+    TestClient, capital_hall, enter_hall, enter_world_together, pass_time, server_cli, voice,
+    wait_until, walk_together,
 };
 use bevy::math::Vec3;
 
@@ -155,6 +155,38 @@ fn a_floor_taken_back_goes_silent_at_once_and_a_muted_speaker_is_heard_by_nobody
         dropped >= 100,
         "the server dropped the muted speaker's frames: {dropped}"
     );
+
+    // The minutes note who spoke and for how long (what Bo said before the mute), and keep
+    // no audio.
+    let written = wait_until(&mut [&mut fay], Duration::from_secs(3), |_| {
+        spoke_in_minutes(&server).is_some()
+    });
+    let spoke = spoke_in_minutes(&server);
+    assert!(written, "the minutes note that Bo spoke: {spoke:?}");
+    let seconds: f32 = spoke
+        .as_deref()
+        .and_then(|d| d.strip_suffix(" s"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
+    assert!(
+        (2.0..=8.0).contains(&seconds),
+        "Bo spoke for about his sentence's length: {spoke:?}"
+    );
+}
+
+/// The detail of the first "spoke" line by Bo in session 1's minutes.
+fn spoke_in_minutes(server: &SimServer) -> Option<String> {
+    let text = server_cli(
+        &server.data_dir(),
+        &["admin", "session", "minutes", "1", "--json"],
+        None,
+    );
+    let minutes: serde_json::Value = serde_json::from_str(&text).expect("minutes as JSON");
+    minutes["entries"]
+        .as_array()?
+        .iter()
+        .find(|e| e["kind"] == "spoke" && e["who"].as_str().is_some_and(|w| w.starts_with("Bo")))
+        .and_then(|e| e["detail"].as_str().map(str::to_owned))
 }
 
 #[test]
