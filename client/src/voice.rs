@@ -116,17 +116,23 @@ impl Heard {
     }
 }
 
+/// Why voice cannot run in this client at all (the codec would not start), when it cannot.
+#[derive(Resource, Debug)]
+pub struct VoiceOff(pub String);
+
 pub(crate) fn plugin(app: &mut App) {
+    app.init_resource::<Mouth>().init_resource::<Heard>();
     let encoder = match encoder() {
         Ok(encoder) => encoder,
         Err(error) => {
             error!("voice is off: {error}");
+            app.insert_resource(VoiceOff(format!(
+                "Voice is off: the Opus codec would not start ({error})."
+            )));
             return;
         }
     };
-    app.init_resource::<Mouth>()
-        .init_resource::<Heard>()
-        .insert_resource(Outgoing {
+    app.insert_resource(Outgoing {
             encoder: Mutex::new(encoder),
             seq: 0,
             talk: None,

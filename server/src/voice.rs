@@ -338,7 +338,7 @@ fn role_in(
     SpeakerRole {
         on_floor: speaking || session.chair.key == key,
         in_session: true,
-        floor_only: false,
+        floor_only: session.floor_only,
     }
 }
 

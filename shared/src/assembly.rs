@@ -90,6 +90,9 @@ pub struct HallSession {
     /// People in the main hall and in the overflow room now.
     pub in_main: u32,
     pub in_overflow: u32,
+    /// Only the floor and the chair are heard; nobody murmurs to their neighbours (the
+    /// chair's choice for a formal session).
+    pub floor_only: bool,
 }
 
 /// On an avatar placed in a hall's overflow room: the hall was full when it came in. Its
@@ -140,6 +143,9 @@ pub enum AssemblyRequest {
         action: ModerationAction,
         reason: String,
     },
+    /// Let only the floor and the chair be heard, or everyone by their neighbours too
+    /// (chair).
+    FloorOnly { protocity: String, on: bool },
 }
 
 /// A line of the moderation log, as founders read it in the client.
@@ -275,6 +281,7 @@ pub enum ChairAct {
     MoveAgenda,
     OpenVotes,
     Moderate,
+    ChooseWhoIsHeard,
 }
 
 impl std::fmt::Display for ChairAct {
@@ -283,6 +290,7 @@ impl std::fmt::Display for ChairAct {
             ChairAct::Close => "close the session",
             ChairAct::GiveFloor => "give the floor",
             ChairAct::TakeFloorBack => "take the floor back",
+            ChairAct::ChooseWhoIsHeard => "choose who is heard",
             ChairAct::MoveAgenda => "move through the agenda",
             ChairAct::OpenVotes => "open votes",
             ChairAct::Moderate => "mute, remove or ban people here",

@@ -304,14 +304,13 @@ fn output_stream(device: &cpal::Device, ring: Ring<(f32, f32)>) -> Result<cpal::
 /// Opens the default devices, or tells the person once why voice is off.
 fn open_at_start(
     mut controls: ResMut<VoiceControls>,
-    mouth: Option<Res<Mouth>>,
+    off: Option<Res<crate::voice::VoiceOff>>,
     mut session: ResMut<Session>,
     time: Res<Time>,
 ) {
-    if mouth.is_some() {
-        open_devices(&mut controls);
-    } else {
-        controls.off = Some("Voice is off: the Opus codec could not start.".into());
+    match off {
+        Some(off) => controls.off = Some(off.0.clone()),
+        None => open_devices(&mut controls),
     }
     if let Some(why) = &controls.off {
         session.notices.push((time.elapsed_secs_f64(), why.clone()));

@@ -336,6 +336,7 @@ mod tests {
             capacity: 10,
             in_main: 0,
             in_overflow: 0,
+            floor_only: false,
         };
         assert!(may_chair(&session, &chair));
         assert!(

@@ -129,6 +129,7 @@ pub(super) fn request(
         AssemblyRequest::EndFloor { protocity } => end_floor(a, &member, protocity),
         AssemblyRequest::Agenda { protocity, item } => move_agenda(a, &member, protocity, *item),
         AssemblyRequest::OpenVote { protocity } => open_vote(a, link, &member, protocity),
+        AssemblyRequest::FloorOnly { protocity, on } => floor_only(a, &member, protocity, *on),
         AssemblyRequest::Moderate { .. } | AssemblyRequest::ModerationLog => return None,
     })
 }
@@ -263,6 +264,7 @@ fn record_opened(
                     capacity: record.capacity,
                     in_main: 0,
                     in_overflow: 0,
+                    floor_only: false,
                 };
                 capacity.0.insert(hall, record.capacity);
                 let mut book = SessionBook::new(hall);
@@ -512,6 +514,31 @@ fn move_agenda(
         format!("item {}: {title}", item + 1),
     );
     Ok(format!("now on item {}: {title}", item + 1))
+}
+
+/// Lets only the floor and the chair be heard, or everyone by their neighbours too.
+fn floor_only(
+    a: &mut Assembly,
+    member: &LoggedIn,
+    protocity: &str,
+    on: bool,
+) -> Result<String, AssemblyRefusal> {
+    let (_, entity) = session_in(a, protocity)?;
+    let Ok((mut session, mut book)) = a.sessions.get_mut(entity) else {
+        return Err(AssemblyRefusal::NoSession);
+    };
+    if !may_chair(&session, member) {
+        return Err(AssemblyRefusal::NotChair(ChairAct::ChooseWhoIsHeard));
+    }
+    session.floor_only = on;
+    let words = if on {
+        "only the floor speaks"
+    } else {
+        "everyone may speak to their neighbours"
+    };
+    let id = session.id;
+    book.minute(&a.minutes, id, "voice", Some(&person(member)), words);
+    Ok(format!("Now {words}."))
 }
 
 fn open_vote(

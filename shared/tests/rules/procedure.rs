@@ -38,6 +38,7 @@ fn session() -> HallSession {
         capacity: 10,
         in_main: 0,
         in_overflow: 0,
+        floor_only: false,
     }
 }
 

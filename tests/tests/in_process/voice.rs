@@ -4,15 +4,17 @@
 use std::time::Duration;
 
 use archipelago_server::voice::VoiceStats;
-use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, ModerationAction};
+use archipelago_shared::assembly::{
+    AgendaItem, AssemblyRefusal, AssemblyRequest, ChairAct, ModerationAction,
+};
 use archipelago_shared::protocol::Role;
-use archipelago_shared::voice::{FRAME_SAMPLES, VoiceUp};
+use archipelago_shared::voice::{FRAME_SAMPLES, HALL_LEVEL, VoiceUp};
 use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
     TestClient, capital_hall, enter_hall, enter_world_together, pass_time, server_cli, voice,
-    wait_until, walk_together,
+    wait_until, walk_together, world,
 };
-use bevy::math::Vec3;
+use bevy::math::{Vec2, Vec3};
 
 #[test]
 fn the_floor_is_heard_in_the_hall_and_its_overflow_and_not_outside() {
@@ -241,4 +243,77 @@ fn oversized_empty_and_flooding_frames_are_dropped_and_counted_and_voices_go_on(
     );
     let r = voice::envelope_correlation(&sentence, &eve.recording());
     assert!(r >= 0.8, "Eve hears Bo once he speaks properly: r = {r:.3}");
+}
+
+#[test]
+fn neighbours_murmur_in_a_hall_until_the_chair_lets_only_the_floor_speak() {
+    let server = SimServer::start();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let sentence = voice::speech("I agree with the harbour plan.", scratch.path());
+    let (capital, _) = capital_hall();
+    let mut fay = server.join("Fay", Some(Role::Founder));
+    let mut bo = server.join("Bo", Some(Role::Member));
+    let mut ada = server.join("Ada", Some(Role::Member));
+    enter_world_together(&mut [&mut fay, &mut bo, &mut ada]);
+    let opened = fay.ask(AssemblyRequest::Open {
+        protocity: capital.clone(),
+        title: "Harbour assembly".into(),
+        agenda: vec![AgendaItem {
+            title: "The plan".into(),
+            proposal: None,
+        }],
+        chair: None,
+        capacity: None,
+    });
+    assert!(opened.is_ok(), "{opened:?}");
+    enter_hall(&mut [&mut fay, &mut bo, &mut ada], &capital);
+    let world = world();
+    let island = &world.capital().island;
+    let hall = &island.town_hall;
+    let front = hall.stage_front();
+    let down = (hall.door_inside() - front).normalize();
+    let across = Vec2::new(-down.y, down.x);
+    let spot = |along: f32, side: f32| island.to_world(front + down * along + across * side, 0.0);
+    assert!(walk_together(
+        &mut [&mut fay, &mut bo, &mut ada],
+        &[spot(2.0, 0.0), spot(6.0, 0.0), spot(6.0, 1.5)],
+        Duration::from_secs(30),
+    ));
+    let length = Duration::from_secs_f32(seconds(sentence.len()) + 1.5);
+
+    // Bo, seated, murmurs to Ada beside him: she hears him, quietly.
+    ada.record_voice();
+    bo.speak(&sentence);
+    pass_time(&mut [&mut fay, &mut bo, &mut ada], length);
+    let heard = ada.recording();
+    let r = voice::envelope_correlation(&sentence, &heard);
+    assert!(r >= 0.8, "Ada hears her neighbour: r = {r:.3}");
+    let level = voice::peak(&heard) / voice::peak(&sentence);
+    assert!(
+        level <= HALL_LEVEL + 0.05,
+        "a neighbour is heard quietly, under the floor: {level:.2} of the source"
+    );
+
+    // The chair makes it a formal session: only the floor speaks.
+    let formal = fay.ask(AssemblyRequest::FloorOnly {
+        protocity: capital.clone(),
+        on: true,
+    });
+    assert!(formal.is_ok(), "{formal:?}");
+    let refused = bo.ask(AssemblyRequest::FloorOnly {
+        protocity: capital.clone(),
+        on: false,
+    });
+    assert!(
+        matches!(
+            refused,
+            Err(AssemblyRefusal::NotChair(ChairAct::ChooseWhoIsHeard))
+        ),
+        "only the chair chooses: {refused:?}"
+    );
+    ada.record_voice();
+    bo.speak(&sentence);
+    pass_time(&mut [&mut fay, &mut bo, &mut ada], length);
+    let peak = voice::peak(&ada.recording());
+    assert!(peak < 0.001, "Ada hears nothing of Bo now: peak {peak}");
 }

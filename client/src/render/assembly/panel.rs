@@ -37,6 +37,8 @@ pub struct AssemblyPanel {
     chair: String,
     /// How many the main hall holds.
     capacity: u32,
+    /// Keys of those heard speaking now (for the people list).
+    talking: Vec<String>,
 }
 
 impl Default for AssemblyPanel {
@@ -48,6 +50,7 @@ impl Default for AssemblyPanel {
             agenda: String::new(),
             chair: String::new(),
             capacity: DEFAULT_HALL_CAPACITY,
+            talking: Vec::new(),
         }
     }
 }
@@ -77,10 +80,15 @@ fn panel(
     clock: Res<ServerClock>,
     time: Res<Time>,
     mut send: MessageWriter<SendAssembly>,
+    heard: Res<crate::voice::Heard>,
 ) -> Result {
     let Some((hall, protocity)) = view.hall.clone() else {
         return Ok(());
     };
+    state.talking = heard
+        .speaking(time.elapsed())
+        .filter_map(|e| people.get(e).ok().map(|p| p.key.clone()))
+        .collect();
     let role = session.role.unwrap_or(Role::Visitor);
     if view.session.is_none() && role != Role::Founder {
         return Ok(());
@@ -320,6 +328,16 @@ fn session_view(
         )
         .text("s per speaker"),
     );
+    let mut floor_only = hall_session.floor_only;
+    if ui
+        .checkbox(&mut floor_only, "Only the floor speaks (no murmur)")
+        .changed()
+    {
+        send.write(SendAssembly(AssemblyRequest::FloorOnly {
+            protocity: protocity.clone(),
+            on: floor_only,
+        }));
+    }
     ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(
@@ -388,8 +406,13 @@ fn session_view(
                             continue;
                         }
                         ui.horizontal(|ui| {
+                            let talking = if state.talking.contains(&profile.key) {
+                                " · talking"
+                            } else {
+                                ""
+                            };
                             ui.label(format!(
-                                "{} ({}) · {}",
+                                "{} ({}) · {}{talking}",
                                 profile.name,
                                 profile.fingerprint(),
                                 profile.role
