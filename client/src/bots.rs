@@ -476,6 +476,9 @@ pub struct BotVoice {
     pub speak: Option<Arc<Vec<i16>>>,
     /// Write what each bot heard to `bot-N.wav` here at the end: `--record-voice DIR`.
     pub record: Option<std::path::PathBuf>,
+    /// With `speak`: only the first this many bots talk all the time (the chair among them,
+    /// with `--assemble`); the others only while they hold the floor. None: all talk.
+    pub speakers: Option<usize>,
 }
 
 /// The bots' report, written as JSON by `archipelago-bots --report`.
@@ -506,6 +509,14 @@ pub struct SwarmReport {
     pub errors: Vec<String>,
     /// The server's refusals of the bots' logins, one per bot refused.
     pub login_refusals: Vec<archipelago_shared::identity::LoginRefusal>,
+    /// Voice received per bot, bytes a second of its time in the world: medians over the
+    /// bots in a hall's main room and over those in its overflow (0 where there are none).
+    pub voice_bytes_per_s_main_median: f64,
+    pub voice_bytes_per_s_overflow_median: f64,
+    /// Mouth to ear over every frame heard (send to arrival at a bot that only counts, or
+    /// to decode), milliseconds: one machine's clock.
+    pub voice_latency_ms_p50: f64,
+    pub voice_latency_ms_p99: f64,
 }
 
 fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
@@ -539,6 +550,17 @@ pub fn bot_app(
     app
 }
 
+/// Whether this bot holds the floor of the session it receives.
+fn holds_floor(app: &mut App) -> bool {
+    let key = app.world().resource::<ClientConfig>().key.verifying_key();
+    let me = archipelago_shared::identity::to_hex(key.as_bytes());
+    let world = app.world_mut();
+    let mut sessions = world.query::<&HallSession>();
+    sessions
+        .iter(world)
+        .any(|s| s.floor.as_ref().is_some_and(|f| f.speaker.key == me))
+}
+
 /// Runs a swarm for its duration and reports what the bots saw.
 pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -564,20 +586,26 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             bot_app(bot, world.clone(), brain, &runtime)
         })
         .collect();
-    if config.voice.record.is_some() {
-        for app in &mut apps {
-            app.world_mut().resource_mut::<voice::Heard>().record();
+    for app in &mut apps {
+        let mut heard = app.world_mut().resource_mut::<voice::Heard>();
+        if config.voice.record.is_some() {
+            heard.record();
+        } else {
+            heard.count_only = true;
         }
     }
     let start = Instant::now();
     let pass = Duration::from_secs_f64(1.0 / config.rate_hz.max(1.0));
     while start.elapsed() < config.duration && !config.stop.load(Ordering::Relaxed) {
         let pass_start = Instant::now();
-        for app in &mut apps {
+        for (i, app) in apps.iter_mut().enumerate() {
             if let Some(speech) = &config.voice.speak {
+                let talks = config.voice.speakers.is_none_or(|n| i < n) || holds_floor(app);
                 let mut mouth = app.world_mut().resource_mut::<voice::Mouth>();
-                if !mouth.is_talking() {
+                if talks && !mouth.is_talking() {
                     mouth.say(speech.iter().copied());
+                } else if !talks {
+                    mouth.clear();
                 }
             }
             app.update();
@@ -604,7 +632,13 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         seconds,
         errors: Vec::new(),
         login_refusals: Vec::new(),
+        voice_bytes_per_s_main_median: 0.0,
+        voice_bytes_per_s_overflow_median: 0.0,
+        voice_latency_ms_p50: 0.0,
+        voice_latency_ms_p99: 0.0,
     };
+    let (mut voice_main, mut voice_overflow, mut voice_latencies) =
+        (Vec::new(), Vec::new(), Vec::new());
     if let Some(dir) = &config.voice.record {
         for (i, app) in apps.iter().enumerate() {
             let heard = app.world().resource::<voice::Heard>();
@@ -638,6 +672,19 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             medians.push(median(stats.avatars_seen.clone()));
             let secs = stats.in_world_for.as_secs_f64().max(1e-3);
             rates.push(stats.bytes_received as f64 / secs);
+            let heard = world.resource::<voice::Heard>();
+            voice_latencies.extend(heard.latencies_ms.iter().map(|&ms| f64::from(ms)));
+            let in_overflow = world.resource::<Session>().own_avatar.is_some_and(|a| {
+                world
+                    .get::<archipelago_shared::assembly::InOverflow>(a)
+                    .is_some()
+            });
+            let rate = heard.bytes as f64 / secs;
+            if in_overflow {
+                voice_overflow.push(rate);
+            } else {
+                voice_main.push(rate);
+            }
         }
         if let ConnectionState::Failed { reason } = state {
             report.errors.push(format!("bot {}: {reason}", i + 1));
@@ -657,6 +704,17 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     report.median_avatars_seen = median(medians);
     report.median_most_avatars_seen = median(most);
     report.median_down_bytes_per_s = median(rates);
+    report.voice_bytes_per_s_main_median = median(voice_main);
+    report.voice_bytes_per_s_overflow_median = median(voice_overflow);
+    voice_latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let at = |q: f64| {
+        voice_latencies
+            .get(((voice_latencies.len() as f64 - 1.0) * q).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    report.voice_latency_ms_p50 = at(0.5);
+    report.voice_latency_ms_p99 = at(0.99);
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| {
         let i = ((latencies.len() as f64 - 1.0) * q).round().max(0.0) as usize;

@@ -99,6 +99,11 @@ pub struct Heard {
     pub concealed: u64,
     /// Speakers this person chose not to hear (their frames are taken and dropped).
     pub muted: HashSet<Entity>,
+    /// Count frames without decoding or mixing them: bots that neither play nor record, so
+    /// a crowd of them measures the server, not their own decoders.
+    pub count_only: bool,
+    /// Voice bytes received (frames' payloads), for the benchmark.
+    pub bytes: u64,
 }
 
 impl Heard {
@@ -245,6 +250,11 @@ fn receive(
         };
         stream.reach = down.reach;
         stream.last_heard = now;
+        heard.bytes += down.frame.len() as u64;
+        if heard.count_only {
+            heard.latencies_ms.push(clock_ms().wrapping_sub(down.at_ms));
+            continue;
+        }
         let behind = stream
             .next
             .is_some_and(|next| (down.seq.wrapping_sub(next) as i16) < 0);
@@ -265,8 +275,10 @@ fn mix(
     state: Res<ConnectionState>,
     time: Res<Time>,
 ) {
-    if *state != ConnectionState::InWorld {
+    if *state != ConnectionState::InWorld || heard.count_only {
         heard.mix_from = None;
+        let excess = heard.latencies_ms.len().saturating_sub(MAX_LATENCIES);
+        heard.latencies_ms.drain(..excess);
         return;
     }
     let now = time.elapsed();

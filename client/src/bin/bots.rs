@@ -85,6 +85,10 @@ struct Cli {
     /// Write what each bot heard to DIR/bot-N.wav at the end.
     #[arg(long, value_name = "DIR")]
     record_voice: Option<PathBuf>,
+    /// With --speak: only the first N bots talk all the time (with --assemble the first is
+    /// the chair); the others only while they hold the floor.
+    #[arg(long, value_name = "N", requires = "speak")]
+    speakers: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -137,6 +141,7 @@ fn main() -> anyhow::Result<()> {
                 .transpose()?
                 .map(Arc::new),
             record: cli.record_voice.clone(),
+            speakers: cli.speakers,
         },
     };
     if let Some(dir) = &cli.record_voice {
