@@ -317,3 +317,64 @@ fn neighbours_murmur_in_a_hall_until_the_chair_lets_only_the_floor_speak() {
     let peak = voice::peak(&ada.recording());
     assert!(peak < 0.001, "Ada hears nothing of Bo now: peak {peak}");
 }
+
+#[test]
+fn at_a_live_event_a_founder_gives_a_guest_the_floor_and_the_hall_hears_them() {
+    use archipelago_client::events::{EventBook, SendEvent};
+    use archipelago_shared::events::{EventDraft, EventRequest};
+
+    let server = SimServer::start();
+    let scratch = tempfile::tempdir().expect("a scratch folder");
+    let sentence = voice::speech("Thank you for inviting me to the capital.", scratch.path());
+    let (capital, _) = capital_hall();
+    let mut fay = server.join("Fay", Some(Role::Founder));
+    let mut ada = server.join("Ada", Some(Role::Member));
+    let mut gus = server.join("Gus", None);
+    enter_world_together(&mut [&mut fay, &mut ada, &mut gus]);
+    let starts_at = server.clock().unix_seconds() + 2;
+    fay.app
+        .world_mut()
+        .write_message(SendEvent(EventRequest::Schedule(EventDraft {
+            title: "A guest from Tallinn".into(),
+            protocity: capital.clone(),
+            starts_at,
+            minutes: 30,
+            capacity: 50,
+            audience: Role::Visitor,
+        })));
+    let live = wait_until(
+        &mut [&mut fay, &mut ada, &mut gus],
+        Duration::from_secs(6),
+        |c| !c[2].app.world().resource::<EventBook>().started.is_empty(),
+    );
+    assert!(live, "the event starts, and a visitor may attend it");
+    let opened = fay.ask(AssemblyRequest::Open {
+        protocity: capital.clone(),
+        title: "A guest from Tallinn".into(),
+        agenda: vec![AgendaItem {
+            title: "Our guest speaks".into(),
+            proposal: None,
+        }],
+        chair: None,
+        capacity: None,
+    });
+    assert!(opened.is_ok(), "{opened:?}");
+    enter_hall(&mut [&mut fay, &mut ada, &mut gus], &capital);
+    let given = fay.ask(AssemblyRequest::GiveFloor {
+        protocity: capital.clone(),
+        to: Some(gus.key_hex()),
+        seconds: 300,
+    });
+    assert!(
+        given.is_ok(),
+        "a founder gives the visiting guest the floor: {given:?}"
+    );
+    ada.record_voice();
+    gus.speak(&sentence);
+    pass_time(
+        &mut [&mut fay, &mut ada, &mut gus],
+        Duration::from_secs_f32(seconds(sentence.len()) + 1.5),
+    );
+    let r = voice::envelope_correlation(&sentence, &ada.recording());
+    assert!(r >= 0.8, "the hall hears the guest: r = {r:.3}");
+}
