@@ -28,10 +28,13 @@ use crate::shutdown::ShuttingDown;
 use crate::storage::Done;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_message::<Done<Opened>>().add_systems(
+    app.add_message::<Done<Opened>>()
+        .add_message::<Done<MicCutLogged>>()
+        .add_systems(
         Update,
         (
             record_opened.in_set(ServerSystems::Apply),
+            log_failed_cuts.in_set(ServerSystems::Receive),
             close_for_shutdown
                 .run_if(resource_added::<ShuttingDown>)
                 .in_set(ServerSystems::Apply),
@@ -488,6 +491,14 @@ fn end_floor(
     let speaker = session.end_floor()?;
     let id = session.id;
     book.minute(&a.minutes, id, "floor-ended", Some(&speaker), how.as_str());
+    if how == FloorEnd::TakenBack {
+        // The voice relay stops forwarding them to the hall with this frame; the
+        // moderation log keeps the cut.
+        let (actor, subject, hall) = (person(member), speaker.clone(), protocity.to_owned());
+        a.storage.run(move |storage| async move {
+            MicCutLogged(storage.log_mic_cut(&actor, &subject, &hall).await)
+        });
+    }
     Ok(format!("{} no longer has the floor", speaker.name))
 }
 
@@ -653,6 +664,18 @@ fn track_attendance(
                 }
             }
             book.minute(&minutes, id, "left", Some(&who), "went out of the hall");
+        }
+    }
+}
+
+/// A microphone cut, stored in the moderation log (or why not).
+#[derive(Debug)]
+pub(super) struct MicCutLogged(Result<(), crate::storage::StorageError>);
+
+fn log_failed_cuts(mut done: MessageReader<Done<MicCutLogged>>) {
+    for Done { output, .. } in done.read() {
+        if let MicCutLogged(Err(error)) = output {
+            error!("a microphone cut could not be logged: {error}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! in one transaction before anyone is told of them.
 
 use archipelago_shared::assembly::{
-    AgendaItem, AssemblyRefusal, MinuteEntry, ModerationAction, SanctionKind, SanctionTerms,
+    AgendaItem, AssemblyRefusal, MinuteEntry, ModerationAction, Person, SanctionKind, SanctionTerms,
     SessionId,
 };
 use serde::Serialize;
@@ -483,6 +483,29 @@ impl Storage {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(sanction_from_row).collect()
+    }
+
+    /// Logs a microphone cut: the chair took the floor back from a speaker, whose voice the
+    /// server stopped forwarding to the hall at once.
+    pub async fn log_mic_cut(
+        &self,
+        actor: &Person,
+        subject: &Person,
+        protocity: &str,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO moderation_log (at, actor_name, actor_key, action, subject_name, subject_key, protocity, until, reason)
+             VALUES (?, ?, ?, 'cut', ?, ?, ?, NULL, 'the floor was taken back')",
+        )
+        .bind(self.now())
+        .bind(&actor.name)
+        .bind(&actor.key)
+        .bind(&subject.name)
+        .bind(&subject.key)
+        .bind(protocity)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The newest `newest` lines of the moderation log (all of it with `None`), oldest first.

@@ -120,6 +120,18 @@ fn a_floor_taken_back_goes_silent_at_once_and_a_muted_speaker_is_heard_by_nobody
         after <= 0.2,
         "Cy hears Bo for {after:.3} s after the floor was taken back"
     );
+    let log = server_cli(
+        &server.data_dir(),
+        &["admin", "moderation", "log", "--json"],
+        None,
+    );
+    let log: serde_json::Value = serde_json::from_str(&log).expect("the log as JSON");
+    assert!(
+        log.as_array().is_some_and(|lines| lines.iter().any(|l| l["action"] == "cut"
+            && l["actor"] == "Fay"
+            && l["subject"] == "Bo")),
+        "the moderation log records the microphone cut: {log}"
+    );
 
     // Given the floor again, then muted by the founder: nobody hears Bo, and the server
     // counts what it dropped.
