@@ -127,9 +127,9 @@ fn a_floor_taken_back_goes_silent_at_once_and_a_muted_speaker_is_heard_by_nobody
     );
     let log: serde_json::Value = serde_json::from_str(&log).expect("the log as JSON");
     assert!(
-        log.as_array().is_some_and(|lines| lines.iter().any(|l| l["action"] == "cut"
-            && l["actor"] == "Fay"
-            && l["subject"] == "Bo")),
+        log.as_array().is_some_and(|lines| lines
+            .iter()
+            .any(|l| l["action"] == "cut" && l["actor"] == "Fay" && l["subject"] == "Bo")),
         "the moderation log records the microphone cut: {log}"
     );
 
