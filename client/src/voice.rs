@@ -33,6 +33,9 @@ const END_AFTER_MISSES: u32 = 10;
 const CONCEAL_DRY: u32 = 2;
 /// A speaker is shown as speaking for this long after their last frame.
 const SPEAKING_FOR: Duration = Duration::from_millis(300);
+/// A stream silent this long is forgotten (its decoder with it); it starts afresh if the
+/// speaker talks again.
+const FORGET_AFTER: Duration = Duration::from_secs(30);
 /// Latencies kept for the benchmark.
 const MAX_LATENCIES: usize = 4096;
 
@@ -275,6 +278,10 @@ fn mix(
     state: Res<ConnectionState>,
     time: Res<Time>,
 ) {
+    let forget_before = time.elapsed().saturating_sub(FORGET_AFTER);
+    heard
+        .streams
+        .retain(|_, stream| stream.last_heard >= forget_before);
     if *state != ConnectionState::InWorld || heard.count_only {
         heard.mix_from = None;
         let excess = heard.latencies_ms.len().saturating_sub(MAX_LATENCIES);

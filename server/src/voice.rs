@@ -186,13 +186,6 @@ fn relay(
     mut stats: ResMut<VoiceStats>,
     mut spoke: MessageWriter<Spoke>,
 ) {
-    let standing = |avatar: Entity| {
-        avatars.get(avatar).ok().map(|(pose, place, overflow)| Standing {
-            place: place.0,
-            overflow,
-            position: pose.position,
-        })
-    };
     // Who may hear, gathered once for every frame of this update.
     let mut ears: Option<Vec<Ear>> = None;
     let now = time.elapsed();
@@ -203,7 +196,7 @@ fn relay(
         }
         let key = to_hex(&member.public_key);
         let voice = has_avatar.and_then(|a| {
-            let standing = standing(a.0)?;
+            let standing = standing_of(&avatars, a.0)?;
             Some(Voice {
                 avatar: a.0,
                 standing,
@@ -342,18 +335,23 @@ fn role_in(
     }
 }
 
+/// Where an avatar stands, as the voice rules see it.
+fn standing_of(avatars: &Avatars, avatar: Entity) -> Option<Standing> {
+    let (pose, place, overflow) = avatars.get(avatar).ok()?;
+    Some(Standing {
+        place: place.0,
+        overflow,
+        position: pose.position,
+    })
+}
+
 fn gather(senders: &Senders, avatars: &Avatars) -> Vec<Ear> {
     senders
         .iter()
         .filter_map(|(link, has_avatar, _)| {
-            let (pose, place, overflow) = avatars.get(has_avatar.0).ok()?;
             Some(Ear {
                 link,
-                standing: Standing {
-                    place: place.0,
-                    overflow,
-                    position: pose.position,
-                },
+                standing: standing_of(avatars, has_avatar.0)?,
             })
         })
         .collect()
