@@ -10,7 +10,7 @@ use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::clock::Clock;
 use archipelago_shared::identity::to_hex;
-use archipelago_shared::protocol::AvatarPose;
+use archipelago_shared::protocol::{AvatarPose, ControlChannel, RequestRefusal, ToClient};
 use archipelago_shared::voice::{
     FRAME_BURST, MAX_FRAME_BYTES, MAX_FRAMES_PER_SECOND, SpeakerRole, Standing, VoiceChannel,
     VoiceDown, VoiceUp, reach,
@@ -149,6 +149,7 @@ type Speakers<'w, 's> = Query<
         Option<&'static HasAvatar>,
         &'static mut MessageReceiver<VoiceUp>,
         &'static mut VoiceBudget,
+        &'static mut MessageSender<ToClient>,
     ),
 >;
 
@@ -189,7 +190,7 @@ fn relay(
     // Who may hear, gathered once for every frame of this update.
     let mut ears: Option<Vec<Ear>> = None;
     let now = time.elapsed();
-    for (link, member, has_avatar, mut receiver, mut budget) in &mut speakers {
+    for (link, member, has_avatar, mut receiver, mut budget, mut told) in &mut speakers {
         let frames: Vec<VoiceUp> = receiver.receive().collect();
         if frames.is_empty() {
             continue;
@@ -261,6 +262,10 @@ fn relay(
                 "voice from {}: {} frames dropped (too large, too fast, muted or nowhere)",
                 member.name, budget.dropped
             );
+            // The speaker hears of it as often as the log does, not per frame.
+            told.send::<ControlChannel>(ToClient::Refused(RequestRefusal::VoiceDropped {
+                dropped: budget.dropped,
+            }));
             budget.dropped = 0;
             budget.last_logged = Some(now);
         }

@@ -7,7 +7,7 @@ use archipelago_server::voice::VoiceStats;
 use archipelago_shared::assembly::{
     AgendaItem, AssemblyRefusal, AssemblyRequest, ChairAct, ModerationAction,
 };
-use archipelago_shared::protocol::Role;
+use archipelago_shared::protocol::{RequestRefusal, Role};
 use archipelago_shared::voice::{FRAME_SAMPLES, HALL_LEVEL, VoiceUp};
 use archipelago_tests::sim::SimServer;
 use archipelago_tests::{
@@ -245,6 +245,12 @@ fn oversized_empty_and_flooding_frames_are_dropped_and_counted_and_voices_go_on(
     );
     let r = voice::envelope_correlation(&sentence, &eve.recording());
     assert!(r >= 0.8, "Eve hears Cy through Bo's flood: r = {r:.3}");
+    let told = bo.session().refusals;
+    assert!(
+        told.iter()
+            .any(|(_, r)| matches!(r, RequestRefusal::VoiceDropped { dropped } if *dropped >= 150)),
+        "Bo is told his frames were dropped: {told:?}"
+    );
 
     // Bo's own next words get through.
     eve.record_voice();
