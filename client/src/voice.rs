@@ -24,8 +24,11 @@ use lightyear::prelude::*;
 use crate::ClientSystems;
 use crate::connection::{ConnectionState, Session};
 
-/// Frames a stream holds before it starts playing: the jitter buffer, 60 ms.
+/// Frames a stream holds before it starts playing: the jitter buffer, 60 ms. More would
+/// draw out a speaker cut off by the chair past the 200 ms they must go silent in.
 const JITTER_FRAMES: usize = 3;
+/// One frame's length.
+const FRAME: Duration = Duration::from_millis(FRAME_MS as u64);
 /// Missing frames in a row after which a stream is taken as ended (its speaker stopped).
 const END_AFTER_MISSES: u32 = 10;
 /// Frames concealed when a stream runs dry, before it waits in silence: a late frame's gap
@@ -348,7 +351,7 @@ fn next_frame(
         None => {
             let waited = stream
                 .first_waiting
-                .is_some_and(|at| now.saturating_sub(at) >= Duration::from_millis(60));
+                .is_some_and(|at| now.saturating_sub(at) >= FRAME * JITTER_FRAMES as u32);
             if stream.buffer.len() < JITTER_FRAMES && !waited {
                 return None;
             }

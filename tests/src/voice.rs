@@ -93,14 +93,26 @@ fn pearson(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// How well a recording's envelope follows the source's, aligned at the best delay: the
-/// highest r over every delay of the recording behind the source.
+/// highest r over every delay of the recording behind the source. Each half of the source
+/// is aligned on its own and the worse half counts: a jitter buffer that waited out a late
+/// frame mid-sentence (a few tens of milliseconds later from there on, nothing lost) is
+/// aligned, not scored as distortion.
 pub fn envelope_correlation(source: &[i16], recording: &[i16]) -> f32 {
     let (source, recording) = (envelope(source), envelope(recording));
-    if recording.len() < source.len() {
+    let half = source.len() / 2;
+    [&source[..half], &source[half..]]
+        .into_iter()
+        .map(|part| best_aligned(part, &recording))
+        .fold(f32::MAX, f32::min)
+}
+
+/// The highest r of `part` against `recording` over every delay.
+fn best_aligned(part: &[f32], recording: &[f32]) -> f32 {
+    if part.is_empty() || recording.len() < part.len() {
         return 0.0;
     }
-    (0..=recording.len() - source.len())
-        .map(|delay| pearson(&source, &recording[delay..delay + source.len()]))
+    (0..=recording.len() - part.len())
+        .map(|delay| pearson(part, &recording[delay..delay + part.len()]))
         .fold(f32::MIN, f32::max)
 }
 
