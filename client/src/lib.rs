@@ -36,6 +36,7 @@ pub mod bots;
 pub mod clock;
 pub mod connection;
 pub mod control;
+pub mod crowd;
 pub mod identity;
 #[cfg(feature = "render")]
 pub mod render;
@@ -128,7 +129,12 @@ impl Plugin for NetworkPlugin {
             )
                 .chain(),
         );
-        app.add_plugins((connection::plugin, transport::plugin, control::plugin));
+        app.add_plugins((
+            connection::plugin,
+            transport::plugin,
+            control::plugin,
+            crowd::plugin,
+        ));
         add_features(app);
     }
 }

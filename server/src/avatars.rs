@@ -128,7 +128,6 @@ fn spawn_on_login(
                 },
                 Replicate::to_clients(NetworkTarget::All),
                 PredictionTarget::to_clients(NetworkTarget::Single(client)),
-                InterpolationTarget::to_clients(NetworkTarget::AllExceptSingle(client)),
                 ControlledBy {
                     owner: link,
                     lifetime: Lifetime::SessionBased,

@@ -39,6 +39,7 @@ features! {
     status,
     diagnostics,
     voice,
+    crowd,
 }
 
 use std::net::SocketAddr;

@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod clock;
+pub mod crowd;
 pub mod identity;
 pub mod movement;
 #[macro_use]

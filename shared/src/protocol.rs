@@ -7,8 +7,7 @@
 //! without a new version.
 
 use bevy::ecs::entity::MapEntities;
-use bevy::math::curve::{Ease, EaseFunction, FunctionCurve, Interval};
-use bevy::math::{Curve, Vec2, Vec3};
+use bevy::math::{Vec2, Vec3};
 use bevy::prelude::*;
 use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
@@ -16,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assembly::{AssemblyNews, AssemblyRequest, HallSession, InOverflow};
 use crate::chat::ChatNews;
+use crate::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId};
 use crate::events::{EventNews, EventRequest};
 use crate::governance::{GovernanceNews, GovernanceRequest};
 use crate::parcels::{ParcelNews, ParcelRequest};
@@ -25,7 +25,7 @@ use crate::voice::{VoiceChannel, VoiceDown, VoiceUp};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 18;
+pub const PROTOCOL_VERSION: u32 = 19;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -146,24 +146,6 @@ pub struct AvatarPose {
     /// Vertical speed in m/s (positive up).
     pub vertical_speed: f32,
     pub grounded: bool,
-}
-
-impl Ease for AvatarPose {
-    fn interpolating_curve_unbounded(start: Self, end: Self) -> impl Curve<Self> {
-        FunctionCurve::new(Interval::UNIT, move |t| AvatarPose {
-            position: start.position.lerp(end.position, t),
-            yaw: lerp_angle(start.yaw, end.yaw, t),
-            vertical_speed: end.vertical_speed,
-            grounded: end.grounded,
-        })
-    }
-}
-
-/// Interpolates angles the short way round.
-fn lerp_angle(a: f32, b: f32, t: f32) -> f32 {
-    let delta =
-        (b - a + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU) - std::f32::consts::PI;
-    a + delta * EaseFunction::Linear.sample_clamped(t)
 }
 
 /// Who an avatar belongs to, shown on its name tag.
@@ -394,12 +376,22 @@ impl Plugin for ProtocolPlugin {
             .add_map_entities()
             .add_direction(NetworkDirection::ServerToClient);
 
+        app.add_channel::<CrowdChannel>(ChannelSettings {
+            mode: ChannelMode::UnorderedUnreliable,
+            ..default()
+        })
+        .add_direction(NetworkDirection::Bidirectional);
+        app.register_message::<CrowdFrame>()
+            .add_direction(NetworkDirection::ServerToClient);
+        app.register_message::<CrowdAck>()
+            .add_direction(NetworkDirection::ClientToServer);
+
         app.add_plugins(InputPlugin::<AvatarInput>::default());
 
-        app.component::<AvatarPose>()
-            .replicate()
-            .predict()
-            .add_linear_interpolation();
+        // Replicated to its owner only, who predicts it; everyone else learns poses from
+        // crowd frames (crate::crowd).
+        app.component::<AvatarPose>().replicate().predict();
+        app.component::<CrowdId>().replicate();
         app.component::<AvatarProfile>().replicate();
         app.component::<WorldStatus>().replicate();
         app.component::<HallSession>().replicate();

@@ -266,6 +266,15 @@ pub enum Place {
     Hall(usize),
 }
 
+impl Place {
+    /// The protocity (index) this place belongs to.
+    pub fn protocity(self) -> usize {
+        match self {
+            Place::Grounds(i) | Place::Hall(i) => i,
+        }
+    }
+}
+
 /// The loaded, validated world.
 #[derive(Debug, Clone, PartialEq, bevy::prelude::Resource)]
 pub struct World {

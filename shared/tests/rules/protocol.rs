@@ -37,6 +37,7 @@ use archipelago_shared::recognition::{
     CensusFigure, RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind,
     RecordText, Relation, Stage,
 };
+use archipelago_shared::crowd::{CrowdAck, CrowdFrame, CrowdId};
 use archipelago_shared::voice::{Reach, VoiceDown, VoiceUp};
 use bevy::prelude::Entity;
 use serde_json::{Value, json};
@@ -57,6 +58,9 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<HallSession>().map(drop),
         tracer.trace_simple_type::<InOverflow>().map(drop),
         tracer.trace_simple_type::<VoiceUp>().map(drop),
+        tracer.trace_simple_type::<CrowdFrame>().map(drop),
+        tracer.trace_simple_type::<CrowdAck>().map(drop),
+        tracer.trace_simple_type::<CrowdId>().map(drop),
         // An `Entity` has no value to invent: traced from one.
         tracer
             .trace_value(

@@ -1,0 +1,254 @@
+//! Crowds: every avatar's pose reaches the others in one packed frame per client per send
+//! tick, chosen by interest tiers within a byte budget ([`archipelago_shared::crowd`]).
+//! Replication carries who each avatar is and its [`CrowdId`], and the pose only to its
+//! owner, who predicts it: per-entity, per-client pose replication cost every avatar times
+//! every client, every tick (BENCHMARKS.md, "A thousand in one place").
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use archipelago_shared::crowd::interest::{Member, Place as CrowdPlace, Viewer};
+use archipelago_shared::crowd::pack::{MAX_ID, Quantized};
+use archipelago_shared::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId, FRAMES_PER_SECOND};
+use archipelago_shared::protocol::AvatarPose;
+use archipelago_shared::world::{Place, World};
+use bevy::prelude::*;
+use bevy_replicon::prelude::*;
+use bevy_replicon::shared::replication::visibility::SingleComponent;
+use lightyear::prelude::*;
+
+use crate::ServerSystems;
+use crate::avatars::{Avatar, HasAvatar};
+use crate::rooms::{InPlace, PlaceRooms, SharedWithOverflow};
+use archipelago_shared::assembly::InOverflow;
+
+/// How often replication (who is there, roles, sessions, one's own pose) is sent: poses of
+/// others do not wait for it, so it need not run every tick, and its cost is every
+/// replicated entity times every client each time it runs.
+pub const REPLICATION_INTERVAL: Duration = Duration::from_millis(100);
+/// Acks read from one client per frame; more are dropped (a client acks each frame once).
+const ACKS_PER_FRAME: usize = 8;
+
+/// Crowd ids in use and free, given again oldest-freed first so a client has long forgotten
+/// an id's last owner before it comes back.
+#[derive(Resource, Debug, Default)]
+struct CrowdIds {
+    next: u16,
+    free: VecDeque<u16>,
+}
+
+/// A link's view of the crowd, and the send tick it takes its turn on.
+#[derive(Component, Debug)]
+pub struct CrowdView {
+    viewer: Viewer,
+    phase: u32,
+}
+
+impl CrowdView {
+    /// Bytes of crowd state held for this client.
+    pub fn footprint(&self) -> usize {
+        self.viewer.footprint()
+    }
+}
+
+/// Keeps an avatar's pose for its owner: replication hides it from every other client.
+#[derive(Component, Debug, PartialEq, Eq)]
+#[component(immutable)]
+pub struct PoseOwner(pub Entity);
+
+impl VisibilityFilter for PoseOwner {
+    type ClientComponent = Self;
+    type Scope = SingleComponent<AvatarPose>;
+
+    fn is_visible(&self, client: Entity, _component: Option<&Self::ClientComponent>) -> bool {
+        client == self.0
+    }
+}
+
+/// Totals since the start, for logs and the benchmark.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct CrowdStats {
+    pub frames: u64,
+    pub bytes: u64,
+    pub entries: u64,
+    pub acks_dropped: u64,
+}
+
+/// Counts an avatar's changes of rooms: see [`Member::epoch`].
+#[derive(Component, Debug, Default)]
+pub struct CrowdEpoch(u16);
+
+/// Fixed ticks run so far: the clock crowd frames are stamped with.
+#[derive(Resource, Debug, Default)]
+struct CrowdTicks(u32);
+
+pub(crate) fn plugin(app: &mut App) {
+    app.insert_resource(ReplicationMetadata::new(REPLICATION_INTERVAL))
+        .add_visibility_filter::<PoseOwner>()
+        .init_resource::<CrowdIds>()
+        .init_resource::<CrowdStats>()
+        .init_resource::<CrowdTicks>()
+        .add_observer(give_id)
+        .add_observer(free_id)
+        .add_observer(give_view)
+        .add_systems(Update, read_acks.in_set(ServerSystems::Receive))
+        .add_systems(FixedPostUpdate, (notice_moves, send_frames).chain());
+}
+
+fn give_id(
+    trigger: On<Add, Avatar>,
+    avatars: Query<&Avatar>,
+    mut ids: ResMut<CrowdIds>,
+    mut commands: Commands,
+) {
+    let Ok(avatar) = avatars.get(trigger.entity) else {
+        return;
+    };
+    let id = match ids.free.pop_front() {
+        Some(id) => id,
+        None if ids.next <= MAX_ID => {
+            ids.next += 1;
+            ids.next - 1
+        }
+        None => {
+            error!("no crowd id left for {}: the crowd is full", trigger.entity);
+            return;
+        }
+    };
+    commands.entity(trigger.entity).insert((
+        CrowdId(id),
+        CrowdEpoch::default(),
+        PoseOwner(avatar.link),
+    ));
+}
+
+fn free_id(trigger: On<Remove, CrowdId>, ids_of: Query<&CrowdId>, mut ids: ResMut<CrowdIds>) {
+    if let Ok(id) = ids_of.get(trigger.entity) {
+        ids.free.push_back(id.0);
+    }
+}
+
+fn give_view(trigger: On<Add, HasAvatar>, mut commands: Commands, mut turns: Local<u32>) {
+    *turns = turns.wrapping_add(1);
+    commands.entity(trigger.entity).insert(CrowdView {
+        viewer: Viewer::default(),
+        phase: *turns,
+    });
+}
+
+fn read_acks(
+    mut links: Query<(&mut MessageReceiver<CrowdAck>, &mut CrowdView)>,
+    mut stats: ResMut<CrowdStats>,
+) {
+    for (mut receiver, mut view) in &mut links {
+        let mut read = 0;
+        for ack in receiver.receive() {
+            read += 1;
+            if read > ACKS_PER_FRAME {
+                stats.acks_dropped += 1;
+                continue;
+            }
+            view.viewer.acked(&ack);
+        }
+    }
+}
+
+/// Whoever changed rooms may have been dropped by some clients and made again by others: an
+/// avatar that moved is sent afresh to everyone, and a viewer that moved sends everyone
+/// afresh.
+fn notice_moves(
+    mut avatars: Query<&mut CrowdEpoch, Changed<Rooms>>,
+    mut viewers: Query<&mut CrowdView, Changed<Rooms>>,
+) {
+    for mut epoch in &mut avatars {
+        epoch.0 = epoch.0.wrapping_add(1);
+    }
+    for mut view in &mut viewers {
+        view.viewer.forget_all();
+    }
+}
+
+/// The room a viewer receives the crowd of: the place its avatar stands in, or its hall's
+/// overflow.
+fn room_of(place: Place, overflow: bool, rooms: &PlaceRooms) -> RoomId {
+    match place {
+        Place::Hall(hall) if overflow => rooms.overflow(hall),
+        other => rooms.room(other),
+    }
+}
+
+#[expect(clippy::type_complexity, reason = "one query per kind of entity read")]
+fn send_frames(
+    avatars: Query<(
+        &CrowdId,
+        &CrowdEpoch,
+        &AvatarPose,
+        &Rooms,
+        Has<SharedWithOverflow>,
+        Option<&InPlace>,
+        Has<InOverflow>,
+    )>,
+    mut links: Query<(
+        &HasAvatar,
+        &mut CrowdView,
+        &mut MessageSender<CrowdFrame>,
+    )>,
+    rooms: Res<PlaceRooms>,
+    world: Res<World>,
+    time: Res<Time<Fixed>>,
+    mut ticks: ResMut<CrowdTicks>,
+    mut stats: ResMut<CrowdStats>,
+) {
+    ticks.0 = ticks.0.wrapping_add(1);
+    let every = ((1.0 / FRAMES_PER_SECOND as f32) / time.timestep().as_secs_f32())
+        .round()
+        .max(1.0) as u32;
+    let turn = ticks.0 % every;
+
+    let mut places: HashMap<RoomId, Vec<Member>> = HashMap::new();
+    for (id, epoch, pose, in_rooms, stage, ..) in &avatars {
+        let member = Member {
+            id: id.0,
+            pose: Quantized::new(pose.position, pose.yaw),
+            stage,
+            epoch: epoch.0,
+        };
+        for room in in_rooms.rooms() {
+            places.entry(room).or_default().push(member);
+        }
+    }
+    let places: HashMap<RoomId, CrowdPlace> = places
+        .into_iter()
+        .map(|(room, members)| (room, CrowdPlace::new(members)))
+        .collect();
+
+    for (has_avatar, mut view, mut sender) in &mut links {
+        if view.phase % every != turn {
+            continue;
+        }
+        let Ok((id, _, pose, _, _, Some(in_place), overflow)) = avatars.get(has_avatar.0) else {
+            continue;
+        };
+        let Some(place) = places.get(&room_of(in_place.0, overflow, &rooms)) else {
+            continue;
+        };
+        let island = world.protocities[in_place.0.protocity()].island.position;
+        let written = view.viewer.frame(
+            place,
+            Some(id.0),
+            Quantized::new(pose.position, pose.yaw),
+            Vec3::new(island.x, 0.0, island.y),
+        );
+        if written.entries == 0 {
+            continue;
+        }
+        stats.frames += 1;
+        stats.bytes += written.packed.len() as u64;
+        stats.entries += written.entries as u64;
+        sender.send::<CrowdChannel>(CrowdFrame {
+            seq: written.seq,
+            tick: ticks.0,
+            packed: written.packed,
+        });
+    }
+}
