@@ -495,6 +495,15 @@ pub struct SwarmReport {
     pub median_most_avatars_seen: u32,
     /// Median over bots of bytes received per second in the world.
     pub median_down_bytes_per_s: f64,
+    /// The 99th percentile over bots of the same.
+    pub p99_down_bytes_per_s: f64,
+    /// Passes over all bots per second, as run (each pass updates every bot once, which
+    /// sends its inputs): below `--rate-hz`, the bots could not keep up.
+    pub passes_per_s: f64,
+    /// Median over bots of crowd frames and of crowd entries (others' poses) received per
+    /// second in the world.
+    pub median_crowd_frames_per_s: f64,
+    pub median_crowd_entries_per_s: f64,
     pub teleports_requested: u32,
     pub requests_flooded: u32,
     pub ballots_sent: u32,
@@ -596,8 +605,10 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     }
     let start = Instant::now();
     let pass = Duration::from_secs_f64(1.0 / config.rate_hz.max(1.0));
+    let mut passes = 0u64;
     while start.elapsed() < config.duration && !config.stop.load(Ordering::Relaxed) {
         let pass_start = Instant::now();
+        passes += 1;
         for (i, app) in apps.iter_mut().enumerate() {
             if let Some(speech) = &config.voice.speak {
                 let talks = config.voice.speakers.is_none_or(|n| i < n) || holds_floor(app);
@@ -622,6 +633,10 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         median_avatars_seen: 0,
         median_most_avatars_seen: 0,
         median_down_bytes_per_s: 0.0,
+        p99_down_bytes_per_s: 0.0,
+        passes_per_s: passes as f64 / seconds.max(1e-3),
+        median_crowd_frames_per_s: 0.0,
+        median_crowd_entries_per_s: 0.0,
         teleports_requested: 0,
         requests_flooded: 0,
         ballots_sent: 0,
@@ -652,6 +667,8 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     let mut medians = Vec::new();
     let mut most = Vec::new();
     let mut rates = Vec::new();
+    let mut crowd_frames = Vec::new();
+    let mut crowd_entries = Vec::new();
     let mut latencies = Vec::new();
     for (i, app) in apps.iter().enumerate() {
         let world = app.world();
@@ -672,6 +689,9 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             medians.push(median(stats.avatars_seen.clone()));
             let secs = stats.in_world_for.as_secs_f64().max(1e-3);
             rates.push(stats.bytes_received as f64 / secs);
+            let crowd = world.resource::<crate::crowd::Crowd>();
+            crowd_frames.push(crowd.frames as f64 / secs);
+            crowd_entries.push(crowd.entries as f64 / secs);
             let heard = world.resource::<voice::Heard>();
             voice_latencies.extend(heard.latencies_ms.iter().map(|&ms| f64::from(ms)));
             let in_overflow = world.resource::<Session>().own_avatar.is_some_and(|a| {
@@ -703,6 +723,13 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     }
     report.median_avatars_seen = median(medians);
     report.median_most_avatars_seen = median(most);
+    report.median_crowd_frames_per_s = median(crowd_frames);
+    report.median_crowd_entries_per_s = median(crowd_entries);
+    rates.sort_by(f64::total_cmp);
+    report.p99_down_bytes_per_s = rates
+        .get(((rates.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
+        .copied()
+        .unwrap_or_default();
     report.median_down_bytes_per_s = median(rates);
     report.voice_bytes_per_s_main_median = median(voice_main);
     report.voice_bytes_per_s_overflow_median = median(voice_overflow);

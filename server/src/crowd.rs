@@ -65,13 +65,23 @@ impl VisibilityFilter for PoseOwner {
     }
 }
 
-/// Totals since the start, for logs and the benchmark.
-#[derive(Resource, Debug, Default, Clone, Copy)]
+/// Totals since the start, for the benchmark (in `tick-stats.json`).
+#[derive(Resource, Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct CrowdStats {
     pub frames: u64,
+    /// Bytes of packed entries (the message adds a few).
     pub bytes: u64,
     pub entries: u64,
+    /// Entries by tier: the nearest and the stage, the middle, everyone else.
+    pub near: u64,
+    pub middle: u64,
+    pub far: u64,
+    /// The longest anyone went unsent to a viewer that receives them, seconds.
+    pub oldest_s: f64,
     pub acks_dropped: u64,
+    /// Viewers now, and the bytes of crowd state held for them.
+    pub viewers: u64,
+    pub state_bytes: u64,
 }
 
 /// Counts an avatar's changes of rooms: see [`Member::epoch`].
@@ -222,6 +232,10 @@ fn send_frames(
         .map(|(room, members)| (room, CrowdPlace::new(members)))
         .collect();
 
+    if turn == 0 {
+        stats.viewers = links.iter().count() as u64;
+        stats.state_bytes = links.iter().map(|(_, v, _)| v.footprint() as u64).sum();
+    }
     for (has_avatar, mut view, mut sender) in &mut links {
         if view.phase % every != turn {
             continue;
@@ -245,6 +259,12 @@ fn send_frames(
         stats.frames += 1;
         stats.bytes += written.packed.len() as u64;
         stats.entries += written.entries as u64;
+        stats.near += u64::from(written.tiers[0]);
+        stats.middle += u64::from(written.tiers[1]);
+        stats.far += u64::from(written.tiers[2]);
+        stats.oldest_s = stats
+            .oldest_s
+            .max(f64::from(written.oldest) / f64::from(FRAMES_PER_SECOND));
         sender.send::<CrowdChannel>(CrowdFrame {
             seq: written.seq,
             tick: ticks.0,

@@ -8,6 +8,7 @@ use bevy::prelude::*;
 use serde::Serialize;
 
 use crate::ServerSettings;
+use crate::crowd::CrowdStats;
 
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 const MAX_HISTORY: usize = 200_000;
@@ -31,6 +32,9 @@ pub struct TickStats {
     /// Over the whole run so far.
     pub run_p50_ms: f64,
     pub run_p99_ms: f64,
+    pub run_max_ms: f64,
+    /// What crowd frames carried so far.
+    pub crowd: CrowdStats,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -51,7 +55,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-fn end_frame(mut timer: ResMut<FrameTimer>, time: Res<Time<Real>>, settings: Res<ServerSettings>) {
+fn end_frame(
+    mut timer: ResMut<FrameTimer>,
+    time: Res<Time<Real>>,
+    settings: Res<ServerSettings>,
+    crowd: Option<Res<CrowdStats>>,
+) {
     let Some(started) = timer.started.take() else {
         return;
     };
@@ -78,6 +87,8 @@ fn end_frame(mut timer: ResMut<FrameTimer>, time: Res<Time<Real>>, settings: Res
         max_ms: window.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         run_p50_ms: percentile(&all, 0.5),
         run_p99_ms: percentile(&all, 0.99),
+        run_max_ms: all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        crowd: crowd.map(|c| *c).unwrap_or_default(),
     };
     // The terminal of `make run` stays readable: the line is news only when a frame took
     // longer than the tick.

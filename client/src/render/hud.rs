@@ -16,6 +16,8 @@ const NOTICE_SECONDS: f64 = 6.0;
 const ISLAND_LABEL_RANGE: f32 = 900.0;
 /// Name tags are drawn for avatars closer than this.
 const NAME_TAG_RANGE: f32 = 60.0;
+/// Name tags drawn at most, nearest first, besides one's own, the stage's and those talking.
+const MAX_NAME_TAGS: usize = 30;
 
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(
@@ -198,17 +200,39 @@ fn labels(
             egui::Color32::WHITE,
         );
     }
-    for (entity, profile, transform) in &avatars {
-        let head = transform.translation() + Vec3::Y * 2.25;
-        let distance = head.distance(eye);
-        if distance > NAME_TAG_RANGE {
-            continue;
+    // In a crowd only the nearest carry tags, and whoever is on the stage or heard.
+    let hall_session = hall.session.as_ref();
+    let on_stage = |profile: &AvatarProfile| {
+        hall_session.is_some_and(|s| {
+            s.is_chair(&profile.key)
+                || s.floor.as_ref().is_some_and(|f| f.speaker.key == profile.key)
+        })
+    };
+    let mut tagged: Vec<(f32, Entity, &AvatarProfile, Vec3)> = avatars
+        .iter()
+        .map(|(entity, profile, transform)| {
+            let head = transform.translation() + Vec3::Y * 2.25;
+            (head.distance(eye), entity, profile, head)
+        })
+        .filter(|(distance, ..)| *distance <= NAME_TAG_RANGE)
+        .collect();
+    tagged.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let always = |entity: Entity, profile: &AvatarProfile| {
+        Some(entity) == session.own_avatar || on_stage(profile) || talking.contains(&entity)
+    };
+    let mut plain = 0;
+    tagged.retain(|(_, entity, profile, _)| {
+        if always(*entity, profile) {
+            return true;
         }
+        plain += 1;
+        plain <= MAX_NAME_TAGS
+    });
+    for (_, entity, profile, head) in tagged {
         let Ok(at) = camera.world_to_viewport(camera_transform, head) else {
             continue;
         };
         let own = Some(entity) == session.own_avatar;
-        let hall_session = hall.session.as_ref();
         let speaking = hall_session
             .and_then(|s| s.floor.as_ref())
             .is_some_and(|f| f.speaker.key == profile.key);

@@ -171,6 +171,10 @@ pub struct Written {
     pub seq: u16,
     pub packed: Vec<u8>,
     pub entries: usize,
+    /// Entries of the nearest (and the stage), the middle, and everyone else.
+    pub tiers: [u16; 3],
+    /// The longest anyone written had gone unsent to this viewer, frames.
+    pub oldest: u16,
 }
 
 /// One client's crowd state.
@@ -277,7 +281,7 @@ impl Viewer {
             };
             (index, tier)
         });
-        let mut ranked: Vec<(u32, u32)> = Vec::with_capacity(nearest.len() + 2);
+        let mut ranked: Vec<(u32, u32, Tier)> = Vec::with_capacity(nearest.len() + 2);
         for (index, tier) in stage.chain(tiers) {
             let member = &members[index as usize];
             if Some(member.id) == me {
@@ -312,9 +316,9 @@ impl Viewer {
             } else {
                 u32::from(age) * 100 / u32::from(tier.every())
             };
-            ranked.push((urgency, index));
+            ranked.push((urgency, index, tier));
         }
-        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
 
         // Everyone else, in turn: the next slice of the place after the cursor, so that a
         // whole turn takes at least FAR_EVERY frames, and longer only when the budget is
@@ -341,8 +345,11 @@ impl Viewer {
         let slot = usize::from(seq) % HISTORY;
         let mut sent = std::mem::take(&mut self.history[slot].entries);
         sent.clear();
-        let mut write = |viewer: &mut Viewer, member: Member| -> bool {
+        let mut tiers = [0u16; 3];
+        let mut oldest = 0u16;
+        let mut write = |viewer: &mut Viewer, member: Member, tier: usize| -> bool {
             let pair = viewer.pair(member.id);
+            let age = now.wrapping_sub(pair.last_sent);
             let base = pair.acked.and_then(|(acked_seq, pose)| {
                 let back = seq.wrapping_sub(acked_seq);
                 (usize::from(back) < HISTORY && back > 0).then_some((back as u8, pose))
@@ -353,25 +360,31 @@ impl Viewer {
             }
             writer.push(member.id.min(MAX_ID), member.pose, base);
             sent.push((member.id, member.pose));
+            tiers[tier] += 1;
+            oldest = oldest.max(age);
             let pair = viewer.pair(member.id);
             pair.last_sent = now;
             pair.ever_sent = true;
             true
         };
-        for &(_, index) in &ranked {
-            write(self, members[index as usize]);
+        for &(_, index, tier) in &ranked {
+            let tier = if tier == Tier::Near { 0 } else { 1 };
+            write(self, members[index as usize], tier);
         }
         // The turn stops at the first who does not fit, and goes on from them next frame.
         let mut cursor = after_slice.or(members.first().map(|m| m.id));
         for &index in &far {
             let member = members[index as usize];
             let pair = self.pair_of(&member);
-            pair.ever_sent = true;
+            if !pair.ever_sent {
+                pair.last_sent = now;
+                pair.ever_sent = true;
+            }
             if pair.acked.is_some_and(|(_, pose)| pose == member.pose) {
                 pair.last_sent = now;
                 continue;
             }
-            if !write(self, member) {
+            if !write(self, member, 2) {
                 cursor = Some(member.id);
                 break;
             }
@@ -387,6 +400,8 @@ impl Viewer {
             seq,
             packed: writer.finish(),
             entries,
+            tiers,
+            oldest,
         }
     }
 

@@ -2,6 +2,7 @@
 //! behaviour. They live in one test binary so that the server, the client with its renderer,
 //! bevy and lightyear are linked once, not once per file.
 
+mod a_crowd_in_one_place;
 mod a_lossy_link;
 mod a_narrow_path;
 mod bots_fill_the_world;
