@@ -57,6 +57,9 @@ pub struct BotPlugin {
     /// Send founder-only requests (open and close proposals, give parcels away, call off
     /// events) at [`FLOOD_HZ`], as a hostile visitor would: a load for the server's checks.
     pub flood: bool,
+    /// With [`Behaviour::Assemble`]: how many the founder bot's session lets into the hall
+    /// (the server's default when `None`; the rest follow from its overflow).
+    pub hall_capacity: Option<u32>,
 }
 
 /// Requests per second a flooding bot sends: past the server's per-link allowance (20 a
@@ -149,6 +152,7 @@ impl Plugin for BotPlugin {
         );
         if self.behaviour == Behaviour::Assemble {
             app.insert_resource(Assembly {
+                capacity: self.hall_capacity,
                 rng: StdRng::seed_from_u64(self.seed ^ 0x6861_6c6c),
                 next_hand: Duration::from_secs(5),
                 next_line: Duration::from_secs(10),
@@ -244,6 +248,7 @@ fn flood(
 /// When an attending bot next raises or lowers its hand, chats, or (chairing) acts.
 #[derive(Resource)]
 struct Assembly {
+    capacity: Option<u32>,
     rng: StdRng,
     next_hand: Duration,
     next_line: Duration,
@@ -283,7 +288,7 @@ fn attend(
                         proposal: None,
                     }],
                     chair: None,
-                    capacity: None,
+                    capacity: brain.capacity,
                 }));
             }
             Some(s) if s.floor.is_none() && !s.queue.is_empty() => {
@@ -466,6 +471,8 @@ pub struct SwarmConfig {
     /// Set to end the run early.
     pub stop: Arc<AtomicBool>,
     pub voice: BotVoice,
+    /// See [`BotPlugin::hall_capacity`].
+    pub hall_capacity: Option<u32>,
 }
 
 /// What the bots say and keep of what they hear.
@@ -547,6 +554,10 @@ pub fn bot_app(
     ));
     app.add_plugins((MinimalPlugins, bevy::state::app::StatesPlugin));
     crate::add_client_plugins(&mut app, config, world);
+    // A bot only counts who is around: where each one stands is worked out twice a second.
+    app.world_mut()
+        .resource_mut::<crate::crowd::Crowd>()
+        .draw_every = 0.5;
     app.add_plugins(bot);
     app.finish();
     app.cleanup();
@@ -591,6 +602,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
                 behaviour: config.behaviour,
                 voting: config.voting,
                 flood: config.flood,
+                hall_capacity: config.hall_capacity,
             };
             bot_app(bot, world.clone(), brain, &runtime)
         })

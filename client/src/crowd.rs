@@ -106,6 +106,10 @@ pub struct Crowd {
     pending: HashMap<u16, (f64, CrowdTrack)>,
     /// Server time minus local time, as the least delayed frame showed it.
     offset: Option<f64>,
+    /// Seconds between updates of the drawn poses: 0, every frame; bots, which only count
+    /// who is around, ask for less.
+    pub draw_every: f64,
+    last_drawn: f64,
     /// Frames and entries received, frames that did not parse.
     pub frames: u64,
     pub entries: u64,
@@ -222,14 +226,19 @@ fn read_frames(
 /// Writes each avatar's drawn pose for now: its samples, a little in the past.
 fn place_avatars(
     mut avatars: Query<(Entity, &mut CrowdTrack, Option<&mut AvatarPose>)>,
-    crowd: Res<Crowd>,
+    mut crowd: ResMut<Crowd>,
     time: Res<Time<Real>>,
     mut commands: Commands,
 ) {
-    let Some(server_now) = crowd.server_now(time.elapsed_secs_f64()) else {
+    let now = time.elapsed_secs_f64();
+    let Some(server_now) = crowd.server_now(now) else {
         return;
     };
-    let dt = time.delta_secs_f64();
+    let dt = now - crowd.last_drawn;
+    if dt < crowd.draw_every {
+        return;
+    }
+    crowd.last_drawn = now;
     for (entity, mut track, pose) in &mut avatars {
         let wanted = track.wanted_delay();
         let delay = match track.delay {

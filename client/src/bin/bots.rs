@@ -61,6 +61,10 @@ struct Cli {
     /// Attend the session in the capital's town hall (a founder bot opens and chairs it).
     #[arg(long)]
     assemble: bool,
+    /// With --assemble: how many the session lets into the hall (the server's default
+    /// otherwise; the rest follow from its overflow).
+    #[arg(long, requires = "assemble")]
+    hall_capacity: Option<u32>,
     /// Vote on this proposal: a random valid ballot as soon as it is open, then again
     /// (replacing it) about every --vote-every seconds.
     #[arg(long)]
@@ -143,6 +147,7 @@ fn main() -> anyhow::Result<()> {
             record: cli.record_voice.clone(),
             speakers: cli.speakers,
         },
+        hall_capacity: cli.hall_capacity,
     };
     if let Some(dir) = &cli.record_voice {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

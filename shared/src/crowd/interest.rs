@@ -51,6 +51,8 @@ pub struct Member {
 #[derive(Debug, Default)]
 pub struct Place {
     members: Vec<Member>,
+    /// Indices of those holding the stage.
+    stage: Vec<u32>,
     cells: HashMap<(i32, i32), Vec<u32>>,
     low: (i32, i32),
     high: (i32, i32),
@@ -72,8 +74,12 @@ impl Place {
             high = (high.0.max(cell.0), high.1.max(cell.1));
             cells.entry(cell).or_default().push(index as u32);
         }
+        let stage = (0..members.len() as u32)
+            .filter(|&i| members[i as usize].stage)
+            .collect();
         Self {
             members,
+            stage,
             cells,
             low,
             high,
@@ -268,11 +274,7 @@ impl Viewer {
         // anyone near the stale limit, then the nearest, then the middle by how overdue.
         let mut nearest = Vec::with_capacity(NEAR_COUNT + MIDDLE_COUNT);
         place.nearest(at, NEAR_COUNT + MIDDLE_COUNT, me, &mut nearest);
-        let stage = members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.stage)
-            .map(|(i, _)| (i as u32, Tier::Near));
+        let stage = place.stage.iter().map(|&i| (i, Tier::Near));
         let tiers = nearest.iter().enumerate().map(|(rank, &index)| {
             let tier = if rank < NEAR_COUNT {
                 Tier::Near

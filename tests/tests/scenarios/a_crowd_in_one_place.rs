@@ -38,6 +38,7 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
         stable_keys: false,
         stop: stop.clone(),
         voice: Default::default(),
+        hall_capacity: None,
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
 

@@ -23,6 +23,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         stable_keys: false,
         stop: Default::default(),
         voice: Default::default(),
+        hall_capacity: None,
     };
     let report = run_swarm(&config, &world());
     println!(

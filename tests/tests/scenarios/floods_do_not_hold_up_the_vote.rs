@@ -50,6 +50,7 @@ fn visitors_flooding_founder_requests_do_not_cost_a_members_ballot() {
         stable_keys: voting.is_some(),
         stop: Default::default(),
         voice: Default::default(),
+        hall_capacity: None,
     };
     let flooders = swarm(FLOODERS, SEED + 1000, None, true);
     let voters = swarm(

@@ -393,6 +393,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         stable_keys: true,
         stop: stop.clone(),
         voice: Default::default(),
+        hall_capacity: None,
     };
     let live = swarm
         .voting
