@@ -34,7 +34,8 @@ def main(summary, png):
     frame.plot(n, linear(p99), ":", color="grey", label="p99 if linear in N")
     frame.axhline(16, color="red", linestyle="--", label="target p99 16 ms")
     frame.set_title("Server frame time")
-    frame.set_ylabel("ms")
+    frame.set_ylabel("ms (log)")
+    frame.set_yscale("log")
 
     median = [r["down_kb_s_median"] for r in rows]
     high = [r["down_kb_s_p99"] for r in rows]
@@ -55,7 +56,8 @@ def main(summary, png):
     for axis in axes:
         axis.set_xlabel("people in one place")
         axis.set_xticks(n)
-        axis.set_ylim(bottom=0)
+        if axis.get_yscale() != "log":
+            axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     profile = rows[0].get("profile", "?")
