@@ -129,7 +129,12 @@ pub(crate) fn plugin(app: &mut App) {
         .add_observer(gone)
         .add_systems(
             Update,
-            (read_frames.in_set(ClientSystems::Receive), place_avatars.after(ClientSystems::Receive).before(ClientSystems::Present)),
+            (
+                read_frames.in_set(ClientSystems::Receive),
+                place_avatars
+                    .after(ClientSystems::Receive)
+                    .before(ClientSystems::Present),
+            ),
         );
 }
 
@@ -220,7 +225,9 @@ fn read_frames(
             }
         }
     }
-    crowd.pending.retain(|_, (when, _)| now - *when < PENDING_FOR);
+    crowd
+        .pending
+        .retain(|_, (when, _)| now - *when < PENDING_FOR);
 }
 
 /// Writes each avatar's drawn pose for now: its samples, a little in the past.

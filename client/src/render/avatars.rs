@@ -70,7 +70,11 @@ fn attach_body(
     let Some(bodies) = bodies else {
         return;
     };
-    let Some((_, body)) = bodies.by_role.iter().find(|(role, _)| *role == profile.role) else {
+    let Some((_, body)) = bodies
+        .by_role
+        .iter()
+        .find(|(role, _)| *role == profile.role)
+    else {
         return;
     };
     let center = CAPSULE_HALF_HEIGHT + CAPSULE_RADIUS;

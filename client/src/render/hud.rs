@@ -205,7 +205,9 @@ fn labels(
     let on_stage = |profile: &AvatarProfile| {
         hall_session.is_some_and(|s| {
             s.is_chair(&profile.key)
-                || s.floor.as_ref().is_some_and(|f| f.speaker.key == profile.key)
+                || s.floor
+                    .as_ref()
+                    .is_some_and(|f| f.speaker.key == profile.key)
         })
     };
     let mut tagged: Vec<(f32, Entity, &AvatarProfile, Vec3)> = avatars

@@ -477,7 +477,11 @@ mod tests {
             })
             .collect();
         let place = Place::new(members.clone());
-        for (at, k) in [(Vec3::ZERO, 30), (Vec3::new(20.0, 0.0, 9.0), 130), (Vec3::new(300.0, 0.0, 0.0), 10)] {
+        for (at, k) in [
+            (Vec3::ZERO, 30),
+            (Vec3::new(20.0, 0.0, 9.0), 130),
+            (Vec3::new(300.0, 0.0, 0.0), 10),
+        ] {
             let at = Quantized::new(at, 0.0);
             let mut out = Vec::new();
             place.nearest(at, k, Some(3), &mut out);
@@ -589,8 +593,9 @@ mod tests {
         let mut viewer = Viewer::default();
         let mut received = Received::default();
         for f in 0..60 {
-            let mut members: Vec<Member> =
-                (0..600).map(|i| member(i, f32::from(i) + 1.0, f as f32 * 0.1)).collect();
+            let mut members: Vec<Member> = (0..600)
+                .map(|i| member(i, f32::from(i) + 1.0, f as f32 * 0.1))
+                .collect();
             members[599].stage = true;
             let place = Place::new(members);
             let written = viewer.frame(&place, None, Quantized::default(), Vec3::ZERO);
@@ -669,10 +674,16 @@ mod tests {
         viewer.acked(&ack1);
         // Frame 2 is a delta against frame 1; it is lost on the way.
         let f2 = frame(&mut viewer, &at(1.2));
-        assert!(matches!(kinds(&f2)[..], [Position::Delta { frames_back: 1, .. }]));
+        assert!(matches!(
+            kinds(&f2)[..],
+            [Position::Delta { frames_back: 1, .. }]
+        ));
         // Frame 3 still refers to frame 1, the last acknowledged, and decodes without frame 2.
         let f3 = frame(&mut viewer, &at(1.3));
-        assert!(matches!(kinds(&f3)[..], [Position::Delta { frames_back: 2, .. }]));
+        assert!(matches!(
+            kinds(&f3)[..],
+            [Position::Delta { frames_back: 2, .. }]
+        ));
         let got = received.read(&f3).unwrap();
         assert_eq!(got.poses, vec![(1, at(1.3).members()[0].pose)]);
         // The ack of frame 3 also covers frame 1; frame 2 stays missing.
@@ -680,7 +691,10 @@ mod tests {
         assert_eq!(ack3.frames().collect::<Vec<_>>(), vec![3, 1, 0]);
         viewer.acked(&ack3);
         let f4 = frame(&mut viewer, &at(1.4));
-        assert!(matches!(kinds(&f4)[..], [Position::Delta { frames_back: 1, .. }]));
+        assert!(matches!(
+            kinds(&f4)[..],
+            [Position::Delta { frames_back: 1, .. }]
+        ));
     }
 
     #[test]

@@ -187,7 +187,10 @@ pub struct Malformed {
 
 /// Reads a frame's entries in order.
 pub fn read(packed: &[u8]) -> Result<Vec<Entry>, Malformed> {
-    let mut cursor = Cursor { bytes: packed, at: 0 };
+    let mut cursor = Cursor {
+        bytes: packed,
+        at: 0,
+    };
     let anchor = IVec3::new(cursor.i32()?, 0, cursor.i32()?);
     let mut entries = Vec::with_capacity(packed.len() / 7);
     while cursor.at < packed.len() {

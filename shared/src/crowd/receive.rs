@@ -138,9 +138,12 @@ mod tests {
                 packed: writer.finish(),
             })
             .unwrap();
-        assert_eq!(got, Got {
-            poses: vec![],
-            ack: None
-        });
+        assert_eq!(
+            got,
+            Got {
+                poses: vec![],
+                ack: None
+            }
+        );
     }
 }

@@ -16,6 +16,7 @@ use archipelago_shared::assembly::{
     ModerationAction, SanctionKind,
 };
 use archipelago_shared::chat::{ChatHeard, ChatNews, ChatRefusal, ChatTo};
+use archipelago_shared::crowd::{CrowdAck, CrowdFrame, CrowdId};
 use archipelago_shared::events::{EventNews, EventRefusal, EventRequest};
 use archipelago_shared::governance::tally::{
     Choice, ChoiceError, Outcome, VoteKind, VoteType, YesNo,
@@ -37,7 +38,6 @@ use archipelago_shared::recognition::{
     CensusFigure, RecognitionNews, RecognitionRefusal, RecognitionRequest, RecognizerKind,
     RecordText, Relation, Stage,
 };
-use archipelago_shared::crowd::{CrowdAck, CrowdFrame, CrowdId};
 use archipelago_shared::voice::{Reach, VoiceDown, VoiceUp};
 use bevy::prelude::Entity;
 use serde_json::{Value, json};

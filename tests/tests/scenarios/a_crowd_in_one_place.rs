@@ -55,22 +55,28 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
     // A newcomer: everyone within 2 s of its arrival (the server's welcome), and it to the
     // watcher.
     let mut walker = TestClient::new(server.client_config("Walker", ephemeral()));
-    let welcomed = wait_until(&mut [&mut walker, &mut watcher], Duration::from_secs(30), |c| {
-        c[0].session().role.is_some()
-    });
+    let welcomed = wait_until(
+        &mut [&mut walker, &mut watcher],
+        Duration::from_secs(30),
+        |c| c[0].session().role.is_some(),
+    );
     assert!(welcomed, "the newcomer is let in");
     let at = Instant::now();
     let mut saw_all = None;
     let mut seen = None;
-    wait_until(&mut [&mut walker, &mut watcher], Duration::from_secs(5), |c| {
-        if saw_all.is_none() && c[0].in_world() && c[0].others().len() > BOTS {
-            saw_all = Some(at.elapsed());
-        }
-        if seen.is_none() && c[1].other("Walker").is_some() {
-            seen = Some(at.elapsed());
-        }
-        saw_all.is_some() && seen.is_some()
-    });
+    wait_until(
+        &mut [&mut walker, &mut watcher],
+        Duration::from_secs(5),
+        |c| {
+            if saw_all.is_none() && c[0].in_world() && c[0].others().len() > BOTS {
+                saw_all = Some(at.elapsed());
+            }
+            if seen.is_none() && c[1].other("Walker").is_some() {
+                seen = Some(at.elapsed());
+            }
+            saw_all.is_some() && seen.is_some()
+        },
+    );
     println!(
         "after its welcome, the newcomer saw all {} others after {saw_all:?}; the watcher saw it \
          after {seen:?}",
@@ -99,35 +105,43 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
     let start = walker.own_pose().expect("own pose").position;
     let mut path: Vec<(Instant, Vec3)> = Vec::new();
     let mut shown: Vec<(Instant, Vec3)> = Vec::new();
-    let crossed = wait_until(&mut [&mut walker, &mut watcher], Duration::from_secs(20), |c| {
-        let now = Instant::now();
-        let Some(pose) = c[0].own_pose() else {
-            return false;
-        };
-        path.push((now, pose.position));
-        if let Some(other) = c[1].other("Walker") {
-            shown.push((now, other.position));
-        }
-        let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
-        let arrived = to.length() < 0.5;
-        c[0].app
-            .world_mut()
-            .resource_mut::<archipelago_client::control::AvatarControl>()
-            .direction = if arrived { Vec2::ZERO } else { to.normalize() };
-        arrived
-    });
+    let crossed = wait_until(
+        &mut [&mut walker, &mut watcher],
+        Duration::from_secs(20),
+        |c| {
+            let now = Instant::now();
+            let Some(pose) = c[0].own_pose() else {
+                return false;
+            };
+            path.push((now, pose.position));
+            if let Some(other) = c[1].other("Walker") {
+                shown.push((now, other.position));
+            }
+            let to = Vec2::new(target.x - pose.position.x, target.z - pose.position.z);
+            let arrived = to.length() < 0.5;
+            c[0].app
+                .world_mut()
+                .resource_mut::<archipelago_client::control::AvatarControl>()
+                .direction = if arrived { Vec2::ZERO } else { to.normalize() };
+            arrived
+        },
+    );
     assert!(crossed, "the walker crosses the plaza");
     // Two seconds more, standing, for the watcher to catch up with the end of the walk.
-    wait_until(&mut [&mut walker, &mut watcher], Duration::from_secs(2), |c| {
-        let now = Instant::now();
-        if let Some(pose) = c[0].own_pose() {
-            path.push((now, pose.position));
-        }
-        if let Some(other) = c[1].other("Walker") {
-            shown.push((now, other.position));
-        }
-        false
-    });
+    wait_until(
+        &mut [&mut walker, &mut watcher],
+        Duration::from_secs(2),
+        |c| {
+            let now = Instant::now();
+            if let Some(pose) = c[0].own_pose() {
+                path.push((now, pose.position));
+            }
+            if let Some(other) = c[1].other("Walker") {
+                shown.push((now, other.position));
+            }
+            false
+        },
+    );
 
     let walked = path.first().map(|p| p.0).expect("a path");
     let mut worst = Duration::ZERO;
@@ -159,6 +173,10 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
 
     stop.store(true, Ordering::Relaxed);
     let report = swarm.join().expect("the swarm ends");
-    assert_eq!(report.connected, BOTS, "all bots connected: {:?}", report.errors);
+    assert_eq!(
+        report.connected, BOTS,
+        "all bots connected: {:?}",
+        report.errors
+    );
     server.stop();
 }
