@@ -393,6 +393,11 @@ impl Viewer {
         }
         self.far_cursor = cursor.unwrap_or(0);
         let entries = sent.len();
+        // A first frame to a crowd is large; the frames after it seldom are: do not keep its
+        // capacity in every slot of the history.
+        if sent.capacity() > 2 * entries.max(32) {
+            sent.shrink_to(entries.max(32));
+        }
         self.history[slot] = Sent {
             seq,
             entries: sent,
