@@ -28,6 +28,8 @@ use archipelago_shared::assembly::InOverflow;
 pub const REPLICATION_INTERVAL: Duration = Duration::from_millis(100);
 /// Acks read from one client per frame; more are dropped (a client acks each frame once).
 const ACKS_PER_FRAME: usize = 8;
+/// At most one log line per client per this long about acks dropped.
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Crowd ids in use and free, given again oldest-freed first so a client has long forgotten
 /// an id's last owner before it comes back.
@@ -42,6 +44,9 @@ struct CrowdIds {
 pub struct CrowdView {
     viewer: Viewer,
     phase: u32,
+    /// Acks dropped from this client since the last log line, and when that was.
+    dropped: u64,
+    logged: Option<Duration>,
 }
 
 impl CrowdView {
@@ -143,22 +148,35 @@ fn give_view(trigger: On<Add, HasAvatar>, mut commands: Commands, mut turns: Loc
     commands.entity(trigger.entity).insert(CrowdView {
         viewer: Viewer::default(),
         phase: *turns,
+        dropped: 0,
+        logged: None,
     });
 }
 
 fn read_acks(
-    mut links: Query<(&mut MessageReceiver<CrowdAck>, &mut CrowdView)>,
+    mut links: Query<(Entity, &mut MessageReceiver<CrowdAck>, &mut CrowdView)>,
     mut stats: ResMut<CrowdStats>,
+    time: Res<Time>,
 ) {
-    for (mut receiver, mut view) in &mut links {
+    let now = time.elapsed();
+    for (link, mut receiver, mut view) in &mut links {
         let mut read = 0;
         for ack in receiver.receive() {
             read += 1;
             if read > ACKS_PER_FRAME {
                 stats.acks_dropped += 1;
+                view.dropped += 1;
                 continue;
             }
             view.viewer.acked(&ack);
+        }
+        if view.dropped > 0 && view.logged.is_none_or(|at| now - at >= DROP_LOG_INTERVAL) {
+            warn!(
+                "link {link}: {} crowd acks dropped unread (more than {ACKS_PER_FRAME} in a frame)",
+                view.dropped
+            );
+            view.dropped = 0;
+            view.logged = Some(now);
         }
     }
 }

@@ -87,11 +87,6 @@ impl Received {
             }),
         })
     }
-
-    /// Forgets an avatar that left (its id may be given to someone else).
-    pub fn forget(&mut self, id: u16) {
-        self.bases.remove(&id);
-    }
 }
 
 #[cfg(test)]
