@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use archipelago_shared::identity::{check_server, login_payload};
 use archipelago_shared::protocol::{
-    AvatarInput, AvatarPose, ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION,
-    Role, ToClient, ToServer,
+    ControlChannel, NETCODE_TIMEOUT_SECS, PROTOCOL_ID, PROTOCOL_VERSION, Role, ToClient, ToServer,
 };
 use bevy::prelude::*;
 use ed25519_dalek::Signer;
@@ -17,7 +16,6 @@ use lightyear::connection::client::{Connected, Disconnected, DisconnectedReason}
 use lightyear::link::UnlinkReason;
 use lightyear::netcode::client_plugin::NetcodeConfig;
 use lightyear::prelude::client::*;
-use lightyear::prelude::input::native::InputMarker;
 use lightyear::prelude::*;
 
 use crate::clock::ServerClock;
@@ -140,13 +138,7 @@ pub(crate) fn plugin(app: &mut App) {
     .add_systems(Startup, spawn_client)
     .add_systems(
         Update,
-        (
-            watch_connection,
-            receive_messages,
-            adopt_own_avatar,
-            retry,
-            send_requests,
-        )
+        (watch_connection, receive_messages, retry, send_requests)
             .chain()
             .in_set(ClientSystems::Receive),
     );
@@ -496,7 +488,7 @@ fn lost(
     }
 }
 
-fn receive_messages(
+pub(crate) fn receive_messages(
     mut receivers: Query<
         (&mut MessageReceiver<ToClient>, &mut MessageSender<ToServer>),
         With<Client>,
@@ -625,33 +617,6 @@ fn receive_messages(
                 for_features.write(FromServer(other));
             }
         }
-    }
-}
-
-/// The avatar the server predicts for us gets our input.
-fn adopt_own_avatar(
-    mut commands: Commands,
-    mut session: ResMut<Session>,
-    new_own: Query<
-        Entity,
-        (
-            With<Predicted>,
-            With<AvatarPose>,
-            Without<InputMarker<AvatarInput>>,
-        ),
-    >,
-) {
-    for entity in &new_own {
-        commands.entity(entity).insert((
-            InputMarker::<AvatarInput>::default(),
-            Name::new("Own avatar"),
-        ));
-        session.own_avatar = Some(entity);
-    }
-    if let Some(entity) = session.own_avatar
-        && commands.get_entity(entity).is_err()
-    {
-        session.own_avatar = None;
     }
 }
 

@@ -1,20 +1,24 @@
-//! Everyone else's pose, from the server's crowd frames ([`archipelago_shared::crowd`]): each
-//! frame is decoded against what this client acknowledged, acknowledged in turn, and its
-//! poses are kept per avatar as samples in server time. Each avatar is drawn a little in the
+//! Who is in sight and where they stand. The roster ([`RosterNews`]) makes and removes an
+//! entity per avatar (our own among them), with its [`CrowdId`], [`AvatarProfile`] and
+//! [`InOverflow`]. Everyone else's pose comes from the server's crowd frames
+//! ([`archipelago_shared::crowd`]): each frame is decoded against what this client
+//! acknowledged, acknowledged in turn, and its poses are kept per avatar as samples in
+//! server time. Each avatar is drawn a little in the
 //! past, between two samples, by as much as its updates are apart: the nearest (15 a second)
 //! about 170 ms behind, someone across the plaza (about once a second) about a second and a
 //! half, so everyone moves smoothly whatever their rate.
 
 use std::collections::{HashMap, VecDeque};
 
+use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::crowd::receive::Received;
-use archipelago_shared::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId};
-use archipelago_shared::protocol::AvatarPose;
+use archipelago_shared::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId, RosterNews};
+use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToClient};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
 use crate::ClientSystems;
-use crate::connection::Session;
+use crate::connection::{ConnectionState, FromServer, Session};
 
 /// Drawn this far behind the newest sample at least, seconds: room for a frame that comes
 /// late.
@@ -102,7 +106,7 @@ fn lerp_angle(a: f32, b: f32, t: f32) -> f32 {
 pub struct Crowd {
     received: Received,
     avatars: HashMap<u16, Entity>,
-    /// Samples for ids whose avatar has not been replicated yet, with when they came.
+    /// Samples for ids the roster has not told of yet, with when they came.
     pending: HashMap<u16, (f64, CrowdTrack)>,
     /// Server time minus local time, as the least delayed frame showed it.
     offset: Option<f64>,
@@ -117,6 +121,11 @@ pub struct Crowd {
 }
 
 impl Crowd {
+    /// The entity of the avatar with this id, once the roster has told of it.
+    pub fn avatar(&self, id: CrowdId) -> Option<Entity> {
+        self.avatars.get(&id.0).copied()
+    }
+
     /// The server's time now, seconds, as far as frames tell.
     fn server_now(&self, local: f64) -> Option<f64> {
         self.offset.map(|offset| local + offset)
@@ -124,40 +133,100 @@ impl Crowd {
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.init_resource::<Crowd>()
-        .add_observer(known)
-        .add_observer(gone)
-        .add_systems(
-            Update,
-            (
-                read_frames.in_set(ClientSystems::Receive),
-                place_avatars
-                    .after(ClientSystems::Receive)
-                    .before(ClientSystems::Present),
-            ),
-        );
+    app.init_resource::<Crowd>().add_systems(
+        Update,
+        (
+            (forget_on_leaving, read_roster, read_frames)
+                .chain()
+                .in_set(ClientSystems::Receive)
+                .after(crate::connection::receive_messages),
+            place_avatars
+                .after(ClientSystems::Receive)
+                .before(ClientSystems::Present),
+        ),
+    );
 }
 
-fn known(
-    trigger: On<Add, CrowdId>,
-    ids: Query<&CrowdId>,
+/// Out of the world (the connection lost or closed), nobody is in sight: a new login
+/// starts from an empty roster and fresh crowd frames.
+fn forget_on_leaving(
+    state: Res<ConnectionState>,
     mut crowd: ResMut<Crowd>,
     mut commands: Commands,
 ) {
-    let Ok(id) = ids.get(trigger.entity) else {
+    if !state.is_changed() || *state == ConnectionState::InWorld {
         return;
-    };
-    crowd.avatars.insert(id.0, trigger.entity);
-    if let Some((_, track)) = crowd.pending.remove(&id.0) {
-        commands.entity(trigger.entity).insert(track);
     }
+    for (_, entity) in crowd.avatars.drain() {
+        commands.entity(entity).despawn();
+    }
+    let draw_every = crowd.draw_every;
+    *crowd = Crowd {
+        draw_every,
+        ..default()
+    };
 }
 
-fn gone(trigger: On<Remove, CrowdId>, ids: Query<&CrowdId>, mut crowd: ResMut<Crowd>) {
-    if let Ok(id) = ids.get(trigger.entity)
-        && crowd.avatars.get(&id.0) == Some(&trigger.entity)
-    {
-        crowd.avatars.remove(&id.0);
+/// Makes, changes and removes the avatars the roster tells of.
+pub(crate) fn read_roster(
+    mut messages: MessageReader<FromServer>,
+    mut crowd: ResMut<Crowd>,
+    profiles: Query<(&AvatarProfile, Has<InOverflow>)>,
+    mut commands: Commands,
+) {
+    for FromServer(message) in messages.read() {
+        let ToClient::Roster(news) = message else {
+            continue;
+        };
+        match news {
+            RosterNews::Arrived(people) => {
+                for person in people {
+                    let profile = person.profile();
+                    match crowd.avatars.get(&person.id.0) {
+                        Some(&entity) => {
+                            let Ok((before, overflow)) = profiles.get(entity) else {
+                                continue;
+                            };
+                            let mut avatar = commands.entity(entity);
+                            if *before != profile {
+                                avatar.insert(profile);
+                            }
+                            match (overflow, person.overflow) {
+                                (false, true) => {
+                                    avatar.insert(InOverflow);
+                                }
+                                (true, false) => {
+                                    avatar.remove::<InOverflow>();
+                                }
+                                _ => {}
+                            }
+                        }
+                        None => {
+                            let mut avatar = commands.spawn((
+                                Name::new(format!("Avatar {}", person.name)),
+                                person.id,
+                                profile,
+                            ));
+                            if person.overflow {
+                                avatar.insert(InOverflow);
+                            }
+                            if let Some((_, track)) = crowd.pending.remove(&person.id.0) {
+                                avatar.insert(track);
+                            }
+                            let entity = avatar.id();
+                            crowd.avatars.insert(person.id.0, entity);
+                        }
+                    }
+                }
+            }
+            RosterNews::Left(ids) => {
+                for id in ids {
+                    if let Some(entity) = crowd.avatars.remove(&id.0) {
+                        commands.entity(entity).despawn();
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use lightyear::prelude::client::Client;
 use lightyear::prelude::*;
 
 use crate::ClientSystems;
+use crate::crowd::Crowd;
 use crate::connection::{ConnectionState, Session};
 
 /// Frames a stream holds before it starts playing: the jitter buffer, 60 ms. More would
@@ -102,6 +103,8 @@ pub struct Heard {
     pub latencies_ms: Vec<u32>,
     /// Frames that arrived too late to play, or for a stream that could not be decoded.
     pub late: u64,
+    /// Frames from someone the roster has not told of (yet): not played.
+    pub unknown: u64,
     pub concealed: u64,
     /// Speakers this person chose not to hear (their frames are taken and dropped).
     pub muted: HashSet<Entity>,
@@ -228,6 +231,7 @@ fn speak(
 fn receive(
     mut receivers: Query<&mut MessageReceiver<VoiceDown>, With<Client>>,
     mut heard: ResMut<Heard>,
+    crowd: Res<Crowd>,
     time: Res<Time>,
 ) {
     let Ok(mut receiver) = receivers.single_mut() else {
@@ -236,7 +240,11 @@ fn receive(
     let now = time.elapsed();
     for down in receiver.receive() {
         let heard = &mut *heard;
-        let stream = match heard.streams.entry(down.speaker) {
+        let Some(speaker) = crowd.avatar(down.speaker) else {
+            heard.unknown += 1;
+            continue;
+        };
+        let stream = match heard.streams.entry(speaker) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
                 let Ok(decoder) = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono) else {

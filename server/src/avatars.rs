@@ -1,9 +1,14 @@
 //! Avatars: one per logged-in connection, moved every tick by the shared movement rule from
-//! the client's input, clamped to what the rules allow. Teleports go to a protocity's spawn.
+//! the client's numbered inputs ([`AvatarInputs`]), clamped to what the rules allow; the
+//! owner learns which input its pose answers ([`crate::crowd`] sends it) and predicts from
+//! there. Avatars are plain server entities, not replicated. Teleports go to a protocity's
+//! spawn.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use archipelago_shared::budget::TokenBucket;
+use archipelago_shared::crowd::{AvatarInputs, MAX_INPUTS_PER_MESSAGE};
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
 use archipelago_shared::protocol::{
     AvatarInput, AvatarPose, AvatarProfile, ControlChannel, MAX_ID_CHARS, MAX_TELEPORTS_PER_SECOND,
@@ -11,18 +16,24 @@ use archipelago_shared::protocol::{
 };
 use archipelago_shared::world::World;
 use bevy::prelude::*;
-use lightyear::prelude::input::native::ActionState;
-use lightyear::prelude::input::native::NativeStateSequence;
-use lightyear::prelude::input::server::InputValidationAppExt;
-use lightyear::prelude::input::server::authorize_controlled_targets;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request, RequestsExt, Routed, refuse};
 
-/// At most one log line per avatar per this long about clamped input.
+/// At most one log line per avatar per this long about clamped or dropped input.
 const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
+/// Input messages read from one client per frame; a client sends one per tick.
+const INPUT_MESSAGES_PER_FRAME: usize = 8;
+/// Inputs waiting to be applied at most (a quarter of a second at 30 Hz): older ones go.
+const INPUT_QUEUE: usize = 8;
+/// Inputs one avatar may have applied in one tick at most, to catch up after a late packet.
+/// Over time it is one per tick, whatever a client sends.
+const CATCH_UP: f32 = 3.0;
+/// Ticks without any input after which the avatar is stepped with none (it stands, and
+/// falls if in the air): a client that sends nothing does not hang in the air.
+const IDLE_TICKS: u32 = 15;
 
 /// A logged-in client asks to be moved to a protocity: to its spawn, or inside its hall.
 #[derive(Debug, Clone)]
@@ -67,6 +78,39 @@ pub struct Avatar {
     teleports: TokenBucket,
 }
 
+/// An avatar's inputs received and not yet applied, in order, and the last one applied.
+#[derive(Component, Debug, Default)]
+pub struct Inputs {
+    waiting: VecDeque<(u32, AvatarInput)>,
+    /// The newest input number received: older or equal ones are repeats.
+    newest: u32,
+    /// The last input applied: what the owner replays its later inputs after.
+    pub applied: u32,
+    /// Inputs it may apply now (one more each tick, at most [`CATCH_UP`]).
+    credit: f32,
+    idle: u32,
+    /// Messages dropped since the client was last told.
+    dropped: u32,
+    dropped_told: Option<Duration>,
+}
+
+impl Inputs {
+    /// Takes in a message's inputs that are new, oldest first; drops the oldest waiting past
+    /// [`INPUT_QUEUE`].
+    fn receive(&mut self, message: &AvatarInputs) {
+        for (seq, input) in message.numbered() {
+            if seq <= self.newest {
+                continue;
+            }
+            self.newest = seq;
+            self.waiting.push_back((seq, input));
+        }
+        while self.waiting.len() > INPUT_QUEUE {
+            self.waiting.pop_front();
+        }
+    }
+}
+
 /// The avatar entity of a link.
 #[derive(Component, Debug)]
 pub struct HasAvatar(pub Entity);
@@ -79,29 +123,87 @@ pub(crate) fn plugin(app: &mut App) {
     app.add_observer(spawn_on_login)
         .add_request::<Teleport>()
         .init_resource::<SpawnCounter>()
-        .add_input_validator(authorize_controlled_targets::<NativeStateSequence<AvatarInput>>)
+        .add_observer(leave_with_link)
+        .add_systems(FixedPreUpdate, read_inputs)
         .add_systems(FixedUpdate, move_avatars)
         .add_systems(Update, teleport.in_set(ServerSystems::Apply));
+}
+
+/// A link that goes (its client left) takes its avatar with it.
+fn leave_with_link(trigger: On<Remove, HasAvatar>, links: Query<&HasAvatar>, mut commands: Commands) {
+    if let Ok(has_avatar) = links.get(trigger.entity)
+        && let Ok(mut avatar) = commands.get_entity(has_avatar.0)
+    {
+        avatar.despawn();
+    }
+}
+
+/// Takes in each client's inputs. Malformed messages (no input, or more than
+/// [`MAX_INPUTS_PER_MESSAGE`]) and messages past [`INPUT_MESSAGES_PER_FRAME`] are dropped,
+/// and the client is told, at most every [`CLAMP_LOG_INTERVAL`].
+fn read_inputs(
+    mut links: Query<(
+        Entity,
+        &HasAvatar,
+        &RemoteId,
+        &mut MessageReceiver<AvatarInputs>,
+        &mut MessageSender<ToClient>,
+    )>,
+    mut avatars: Query<&mut Inputs>,
+    mut refusals: ResMut<RefusalLog>,
+    time: Res<Time>,
+) {
+    let now = time.elapsed();
+    for (link, has_avatar, remote, mut receiver, mut sender) in &mut links {
+        let Ok(mut inputs) = avatars.get_mut(has_avatar.0) else {
+            receiver.receive().for_each(drop);
+            continue;
+        };
+        for (read, message) in receiver.receive().enumerate() {
+            let well_formed =
+                !message.inputs.is_empty() && message.inputs.len() <= MAX_INPUTS_PER_MESSAGE;
+            if read >= INPUT_MESSAGES_PER_FRAME || !well_formed {
+                inputs.dropped += 1;
+                continue;
+            }
+            inputs.receive(&message);
+        }
+        if inputs.dropped > 0
+            && inputs
+                .dropped_told
+                .is_none_or(|at| now - at >= CLAMP_LOG_INTERVAL)
+        {
+            let dropped = inputs.dropped;
+            refuse(
+                &mut refusals,
+                link,
+                &mut sender,
+                remote.0,
+                RequestRefusal::InputsDropped { dropped },
+            );
+            inputs.dropped = 0;
+            inputs.dropped_told = Some(now);
+        }
+    }
 }
 
 /// Everyone arrives at the capital as they log in.
 fn spawn_on_login(
     trigger: On<Add, LoggedIn>,
     mut commands: Commands,
-    links: Query<(&RemoteId, &LoggedIn), Without<HasAvatar>>,
+    links: Query<&LoggedIn, Without<HasAvatar>>,
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
     time: Res<Time>,
 ) {
     let link = trigger.entity;
-    let Ok((remote, member)) = links.get(link) else {
+    let Ok(member) = links.get(link) else {
         return;
     };
     let protocity = world.capital();
     {
         counter.0 += 1;
         let position = world.spawn_position(protocity, counter.0);
-        let client = remote.0;
         let avatar = commands
             .spawn((
                 Name::new(format!("Avatar {}", member.name)),
@@ -126,12 +228,7 @@ fn spawn_on_login(
                         time.elapsed(),
                     ),
                 },
-                Replicate::to_clients(NetworkTarget::All),
-                PredictionTarget::to_clients(NetworkTarget::Single(client)),
-                ControlledBy {
-                    owner: link,
-                    lifetime: Lifetime::SessionBased,
-                },
+                Inputs::default(),
             ))
             .id();
         commands.entity(link).insert(HasAvatar(avatar));
@@ -139,35 +236,49 @@ fn spawn_on_login(
     }
 }
 
-/// The authoritative movement step: clamp the input, then apply the shared rule.
+/// The authoritative movement step: each avatar applies its next waiting input (more to
+/// catch up, within its credit), each clamped, by the shared rule; the owner predicted the
+/// same steps from the same inputs.
 fn move_avatars(
-    mut avatars: Query<(
-        &mut AvatarPose,
-        &mut Avatar,
-        Option<&ActionState<AvatarInput>>,
-        &Name,
-    )>,
+    mut avatars: Query<(&mut AvatarPose, &mut Avatar, &mut Inputs, &Name)>,
     colliders: Res<WorldColliders>,
     world: Res<World>,
     time: Res<Time<Fixed>>,
 ) {
     let dt = time.delta_secs();
-    for (mut pose, mut avatar, action, name) in &mut avatars {
-        let requested = action.map(|a| a.0).unwrap_or_default();
-        let checked = sanitize(&requested);
+    for (mut pose, mut avatar, mut inputs, name) in &mut avatars {
         avatar.clamp_log.tick(time.delta());
-        if checked.clamped {
-            avatar.clamped_inputs += 1;
-            if avatar.clamp_log.is_finished() {
-                warn!(
-                    "{name}: impossible input clamped ({} so far): direction {:?}, yaw {}",
-                    avatar.clamped_inputs, requested.direction, requested.yaw
-                );
-                avatar.clamp_log.reset();
+        inputs.credit = (inputs.credit + 1.0).min(CATCH_UP);
+        let mut next = *pose;
+        let mut stepped = false;
+        while inputs.credit >= 1.0 {
+            let Some((seq, requested)) = inputs.waiting.pop_front() else {
+                break;
+            };
+            inputs.credit -= 1.0;
+            inputs.applied = seq;
+            let checked = sanitize(&requested);
+            if checked.clamped {
+                avatar.clamped_inputs += 1;
+                if avatar.clamp_log.is_finished() {
+                    warn!(
+                        "{name}: impossible input clamped ({} so far): direction {:?}, yaw {}",
+                        avatar.clamped_inputs, requested.direction, requested.yaw
+                    );
+                    avatar.clamp_log.reset();
+                }
+            }
+            step(&mut next, &checked.input, dt, &colliders);
+            stepped = true;
+        }
+        if stepped {
+            inputs.idle = 0;
+        } else {
+            inputs.idle += 1;
+            if inputs.idle >= IDLE_TICKS {
+                step(&mut next, &AvatarInput::default(), dt, &colliders);
             }
         }
-        let mut next = *pose;
-        step(&mut next, &checked.input, dt, &colliders);
         if next.position.y < KILL_DEPTH {
             next = AvatarPose {
                 position: world.spawn_position(world.capital(), 0),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::clock::Clock;
+use archipelago_shared::crowd::CrowdId;
 use archipelago_shared::identity::to_hex;
 use archipelago_shared::protocol::{AvatarPose, ControlChannel, RequestRefusal, ToClient};
 use archipelago_shared::voice::{
@@ -160,12 +161,21 @@ type Senders<'w, 's> = Query<
     With<LoggedIn>,
 >;
 
-type Avatars<'w, 's> =
-    Query<'w, 's, (&'static AvatarPose, &'static InPlace, Has<InOverflow>), With<Avatar>>;
+type Avatars<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static AvatarPose,
+        &'static InPlace,
+        Has<InOverflow>,
+        &'static CrowdId,
+    ),
+    With<Avatar>,
+>;
 
-/// The speaker's avatar, where it stands and its role there.
+/// The speaker's avatar (by its crowd id), where it stands and its role there.
 struct Voice {
-    avatar: Entity,
+    speaker: CrowdId,
     standing: Standing,
     role: SpeakerRole,
 }
@@ -199,7 +209,7 @@ fn relay(
         let voice = has_avatar.and_then(|a| {
             let standing = standing_of(&avatars, a.0)?;
             Some(Voice {
-                avatar: a.0,
+                speaker: *avatars.get(a.0).ok()?.3,
                 standing,
                 role: role_in(standing.place, &key, &halls, &sessions),
             })
@@ -247,7 +257,7 @@ fn relay(
                 };
                 if let Ok((_, _, mut sender)) = senders.get_mut(ear.link) {
                     sender.send::<VoiceChannel>(VoiceDown {
-                        speaker: voice.avatar,
+                        speaker: voice.speaker,
                         reach,
                         seq: frame.seq,
                         at_ms: frame.at_ms,
@@ -342,7 +352,7 @@ fn role_in(
 
 /// Where an avatar stands, as the voice rules see it.
 fn standing_of(avatars: &Avatars, avatar: Entity) -> Option<Standing> {
-    let (pose, place, overflow) = avatars.get(avatar).ok()?;
+    let (pose, place, overflow, _) = avatars.get(avatar).ok()?;
     Some(Standing {
         place: place.0,
         overflow,

@@ -13,9 +13,9 @@ use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::assembly::{AssemblyNews, AssemblyRequest, HallSession, InOverflow};
+use crate::assembly::{AssemblyNews, AssemblyRequest, HallSession};
 use crate::chat::ChatNews;
-use crate::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId};
+use crate::crowd::{AvatarInputs, CrowdAck, CrowdChannel, CrowdFrame, OwnPose};
 use crate::events::{EventNews, EventRequest};
 use crate::governance::{GovernanceNews, GovernanceRequest};
 use crate::parcels::{ParcelNews, ParcelRequest};
@@ -25,7 +25,7 @@ use crate::voice::{VoiceChannel, VoiceDown, VoiceUp};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 19;
+pub const PROTOCOL_VERSION: u32 = 20;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -136,7 +136,8 @@ impl std::fmt::Display for Role {
 }
 
 /// Where an avatar stands and how it is moving: the state the movement rule advances.
-/// Predicted for one's own avatar, interpolated for everyone else's.
+/// One's own is predicted from one's inputs ([`crate::crowd::OwnPose`]); everyone else's is
+/// drawn from crowd frames.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, Reflect)]
 pub struct AvatarPose {
     /// Feet position in world space.
@@ -289,6 +290,8 @@ wire! {
         Refused(RequestRefusal),
         /// The avatar was moved to a protocity.
         Teleported { protocity: String },
+        /// Who this client can see, as it changes ([`crate::crowd`]).
+        Roster(crate::crowd::RosterNews),
     }
 
     // Each feature, one line: its module, its requests and its news (answers, refusals and
@@ -344,6 +347,12 @@ pub enum RequestRefusal {
          muted where you stand"
     )]
     VoiceDropped { dropped: u32 },
+    #[error(
+        "{dropped} of your movement messages were dropped: malformed (at most {} inputs each) \
+         or too many at once",
+        crate::crowd::MAX_INPUTS_PER_MESSAGE
+    )]
+    InputsDropped { dropped: u32 },
 }
 
 /// Reliable, ordered channel for requests and answers.
@@ -373,7 +382,6 @@ impl Plugin for ProtocolPlugin {
         app.register_message::<VoiceUp>()
             .add_direction(NetworkDirection::ClientToServer);
         app.register_message::<VoiceDown>()
-            .add_map_entities()
             .add_direction(NetworkDirection::ServerToClient);
 
         app.add_channel::<CrowdChannel>(ChannelSettings {
@@ -385,16 +393,18 @@ impl Plugin for ProtocolPlugin {
             .add_direction(NetworkDirection::ServerToClient);
         app.register_message::<CrowdAck>()
             .add_direction(NetworkDirection::ClientToServer);
+        app.register_message::<OwnPose>()
+            .add_direction(NetworkDirection::ServerToClient);
+        app.register_message::<AvatarInputs>()
+            .add_direction(NetworkDirection::ClientToServer);
 
+        // Unused: avatars are moved by [`AvatarInputs`] and predicted by crate code. lightyear's
+        // client panics at connect when its `prediction` feature is on and no input plugin is
+        // registered (../shared/notes/lightyear-0.30-recipe.md).
         app.add_plugins(InputPlugin::<AvatarInput>::default());
 
-        // Replicated to its owner only, who predicts it; everyone else learns poses from
-        // crowd frames (crate::crowd).
-        app.component::<AvatarPose>().replicate().predict();
-        app.component::<CrowdId>().replicate();
-        app.component::<AvatarProfile>().replicate();
+        // Avatars are not replicated (crate::crowd): only these few world entities are.
         app.component::<WorldStatus>().replicate();
         app.component::<HallSession>().replicate();
-        app.component::<InOverflow>().replicate();
     }
 }

@@ -4,7 +4,6 @@
 //! reach the whole hall and its overflow at full level; anyone else is heard only nearby, in
 //! the same place and room, fading with distance and panned by bearing.
 
-use bevy::ecs::entity::MapEntities;
 use bevy::math::Vec3;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -56,18 +55,12 @@ pub struct VoiceUp {
 /// A frame of someone's voice, as the server forwards it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoiceDown {
-    /// The speaker's avatar (mapped to this client's copy of it).
-    pub speaker: Entity,
+    /// The speaker's avatar, by its number in the roster and crowd frames.
+    pub speaker: crate::crowd::CrowdId,
     pub reach: Reach,
     pub seq: u16,
     pub at_ms: u32,
     pub frame: Vec<u8>,
-}
-
-impl MapEntities for VoiceDown {
-    fn map_entities<M: EntityMapper>(&mut self, entity_mapper: &mut M) {
-        self.speaker = entity_mapper.get_mapped(self.speaker);
-    }
 }
 
 /// How a voice reaches a listener, which sets its level.

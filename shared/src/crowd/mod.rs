@@ -10,8 +10,12 @@
 //! 1 cm and 1/256 of a turn, sent as small deltas against what the client last acknowledged
 //! ([`CrowdAck`]).
 //!
-//! Who someone is (name, role, key) and that they are there at all still travel by
-//! replication, on the avatar entity, with its [`CrowdId`]: that changes rarely.
+//! Avatars are not replicated entities at all: replication's send pass visits every
+//! replicated entity for every client each time it runs, which at a thousand in one place
+//! was most of a core. Who someone is (name, role, key, [`CrowdId`]) reaches the clients that
+//! can see them as [`RosterNews`], reliably and only when it changes. One's own avatar is
+//! moved by [`AvatarInputs`] and predicted by its owner, who reconciles with the
+//! [`OwnPose`] the server answers with.
 
 pub mod interest;
 pub mod pack;
@@ -19,6 +23,8 @@ pub mod receive;
 
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::protocol::{AvatarInput, AvatarPose, AvatarProfile, Role};
 
 /// Crowd frames each client receives per second: the nearest tier's rate.
 pub const FRAMES_PER_SECOND: u32 = 15;
@@ -28,7 +34,7 @@ pub const FRAMES_PER_SECOND: u32 = 15;
 pub struct CrowdChannel;
 
 /// An avatar's short number in crowd frames, given by the server when the avatar appears and
-/// replicated with it. Numbers of avatars that left are given again later.
+/// told with it in the roster. Numbers of avatars that left are given again later.
 #[derive(
     Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -64,4 +70,76 @@ impl CrowdAck {
                 .map(|i| self.latest.wrapping_sub(1 + i)),
         )
     }
+}
+
+/// Inputs in one [`AvatarInputs`] at most: the newest and the few before it, so one lost
+/// packet loses no input.
+pub const MAX_INPUTS_PER_MESSAGE: usize = 4;
+/// People in one [`RosterNews::Arrived`] at most: a client walking into a full hall hears of
+/// everyone there in several messages rather than one huge one.
+pub const MAX_PEOPLE_PER_MESSAGE: usize = 64;
+
+/// The owner's inputs for its avatar, one per fixed tick, numbered: `inputs` ends with input
+/// `last` and holds the ones just before it (at most [`MAX_INPUTS_PER_MESSAGE`]). Sent every
+/// tick, unreliably; the server applies each number once, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvatarInputs {
+    pub last: u32,
+    pub inputs: Vec<AvatarInput>,
+}
+
+impl AvatarInputs {
+    /// Each input with its number, oldest first. Numbers below 1 are not inputs.
+    pub fn numbered(&self) -> impl Iterator<Item = (u32, AvatarInput)> + '_ {
+        let first = self
+            .last
+            .wrapping_sub(self.inputs.len() as u32)
+            .wrapping_add(1);
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(move |(i, input)| (first.wrapping_add(i as u32), *input))
+            .filter(|(seq, _)| *seq >= 1 && *seq <= self.last)
+    }
+}
+
+/// The server's pose of the client's own avatar, after it applied input `input` (0: none
+/// yet) at server tick `tick`: the client replays its later inputs from it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OwnPose {
+    pub id: CrowdId,
+    pub tick: u32,
+    pub input: u32,
+    pub pose: AvatarPose,
+}
+
+/// Someone a client can see: who they are, and their number in crowd frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub id: CrowdId,
+    pub name: String,
+    pub role: Role,
+    /// The member's whole public key (hex).
+    pub key: String,
+    /// Whether they follow a full hall's session from its overflow.
+    pub overflow: bool,
+}
+
+impl RosterEntry {
+    pub fn profile(&self) -> AvatarProfile {
+        AvatarProfile {
+            name: self.name.clone(),
+            role: self.role,
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// Who a client can see, as it changes: reliable and in order, on the control channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RosterNews {
+    /// These people are now in sight, or something about them changed (role, overflow).
+    Arrived(Vec<RosterEntry>),
+    /// These are out of sight: they left the place, or this client did.
+    Left(Vec<CrowdId>),
 }

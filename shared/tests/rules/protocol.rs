@@ -16,7 +16,9 @@ use archipelago_shared::assembly::{
     ModerationAction, SanctionKind,
 };
 use archipelago_shared::chat::{ChatHeard, ChatNews, ChatRefusal, ChatTo};
-use archipelago_shared::crowd::{CrowdAck, CrowdFrame, CrowdId};
+use archipelago_shared::crowd::{
+    AvatarInputs, CrowdAck, CrowdFrame, CrowdId, OwnPose, RosterEntry, RosterNews,
+};
 use archipelago_shared::events::{EventNews, EventRefusal, EventRequest};
 use archipelago_shared::governance::tally::{
     Choice, ChoiceError, Outcome, VoteKind, VoteType, YesNo,
@@ -39,9 +41,8 @@ use archipelago_shared::recognition::{
     RecordText, Relation, Stage,
 };
 use archipelago_shared::voice::{Reach, VoiceDown, VoiceUp};
-use bevy::prelude::Entity;
 use serde_json::{Value, json};
-use serde_reflection::{Samples, Tracer, TracerConfig};
+use serde_reflection::{Tracer, TracerConfig};
 
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rules/protocol.json");
 
@@ -61,24 +62,16 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<CrowdFrame>().map(drop),
         tracer.trace_simple_type::<CrowdAck>().map(drop),
         tracer.trace_simple_type::<CrowdId>().map(drop),
-        // An `Entity` has no value to invent: traced from one.
-        tracer
-            .trace_value(
-                &mut Samples::new(),
-                &VoiceDown {
-                    speaker: Entity::from_bits(1 << 32 | 7),
-                    reach: Reach::Floor,
-                    seq: 1,
-                    at_ms: 2,
-                    frame: vec![3],
-                },
-            )
-            .map(drop),
+        tracer.trace_simple_type::<OwnPose>().map(drop),
+        tracer.trace_simple_type::<AvatarInputs>().map(drop),
+        tracer.trace_simple_type::<VoiceDown>().map(drop),
     ];
     // Enums inside them, each traced through all its variants (the tracer follows only the
     // first variant of an enum it meets inside another type).
     let nested = [
         tracer.trace_simple_type::<Reach>().map(drop),
+        tracer.trace_simple_type::<RosterNews>().map(drop),
+        tracer.trace_simple_type::<RosterEntry>().map(drop),
         tracer.trace_simple_type::<AssemblyRequest>().map(drop),
         tracer.trace_simple_type::<ModerationAction>().map(drop),
         tracer.trace_simple_type::<ChatHeard>().map(drop),

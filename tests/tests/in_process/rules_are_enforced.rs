@@ -3,23 +3,19 @@
 use std::time::Duration;
 
 use archipelago_client::connection::{ConnectionState, Request};
-use archipelago_client::control::write_input;
+use archipelago_client::control::{ControlSystems, NextInput};
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::identity::{LoginError, LoginRefusal, NameError};
 use archipelago_shared::movement::RUN_SPEED;
-use archipelago_shared::protocol::{AvatarInput, RequestRefusal, ToServer};
+use archipelago_shared::protocol::{RequestRefusal, ToServer};
 use archipelago_tests::sim::SimServer;
 use archipelago_tests::{TestClient, enter_world, wait_until, world};
 use bevy::prelude::*;
-use lightyear::prelude::client::input::InputSystems;
-use lightyear::prelude::input::native::{ActionState, InputMarker};
 
 /// A cheating client: after the honest input is written, it asks for 20 times running speed.
-fn cheat(mut own: Query<&mut ActionState<AvatarInput>, With<InputMarker<AvatarInput>>>) {
-    for mut action in &mut own {
-        action.0.direction = Vec2::new(20.0, 0.0);
-        action.0.run = true;
-    }
+fn cheat(mut next: ResMut<NextInput>) {
+    next.0.direction = Vec2::new(20.0, 0.0);
+    next.0.run = true;
 }
 
 /// Whether the client has been told something containing `text`.
@@ -34,10 +30,10 @@ fn a_client_sending_impossible_speed_moves_only_as_fast_as_the_rules_allow() {
     let server = SimServer::start();
     let mut cheater = server.client("Speedy", ephemeral());
     cheater.app.add_systems(
-        FixedPreUpdate,
+        FixedUpdate,
         cheat
-            .in_set(InputSystems::WriteClientInputs)
-            .after(write_input),
+            .after(ControlSystems::Input)
+            .before(ControlSystems::Predict),
     );
     let mut watcher = server.client("Watcher", ephemeral());
     enter_world(&mut cheater);

@@ -1,31 +1,34 @@
 //! Crowds: every avatar's pose reaches the others in one packed frame per client per send
-//! tick, chosen by interest tiers within a byte budget ([`archipelago_shared::crowd`]).
-//! Replication carries who each avatar is and its [`CrowdId`], and the pose only to its
-//! owner, who predicts it: per-entity, per-client pose replication cost every avatar times
-//! every client, every tick (BENCHMARKS.md, "A thousand in one place").
+//! tick, chosen by interest tiers within a byte budget ([`archipelago_shared::crowd`]); its
+//! owner gets its own pose with the input it answers ([`OwnPose`]); who is in sight comes
+//! from the [`roster`]. Avatars are not replicated: replication's send pass costs every
+//! replicated entity times every client each time it runs (BENCHMARKS.md, "A thousand in
+//! one place").
+
+mod roster;
+
+use roster::Roster;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use archipelago_shared::crowd::interest::{Member, Place as CrowdPlace, Viewer};
 use archipelago_shared::crowd::pack::{MAX_ID, Quantized};
-use archipelago_shared::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId, FRAMES_PER_SECOND};
+use archipelago_shared::crowd::{
+    CrowdAck, CrowdChannel, CrowdFrame, CrowdId, FRAMES_PER_SECOND, OwnPose,
+};
 use archipelago_shared::protocol::AvatarPose;
 use archipelago_shared::world::{Place, World};
 use bevy::prelude::*;
-use bevy_replicon::prelude::*;
-use bevy_replicon::shared::replication::visibility::SingleComponent;
 use lightyear::prelude::*;
 
 use crate::ServerSystems;
-use crate::avatars::{Avatar, HasAvatar};
+use crate::avatars::{Avatar, HasAvatar, Inputs};
 use crate::rooms::{InPlace, PlaceRooms, SharedWithOverflow};
 use archipelago_shared::assembly::InOverflow;
 
-/// How often replication (who is there, roles, sessions, one's own pose) is sent: poses of
-/// others do not wait for it, so it need not run every tick, and its cost is every
-/// replicated entity times every client each time it runs.
-pub const REPLICATION_INTERVAL: Duration = Duration::from_millis(100);
+/// Ticks between two [`OwnPose`]s that say nothing new: one that was lost is made up.
+const OWN_POSE_REPEAT: u32 = FRAMES_PER_SECOND;
 /// Acks read from one client per frame; more are dropped (a client acks each frame once).
 const ACKS_PER_FRAME: usize = 8;
 /// At most one log line per client per this long about acks dropped.
@@ -47,26 +50,15 @@ pub struct CrowdView {
     /// Acks dropped from this client since the last log line, and when that was.
     dropped: u64,
     logged: Option<Duration>,
+    /// The own pose last sent (the input it answered, the pose), and frames since.
+    own_sent: Option<(u32, AvatarPose)>,
+    own_age: u32,
 }
 
 impl CrowdView {
     /// Bytes of crowd state held for this client.
     pub fn footprint(&self) -> usize {
         self.viewer.footprint()
-    }
-}
-
-/// Keeps an avatar's pose for its owner: replication hides it from every other client.
-#[derive(Component, Debug, PartialEq, Eq)]
-#[component(immutable)]
-pub struct PoseOwner(pub Entity);
-
-impl VisibilityFilter for PoseOwner {
-    type ClientComponent = Self;
-    type Scope = SingleComponent<AvatarPose>;
-
-    fn is_visible(&self, client: Entity, _component: Option<&Self::ClientComponent>) -> bool {
-        client == self.0
     }
 }
 
@@ -98,8 +90,7 @@ pub struct CrowdEpoch(u16);
 struct CrowdTicks(u32);
 
 pub(crate) fn plugin(app: &mut App) {
-    app.insert_resource(ReplicationMetadata::new(REPLICATION_INTERVAL))
-        .add_visibility_filter::<PoseOwner>()
+    app.add_plugins(roster::plugin)
         .init_resource::<CrowdIds>()
         .init_resource::<CrowdStats>()
         .init_resource::<CrowdTicks>()
@@ -112,13 +103,9 @@ pub(crate) fn plugin(app: &mut App) {
 
 fn give_id(
     trigger: On<Add, Avatar>,
-    avatars: Query<&Avatar>,
     mut ids: ResMut<CrowdIds>,
     mut commands: Commands,
 ) {
-    let Ok(avatar) = avatars.get(trigger.entity) else {
-        return;
-    };
     let id = match ids.free.pop_front() {
         Some(id) => id,
         None if ids.next <= MAX_ID => {
@@ -130,11 +117,9 @@ fn give_id(
             return;
         }
     };
-    commands.entity(trigger.entity).insert((
-        CrowdId(id),
-        CrowdEpoch::default(),
-        PoseOwner(avatar.link),
-    ));
+    commands
+        .entity(trigger.entity)
+        .insert((CrowdId(id), CrowdEpoch::default()));
 }
 
 fn free_id(trigger: On<Remove, CrowdId>, ids_of: Query<&CrowdId>, mut ids: ResMut<CrowdIds>) {
@@ -150,6 +135,8 @@ fn give_view(trigger: On<Add, HasAvatar>, mut commands: Commands, mut turns: Loc
         phase: *turns,
         dropped: 0,
         logged: None,
+        own_sent: None,
+        own_age: 0,
     });
 }
 
@@ -215,11 +202,14 @@ fn send_frames(
         Has<SharedWithOverflow>,
         Option<&InPlace>,
         Has<InOverflow>,
+        &Inputs,
     )>,
     mut links: Query<(
         &HasAvatar,
         &mut CrowdView,
         &mut MessageSender<CrowdFrame>,
+        &mut MessageSender<OwnPose>,
+        &Roster,
     )>,
     rooms: Res<PlaceRooms>,
     world: Res<World>,
@@ -252,13 +242,31 @@ fn send_frames(
 
     if turn == 0 {
         stats.viewers = links.iter().count() as u64;
-        stats.state_bytes = links.iter().map(|(_, v, _)| v.footprint() as u64).sum();
+        stats.state_bytes = links
+            .iter()
+            .map(|(_, view, .., roster)| (view.footprint() + roster.footprint()) as u64)
+            .sum();
     }
-    for (has_avatar, mut view, mut sender) in &mut links {
+    for (has_avatar, mut view, mut sender, mut own_sender, _) in &mut links {
         if view.phase % every != turn {
             continue;
         }
-        let Ok((id, _, pose, _, _, Some(in_place), overflow)) = avatars.get(has_avatar.0) else {
+        let Ok((id, _, pose, _, _, in_place, overflow, inputs)) = avatars.get(has_avatar.0) else {
+            continue;
+        };
+        view.own_age += 1;
+        let own = (inputs.applied, *pose);
+        if view.own_sent != Some(own) || view.own_age >= OWN_POSE_REPEAT {
+            own_sender.send::<CrowdChannel>(OwnPose {
+                id: *id,
+                tick: ticks.0,
+                input: inputs.applied,
+                pose: *pose,
+            });
+            view.own_sent = Some(own);
+            view.own_age = 0;
+        }
+        let Some(in_place) = in_place else {
             continue;
         };
         let Some(place) = places.get(&room_of(in_place.0, overflow, &rooms)) else {
