@@ -511,6 +511,9 @@ pub struct SwarmReport {
     /// second in the world.
     pub median_crowd_frames_per_s: f64,
     pub median_crowd_entries_per_s: f64,
+    /// Median over bots of the inputs each sent per second in the world (one per fixed tick
+    /// run; the server's tick is 30 Hz).
+    pub median_inputs_per_s: f64,
     pub teleports_requested: u32,
     pub requests_flooded: u32,
     pub ballots_sent: u32,
@@ -648,6 +651,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         p99_down_bytes_per_s: 0.0,
         passes_per_s: passes as f64 / seconds.max(1e-3),
         median_crowd_frames_per_s: 0.0,
+        median_inputs_per_s: 0.0,
         median_crowd_entries_per_s: 0.0,
         teleports_requested: 0,
         requests_flooded: 0,
@@ -681,6 +685,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     let mut rates = Vec::new();
     let mut crowd_frames = Vec::new();
     let mut crowd_entries = Vec::new();
+    let mut inputs = Vec::new();
     let mut latencies = Vec::new();
     for (i, app) in apps.iter().enumerate() {
         let world = app.world();
@@ -704,6 +709,8 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             let crowd = world.resource::<crate::crowd::Crowd>();
             crowd_frames.push(crowd.frames as f64 / secs);
             crowd_entries.push(crowd.entries as f64 / secs);
+            let prediction = world.resource::<crate::control::Prediction>();
+            inputs.push(f64::from(prediction.inputs_sent()) / secs);
             let heard = world.resource::<voice::Heard>();
             voice_latencies.extend(heard.latencies_ms.iter().map(|&ms| f64::from(ms)));
             let in_overflow = world.resource::<Session>().own_avatar.is_some_and(|a| {
@@ -737,6 +744,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     report.median_most_avatars_seen = median(most);
     report.median_crowd_frames_per_s = median(crowd_frames);
     report.median_crowd_entries_per_s = median(crowd_entries);
+    report.median_inputs_per_s = median(inputs);
     rates.sort_by(f64::total_cmp);
     report.p99_down_bytes_per_s = rates
         .get(((rates.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)

@@ -67,6 +67,13 @@ pub struct Prediction {
     pub corrections: u64,
 }
 
+impl Prediction {
+    /// Inputs sent since this login.
+    pub fn inputs_sent(&self) -> u32 {
+        self.last
+    }
+}
+
 /// The phases of the own avatar's fixed tick.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ControlSystems {
