@@ -433,7 +433,9 @@ fn record(
     session: Res<Session>,
     poses: Query<Entity, With<AvatarPose>>,
     sessions: Query<&aeronet_io::Session>,
-    time: Res<Time>,
+    // Real time: a starved bot's virtual time falls behind (each update adds at most 250 ms),
+    // which would overstate every rate per second.
+    time: Res<Time<Real>>,
 ) {
     stats.bytes_received = sessions.iter().map(|s| s.stats.bytes_recv.0).sum();
     if *state != ConnectionState::InWorld {

@@ -248,6 +248,10 @@ fn read_frames(
     let hz = f64::from(session.server_tick_hz.max(1));
     let crowd = &mut *crowd;
     for (mut receiver, mut sender) in &mut links {
+        // One ack for all the frames read now: each ack also tells the 32 frames before its
+        // newest, so a client that reads several frames at once (a slow frame, a starved bot)
+        // need not send one for each.
+        let mut ack = None;
         for frame in receiver.receive() {
             let got = match crowd.received.read(&frame) {
                 Ok(got) => got,
@@ -257,9 +261,7 @@ fn read_frames(
                     continue;
                 }
             };
-            if let Some(ack) = got.ack {
-                sender.send::<CrowdChannel>(ack);
-            }
+            ack = got.ack.or(ack);
             let at = f64::from(frame.tick) / hz;
             let offset = at - now;
             crowd.offset = Some(match crowd.offset {
@@ -292,6 +294,9 @@ fn read_frames(
                     }
                 }
             }
+        }
+        if let Some(ack) = ack {
+            sender.send::<CrowdChannel>(ack);
         }
     }
     crowd

@@ -276,7 +276,11 @@ fn move_avatars(
         } else {
             inputs.idle += 1;
             if inputs.idle >= IDLE_TICKS {
-                step(&mut next, &AvatarInput::default(), dt, &colliders);
+                let none = AvatarInput {
+                    yaw: next.yaw,
+                    ..default()
+                };
+                step(&mut next, &none, dt, &colliders);
             }
         }
         if next.position.y < KILL_DEPTH {

@@ -206,6 +206,14 @@ fn island_collider(island: &Island) -> ColliderBuilder {
 /// sanitized on the server; the function clamps again so it can never exceed the rules.
 pub fn step(pose: &mut AvatarPose, input: &AvatarInput, dt: f32, colliders: &WorldColliders) {
     let input = sanitize(input).input;
+    if pose.grounded && input.direction == Vec2::ZERO && !input.jump {
+        // Standing on the ground and asked for nothing: the world is static, so nothing
+        // moves, and the character controller (most of the server's tick in a crowd) is not
+        // asked. Most of an assembly stands still.
+        pose.vertical_speed = 0.0;
+        pose.yaw = input.yaw;
+        return;
+    }
     let horizontal = input.direction * max_speed(&input);
     if pose.grounded {
         pose.vertical_speed = if input.jump { JUMP_SPEED } else { 0.0 };

@@ -147,7 +147,28 @@ impl Place {
         found.sort_unstable();
         out.extend(found.into_iter().take(k).map(|(_, index)| index));
     }
+
+    /// Indices of the members with these ids that are still here, nearest `at` first.
+    pub fn rank(&self, at: Quantized, ids: &[u16], out: &mut Vec<u32>) {
+        out.clear();
+        let mut found: Vec<(i64, u32)> = ids
+            .iter()
+            .filter_map(|&id| {
+                let index = self.members.binary_search_by_key(&id, |m| m.id).ok()?;
+                let d = (self.members[index].pose.cm - at.cm).as_i64vec3();
+                Some((d.x * d.x + d.z * d.z, index as u32))
+            })
+            .collect();
+        found.sort_unstable();
+        out.extend(found.into_iter().map(|(_, index)| index));
+    }
 }
+
+/// Frames between two lookups of a viewer's nearest tiers in the grid; in the frames between,
+/// the people found last time are ranked again by where they stand now, which costs a
+/// fraction of a lookup in a dense crowd. Someone who walks up is in the near tier within
+/// this many frames (a quarter of a second).
+pub const LOOKUP_EVERY: u16 = 4;
 
 /// What a viewer knows of one person.
 #[derive(Debug, Clone, Copy, Default)]
@@ -193,6 +214,9 @@ pub struct Viewer {
     /// Where the turn of "everyone else" continues: the next id to consider.
     far_cursor: u16,
     budget: usize,
+    /// The nearest tiers' ids as last looked up, and the frame then.
+    neighbours: Vec<u16>,
+    looked_up: Option<u16>,
 }
 
 impl Default for Viewer {
@@ -225,6 +249,8 @@ impl Viewer {
             history: vec![Sent::default(); HISTORY],
             far_cursor: 0,
             budget: budget.max(HEADER_BYTES + 15),
+            neighbours: Vec::new(),
+            looked_up: None,
         }
     }
 
@@ -253,6 +279,7 @@ impl Viewer {
     /// those it no longer receives and makes again those it receives anew.
     pub fn forget_all(&mut self) {
         self.pairs.clear();
+        self.looked_up = None;
     }
 
     /// Writes the next frame for someone standing at `at` (their own id `me`, left out) in
@@ -273,7 +300,18 @@ impl Viewer {
         // The stage and the nearest two tiers, ranked by urgency: the stage first, then
         // anyone near the stale limit, then the nearest, then the middle by how overdue.
         let mut nearest = Vec::with_capacity(NEAR_COUNT + MIDDLE_COUNT);
-        place.nearest(at, NEAR_COUNT + MIDDLE_COUNT, me, &mut nearest);
+        if self
+            .looked_up
+            .is_none_or(|then| now.wrapping_sub(then) >= LOOKUP_EVERY)
+        {
+            place.nearest(at, NEAR_COUNT + MIDDLE_COUNT, me, &mut nearest);
+            self.neighbours.clear();
+            self.neighbours
+                .extend(nearest.iter().map(|&i| members[i as usize].id));
+            self.looked_up = Some(now);
+        } else {
+            place.rank(at, &self.neighbours, &mut nearest);
+        }
         let stage = place.stage.iter().map(|&i| (i, Tier::Near));
         let tiers = nearest.iter().enumerate().map(|(rank, &index)| {
             let tier = if rank < NEAR_COUNT {
@@ -442,6 +480,7 @@ impl Viewer {
     /// Bytes this viewer holds, for the memory benchmark.
     pub fn footprint(&self) -> usize {
         self.pairs.capacity() * std::mem::size_of::<Pair>()
+            + self.neighbours.capacity() * std::mem::size_of::<u16>()
             + self
                 .history
                 .iter()

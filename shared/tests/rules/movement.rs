@@ -153,3 +153,37 @@ fn walls_stop_an_avatar() {
         "the avatar stays inside the hall, got {local}"
     );
 }
+
+#[test]
+fn standing_still_on_the_ground_stays_put_and_only_turns() {
+    let world = world();
+    let colliders = WorldColliders::new(&world);
+    let standing = standing_at_spawn(&world, &colliders);
+    assert!(standing.grounded);
+    let mut pose = standing;
+    let turned = AvatarInput {
+        yaw: 1.0,
+        ..Default::default()
+    };
+    run(&mut pose, turned, 90, &colliders);
+    assert_eq!(
+        pose.position, standing.position,
+        "three seconds standing still"
+    );
+    assert!(pose.grounded && pose.vertical_speed == 0.0);
+    assert_eq!(pose.yaw, 1.0);
+
+    // Walking from there, and stopping again, still go through the controller.
+    let walk = AvatarInput {
+        direction: Vec2::X,
+        ..Default::default()
+    };
+    run(&mut pose, walk, 15, &colliders);
+    assert!(pose.position.x > standing.position.x + 0.5, "it walks off");
+    let stopped = pose;
+    run(&mut pose, AvatarInput::default(), 30, &colliders);
+    assert_eq!(
+        pose.position, stopped.position,
+        "and stands where it stopped"
+    );
+}
