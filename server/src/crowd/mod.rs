@@ -76,6 +76,11 @@ pub struct CrowdStats {
     /// The longest anyone went unsent to a viewer that receives them, seconds.
     pub oldest_s: f64,
     pub acks_dropped: u64,
+    /// Roster entries sent (arrivals and changes, departures), and the times a link that
+    /// changed rooms went over everyone in its new rooms.
+    pub roster_arrived: u64,
+    pub roster_left: u64,
+    pub roster_full: u64,
     /// Viewers now, and the bytes of crowd state held for them.
     pub viewers: u64,
     pub state_bytes: u64,

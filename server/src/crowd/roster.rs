@@ -11,6 +11,7 @@ use archipelago_shared::protocol::{AvatarProfile, ControlChannel, ToClient};
 use bevy::prelude::*;
 use lightyear::prelude::*;
 
+use super::CrowdStats;
 use crate::ServerSystems;
 use crate::avatars::HasAvatar;
 
@@ -98,6 +99,7 @@ fn tell(
         With<HasAvatar>,
     >,
     mut departed: ResMut<Departed>,
+    mut stats: ResMut<CrowdStats>,
 ) {
     let changed: Vec<Entity> = changed
         .iter()
@@ -161,6 +163,7 @@ fn tell(
         };
         let mut told_link = told.remove(&link).unwrap_or_default();
         if rooms.is_changed() {
+            stats.roster_full += 1;
             let everyone = everyone_in.get_or_insert_with(|| {
                 let mut map: HashMap<RoomId, Vec<Entity>> = HashMap::new();
                 for (avatar, .., avatar_rooms) in &avatars {
@@ -213,6 +216,8 @@ fn tell(
                 left.push(CrowdId(id));
             }
         }
+        stats.roster_left += left.len() as u64;
+        stats.roster_arrived += arrived.len() as u64;
         if !left.is_empty() {
             sender.send::<ControlChannel>(ToClient::Roster(RosterNews::Left(left)));
         }
