@@ -516,6 +516,9 @@ pub struct SwarmReport {
     /// Median over bots of the inputs each sent per second in the world (one per fixed tick
     /// run; the server's tick is 30 Hz).
     pub median_inputs_per_s: f64,
+    /// Over all bots, the times the server's pose of a bot's own avatar differed from what
+    /// the bot had predicted for that input (each then took the server's and replayed).
+    pub prediction_corrections: u64,
     pub teleports_requested: u32,
     pub requests_flooded: u32,
     pub ballots_sent: u32,
@@ -654,6 +657,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         passes_per_s: passes as f64 / seconds.max(1e-3),
         median_crowd_frames_per_s: 0.0,
         median_inputs_per_s: 0.0,
+        prediction_corrections: 0,
         median_crowd_entries_per_s: 0.0,
         teleports_requested: 0,
         requests_flooded: 0,
@@ -713,6 +717,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             crowd_entries.push(crowd.entries as f64 / secs);
             let prediction = world.resource::<crate::control::Prediction>();
             inputs.push(f64::from(prediction.inputs_sent()) / secs);
+            report.prediction_corrections += prediction.corrections;
             let heard = world.resource::<voice::Heard>();
             voice_latencies.extend(heard.latencies_ms.iter().map(|&ms| f64::from(ms)));
             let in_overflow = world.resource::<Session>().own_avatar.is_some_and(|a| {

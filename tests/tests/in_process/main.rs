@@ -17,6 +17,7 @@ mod names_are_held_by_one_key;
 mod overflow;
 mod parcel_registry;
 mod parcels_live;
+mod prediction;
 mod recognition;
 mod rules_are_enforced;
 mod voice;
