@@ -131,7 +131,6 @@ pub(crate) fn plugin(app: &mut App) {
     .init_resource::<Reconnect>()
     .init_resource::<ServerClock>()
     .init_resource::<Session>()
-    .insert_resource(PredictionManager::default())
     .add_message::<Retry>()
     .add_message::<Request>()
     .add_message::<FromServer>()

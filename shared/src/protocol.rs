@@ -6,10 +6,8 @@
 //! `shared/tests/rules/protocol.rs` traces every wire type's format and fails when it changes
 //! without a new version.
 
-use bevy::ecs::entity::MapEntities;
 use bevy::math::{Vec2, Vec3};
 use bevy::prelude::*;
-use lightyear::prelude::input::native::InputPlugin;
 use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -189,10 +187,6 @@ pub struct AvatarInput {
     pub yaw: f32,
     pub run: bool,
     pub jump: bool,
-}
-
-impl MapEntities for AvatarInput {
-    fn map_entities<M: EntityMapper>(&mut self, _entity_mapper: &mut M) {}
 }
 
 /// Writes [`ToServer`] and [`ToClient`]: the session's own variants as written, then one
@@ -397,11 +391,6 @@ impl Plugin for ProtocolPlugin {
             .add_direction(NetworkDirection::ServerToClient);
         app.register_message::<AvatarInputs>()
             .add_direction(NetworkDirection::ClientToServer);
-
-        // Unused: avatars are moved by [`AvatarInputs`] and predicted by crate code. lightyear's
-        // client panics at connect when its `prediction` feature is on and no input plugin is
-        // registered (../shared/notes/lightyear-0.30-recipe.md).
-        app.add_plugins(InputPlugin::<AvatarInput>::default());
 
         // Avatars are not replicated (crate::crowd): only these few world entities are.
         app.component::<WorldStatus>().replicate();
