@@ -62,6 +62,8 @@ pub struct Prediction {
     sent: VecDeque<Sent>,
     /// The newest answer not applied yet.
     answer: Option<OwnPose>,
+    /// The newest answer, applied or not: the pose a new own avatar entity starts from.
+    latest: Option<OwnPose>,
     newest_tick: Option<u32>,
     /// Answers that differed from the prediction, so far.
     pub corrections: u64,
@@ -135,11 +137,13 @@ fn read_answers(
             prediction.newest_tick = Some(answer.tick);
             prediction.own = Some(answer.id);
             prediction.answer = Some(answer);
+            prediction.latest = Some(answer);
         }
     }
 }
 
-/// Our avatar is the one the roster names with our id: it gets our pose and our input.
+/// Our avatar is the one the roster names with our id: it gets our pose (the server's newest,
+/// whenever the entity has none: first made, or made again) and our input.
 fn adopt_own_avatar(
     mut session: ResMut<Session>,
     crowd: Res<Crowd>,
@@ -148,17 +152,16 @@ fn adopt_own_avatar(
     mut commands: Commands,
 ) {
     let own = prediction.own.and_then(|id| crowd.avatar(id));
-    if session.own_avatar == own {
-        return;
+    if session.own_avatar != own {
+        session.own_avatar = own;
+        if let Some(entity) = own {
+            commands.entity(entity).insert(Name::new("Own avatar"));
+        }
     }
-    session.own_avatar = own;
-    let (Some(entity), Some(answer)) = (own, prediction.answer) else {
-        return;
-    };
-    let mut avatar = commands.entity(entity);
-    avatar.insert(Name::new("Own avatar"));
-    if !poses.contains(entity) {
-        avatar.insert(answer.pose);
+    if let (Some(entity), Some(latest)) = (own, prediction.latest)
+        && !poses.contains(entity)
+    {
+        commands.entity(entity).insert(latest.pose);
     }
 }
 

@@ -100,7 +100,13 @@ pub(crate) fn plugin(app: &mut App) {
         .add_observer(status_everywhere)
         .add_systems(
             Update,
-            (follow_avatars, stop_lingering).in_set(ServerSystems::Publish),
+            // Lingering ends before places are followed: an avatar that changes places in
+            // the very frame its last linger ends gets its new rooms and a new linger, rather
+            // than the old linger's single room over them (and a hall it stands in but is
+            // not in the room of).
+            (stop_lingering, follow_avatars)
+                .chain()
+                .in_set(ServerSystems::Publish),
         );
 }
 

@@ -13,7 +13,7 @@ use lightyear::prelude::*;
 
 use super::CrowdStats;
 use crate::ServerSystems;
-use crate::avatars::HasAvatar;
+use crate::avatars::{Avatar, HasAvatar};
 
 /// On a link: the avatars its client has been told of.
 #[derive(Component, Debug, Default)]
@@ -89,9 +89,11 @@ fn tell(
     changed: Query<Entity, (With<CrowdId>, Or<(Changed<AvatarProfile>, Added<InOverflow>)>)>,
     mut left_overflow: RemovedComponents<InOverflow>,
     avatars: Query<(Entity, &CrowdId, &AvatarProfile, Has<InOverflow>, Option<&Rooms>)>,
+    owners: Query<&Avatar>,
     mut links: Query<
         (
             Entity,
+            &HasAvatar,
             Ref<Rooms>,
             &mut Roster,
             &mut MessageSender<ToClient>,
@@ -108,13 +110,13 @@ fn tell(
     let anything = !moved.is_empty()
         || !changed.is_empty()
         || !departed.0.is_empty()
-        || links.iter().any(|(_, rooms, ..)| rooms.is_changed());
+        || links.iter().any(|(_, _, rooms, ..)| rooms.is_changed());
     if !anything {
         return;
     }
 
     let mut in_room: HashMap<RoomId, Vec<Entity>> = HashMap::new();
-    for (link, rooms, ..) in &links {
+    for (link, _, rooms, ..) in &links {
         for room in rooms.rooms() {
             in_room.entry(room).or_default().push(link);
         }
@@ -139,12 +141,16 @@ fn tell(
         }
         commands.entity(avatar).insert(Announced(now));
     }
+    let mut to_owners = Vec::new();
     for avatar in changed {
-        let Ok((.., Some(rooms))) = avatars.get(avatar) else {
-            continue;
-        };
-        for room in rooms.rooms() {
-            tell_room(room, &mut |t| t.arrived.push((avatar, true)));
+        if let Ok((.., Some(rooms))) = avatars.get(avatar) {
+            for room in rooms.rooms() {
+                tell_room(room, &mut |t| t.arrived.push((avatar, true)));
+            }
+        }
+        // Its owner hears of it wherever the rooms are.
+        if let Ok(owner) = owners.get(avatar) {
+            to_owners.push((owner.link, avatar));
         }
     }
     for (id, rooms) in std::mem::take(&mut departed.0) {
@@ -152,14 +158,20 @@ fn tell(
             tell_room(room, &mut |t| t.left.push((id, None)));
         }
     }
+    for (link, avatar) in to_owners {
+        told.entry(link).or_default().arrived.push((avatar, true));
+    }
 
     // Links that changed rooms go over everyone in their rooms now.
     let mut everyone_in: Option<HashMap<RoomId, Vec<Entity>>> = None;
-    for (link, rooms, mut roster, mut sender) in &mut links {
+    for (link, own, rooms, mut roster, mut sender) in &mut links {
         let mut arrived: Vec<RosterEntry> = Vec::new();
         let mut left: Vec<CrowdId> = Vec::new();
-        let sees = |avatar_rooms: Option<&Rooms>| {
-            avatar_rooms.is_some_and(|a| a.rooms().any(|r| rooms.contains_room(r)))
+        // A client always sees its own avatar, whatever rooms each is in for a moment (the
+        // stage's avatar is put in its overflow room as well, without its link).
+        let sees = |avatar: Entity, avatar_rooms: Option<&Rooms>| {
+            avatar == own.0
+                || avatar_rooms.is_some_and(|a| a.rooms().any(|r| rooms.contains_room(r)))
         };
         let mut told_link = told.remove(&link).unwrap_or_default();
         if rooms.is_changed() {
@@ -174,14 +186,17 @@ fn tell(
                 map
             });
             let mut visible: HashSet<u16> = HashSet::new();
-            for room in rooms.rooms() {
-                for avatar in everyone.get(&room).into_iter().flatten() {
-                    if let Ok((_, id, profile, overflow, _)) = avatars.get(*avatar)
-                        && visible.insert(id.0)
-                        && !roster.known.contains(&id.0)
-                    {
-                        arrived.push(person(id, profile, overflow));
-                    }
+            let mine = std::iter::once(own.0);
+            for avatar in rooms
+                .rooms()
+                .flat_map(|room| everyone.get(&room).into_iter().flatten().copied())
+                .chain(mine)
+            {
+                if let Ok((_, id, profile, overflow, _)) = avatars.get(avatar)
+                    && visible.insert(id.0)
+                    && !roster.known.contains(&id.0)
+                {
+                    arrived.push(person(id, profile, overflow));
                 }
             }
             left.extend(
@@ -200,7 +215,7 @@ fn tell(
             let Ok((_, id, profile, overflow, avatar_rooms)) = avatars.get(avatar) else {
                 continue;
             };
-            if !sees(avatar_rooms) {
+            if !sees(avatar, avatar_rooms) {
                 continue;
             }
             let new = roster.known.insert(id.0);
@@ -211,7 +226,7 @@ fn tell(
         for (id, avatar) in told_link.left {
             let still = avatar
                 .and_then(|a| avatars.get(a).ok())
-                .is_some_and(|(.., avatar_rooms)| sees(avatar_rooms));
+                .is_some_and(|(a, .., avatar_rooms)| sees(a, avatar_rooms));
             if !still && roster.known.remove(&id) {
                 left.push(CrowdId(id));
             }
