@@ -262,3 +262,63 @@ fn a_flood_of_requests_is_dropped_with_one_notice_and_others_are_still_served() 
         "the flooder's next request, after a pause, is served"
     );
 }
+
+#[test]
+fn malformed_input_messages_are_dropped_and_the_sender_told() {
+    use archipelago_shared::crowd::{AvatarInputs, CrowdChannel, MAX_INPUTS_PER_MESSAGE};
+    use archipelago_shared::protocol::AvatarInput;
+    use lightyear::prelude::{Client, MessageSender};
+
+    let server = SimServer::start();
+    let mut sender = server.client("Noisy", ephemeral());
+    let mut watcher = server.client("Calm", ephemeral());
+    enter_world(&mut sender);
+    enter_world(&mut watcher);
+    let spawn = sender.own_pose().expect("own pose").position;
+
+    // Too many inputs in one message, and none at all; the first asks to run away at full
+    // speed.
+    let run = AvatarInput {
+        direction: Vec2::X,
+        run: true,
+        ..Default::default()
+    };
+    {
+        let world = sender.app.world_mut();
+        let mut links = world.query_filtered::<&mut MessageSender<AvatarInputs>, With<Client>>();
+        let mut link = links.single_mut(world).expect("one client link");
+        link.send::<CrowdChannel>(AvatarInputs {
+            last: 1_000,
+            inputs: vec![run; MAX_INPUTS_PER_MESSAGE + 1],
+        });
+        link.send::<CrowdChannel>(AvatarInputs {
+            last: 1_001,
+            inputs: Vec::new(),
+        });
+    }
+    let told = wait_until(
+        &mut [&mut sender, &mut watcher],
+        Duration::from_secs(5),
+        |c| {
+            refusals(c[0])
+                .iter()
+                .any(|r| matches!(r, RequestRefusal::InputsDropped { .. }))
+        },
+    );
+    assert!(told, "the sender is told its input messages were dropped");
+    // Nothing of them moved the avatar: the two messages carried no input it took.
+    let seen = watcher
+        .other("Noisy")
+        .expect("the watcher sees it")
+        .position;
+    assert!(
+        Vec2::new(seen.x - spawn.x, seen.z - spawn.z).length() < 0.5,
+        "dropped inputs do not move the avatar ({spawn} -> {seen})"
+    );
+    // The sender goes on as before.
+    let target = spawn + Vec3::new(3.0, 0.0, 0.0);
+    assert!(
+        archipelago_tests::walk_to(&mut sender, &mut watcher, target),
+        "the sender still walks"
+    );
+}
