@@ -7,11 +7,10 @@
 
 mod roster;
 
-use roster::Roster;
-
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use archipelago_shared::assembly::InOverflow;
 use archipelago_shared::crowd::interest::{Member, Place as CrowdPlace, Viewer};
 use archipelago_shared::crowd::pack::{MAX_ID, Quantized};
 use archipelago_shared::crowd::{
@@ -25,9 +24,10 @@ use lightyear::prelude::*;
 use crate::ServerSystems;
 use crate::avatars::{Avatar, HasAvatar, Inputs};
 use crate::rooms::{InPlace, PlaceRooms, SharedWithOverflow};
-use archipelago_shared::assembly::InOverflow;
+use roster::Roster;
 
-/// Ticks between two [`OwnPose`]s that say nothing new: one that was lost is made up.
+/// A viewer's turns (a second's worth) between two [`OwnPose`]s that say nothing new: one
+/// that was lost is made up.
 const OWN_POSE_REPEAT: u32 = FRAMES_PER_SECOND;
 /// Acks read from one client per frame; more are dropped (a client acks each frame once).
 const ACKS_PER_FRAME: usize = 8;
