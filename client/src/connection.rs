@@ -145,7 +145,7 @@ pub(crate) fn plugin(app: &mut App) {
 
 /// A netcode client with a fresh random id. A reconnecting client needs a new one: the
 /// server keeps the old id for the netcode timeout and refuses it meanwhile.
-fn netcode_client(config: &ClientConfig) -> Result<NetcodeClient> {
+pub(crate) fn netcode_client(config: &ClientConfig) -> Result<NetcodeClient> {
     let auth = Authentication::Manual {
         server_addr: config.server,
         client_id: rand::random(),

@@ -78,7 +78,7 @@ impl ClientConfig {
 
     /// The address asked for: `https://NAME:PORT` when the server has a name, so its
     /// certificate is checked for that name.
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         match (&self.server_name, self.relay) {
             (_, Some(relay)) => format!("https://{relay}"),
             (Some(name), None) => format!("https://{name}:{}", self.server.port()),
@@ -181,7 +181,10 @@ fn open_connection(
     });
 }
 
-fn quic_config(config: &ClientConfig, accepted: &AcceptedCertificate) -> Result<QuicConfig> {
+pub(crate) fn quic_config(
+    config: &ClientConfig,
+    accepted: &AcceptedCertificate,
+) -> Result<QuicConfig> {
     // IPv4 only: the servers this client reaches listen on IPv4.
     let builder = QuicConfig::builder().with_bind_config(IpBindConfig::InAddrAnyV4);
     let builder = match config.trust() {

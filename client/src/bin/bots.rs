@@ -93,6 +93,10 @@ struct Cli {
     /// the chair); the others only while they hold the floor.
     #[arg(long, value_name = "N", requires = "speak")]
     speakers: Option<usize>,
+    /// Light bots: all in one App, each only logging in, walking (--gather or roaming) and
+    /// counting what it receives; for crowds too large to run as full clients on one core.
+    #[arg(long, conflicts_with_all = ["assemble", "vote", "flood", "speak", "record_voice"])]
+    light: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -148,6 +152,7 @@ fn main() -> anyhow::Result<()> {
             speakers: cli.speakers,
         },
         hall_capacity: cli.hall_capacity,
+        light: cli.light,
     };
     if let Some(dir) = &cli.record_voice {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -1,7 +1,5 @@
 //! The client's side of [`super`]: turning frames back into poses, and saying what arrived.
 
-use std::collections::{HashMap, VecDeque};
-
 use super::interest::HISTORY;
 use super::pack::{Malformed, Position, Quantized, read};
 use super::{CrowdAck, CrowdFrame};
@@ -21,9 +19,19 @@ pub struct Got {
 /// arrived.
 #[derive(Debug, Default)]
 pub struct Received {
-    bases: HashMap<u16, VecDeque<(u16, Quantized)>>,
+    /// By crowd id, the poses of the last [`HISTORY`] frames, each in the slot of its
+    /// frame's number modulo [`HISTORY`] with that number ([`EMPTY`] where none): a delta
+    /// refers to fewer than [`HISTORY`] frames back, so its base is found in one look.
+    bases: Vec<[(u32, Quantized); HISTORY]>,
     latest: Option<u16>,
     earlier: u32,
+}
+
+/// The frame number of a slot holding nothing.
+const EMPTY: u32 = u32::MAX;
+
+fn slot(seq: u16) -> usize {
+    usize::from(seq) % HISTORY
 }
 
 fn newer(a: u16, b: u16) -> bool {
@@ -40,9 +48,10 @@ impl Received {
                 Position::Delta { frames_back, .. } => {
                     let at = frame.seq.wrapping_sub(u16::from(frames_back));
                     self.bases
-                        .get(&entry.id)
-                        .and_then(|b| b.iter().find(|(seq, _)| *seq == at))
-                        .map(|(_, pose)| *pose)
+                        .get(usize::from(entry.id))
+                        .map(|slots| slots[slot(at)])
+                        .filter(|(seq, _)| *seq == u32::from(at))
+                        .map(|(_, pose)| pose)
                 }
                 Position::Full(_) => None,
             };
@@ -55,11 +64,12 @@ impl Received {
             return Ok(Got { poses, ack: None });
         }
         for &(id, pose) in &poses {
-            let bases = self.bases.entry(id).or_default();
-            bases.push_back((frame.seq, pose));
-            while bases.len() > HISTORY {
-                bases.pop_front();
+            let id = usize::from(id);
+            if id >= self.bases.len() {
+                self.bases
+                    .resize(id + 1, [(EMPTY, Quantized::default()); HISTORY]);
             }
+            self.bases[id][slot(frame.seq)] = (u32::from(frame.seq), pose);
         }
         match self.latest {
             Some(latest) if !newer(frame.seq, latest) => {

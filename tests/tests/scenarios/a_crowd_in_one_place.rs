@@ -1,5 +1,5 @@
-//! Sixty people in one place, over QUIC: 58 bots mill about the capital's plaza with a
-//! watcher among them. A newcomer arrives: within 2 s it sees everyone online and the watcher sees it
+//! Sixty people in one place, over QUIC: 58 light bots (one App for all, see
+//! `client/src/bots/light.rs`) mill about the capital's plaza with a watcher among them. A newcomer arrives: within 2 s it sees everyone online and the watcher sees it
 //! (poses come in crowd frames, see `shared/src/crowd`). Then it walks across the plaza,
 //! and what the watcher shows of it is never more than 2 s behind where it really was.
 
@@ -39,6 +39,7 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
         stop: stop.clone(),
         voice: Default::default(),
         hall_capacity: None,
+        light: true,
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
 
@@ -185,6 +186,30 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
         "the bots connected ({} of {BOTS}): {:?}",
         report.connected,
         report.errors
+    );
+    // The light bots were a crowd like any other: each saw all the others, read the crowd
+    // frames and walked, sending its inputs a few to a message.
+    println!("light bots: {report:?}");
+    assert!(
+        report.min_avatars_seen as usize + 2 >= report.connected,
+        "every light bot saw the others: at least {} of {}",
+        report.min_avatars_seen,
+        report.connected
+    );
+    assert!(
+        report.median_crowd_frames_per_s > 5.0,
+        "light bots read crowd frames: {} a second",
+        report.median_crowd_frames_per_s
+    );
+    assert!(
+        report.median_inputs_per_s > 15.0
+            && report
+                .median_input_messages_per_s
+                .is_some_and(|m| m > 3.0 && m < report.median_inputs_per_s / 2.0),
+        "light bots sent their inputs, several to a message: {} inputs in {:?} messages a \
+         second",
+        report.median_inputs_per_s,
+        report.median_input_messages_per_s
     );
     server.stop();
 }

@@ -24,6 +24,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         stop: Default::default(),
         voice: Default::default(),
         hall_capacity: None,
+        light: false,
     };
     let report = run_swarm(&config, &world());
     println!(

@@ -51,6 +51,7 @@ fn visitors_flooding_founder_requests_do_not_cost_a_members_ballot() {
         stop: Default::default(),
         voice: Default::default(),
         hall_capacity: None,
+        light: false,
     };
     let flooders = swarm(FLOODERS, SEED + 1000, None, true);
     let voters = swarm(

@@ -394,6 +394,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         stop: stop.clone(),
         voice: Default::default(),
         hall_capacity: None,
+        light: false,
     };
     let live = swarm
         .voting

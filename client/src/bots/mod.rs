@@ -26,6 +26,10 @@ use crate::governance::{CastVote, Governance};
 use crate::voice;
 use crate::{ClientConfig, ClientSystems, identity};
 
+mod light;
+
+pub use light::run_light_swarm;
+
 /// What one bot saw.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct BotStats {
@@ -37,6 +41,8 @@ pub struct BotStats {
     pub teleports_requested: u32,
     /// Founder-only requests sent by a flooding bot.
     pub requests_flooded: u32,
+    /// Times the connection was lost while in the world.
+    pub disconnects: u32,
 }
 
 /// The bot's brain: where it is heading and when it changes its mind.
@@ -343,70 +349,88 @@ fn think(
     if now >= brain.next_decision && *state == ConnectionState::InWorld {
         let wait = Duration::from_millis(brain.rng.gen_range(2000..6000));
         brain.next_decision = now + wait;
-        let roll: f32 = brain.rng.r#gen();
-        let here = world.island_at(own.position).unwrap_or(world.capital());
-        let in_hall = matches!(world.place_at(own.position), Place::Hall(i) if world.protocities[i].id == world.capital().id);
-        brain.target = if brain.behaviour == Behaviour::Assemble {
-            // Walk in (the server puts us inside the door), then move about the aisle.
-            let hall = &world.capital().island.town_hall;
-            if !in_hall {
-                requests.write(Request(ToServer::EnterHall {
-                    protocity: world.capital().id.clone(),
-                }));
-                None
-            } else {
-                let door = hall.door_inside();
-                let toward_stage = (hall.stage_front() - door).normalize_or_zero();
-                let along = brain.rng.gen_range(0.0..8.0);
-                Some(
-                    world
-                        .capital()
-                        .island
-                        .to_world(door + toward_stage * along, 0.0),
-                )
+        let behaviour = brain.behaviour;
+        let (target, request) = next_goal(behaviour, &mut brain.rng, &world, own.position);
+        if let Some(request) = request {
+            if matches!(request, ToServer::Teleport { .. }) {
+                stats.teleports_requested += 1;
             }
-        } else if brain.behaviour == Behaviour::Gather {
-            let spawn = world.spawn_position(world.capital(), brain.rng.gen_range(0..8));
-            let jitter = Vec3::new(
-                brain.rng.gen_range(-5.0..5.0),
-                0.0,
-                brain.rng.gen_range(-5.0..5.0),
-            );
-            Some(spawn + jitter)
-        } else if roll < 0.1 {
-            let index = brain.rng.gen_range(0..world.protocities.len());
-            let protocity = world.protocities[index].id.clone();
-            requests.write(Request(ToServer::Teleport { protocity }));
-            stats.teleports_requested += 1;
-            None
-        } else if roll < 0.55 {
-            // Gather: head for the town hall's door of the island we are on.
-            let door = here.island.town_hall.door_outside();
-            let jitter = Vec2::new(
-                brain.rng.gen_range(-4.0..4.0),
-                brain.rng.gen_range(-4.0..4.0),
-            );
-            Some(here.island.to_world(door + jitter, 0.0))
-        } else {
-            let angle = brain.rng.gen_range(0.0..std::f32::consts::TAU);
-            let radius = brain.rng.gen_range(0.0..here.island.radius * 0.8);
-            Some(here.island.to_world(Vec2::from_angle(angle) * radius, 0.0))
-        };
+            requests.write(Request(request));
+        }
+        brain.target = target;
         control.run = brain.rng.gen_bool(0.3);
         control.jump = brain.rng.gen_bool(0.1);
     }
-    let Some(target) = brain.target else {
-        control.direction = Vec2::ZERO;
-        return;
-    };
-    let to = Vec2::new(target.x - own.position.x, target.z - own.position.z);
-    if to.length() < 1.5 {
-        control.direction = Vec2::ZERO;
-        brain.target = None;
-    } else {
-        control.direction = to.normalize();
-        control.yaw = (-to.x).atan2(-to.y);
+    match brain.target.and_then(|target| steer(own.position, target)) {
+        Some((direction, yaw)) => {
+            control.direction = direction;
+            control.yaw = yaw;
+        }
+        None => {
+            control.direction = Vec2::ZERO;
+            brain.target = None;
+        }
     }
+}
+
+/// Where a bot standing at `position` goes next, or what it asks the server instead.
+pub(crate) fn next_goal(
+    behaviour: Behaviour,
+    rng: &mut StdRng,
+    world: &World,
+    position: Vec3,
+) -> (Option<Vec3>, Option<ToServer>) {
+    let roll: f32 = rng.r#gen();
+    let here = world.island_at(position).unwrap_or(world.capital());
+    match behaviour {
+        Behaviour::Assemble => {
+            // Walk in (the server puts us inside the door), then move about the aisle.
+            let in_hall = matches!(world.place_at(position), Place::Hall(i) if world.protocities[i].id == world.capital().id);
+            if !in_hall {
+                let request = ToServer::EnterHall {
+                    protocity: world.capital().id.clone(),
+                };
+                return (None, Some(request));
+            }
+            let hall = &world.capital().island.town_hall;
+            let door = hall.door_inside();
+            let toward_stage = (hall.stage_front() - door).normalize_or_zero();
+            let along = rng.gen_range(0.0..8.0);
+            let target = world
+                .capital()
+                .island
+                .to_world(door + toward_stage * along, 0.0);
+            (Some(target), None)
+        }
+        Behaviour::Gather => {
+            let spawn = world.spawn_position(world.capital(), rng.gen_range(0..8));
+            let jitter = Vec3::new(rng.gen_range(-5.0..5.0), 0.0, rng.gen_range(-5.0..5.0));
+            (Some(spawn + jitter), None)
+        }
+        Behaviour::Roam if roll < 0.1 => {
+            let index = rng.gen_range(0..world.protocities.len());
+            let protocity = world.protocities[index].id.clone();
+            (None, Some(ToServer::Teleport { protocity }))
+        }
+        Behaviour::Roam if roll < 0.55 => {
+            // Gather: head for the town hall's door of the island we are on.
+            let door = here.island.town_hall.door_outside();
+            let jitter = Vec2::new(rng.gen_range(-4.0..4.0), rng.gen_range(-4.0..4.0));
+            (Some(here.island.to_world(door + jitter, 0.0)), None)
+        }
+        Behaviour::Roam => {
+            let angle = rng.gen_range(0.0..std::f32::consts::TAU);
+            let radius = rng.gen_range(0.0..here.island.radius * 0.8);
+            let target = here.island.to_world(Vec2::from_angle(angle) * radius, 0.0);
+            (Some(target), None)
+        }
+    }
+}
+
+/// The direction and facing that walk from `position` to `target`; `None` once there.
+pub(crate) fn steer(position: Vec3, target: Vec3) -> Option<(Vec2, f32)> {
+    let to = Vec2::new(target.x - position.x, target.z - position.z);
+    (to.length() >= 1.5).then(|| (to.normalize(), (-to.x).atan2(-to.y)))
 }
 
 /// Connecting attempts a bot makes before giving up, like a person pressing Retry: many
@@ -436,11 +460,16 @@ fn record(
     // Real time: a starved bot's virtual time falls behind (each update adds at most 250 ms),
     // which would overstate every rate per second.
     time: Res<Time<Real>>,
+    mut was_in_world: Local<bool>,
 ) {
     stats.bytes_received = sessions.iter().map(|s| s.stats.bytes_recv.0).sum();
     if *state != ConnectionState::InWorld {
+        if std::mem::take(&mut *was_in_world) {
+            stats.disconnects += 1;
+        }
         return;
     }
+    *was_in_world = true;
     let now = time.elapsed();
     let since = *stats.in_world_since.get_or_insert(now);
     stats.in_world_for = now - since;
@@ -475,6 +504,8 @@ pub struct SwarmConfig {
     pub voice: BotVoice,
     /// See [`BotPlugin::hall_capacity`].
     pub hall_capacity: Option<u32>,
+    /// Run light bots ([`run_light_swarm`]): all in one App, only walking and counting.
+    pub light: bool,
 }
 
 /// What the bots say and keep of what they hear.
@@ -516,6 +547,11 @@ pub struct SwarmReport {
     /// Median over bots of the inputs each sent per second in the world (one per fixed tick
     /// run; the server's tick is 30 Hz).
     pub median_inputs_per_s: f64,
+    /// Messages those inputs went in, per second: light bots only (they put 3 in each);
+    /// full bots send one each fixed tick.
+    pub median_input_messages_per_s: Option<f64>,
+    /// Times a bot in the world lost its connection (and made it again).
+    pub disconnects: u32,
     /// Over all bots, the times the server's pose of a bot's own avatar differed from what
     /// the bot had predicted for that input (each then took the server's and replayed).
     pub prediction_corrections: u64,
@@ -546,6 +582,49 @@ pub struct SwarmReport {
 fn median<T: Copy + PartialOrd + Default>(mut values: Vec<T>) -> T {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// The value at quantile `q` (0 to 1) of `values`, which it sorts; 0 when empty.
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let i = ((values.len() as f64 - 1.0) * q).round().max(0.0) as usize;
+    values.get(i).copied().unwrap_or_default()
+}
+
+impl SwarmReport {
+    /// A report of `bots` that saw nothing yet.
+    fn empty(bots: usize, passes_per_s: f64, seconds: f64) -> Self {
+        SwarmReport {
+            bots,
+            connected: 0,
+            min_avatars_seen: u32::MAX,
+            median_avatars_seen: 0,
+            median_most_avatars_seen: 0,
+            median_down_bytes_per_s: 0.0,
+            p99_down_bytes_per_s: 0.0,
+            passes_per_s,
+            median_crowd_frames_per_s: 0.0,
+            median_inputs_per_s: 0.0,
+            median_input_messages_per_s: None,
+            disconnects: 0,
+            prediction_corrections: 0,
+            median_crowd_entries_per_s: 0.0,
+            teleports_requested: 0,
+            requests_flooded: 0,
+            ballots_sent: 0,
+            ballots_acked: 0,
+            ballots_refused: 0,
+            ack_ms_p50: 0.0,
+            ack_ms_p99: 0.0,
+            seconds,
+            errors: Vec::new(),
+            login_refusals: Vec::new(),
+            voice_bytes_per_s_main_median: 0.0,
+            voice_bytes_per_s_overflow_median: 0.0,
+            voice_latency_ms_p50: 0.0,
+            voice_latency_ms_p99: 0.0,
+        }
+    }
 }
 
 /// Builds one bot app, ready to update by hand.
@@ -591,6 +670,9 @@ fn holds_floor(app: &mut App) -> bool {
 
 /// Runs a swarm for its duration and reports what the bots saw.
 pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
+    if config.light {
+        return run_light_swarm(config, world);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -646,34 +728,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let mut report = SwarmReport {
-        bots: config.count,
-        connected: 0,
-        min_avatars_seen: u32::MAX,
-        median_avatars_seen: 0,
-        median_most_avatars_seen: 0,
-        median_down_bytes_per_s: 0.0,
-        p99_down_bytes_per_s: 0.0,
-        passes_per_s: passes as f64 / seconds.max(1e-3),
-        median_crowd_frames_per_s: 0.0,
-        median_inputs_per_s: 0.0,
-        prediction_corrections: 0,
-        median_crowd_entries_per_s: 0.0,
-        teleports_requested: 0,
-        requests_flooded: 0,
-        ballots_sent: 0,
-        ballots_acked: 0,
-        ballots_refused: 0,
-        ack_ms_p50: 0.0,
-        ack_ms_p99: 0.0,
-        seconds,
-        errors: Vec::new(),
-        login_refusals: Vec::new(),
-        voice_bytes_per_s_main_median: 0.0,
-        voice_bytes_per_s_overflow_median: 0.0,
-        voice_latency_ms_p50: 0.0,
-        voice_latency_ms_p99: 0.0,
-    };
+    let mut report = SwarmReport::empty(config.count, passes as f64 / seconds.max(1e-3), seconds);
     let (mut voice_main, mut voice_overflow, mut voice_latencies) =
         (Vec::new(), Vec::new(), Vec::new());
     if let Some(dir) = &config.voice.record {
@@ -704,6 +759,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         let state = world.resource::<ConnectionState>();
         report.teleports_requested += stats.teleports_requested;
         report.requests_flooded += stats.requests_flooded;
+        report.disconnects += stats.disconnects;
         if stats.in_world_since.is_some() {
             report.connected += 1;
             let busiest = stats.avatars_seen.iter().copied().max().unwrap_or(0);
@@ -752,30 +808,14 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
     report.median_crowd_frames_per_s = median(crowd_frames);
     report.median_crowd_entries_per_s = median(crowd_entries);
     report.median_inputs_per_s = median(inputs);
-    rates.sort_by(f64::total_cmp);
-    report.p99_down_bytes_per_s = rates
-        .get(((rates.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
-        .copied()
-        .unwrap_or_default();
+    report.p99_down_bytes_per_s = percentile(&mut rates, 0.99);
     report.median_down_bytes_per_s = median(rates);
     report.voice_bytes_per_s_main_median = median(voice_main);
     report.voice_bytes_per_s_overflow_median = median(voice_overflow);
-    voice_latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let at = |q: f64| {
-        voice_latencies
-            .get(((voice_latencies.len() as f64 - 1.0) * q).round().max(0.0) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    report.voice_latency_ms_p50 = at(0.5);
-    report.voice_latency_ms_p99 = at(0.99);
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 - 1.0) * q).round().max(0.0) as usize;
-        latencies.get(i).copied().unwrap_or(0.0)
-    };
-    report.ack_ms_p50 = at(0.5);
-    report.ack_ms_p99 = at(0.99);
+    report.voice_latency_ms_p50 = percentile(&mut voice_latencies, 0.5);
+    report.voice_latency_ms_p99 = percentile(&mut voice_latencies, 0.99);
+    report.ack_ms_p50 = percentile(&mut latencies, 0.5);
+    report.ack_ms_p99 = percentile(&mut latencies, 0.99);
     report
 }
 
