@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmark: a crowd in one place. For each size in SIZES, a fresh release server pinned to
-# core 0 and that many bots (--gather: milling about the capital's plaza) pinned to core 1,
+# core 0 and that many light bots (--gather --light: milling about the capital's plaza, all
+# in one App, see client/src/bots/light.rs) pinned to core 1,
 # for SECONDS_ once all are in. Reports, per size: the server's frame p50/p99/max (its own
 # timing), its CPU, its memory per connected avatar (peak RSS minus the RSS before anyone
 # connected, over N), downstream bytes per client (median and p99, from the bots), what the
 # crowd frames carried by tier, the longest anyone went without an update, and how often
-# the bots really ran. Then HALL bots (1,000; 0 for none) attend a session in the capital's
+# the bots really ran and how many inputs they really sent. Then HALL (full) bots (1,000; 0 for none) attend a session in the capital's
 # town hall whose capacity the founder bot sets to all of them (--assemble --hall-capacity).
 # Writes target/bench/crowd/summary.json and draws crowd.png from it.
 #
@@ -82,6 +83,9 @@ row = {
     "crowd_state_kb_per_viewer": round(crowd["state_bytes"] / max(crowd["viewers"], 1) / 1024, 1),
     "min_avatars_seen": bots["min_avatars_seen"], "median_avatars_seen": bots["median_avatars_seen"],
     "bot_passes_per_s": round(bots["passes_per_s"], 1),
+    "inputs_per_s_per_bot": round(bots["median_inputs_per_s"], 1),
+    "input_messages_per_s_per_bot": bots.get("median_input_messages_per_s") and round(bots["median_input_messages_per_s"], 1),
+    "disconnects": bots.get("disconnects", 0),
     "errors": bots["errors"][:3],
 }
 json.dump(row, open(f"{out}/{'hall' if label == 'hall' else 'run'}-{n}.json", "w"), indent=2)
@@ -90,7 +94,7 @@ PY
 }
 
 for n in $sizes; do
-  measure "$n" "$n" --gather
+  measure "$n" "$n" --gather --light
 done
 if [ "$hall" -gt 0 ]; then
   measure hall "$hall" --stable-keys --assemble --hall-capacity "$hall"

@@ -40,7 +40,7 @@ use lightyear_replication::channels::RepliconChannelMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Behaviour, SwarmConfig, SwarmReport, median, next_goal, steer};
+use super::{Behaviour, BotTotals, PerBot, SwarmConfig, SwarmReport, next_goal, steer};
 use crate::ClientConfig;
 use crate::transport::{AcceptedCertificate, quic_config};
 
@@ -555,9 +555,7 @@ fn report(
     let mut bots: Vec<&LightBot> = world.query::<&LightBot>().iter(world).collect();
     bots.sort_by_key(|bot| bot.index);
     let mut report = SwarmReport::empty(count, passes as f64 / seconds.max(1e-3), seconds);
-    let (mut most, mut medians, mut rates) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut frames, mut entries, mut inputs, mut messages) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut per_bot = PerBot::default();
     let mut by_index: HashMap<usize, &LightBot> = HashMap::new();
     for bot in bots {
         by_index.insert(bot.index, bot);
@@ -576,33 +574,24 @@ fn report(
             }
             continue;
         }
-        report.connected += 1;
-        let busiest = bot.avatars_seen.iter().copied().max().unwrap_or(0);
-        report.min_avatars_seen = report.min_avatars_seen.min(busiest);
-        most.push(busiest);
-        medians.push(median(bot.avatars_seen.clone()));
-        let secs = bot.in_world_for.as_secs_f64().max(1e-3);
-        rates.push(bot.bytes as f64 / secs);
-        frames.push(bot.frames as f64 / secs);
-        entries.push(bot.entries as f64 / secs);
-        inputs.push(f64::from(bot.inputs_sent) / secs);
-        messages.push(f64::from(bot.input_messages) / secs);
+        per_bot.add(
+            &mut report,
+            BotTotals {
+                avatars_seen: &bot.avatars_seen,
+                seconds: bot.in_world_for.as_secs_f64(),
+                bytes: bot.bytes,
+                crowd_frames: bot.frames,
+                crowd_entries: bot.entries,
+                inputs: bot.inputs_sent,
+                input_messages: Some(bot.input_messages),
+            },
+        );
     }
     for index in 0..count {
         if !by_index.contains_key(&index) {
             report.errors.push(format!("bot {}: lost", index + 1));
         }
     }
-    if report.min_avatars_seen == u32::MAX {
-        report.min_avatars_seen = 0;
-    }
-    report.median_avatars_seen = median(medians);
-    report.median_most_avatars_seen = median(most);
-    report.median_crowd_frames_per_s = median(frames);
-    report.median_crowd_entries_per_s = median(entries);
-    report.median_inputs_per_s = median(inputs);
-    report.median_input_messages_per_s = Some(median(messages));
-    report.p99_down_bytes_per_s = super::percentile(&mut rates, 0.99);
-    report.median_down_bytes_per_s = median(rates);
+    per_bot.finish(&mut report);
     report
 }

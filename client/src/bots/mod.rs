@@ -591,6 +591,63 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
     values.get(i).copied().unwrap_or_default()
 }
 
+/// What one bot in the world saw and sent, over `seconds` in the world.
+struct BotTotals<'a> {
+    avatars_seen: &'a [u32],
+    seconds: f64,
+    bytes: usize,
+    crowd_frames: u64,
+    crowd_entries: u64,
+    inputs: u32,
+    /// Light bots only: the messages the inputs went in.
+    input_messages: Option<u32>,
+}
+
+/// Every connected bot's rates, for the report's medians.
+#[derive(Default)]
+struct PerBot {
+    most: Vec<u32>,
+    medians: Vec<u32>,
+    rates: Vec<f64>,
+    crowd_frames: Vec<f64>,
+    crowd_entries: Vec<f64>,
+    inputs: Vec<f64>,
+    input_messages: Vec<f64>,
+}
+
+impl PerBot {
+    fn add(&mut self, report: &mut SwarmReport, bot: BotTotals) {
+        report.connected += 1;
+        let busiest = bot.avatars_seen.iter().copied().max().unwrap_or(0);
+        report.min_avatars_seen = report.min_avatars_seen.min(busiest);
+        self.most.push(busiest);
+        self.medians.push(median(bot.avatars_seen.to_vec()));
+        let per_s = |count: f64| count / bot.seconds.max(1e-3);
+        self.rates.push(per_s(bot.bytes as f64));
+        self.crowd_frames.push(per_s(bot.crowd_frames as f64));
+        self.crowd_entries.push(per_s(bot.crowd_entries as f64));
+        self.inputs.push(per_s(f64::from(bot.inputs)));
+        if let Some(messages) = bot.input_messages {
+            self.input_messages.push(per_s(f64::from(messages)));
+        }
+    }
+
+    fn finish(mut self, report: &mut SwarmReport) {
+        if report.min_avatars_seen == u32::MAX {
+            report.min_avatars_seen = 0;
+        }
+        report.median_avatars_seen = median(self.medians);
+        report.median_most_avatars_seen = median(self.most);
+        report.median_crowd_frames_per_s = median(self.crowd_frames);
+        report.median_crowd_entries_per_s = median(self.crowd_entries);
+        report.median_inputs_per_s = median(self.inputs);
+        report.median_input_messages_per_s =
+            (!self.input_messages.is_empty()).then(|| median(self.input_messages));
+        report.p99_down_bytes_per_s = percentile(&mut self.rates, 0.99);
+        report.median_down_bytes_per_s = median(self.rates);
+    }
+}
+
 impl SwarmReport {
     /// A report of `bots` that saw nothing yet.
     fn empty(bots: usize, passes_per_s: f64, seconds: f64) -> Self {
@@ -741,12 +798,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             }
         }
     }
-    let mut medians = Vec::new();
-    let mut most = Vec::new();
-    let mut rates = Vec::new();
-    let mut crowd_frames = Vec::new();
-    let mut crowd_entries = Vec::new();
-    let mut inputs = Vec::new();
+    let mut per_bot = PerBot::default();
     let mut latencies = Vec::new();
     for (i, app) in apps.iter().enumerate() {
         let world = app.world();
@@ -761,19 +813,22 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         report.requests_flooded += stats.requests_flooded;
         report.disconnects += stats.disconnects;
         if stats.in_world_since.is_some() {
-            report.connected += 1;
-            let busiest = stats.avatars_seen.iter().copied().max().unwrap_or(0);
-            report.min_avatars_seen = report.min_avatars_seen.min(busiest);
-            most.push(busiest);
-            medians.push(median(stats.avatars_seen.clone()));
             let secs = stats.in_world_for.as_secs_f64().max(1e-3);
-            rates.push(stats.bytes_received as f64 / secs);
             let crowd = world.resource::<crate::crowd::Crowd>();
-            crowd_frames.push(crowd.frames as f64 / secs);
-            crowd_entries.push(crowd.entries as f64 / secs);
             let prediction = world.resource::<crate::control::Prediction>();
-            inputs.push(f64::from(prediction.inputs_sent()) / secs);
             report.prediction_corrections += prediction.corrections;
+            per_bot.add(
+                &mut report,
+                BotTotals {
+                    avatars_seen: &stats.avatars_seen,
+                    seconds: secs,
+                    bytes: stats.bytes_received,
+                    crowd_frames: crowd.frames,
+                    crowd_entries: crowd.entries,
+                    inputs: prediction.inputs_sent(),
+                    input_messages: None,
+                },
+            );
             let heard = world.resource::<voice::Heard>();
             voice_latencies.extend(heard.latencies_ms.iter().map(|&ms| f64::from(ms)));
             let in_overflow = world.resource::<Session>().own_avatar.is_some_and(|a| {
@@ -800,16 +855,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             ));
         }
     }
-    if report.min_avatars_seen == u32::MAX {
-        report.min_avatars_seen = 0;
-    }
-    report.median_avatars_seen = median(medians);
-    report.median_most_avatars_seen = median(most);
-    report.median_crowd_frames_per_s = median(crowd_frames);
-    report.median_crowd_entries_per_s = median(crowd_entries);
-    report.median_inputs_per_s = median(inputs);
-    report.p99_down_bytes_per_s = percentile(&mut rates, 0.99);
-    report.median_down_bytes_per_s = median(rates);
+    per_bot.finish(&mut report);
     report.voice_bytes_per_s_main_median = median(voice_main);
     report.voice_bytes_per_s_overflow_median = median(voice_overflow);
     report.voice_latency_ms_p50 = percentile(&mut voice_latencies, 0.5);
