@@ -7,6 +7,7 @@
 #
 #   BOTS=1000 make bench-ballots
 #   PROFILE=dev BOTS=200 VOTE_EVERY=0.4 bash tests/bench/ballots.sh
+#   LIGHT=1 CONNECT=40 BOTS=1000 bash tests/bench/ballots.sh   # light bots (one App for all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,7 +35,7 @@ id=$("$server_bin" --data-dir "$data" admin proposal create --json \
 bench_start_server
 
 $on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
-  --gather --vote "$id" --vote-every "$vote_every" --seconds $((connect + voting)) \
+  --gather ${LIGHT:+--light} --vote "$id" --vote-every "$vote_every" --seconds $((connect + voting)) \
   --report "$out/bots.json" >/dev/null 2>"$out/bots.log" &
 swarm=$!
 sleep "$connect"

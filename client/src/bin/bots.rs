@@ -93,9 +93,10 @@ struct Cli {
     /// the chair); the others only while they hold the floor.
     #[arg(long, value_name = "N", requires = "speak")]
     speakers: Option<usize>,
-    /// Light bots: all in one App, each only logging in, walking (--gather or roaming) and
-    /// counting what it receives; for crowds too large to run as full clients on one core.
-    #[arg(long, conflicts_with_all = ["assemble", "vote", "flood", "speak", "record_voice"])]
+    /// Light bots: all in one App, each only logging in, walking (--gather or roaming),
+    /// voting (--vote) and counting what it receives; for crowds too large to run as full
+    /// clients on one core.
+    #[arg(long, conflicts_with_all = ["assemble", "flood", "speak", "record_voice"])]
     light: bool,
 }
 

@@ -1,5 +1,5 @@
 //! Light bots: many connections in one App, for crowds larger than one core can run as
-//! full clients. Each bot is one lightyear client entity speaking the same wire protocol as
+//! full clients. They walk (`--gather` or roaming) and vote (`--vote`). Each bot is one lightyear client entity speaking the same wire protocol as
 //! the game (netcode, the login handshake, rosters, crowd frames and their acks, numbered
 //! inputs), with none of the game client's systems: no prediction, no replicated world, no
 //! entity per avatar seen. A bot keeps only what it reports: who it was told of and has
@@ -17,10 +17,15 @@ use std::time::{Duration, Instant};
 
 use aeronet_webtransport::client::WebTransportClient;
 use aeronet_webtransport::wtransport::endpoint::IntoConnectOptions;
+use archipelago_shared::clock::unix_millis;
 use archipelago_shared::crowd::receive::Received;
 use archipelago_shared::crowd::{
     AvatarInputs, CrowdAck, CrowdChannel, CrowdFrame, CrowdId, MAX_INPUTS_PER_MESSAGE, OwnPose,
     RosterNews,
+};
+use archipelago_shared::governance::{
+    Ballot, GovernanceNews, GovernanceRequest, Phase as GovernancePhase, ProposalId, ProposalView,
+    sign_ballot,
 };
 use archipelago_shared::identity::{check_server, login_payload, to_hex};
 use archipelago_shared::protocol::{
@@ -40,7 +45,9 @@ use lightyear_replication::channels::RepliconChannelMap;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Behaviour, BotTotals, PerBot, SwarmConfig, SwarmReport, next_goal, steer};
+use super::{
+    Behaviour, BotTotals, PerBot, SwarmConfig, SwarmReport, Voting, next_goal, random_choice, steer,
+};
 use crate::ClientConfig;
 use crate::transport::{AcceptedCertificate, quic_config};
 
@@ -102,6 +109,22 @@ struct LightBot {
     refusals: u32,
     avatars_seen: Vec<u32>,
     next_sample: Instant,
+    ballots: Ballots,
+}
+
+/// A light bot's voting: the proposal as it last heard of it, its ballot waiting for an
+/// answer, and counts.
+#[derive(Default)]
+struct Ballots {
+    view: Option<ProposalView>,
+    /// The sequence of its newest stored ballot.
+    stored: u64,
+    in_flight: Option<(u64, Instant)>,
+    next: Option<Instant>,
+    sent: u32,
+    acked: u32,
+    refused: u32,
+    ack_latencies: Vec<Duration>,
 }
 
 impl LightBot {
@@ -121,6 +144,8 @@ impl LightBot {
         self.target = None;
         self.tick_zero = None;
         self.last_input = 0;
+        // A ballot unanswered when the connection went stays unanswered.
+        self.ballots.in_flight = None;
     }
 }
 
@@ -130,6 +155,7 @@ struct Swarm {
     config: ClientConfig,
     behaviour: Behaviour,
     digest: String,
+    voting: Option<Voting>,
 }
 
 /// Runs `config.count` light bots in one App for the configured time and reports as
@@ -154,11 +180,12 @@ pub fn run_light_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         config: config.template.clone(),
         behaviour: config.behaviour,
         digest: config.template.cert_digest.to_ascii_lowercase(),
+        voting: config.voting,
     });
     app.add_observer(open_connection);
     app.add_systems(
         Update,
-        (watch, read_control, read_crowd, read_own_pose, walk).chain(),
+        (watch, read_control, read_crowd, read_own_pose, walk, vote).chain(),
     );
     app.add_systems(
         PreUpdate,
@@ -214,6 +241,7 @@ pub fn run_light_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             refusals: 0,
             avatars_seen: Vec::new(),
             next_sample: now,
+            ballots: Ballots::default(),
         };
         connect(app.world_mut(), bot);
     }
@@ -368,6 +396,12 @@ fn read_control(
                     bot.phase = Phase::Failed(format!("login refused: {reason}"));
                 }
                 ToClient::Refused(_) => bot.refusals += 1,
+                ToClient::Governance(news) => {
+                    let Some(voting) = swarm.voting else {
+                        continue;
+                    };
+                    heard_of_governance(&mut bot.ballots, voting.proposal, news, now);
+                }
                 ToClient::Roster(RosterNews::Arrived(people)) => {
                     for person in people {
                         let id = person.id.0;
@@ -390,6 +424,88 @@ fn read_control(
                 _ => {}
             }
         }
+    }
+}
+
+/// Keeps a voting bot's proposal and ballots up to date with the server's news.
+fn heard_of_governance(
+    ballots: &mut Ballots,
+    proposal: ProposalId,
+    news: GovernanceNews,
+    now: Instant,
+) {
+    match news {
+        GovernanceNews::Proposals {
+            proposals,
+            my_ballots,
+        } => {
+            ballots.view = proposals.into_iter().find(|v| v.proposal.id == proposal);
+            if let Some(receipt) = my_ballots.iter().find(|r| r.proposal == proposal) {
+                ballots.stored = ballots.stored.max(receipt.sequence);
+            }
+        }
+        GovernanceNews::ProposalChanged(view) if view.proposal.id == proposal => {
+            ballots.view = Some(*view);
+        }
+        GovernanceNews::BallotStored(receipt) if receipt.proposal == proposal => {
+            ballots.stored = ballots.stored.max(receipt.sequence);
+            if let Some((sequence, sent)) = ballots.in_flight
+                && sequence == receipt.sequence
+            {
+                ballots.in_flight = None;
+                ballots.acked += 1;
+                ballots.ack_latencies.push(now - sent);
+            }
+        }
+        GovernanceNews::Answer {
+            proposal: Some(id),
+            outcome: Err(_),
+        } if id == proposal => {
+            if ballots.in_flight.take().is_some() {
+                ballots.refused += 1;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Voting bots: a random valid ballot as soon as the proposal is open, then another about
+/// every `every`, each once the one before is answered.
+fn vote(mut bots: Query<(&mut LightBot, &mut MessageSender<ToServer>)>, swarm: Res<Swarm>) {
+    let Some(voting) = swarm.voting else {
+        return;
+    };
+    let now = Instant::now();
+    let every = voting.every.as_secs_f64();
+    for (mut bot, mut sender) in &mut bots {
+        let bot = &mut *bot;
+        let Some(view) = &bot.ballots.view else {
+            continue;
+        };
+        if bot.phase != Phase::InWorld
+            || view.proposal.phase != GovernancePhase::Open
+            || bot.ballots.in_flight.is_some()
+            || bot.ballots.next.is_some_and(|next| now < next)
+        {
+            continue;
+        }
+        let choice = random_choice(&view.proposal.draft.rules(), &mut bot.rng);
+        let sequence = u64::try_from(unix_millis())
+            .unwrap_or(0)
+            .max(bot.ballots.stored + 1);
+        let ballot = Ballot {
+            proposal: voting.proposal,
+            digest: view.proposal.digest.clone(),
+            voter: [0; 32],
+            sequence,
+            choice,
+        };
+        let signed = sign_ballot(&bot.key, ballot);
+        sender.send::<ControlChannel>(ToServer::Governance(GovernanceRequest::Vote(signed)));
+        let wait = bot.rng.gen_range(0.5 * every..1.5 * every);
+        bot.ballots.next = Some(now + Duration::from_secs_f64(wait));
+        bot.ballots.in_flight = Some((sequence, now));
+        bot.ballots.sent += 1;
     }
 }
 
@@ -556,11 +672,21 @@ fn report(
     bots.sort_by_key(|bot| bot.index);
     let mut report = SwarmReport::empty(count, passes as f64 / seconds.max(1e-3), seconds);
     let mut per_bot = PerBot::default();
+    let mut latencies = Vec::new();
     let mut by_index: HashMap<usize, &LightBot> = HashMap::new();
     for bot in bots {
         by_index.insert(bot.index, bot);
         report.teleports_requested += bot.teleports;
         report.disconnects += bot.disconnects;
+        report.ballots_sent += bot.ballots.sent;
+        report.ballots_acked += bot.ballots.acked;
+        report.ballots_refused += bot.ballots.refused;
+        latencies.extend(
+            bot.ballots
+                .ack_latencies
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e3),
+        );
         if let Phase::Failed(reason) = &bot.phase {
             report
                 .errors
@@ -593,5 +719,7 @@ fn report(
         }
     }
     per_bot.finish(&mut report);
+    report.ack_ms_p50 = super::percentile(&mut latencies, 0.5);
+    report.ack_ms_p99 = super::percentile(&mut latencies, 0.99);
     report
 }
