@@ -460,10 +460,8 @@ fn heard_of_governance(
         GovernanceNews::Answer {
             proposal: Some(id),
             outcome: Err(_),
-        } if id == proposal => {
-            if ballots.in_flight.take().is_some() {
-                ballots.refused += 1;
-            }
+        } if id == proposal && ballots.in_flight.take().is_some() => {
+            ballots.refused += 1;
         }
         _ => {}
     }
