@@ -8,6 +8,7 @@
 #   BOTS=1000 make bench-ballots
 #   PROFILE=dev BOTS=200 VOTE_EVERY=0.4 bash tests/bench/ballots.sh
 #   LIGHT=1 CONNECT=40 BOTS=1000 bash tests/bench/ballots.sh   # light bots (one App for all)
+#   SPREAD=" " LIGHT=1 ...   # the voters roam the archipelago instead of gathering in one place
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,7 +36,7 @@ id=$("$server_bin" --data-dir "$data" admin proposal create --json \
 bench_start_server
 
 $on_bots "$bots_bin" --server 127.0.0.1:$port --cert-digest "$digest" --count "$bots" --seed "$seed" \
-  --gather ${LIGHT:+--light} --vote "$id" --vote-every "$vote_every" --seconds $((connect + voting)) \
+  ${SPREAD:---gather} ${LIGHT:+--light} --vote "$id" --vote-every "$vote_every" --seconds $((connect + voting)) \
   --report "$out/bots.json" >/dev/null 2>"$out/bots.log" &
 swarm=$!
 sleep "$connect"

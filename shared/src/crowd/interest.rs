@@ -99,17 +99,24 @@ impl Place {
     }
 
     /// Indices of the `k` members nearest `at` (`except` left out), nearest first. Visits
-    /// rings of cells outwards until the rings left cannot hold anyone nearer.
+    /// rings of cells outwards until the rings left cannot hold anyone nearer; where the
+    /// rings would look at more cells than people stand in (few people far apart: a quiet
+    /// island, the grounds between islands), measures everyone instead.
     pub fn nearest(&self, at: Quantized, k: usize, except: Option<u16>, out: &mut Vec<u32>) {
         out.clear();
         if self.members.is_empty() || k == 0 {
             return;
         }
         let centre = cell_of(at.cm);
-        let mut found: Vec<(i64, u32)> = Vec::new();
         let distance = |index: u32| {
             let d = (self.members[index as usize].pose.cm - at.cm).as_i64vec3();
             d.x * d.x + d.z * d.z
+        };
+        let everyone = || {
+            (0..self.members.len() as u32)
+                .filter(|&i| Some(self.members[i as usize].id) != except)
+                .map(|i| (distance(i), i))
+                .collect::<Vec<_>>()
         };
         let step = i64::from((CELL * 100.0) as i32);
         let reach = (self.high.0 - self.low.0)
@@ -118,7 +125,15 @@ impl Place {
             .max((centre.0 - self.high.0).abs())
             .max((centre.1 - self.low.1).abs())
             .max((centre.1 - self.high.1).abs());
+        let mut found: Vec<(i64, u32)> = Vec::new();
+        let mut looked_at = 0usize;
         for ring in 0..=reach {
+            let cells = if ring == 0 { 1 } else { 8 * ring as usize };
+            looked_at += cells;
+            if looked_at > 2 * self.cells.len() + 8 {
+                found = everyone();
+                break;
+            }
             for x in centre.0 - ring..=centre.0 + ring {
                 for z in centre.1 - ring..=centre.1 + ring {
                     if (x - centre.0).abs() != ring && (z - centre.1).abs() != ring {
@@ -144,8 +159,12 @@ impl Place {
                 }
             }
         }
+        if found.len() > k {
+            found.select_nth_unstable(k - 1);
+            found.truncate(k);
+        }
         found.sort_unstable();
-        out.extend(found.into_iter().take(k).map(|(_, index)| index));
+        out.extend(found.into_iter().map(|(_, index)| index));
     }
 
     /// Indices of the members with these ids that are still here, nearest `at` first.
@@ -520,12 +539,22 @@ mod tests {
                 member(i, r * t.cos() + 3.0, r * t.sin() - 5.0)
             })
             .collect();
-        let place = Place::new(members.clone());
-        for (at, k) in [
-            (Vec3::ZERO, 30),
-            (Vec3::new(20.0, 0.0, 9.0), 130),
-            (Vec3::new(300.0, 0.0, 0.0), 10),
+        // And a few people far apart, fewer than asked for: the grounds between islands.
+        let sparse: Vec<Member> = (0..40u16)
+            .map(|i| {
+                let t = f32::from(i) * 2.399;
+                member(i, 900.0 * t.cos(), 700.0 * t.sin())
+            })
+            .collect();
+        for (members, at, k) in [
+            (&members, Vec3::ZERO, 30),
+            (&members, Vec3::new(20.0, 0.0, 9.0), 130),
+            (&members, Vec3::new(300.0, 0.0, 0.0), 10),
+            (&sparse, Vec3::ZERO, 130),
+            (&sparse, Vec3::new(-850.0, 0.0, 40.0), 5),
+            (&sparse, Vec3::new(5000.0, 0.0, 0.0), 39),
         ] {
+            let place = Place::new(members.clone());
             let at = Quantized::new(at, 0.0);
             let mut out = Vec::new();
             place.nearest(at, k, Some(3), &mut out);
