@@ -67,8 +67,8 @@ enum Phase {
     Failed(String),
 }
 
-/// One light bot: its identity, its brain and what it saw. Lives on its client entity; a
-/// new connection moves it to a new entity.
+/// One light bot: its identity, its brain and what it saw. Lives on its client entity,
+/// which a lost connection connects again.
 #[derive(Component)]
 struct LightBot {
     index: usize,
@@ -106,7 +106,6 @@ struct LightBot {
     frames: u64,
     entries: u64,
     malformed: u64,
-    refusals: u32,
     avatars_seen: Vec<u32>,
     next_sample: Instant,
     ballots: Ballots,
@@ -238,7 +237,6 @@ pub fn run_light_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             frames: 0,
             entries: 0,
             malformed: 0,
-            refusals: 0,
             avatars_seen: Vec::new(),
             next_sample: now,
             ballots: Ballots::default(),
@@ -395,7 +393,6 @@ fn read_control(
                 ToClient::Rejected { reason } => {
                     bot.phase = Phase::Failed(format!("login refused: {reason}"));
                 }
-                ToClient::Refused(_) => bot.refusals += 1,
                 ToClient::Governance(news) => {
                     let Some(voting) = swarm.voting else {
                         continue;
@@ -685,6 +682,13 @@ fn report(
                 .iter()
                 .map(|d| d.as_secs_f64() * 1e3),
         );
+        if bot.malformed > 0 {
+            report.errors.push(format!(
+                "bot {}: {} crowd frames did not parse",
+                bot.index + 1,
+                bot.malformed
+            ));
+        }
         if let Phase::Failed(reason) = &bot.phase {
             report
                 .errors
