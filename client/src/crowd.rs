@@ -1,6 +1,6 @@
 //! Who is in sight and where they stand. The roster ([`RosterNews`]) makes and removes an
-//! entity per avatar (our own among them), with its [`CrowdId`], [`AvatarProfile`] and
-//! [`InOverflow`]. Everyone else's pose comes from the server's crowd frames
+//! entity per avatar (our own among them), with its [`CrowdId`], [`AvatarProfile`], [`Look`]
+//! and [`InOverflow`]. Everyone else's pose comes from the server's crowd frames
 //! ([`archipelago_shared::crowd`]): each frame is decoded against what this client
 //! acknowledged, acknowledged in turn, and its poses are kept per avatar as samples in
 //! server time. Each avatar is drawn a little in the
@@ -11,6 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use archipelago_shared::assembly::InOverflow;
+use archipelago_shared::avatars::Look;
 use archipelago_shared::crowd::receive::Received;
 use archipelago_shared::crowd::{CrowdAck, CrowdChannel, CrowdFrame, CrowdId, RosterNews};
 use archipelago_shared::protocol::{AvatarPose, AvatarProfile, ToClient};
@@ -171,7 +172,7 @@ fn forget_on_leaving(
 pub(crate) fn read_roster(
     mut messages: MessageReader<FromServer>,
     mut crowd: ResMut<Crowd>,
-    profiles: Query<(&AvatarProfile, Has<InOverflow>)>,
+    profiles: Query<(&AvatarProfile, &Look, Has<InOverflow>)>,
     mut commands: Commands,
 ) {
     for FromServer(message) in messages.read() {
@@ -184,12 +185,15 @@ pub(crate) fn read_roster(
                     let profile = person.profile();
                     match crowd.avatars.get(&person.id.0) {
                         Some(&entity) => {
-                            let Ok((before, overflow)) = profiles.get(entity) else {
+                            let Ok((before, look, overflow)) = profiles.get(entity) else {
                                 continue;
                             };
                             let mut avatar = commands.entity(entity);
                             if *before != profile {
                                 avatar.insert(profile);
+                            }
+                            if *look != person.look {
+                                avatar.insert(person.look);
                             }
                             match (overflow, person.overflow) {
                                 (false, true) => {
@@ -206,6 +210,7 @@ pub(crate) fn read_roster(
                                 Name::new(format!("Avatar {}", person.name)),
                                 person.id,
                                 profile,
+                                person.look,
                             ));
                             if person.overflow {
                                 avatar.insert(InOverflow);

@@ -15,6 +15,7 @@ macro_rules! features {
             recognition,
             chat,
             voice,
+            avatars,
         }
     };
 }

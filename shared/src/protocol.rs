@@ -12,6 +12,7 @@ use lightyear::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::assembly::{AssemblyNews, AssemblyRequest, HallSession};
+use crate::avatars::{AvatarNews, AvatarRequest};
 use crate::chat::ChatNews;
 use crate::crowd::{AvatarInputs, CrowdAck, CrowdChannel, CrowdFrame, OwnPose};
 use crate::events::{EventNews, EventRequest};
@@ -23,7 +24,7 @@ use crate::voice::{VoiceChannel, VoiceDown, VoiceUp};
 /// Netcode protocol id: clients of another protocol are refused during the handshake.
 pub const PROTOCOL_ID: u64 = 0x4152_4348_4950_0001;
 /// Bumped with every change to the types in this file; checked at login.
-pub const PROTOCOL_VERSION: u32 = 21;
+pub const PROTOCOL_VERSION: u32 = 22;
 
 /// Log directives both binaries add to Bevy's default filter. lightyear reports every input
 /// that arrives for a tick already simulated as an ERROR carrying the whole input buffer; that
@@ -303,6 +304,8 @@ wire! {
         events: Event(EventRequest) => Events(EventNews),
         /// The nation's standing: stage, relations, census.
         recognition: Recognition(RecognitionRequest) => Recognition(RecognitionNews),
+        /// Looks, gestures and seats.
+        avatars: Avatar(AvatarRequest) => Avatars(AvatarNews),
     }
 }
 

@@ -1,23 +1,22 @@
-//! The heads-up display: connection state, ping and people online; name tags over avatars and
-//! labels over islands; the server's notices; and a clear screen when connecting fails.
+//! The heads-up display: connection state, ping and people online; labels over islands; the
+//! server's notices; and a clear screen when connecting fails. Name tags are the avatars'
+//! (render/avatars/tags.rs).
 
-use archipelago_shared::protocol::{AvatarPose, AvatarProfile, WorldStatus};
+use archipelago_shared::movement::WorldColliders;
+use archipelago_shared::protocol::{AvatarPose, WorldStatus};
 use archipelago_shared::world::World;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::{egui_color, role_color};
 use crate::ClientConfig;
+use crate::avatars::in_sight;
 use crate::connection::{ConnectionState, RECONNECT_FOR, Retry, Session};
 
 /// Notices stay on screen this long.
 const NOTICE_SECONDS: f64 = 6.0;
 /// Islands are labelled when the camera is closer than this.
 const ISLAND_LABEL_RANGE: f32 = 900.0;
-/// Name tags are drawn for avatars closer than this.
-const NAME_TAG_RANGE: f32 = 60.0;
-/// Name tags drawn at most, nearest first, besides one's own, the stage's and those talking.
-const MAX_NAME_TAGS: usize = 30;
 
 pub(crate) fn plugin(app: &mut App) {
     app.add_systems(
@@ -131,23 +130,17 @@ fn notices(mut contexts: EguiContexts, session: Res<Session>, time: Res<Time>) -
     Ok(())
 }
 
-/// Name tags over avatars and labels over islands, drawn behind every window.
+/// Labels over islands, drawn behind every window; one hidden behind a building or a hall's
+/// walls is not drawn.
 fn labels(
     mut contexts: EguiContexts,
     camera: Single<(&Camera, &GlobalTransform), With<Camera3d>>,
-    avatars: Query<(Entity, &AvatarProfile, &GlobalTransform)>,
-    session: Res<Session>,
     world: Res<World>,
     status: Query<&WorldStatus>,
-    hall: Res<super::assembly::HallView>,
     standing: Res<crate::recognition::StandingBook>,
-    heard: Option<Res<crate::voice::Heard>>,
-    time: Res<Time>,
+    colliders: Res<WorldColliders>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    let talking: Vec<Entity> = heard
-        .map(|h| h.speaking(time.elapsed()).collect())
-        .unwrap_or_default();
     let (camera, camera_transform) = *camera;
     let eye = camera_transform.translation();
     let painter = ctx.layer_painter(egui::LayerId::background());
@@ -155,7 +148,7 @@ fn labels(
     for protocity in &world.protocities {
         let island = &protocity.island;
         let top = island.to_world(Vec2::ZERO, 16.0);
-        if top.distance(eye) > ISLAND_LABEL_RANGE {
+        if top.distance(eye) > ISLAND_LABEL_RANGE || !in_sight(&colliders, eye, top) {
             continue;
         }
         let Ok(at) = camera.world_to_viewport(camera_transform, top) else {
@@ -199,84 +192,6 @@ fn labels(
             galley,
             egui::Color32::WHITE,
         );
-    }
-    // In a crowd only the nearest carry tags, and whoever is on the stage or heard.
-    let hall_session = hall.session.as_ref();
-    let on_stage = |profile: &AvatarProfile| {
-        hall_session.is_some_and(|s| {
-            s.is_chair(&profile.key)
-                || s.floor
-                    .as_ref()
-                    .is_some_and(|f| f.speaker.key == profile.key)
-        })
-    };
-    let mut tagged: Vec<(f32, Entity, &AvatarProfile, Vec3)> = avatars
-        .iter()
-        .map(|(entity, profile, transform)| {
-            let head = transform.translation() + Vec3::Y * 2.25;
-            (head.distance(eye), entity, profile, head)
-        })
-        .filter(|(distance, ..)| *distance <= NAME_TAG_RANGE)
-        .collect();
-    tagged.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let always = |entity: Entity, profile: &AvatarProfile| {
-        Some(entity) == session.own_avatar || on_stage(profile) || talking.contains(&entity)
-    };
-    let mut plain = 0;
-    tagged.retain(|(_, entity, profile, _)| {
-        if always(*entity, profile) {
-            return true;
-        }
-        plain += 1;
-        plain <= MAX_NAME_TAGS
-    });
-    for (_, entity, profile, head) in tagged {
-        let Ok(at) = camera.world_to_viewport(camera_transform, head) else {
-            continue;
-        };
-        let own = Some(entity) == session.own_avatar;
-        let speaking = hall_session
-            .and_then(|s| s.floor.as_ref())
-            .is_some_and(|f| f.speaker.key == profile.key);
-        let mut text = format!("{} · {}", profile.name, profile.role);
-        let heard = talking.contains(&entity);
-        if let Some(s) = hall_session {
-            if s.is_chair(&profile.key) {
-                text.push_str(" · chair");
-            }
-            if speaking {
-                text.push_str(if heard {
-                    " · speaking live"
-                } else {
-                    " · speaking"
-                });
-            } else if let Some(position) = s.queue_position(&profile.key) {
-                text.push_str(&format!(" · hand {position}"));
-            }
-        }
-        if heard && !speaking {
-            text.push_str(" · talking");
-        }
-        let size = if own || speaking { 14.0 } else { 13.0 };
-        let ink = if speaking {
-            egui::Color32::BLACK
-        } else {
-            egui::Color32::WHITE
-        };
-        let galley = painter.layout_no_wrap(text, egui::FontId::proportional(size), ink);
-        let rect = egui::Rect::from_center_size(egui::pos2(at.x, at.y), galley.size()).expand(4.0);
-        let fill = if speaking {
-            super::assembly::SPEAKING
-        } else {
-            egui::Color32::from_black_alpha(150)
-        };
-        painter.rect_filled(rect, 4.0, fill);
-        painter.rect_filled(
-            egui::Rect::from_min_size(rect.left_top(), egui::vec2(4.0, rect.height())),
-            2.0,
-            egui_color(role_color(profile.role)),
-        );
-        painter.galley(rect.min + egui::vec2(4.0, 4.0), galley, ink);
     }
     Ok(())
 }

@@ -4,7 +4,6 @@
 // Each feature's drawing: the client's list of features (lib.rs) declares them here.
 features!(declare);
 
-mod avatars;
 mod camera;
 mod hud;
 mod input;
@@ -12,6 +11,7 @@ pub mod map;
 mod quit;
 mod scene;
 pub mod screenshot;
+mod sky;
 pub mod tours;
 
 use bevy::prelude::*;
@@ -25,7 +25,7 @@ pub fn plugin(app: &mut App) {
     app.add_plugins(EguiPlugin::default());
     app.add_plugins((
         scene::plugin,
-        avatars::plugin,
+        sky::plugin,
         camera::plugin,
         input::plugin,
         hud::plugin,

@@ -1,28 +1,51 @@
-//! The archipelago built from the world data: ocean, islands with beaches and lagoons,
-//! buildings, town halls, trees, the capital's plaza, sky and
-//! sun.
+//! The archipelago built from the world data: ocean and lagoons with moving waves, islands with
+//! beaches, buildings, town halls, trees, and the capital's plaza. The sky and the sun are the
+//! sky plugin's.
 
 use archipelago_shared::world::{BEACH_WIDTH, Island, SEA_FLOOR, SEA_LEVEL, SolidKind, World};
 use bevy::asset::RenderAssetUsages;
-use bevy::light::{CascadeShadowConfigBuilder, GlobalAmbientLight};
-use bevy::mesh::PrimitiveTopology;
+use bevy::image::{ImageAddressMode, ImageSampler, ImageSamplerDescriptor};
+use bevy::mesh::{PrimitiveTopology, VertexAttributeValues};
 use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 
 /// Sides of an island's polygon.
 const SEGMENTS: usize = 72;
+
+/// Metres of sea one tile of the wave normal map covers.
+const WAVE_TILE: f32 = 6.0;
+/// Side of the wave normal map in pixels (a power of two, for its mipmaps).
+const WAVE_PIXELS: usize = 64;
+/// Frames of the waves' loop, and how fast they play: the loop lasts four seconds.
+const WAVE_FRAMES: usize = 48;
+const WAVE_FPS: f64 = 12.0;
+/// The waves' slow drift with the wind, in tiles per second.
+const WAVE_DRIFT: [f64; 2] = [0.021, 0.013];
+/// The waves summed into the normal map: whole cycles across a tile along `u` and `v` (so the
+/// map tiles), and each wave's greatest slope.
+const WAVES: [(i32, i32, f32); 6] = [
+    (1, 2, 0.12),
+    (3, -1, 0.1),
+    (-2, 3, 0.08),
+    (4, 1, 0.07),
+    (-1, -5, 0.05),
+    (5, 3, 0.04),
+];
 
 /// Present once the scene is spawned.
 #[derive(Resource)]
 pub struct SceneReady;
 
+/// The water's materials and the frames of its waves, played in turn by `animate_water`.
+#[derive(Resource)]
+struct Water {
+    materials: Vec<Handle<StandardMaterial>>,
+    frames: Vec<Handle<Image>>,
+}
+
 pub(crate) fn plugin(app: &mut App) {
-    app.insert_resource(ClearColor(Color::srgb(0.56, 0.76, 0.93)))
-        .insert_resource(GlobalAmbientLight {
-            color: Color::srgb(0.75, 0.85, 1.0),
-            brightness: 700.0,
-            ..default()
-        })
-        .add_systems(Startup, spawn_scene);
+    app.add_systems(Startup, spawn_scene)
+        .add_systems(Update, animate_water.run_if(resource_exists::<Water>));
 }
 
 /// Cheap deterministic noise in 0..1 from a position, for colour variation.
@@ -130,6 +153,128 @@ fn island_mesh(island: &Island) -> Mesh {
     mesh
 }
 
+/// A water mesh with UVs in wave tiles, taken from each vertex's world `x`, `z` by `world_xz`
+/// (so neighbouring surfaces' waves line up), and the tangents its normal map needs.
+fn water_surface(mut mesh: Mesh, world_xz: impl Fn(Vec3) -> Vec2) -> Mesh {
+    let Some(VertexAttributeValues::Float32x3(positions)) =
+        mesh.attribute(Mesh::ATTRIBUTE_POSITION)
+    else {
+        return mesh;
+    };
+    let uvs: Vec<[f32; 2]> = positions
+        .iter()
+        .map(|p| (world_xz(Vec3::from_array(*p)) / WAVE_TILE).to_array())
+        .collect();
+    mesh.insert_attribute(Mesh::ATTRIBUTE_UV_0, uvs);
+    if let Err(error) = mesh.generate_tangents() {
+        // Without tangents the normal map is ignored: calm water, not a failure.
+        warn!("the water stays flat: {error}");
+    }
+    mesh
+}
+
+/// The sea's slope along `u` and `v` at a point of a wave tile (`u`, `v` in 0..1) at a moment
+/// of the loop (`phase` in 0..1). Each wave moves along its own direction at about the speed
+/// of deep-water waves of its length, a whole number of periods per loop, so both the tile and
+/// the loop repeat seamlessly.
+fn wave_slope(u: f32, v: f32, phase: f32) -> Vec2 {
+    let loop_secs = (WAVE_FRAMES as f64 / WAVE_FPS) as f32;
+    let mut slope = Vec2::ZERO;
+    for (m, n, steepness) in WAVES {
+        let k = Vec2::new(m as f32, n as f32);
+        let length = WAVE_TILE / k.length();
+        // Deep water: frequency = sqrt(g / (2 pi wavelength)).
+        let periods = (9.81 / (std::f32::consts::TAU * length)).sqrt() * loop_secs;
+        let periods = periods.round().max(1.0);
+        let angle = std::f32::consts::TAU * (k.x * u + k.y * v - periods * phase);
+        slope += k.normalize() * steepness * angle.cos();
+    }
+    slope
+}
+
+/// One frame of the waves' normal map: a tiling, mipmapped tangent-space normal map.
+fn wave_image(frame: usize) -> Image {
+    let phase = frame as f32 / WAVE_FRAMES as f32;
+    let size = WAVE_PIXELS;
+    let mut level: Vec<Vec3> = (0..size * size)
+        .map(|i| {
+            let (x, y) = (i % size, i / size);
+            let (u, v) = (x as f32 / size as f32, y as f32 / size as f32);
+            let slope = wave_slope(u, v, phase);
+            Vec3::new(-slope.x, -slope.y, 1.0).normalize()
+        })
+        .collect();
+    // Each mipmap averages the normals below it, so far-off water calms rather than shimmers.
+    let mut data = Vec::new();
+    let mut side = size;
+    let mut levels = 0;
+    loop {
+        data.extend(level.iter().flat_map(|n| {
+            let byte = |c: f32| ((c * 0.5 + 0.5) * 255.0).round() as u8;
+            [byte(n.x), byte(n.y), byte(n.z), 255]
+        }));
+        levels += 1;
+        if side == 1 {
+            break;
+        }
+        let half = side / 2;
+        level = (0..half * half)
+            .map(|i| {
+                let (x, y) = (i % half * 2, i / half * 2);
+                let at = |dx: usize, dy: usize| level[(y + dy) * side + x + dx];
+                (at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4.0
+            })
+            .collect();
+        side = half;
+    }
+    let mut image = Image::new_uninit(
+        Extent3d {
+            width: size as u32,
+            height: size as u32,
+            depth_or_array_layers: 1,
+        },
+        TextureDimension::D2,
+        TextureFormat::Rgba8Unorm,
+        RenderAssetUsages::default(),
+    );
+    image.texture_descriptor.mip_level_count = levels;
+    image.data = Some(data);
+    image.sampler = ImageSampler::Descriptor(ImageSamplerDescriptor {
+        address_mode_u: ImageAddressMode::Repeat,
+        address_mode_v: ImageAddressMode::Repeat,
+        ..ImageSamplerDescriptor::linear()
+    });
+    image
+}
+
+/// Plays the waves' frames and drifts them with the wind: a material change a dozen times a
+/// second, and nothing rebuilt.
+fn animate_water(
+    time: Res<Time>,
+    water: Res<Water>,
+    mut shown: Local<Option<usize>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let t = time.elapsed_secs_f64();
+    let tick = (t * WAVE_FPS) as usize;
+    if *shown == Some(tick) || water.frames.is_empty() {
+        return;
+    }
+    *shown = Some(tick);
+    let frame = water.frames[tick % water.frames.len()].clone();
+    // Whole tiles of drift change nothing, so only the fraction is kept, for precision.
+    let drift = Vec2::new(
+        (t * WAVE_DRIFT[0]).fract() as f32,
+        (t * WAVE_DRIFT[1]).fract() as f32,
+    );
+    for handle in &water.materials {
+        if let Some(mut material) = materials.get_mut(handle) {
+            material.normal_map_texture = Some(frame.clone());
+            material.uv_transform = bevy::math::Affine2::from_translation(drift);
+        }
+    }
+}
+
 fn matte(
     materials: &mut Assets<StandardMaterial>,
     color: Color,
@@ -147,45 +292,41 @@ fn spawn_scene(
     world: Res<World>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    mut images: ResMut<Assets<Image>>,
 ) {
     let extent = world.nation.ocean_half_extent;
 
-    // The sun, low enough in the afternoon for long shadows.
-    commands.spawn((
-        Name::new("Sun"),
-        DirectionalLight {
-            illuminance: 11_000.0,
-            shadow_maps_enabled: true,
-            ..default()
-        },
-        Transform::from_xyz(0.0, 0.0, 0.0).looking_to(Vec3::new(-0.45, -0.75, -0.35), Vec3::Y),
-        CascadeShadowConfigBuilder {
-            num_cascades: 2,
-            maximum_distance: 120.0,
-            first_cascade_far_bound: 40.0,
-            ..default()
-        }
-        .build(),
-    ));
-
     // The ocean, and a deeper floor under it so the horizon never shows the void.
+    let frames: Vec<Handle<Image>> = (0..WAVE_FRAMES)
+        .map(|frame| images.add(wave_image(frame)))
+        .collect();
     let water = materials.add(StandardMaterial {
         base_color: Color::srgb(0.06, 0.3, 0.46),
         perceptual_roughness: 0.12,
         reflectance: 0.6,
+        normal_map_texture: frames.first().cloned(),
         ..default()
     });
+    let ocean = Plane3d::default()
+        .mesh()
+        .size(extent * 6.0, extent * 6.0)
+        .build();
     commands.spawn((
         Name::new("Ocean"),
-        Mesh3d(meshes.add(Plane3d::default().mesh().size(extent * 6.0, extent * 6.0))),
-        MeshMaterial3d(water),
+        Mesh3d(meshes.add(water_surface(ocean, |p| Vec2::new(p.x, p.z)))),
+        MeshMaterial3d(water.clone()),
         Transform::from_xyz(0.0, SEA_LEVEL, 0.0),
     ));
     let lagoon = materials.add(StandardMaterial {
         base_color: Color::srgba(0.2, 0.72, 0.7, 0.55),
         alpha_mode: AlphaMode::Blend,
         perceptual_roughness: 0.1,
+        normal_map_texture: frames.first().cloned(),
         ..default()
+    });
+    commands.insert_resource(Water {
+        materials: vec![water, lagoon.clone()],
+        frames,
     });
 
     let vertex_colored = matte(&mut materials, Color::WHITE, 0.95);
@@ -235,8 +376,13 @@ fn spawn_scene(
             MeshMaterial3d(vertex_colored.clone()),
             Transform::IDENTITY,
         ));
+        // The disc lies flat, its local y turned to world -z; its waves line up with the ocean's.
+        let disc = Circle::new(island.radius + BEACH_WIDTH + 14.0)
+            .mesh()
+            .build();
+        let disc = water_surface(disc, |p| Vec2::new(origin.x + p.x, origin.z - p.y));
         child((
-            Mesh3d(meshes.add(Circle::new(island.radius + BEACH_WIDTH + 14.0))),
+            Mesh3d(meshes.add(disc)),
             MeshMaterial3d(lagoon.clone()),
             Transform::from_xyz(0.0, SEA_LEVEL + 0.02, 0.0)
                 .with_rotation(Quat::from_rotation_x(-std::f32::consts::FRAC_PI_2)),
@@ -327,4 +473,66 @@ fn spawn_scene(
         commands.entity(root).add_children(&children);
     }
     commands.insert_resource(SceneReady);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_tile_across_the_map_and_loop_in_time() {
+        for (u, v, phase) in [(0.1, 0.7, 0.0), (0.43, 0.2, 0.3), (0.9, 0.95, 0.77)] {
+            let here = wave_slope(u, v, phase);
+            for (other, what) in [
+                (wave_slope(u + 1.0, v, phase), "the next tile along u"),
+                (wave_slope(u, v + 1.0, phase), "the next tile along v"),
+                (wave_slope(u, v, phase + 1.0), "the next loop"),
+            ] {
+                assert!(
+                    here.distance(other) < 1e-3,
+                    "{what} matches at ({u}, {v}, {phase}): {here} vs {other}"
+                );
+            }
+        }
+        assert!(
+            wave_slope(0.1, 0.7, 0.0).distance(wave_slope(0.1, 0.7, 0.25)) > 1e-3,
+            "the waves move within the loop"
+        );
+    }
+
+    #[test]
+    fn water_surfaces_get_tangents_and_uvs_in_tiles() {
+        let ocean = water_surface(Plane3d::default().mesh().size(60.0, 60.0).build(), |p| {
+            Vec2::new(p.x, p.z)
+        });
+        let disc = water_surface(Circle::new(30.0).mesh().build(), |p| Vec2::new(p.x, -p.y));
+        for (mesh, what) in [(ocean, "ocean"), (disc, "lagoon")] {
+            assert!(
+                mesh.attribute(Mesh::ATTRIBUTE_TANGENT).is_some(),
+                "the {what} has tangents for its normal map"
+            );
+            let Some(VertexAttributeValues::Float32x2(uvs)) = mesh.attribute(Mesh::ATTRIBUTE_UV_0)
+            else {
+                panic!("the {what} has UVs");
+            };
+            let widest = uvs.iter().map(|uv| uv[0].abs()).fold(0.0, f32::max);
+            assert!(
+                (widest - 30.0 / WAVE_TILE).abs() < 0.01,
+                "the {what}'s UVs count wave tiles: {widest}"
+            );
+        }
+    }
+
+    #[test]
+    fn wave_image_holds_every_mipmap() {
+        let image = wave_image(0);
+        let levels = WAVE_PIXELS.trailing_zeros() + 1;
+        assert_eq!(image.texture_descriptor.mip_level_count, levels);
+        let texels: usize = (0..levels).map(|l| (WAVE_PIXELS >> l).pow(2)).sum();
+        assert_eq!(
+            image.data.as_ref().map(Vec::len),
+            Some(texels * 4),
+            "four bytes for each texel of every level"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! replicated entity times every client each time it runs (BENCHMARKS.md, "A thousand in
 //! one place").
 
-mod roster;
+pub mod roster;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use archipelago_shared::assembly::InOverflow;
+use archipelago_shared::avatars::Look;
 use archipelago_shared::crowd::{CrowdId, MAX_PEOPLE_PER_MESSAGE, RosterEntry, RosterNews};
 use archipelago_shared::protocol::{AvatarProfile, ControlChannel, ToClient};
 use bevy::prelude::*;
@@ -22,6 +23,11 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// Whether this client has been told of the avatar numbered `id`: it can see it.
+    pub fn knows(&self, id: CrowdId) -> bool {
+        self.known.contains(&id.0)
+    }
+
     /// Bytes held for this client.
     pub fn footprint(&self) -> usize {
         self.known.capacity() * (size_of::<u16>() + 1)
@@ -63,13 +69,14 @@ fn depart(
     }
 }
 
-fn person(id: &CrowdId, profile: &AvatarProfile, overflow: bool) -> RosterEntry {
+fn person(id: &CrowdId, profile: &AvatarProfile, look: &Look, overflow: bool) -> RosterEntry {
     RosterEntry {
         id: *id,
         name: profile.name.clone(),
         role: profile.role,
         key: profile.key.clone(),
         overflow,
+        look: *look,
     }
 }
 
@@ -86,9 +93,22 @@ struct Told {
 fn tell(
     mut commands: Commands,
     moved: Query<(Entity, &Rooms, Option<&Announced>), (With<CrowdId>, Changed<Rooms>)>,
-    changed: Query<Entity, (With<CrowdId>, Or<(Changed<AvatarProfile>, Added<InOverflow>)>)>,
+    changed: Query<
+        Entity,
+        (
+            With<CrowdId>,
+            Or<(Changed<AvatarProfile>, Changed<Look>, Added<InOverflow>)>,
+        ),
+    >,
     mut left_overflow: RemovedComponents<InOverflow>,
-    avatars: Query<(Entity, &CrowdId, &AvatarProfile, Has<InOverflow>, Option<&Rooms>)>,
+    avatars: Query<(
+        Entity,
+        &CrowdId,
+        &AvatarProfile,
+        &Look,
+        Has<InOverflow>,
+        Option<&Rooms>,
+    )>,
     owners: Query<&Avatar>,
     mut links: Query<
         (
@@ -192,11 +212,11 @@ fn tell(
                 .flat_map(|room| everyone.get(&room).into_iter().flatten().copied())
                 .chain(mine)
             {
-                if let Ok((_, id, profile, overflow, _)) = avatars.get(avatar)
+                if let Ok((_, id, profile, look, overflow, _)) = avatars.get(avatar)
                     && visible.insert(id.0)
                     && !roster.known.contains(&id.0)
                 {
-                    arrived.push(person(id, profile, overflow));
+                    arrived.push(person(id, profile, look, overflow));
                 }
             }
             left.extend(
@@ -212,7 +232,7 @@ fn tell(
             told_link.left.clear();
         }
         for (avatar, changed) in told_link.arrived {
-            let Ok((_, id, profile, overflow, avatar_rooms)) = avatars.get(avatar) else {
+            let Ok((_, id, profile, look, overflow, avatar_rooms)) = avatars.get(avatar) else {
                 continue;
             };
             if !sees(avatar, avatar_rooms) {
@@ -220,7 +240,7 @@ fn tell(
             }
             let new = roster.known.insert(id.0);
             if (new || changed) && !arrived.iter().any(|p| p.id == *id) {
-                arrived.push(person(id, profile, overflow));
+                arrived.push(person(id, profile, look, overflow));
             }
         }
         for (id, avatar) in told_link.left {

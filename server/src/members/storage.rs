@@ -120,6 +120,12 @@ impl Storage {
         .bind(at - VISITOR_RETENTION_DAYS * 24 * 3600)
         .execute(&self.pool)
         .await?;
+        // Their looks go with them.
+        sqlx::query(
+            "DELETE FROM appearances WHERE public_key NOT IN (SELECT public_key FROM members)",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(pruned.rows_affected())
     }
 

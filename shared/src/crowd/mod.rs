@@ -165,6 +165,7 @@ pub struct RosterEntry {
     pub key: String,
     /// Whether they follow a full hall's session from its overflow.
     pub overflow: bool,
+    pub look: crate::avatars::Look,
 }
 
 impl RosterEntry {
@@ -180,7 +181,7 @@ impl RosterEntry {
 /// Who a client can see, as it changes: reliable and in order, on the control channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RosterNews {
-    /// These people are now in sight, or something about them changed (role, overflow).
+    /// These people are now in sight, or something about them changed (role, overflow, look).
     Arrived(Vec<RosterEntry>),
     /// These are out of sight: they left the place, or this client did.
     Left(Vec<CrowdId>),

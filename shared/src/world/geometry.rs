@@ -9,7 +9,9 @@ use super::{Island, Side, TownHall};
 pub const WALL_THICKNESS: f32 = 0.4;
 /// Height of a door opening; the wall above it is closed.
 pub const DOOR_HEIGHT: f32 = 3.0;
-const SEAT_SIZE: Vec3 = Vec3::new(0.6, 0.45, 0.5);
+/// Height of a hall's seats: where someone sitting has their feet drawn.
+pub const SEAT_HEIGHT: f32 = 0.45;
+const SEAT_SIZE: Vec3 = Vec3::new(0.6, SEAT_HEIGHT, 0.5);
 
 /// What a solid box is, for colouring and for the validator's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,14 @@ pub enum SolidKind {
     Monument,
     /// The ballot kiosk beside a town hall's door.
     Kiosk,
+}
+
+/// Where someone sits: the top of a seat (world space), facing `yaw` (radians around +Y, the
+/// movement rule's facing).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seat {
+    pub position: Vec3,
+    pub yaw: f32,
 }
 
 /// An axis-aligned solid box in world space.
@@ -195,6 +205,20 @@ impl TownHall {
             );
         }
         out
+    }
+
+    /// The hall's seats, front row first: where a person sitting on one has their feet (the
+    /// seat's top, world space) and which way they face (towards the stage).
+    pub fn seats(&self, island: &Island) -> Vec<Seat> {
+        let towards_stage = -self.door_direction();
+        let yaw = (-towards_stage.x).atan2(-towards_stage.y);
+        self.seat_positions()
+            .into_iter()
+            .map(|(row, across)| Seat {
+                position: island.to_world(self.to_local(Vec2::new(across, row)), SEAT_SIZE.y),
+                yaw,
+            })
+            .collect()
     }
 
     /// Seat centres in the hall's frame: (distance towards the door, offset across).

@@ -8,7 +8,7 @@ mod geometry;
 mod load;
 mod validate;
 
-pub use geometry::{SolidBox, SolidKind};
+pub use geometry::{SEAT_HEIGHT, Seat, SolidBox, SolidKind};
 pub use load::{
     WorldError, checkout_world, checkout_world_dir, load_world_dir, load_world_texts, parse_nation,
     parse_protocity, parse_ron, read_ron_dir,
@@ -485,6 +485,19 @@ impl World {
         let local = island.spawn_points[index % island.spawn_points.len()];
         let p = island.position + local;
         Vec3::new(p.x, island.height + 0.05, p.y)
+    }
+
+    /// The facing (yaw, radians around +Y) of someone arriving at `position` on a protocity:
+    /// towards the town hall's door, across the plaza where there is one, so the first thing
+    /// a newcomer sees is where the nation meets.
+    pub fn arrival_yaw(&self, protocity: &Protocity, position: Vec3) -> f32 {
+        let island = &protocity.island;
+        let door = island.to_world(island.town_hall.door_outside(), 0.0);
+        let towards = Vec2::new(door.x - position.x, door.z - position.z);
+        if towards.length_squared() < 1e-6 {
+            return 0.0;
+        }
+        (-towards.x).atan2(-towards.y)
     }
 }
 

@@ -15,6 +15,9 @@ use archipelago_shared::assembly::{
     AssemblyNews, AssemblyRefusal, AssemblyRequest, ChairAct, HallSession, InOverflow,
     ModerationAction, SanctionKind,
 };
+use archipelago_shared::avatars::{
+    AvatarNews, AvatarRefusal, AvatarRequest, BadAppearance, Gesture, Look, Part,
+};
 use archipelago_shared::chat::{ChatHeard, ChatNews, ChatRefusal, ChatTo};
 use archipelago_shared::crowd::{
     AvatarInputs, CrowdAck, CrowdFrame, CrowdId, OwnPose, RosterEntry, RosterNews,
@@ -124,6 +127,13 @@ fn wire_formats() -> Value {
         tracer.trace_simple_type::<LoginError>().map(drop),
         tracer.trace_simple_type::<NameError>().map(drop),
         tracer.trace_simple_type::<AdmissionRefusal>().map(drop),
+        tracer.trace_simple_type::<AvatarRequest>().map(drop),
+        tracer.trace_simple_type::<AvatarNews>().map(drop),
+        tracer.trace_simple_type::<AvatarRefusal>().map(drop),
+        tracer.trace_simple_type::<BadAppearance>().map(drop),
+        tracer.trace_simple_type::<Gesture>().map(drop),
+        tracer.trace_simple_type::<Part>().map(drop),
+        tracer.trace_simple_type::<Look>().map(drop),
         // One `Result` stands for all (see above).
         tracer
             .trace_simple_type::<Result<String, ParcelRefusal>>()

@@ -2,11 +2,18 @@
 //! the client's numbered inputs ([`AvatarInputs`]), clamped to what the rules allow; the
 //! owner learns which input its pose answers ([`crate::crowd`] sends it) and predicts from
 //! there. Avatars are plain server entities, not replicated. Teleports go to a protocity's
-//! spawn.
+//! spawn. How an avatar looks ([`looks`]), its gestures ([`gestures`]) and the halls' seats
+//! ([`seats`]) are this feature's parts.
+
+pub mod gestures;
+pub mod looks;
+pub mod seats;
+pub mod storage;
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use archipelago_shared::avatars::AvatarRequest;
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::crowd::{AvatarInputs, MAX_INPUTS_PER_MESSAGE};
 use archipelago_shared::movement::{KILL_DEPTH, WorldColliders, sanitize, step};
@@ -20,7 +27,10 @@ use lightyear::prelude::*;
 
 use crate::ServerSystems;
 use crate::refusal_log::RefusalLog;
-use crate::session::{LoggedIn, Request, RequestsExt, Routed, refuse};
+use crate::session::{LoggedIn, Request, RequestsExt, Routed, refuse, routed};
+
+use self::gestures::GestureBudget;
+use self::seats::{HallSeats, Seated};
 
 /// At most one log line per avatar per this long about clamped or dropped input.
 const CLAMP_LOG_INTERVAL: Duration = Duration::from_secs(5);
@@ -119,9 +129,13 @@ pub struct HasAvatar(pub Entity);
 #[derive(Resource, Default)]
 struct SpawnCounter(usize);
 
+routed!(AvatarRequest, Avatar);
+
 pub(crate) fn plugin(app: &mut App) {
+    app.add_plugins((looks::plugin, gestures::plugin, seats::plugin));
     app.add_observer(spawn_on_login)
         .add_request::<Teleport>()
+        .add_request::<AvatarRequest>()
         .init_resource::<SpawnCounter>()
         .add_observer(leave_with_link)
         .add_systems(FixedPreUpdate, read_inputs)
@@ -204,12 +218,13 @@ fn spawn_on_login(
     {
         counter.0 += 1;
         let position = world.spawn_position(protocity, counter.0);
+        let (look, look_budget) = looks::first_look(&member.public_key, time.elapsed());
         let avatar = commands
             .spawn((
                 Name::new(format!("Avatar {}", member.name)),
                 AvatarPose {
                     position,
-                    yaw: 0.0,
+                    yaw: world.arrival_yaw(protocity, position),
                     vertical_speed: 0.0,
                     grounded: false,
                 },
@@ -229,6 +244,9 @@ fn spawn_on_login(
                     ),
                 },
                 Inputs::default(),
+                look,
+                look_budget,
+                GestureBudget::full(time.elapsed()),
             ))
             .id();
         commands.entity(link).insert(HasAvatar(avatar));
@@ -240,23 +258,45 @@ fn spawn_on_login(
 /// catch up, within its credit), each clamped, by the shared rule; the owner predicted the
 /// same steps from the same inputs.
 fn move_avatars(
-    mut avatars: Query<(&mut AvatarPose, &mut Avatar, &mut Inputs, &Name)>,
+    mut avatars: Query<(
+        Entity,
+        &mut AvatarPose,
+        &mut Avatar,
+        &mut Inputs,
+        &Name,
+        Option<&Seated>,
+    )>,
     colliders: Res<WorldColliders>,
     world: Res<World>,
+    seats: Res<HallSeats>,
+    mut commands: Commands,
     time: Res<Time<Fixed>>,
 ) {
     let dt = time.delta_secs();
-    for (mut pose, mut avatar, mut inputs, name) in &mut avatars {
+    for (entity, mut pose, mut avatar, mut inputs, name, seated) in &mut avatars {
         avatar.clamp_log.tick(time.delta());
         inputs.credit = (inputs.credit + 1.0).min(CATCH_UP);
         let mut next = *pose;
         let mut stepped = false;
+        let mut seated = seated.copied();
         while inputs.credit >= 1.0 {
             let Some((seq, requested)) = inputs.waiting.pop_front() else {
                 break;
             };
             inputs.credit -= 1.0;
             inputs.applied = seq;
+            if let Some(seat) = seated {
+                // Sitting still holds the seat; walking or jumping gets up in front of it.
+                if requested.direction == Vec2::ZERO && !requested.jump {
+                    stepped = true;
+                    continue;
+                }
+                if let Some(standing) = seats.standing_place(seat) {
+                    next.position = standing;
+                }
+                commands.entity(entity).remove::<Seated>();
+                seated = None;
+            }
             let checked = sanitize(&requested);
             if checked.clamped {
                 avatar.clamped_inputs += 1;
@@ -273,6 +313,8 @@ fn move_avatars(
         }
         if stepped {
             inputs.idle = 0;
+        } else if seated.is_some() {
+            // A seat holds its sitter up without inputs.
         } else {
             inputs.idle += 1;
             if inputs.idle >= IDLE_TICKS {
@@ -302,6 +344,7 @@ fn teleport(
     world: Res<World>,
     mut counter: ResMut<SpawnCounter>,
     mut refusals: ResMut<RefusalLog>,
+    mut commands: Commands,
     time: Res<Time>,
 ) {
     for Request { link, request } in requests.read() {
@@ -332,12 +375,18 @@ fn teleport(
             Some(hall) if request.into_hall => hall_door(&world, hall, true),
             _ => world.spawn_position(protocity, counter.0),
         };
+        let yaw = if request.into_hall {
+            pose.yaw
+        } else {
+            world.arrival_yaw(protocity, position)
+        };
         *pose = AvatarPose {
             position,
-            yaw: pose.yaw,
+            yaw,
             vertical_speed: 0.0,
             grounded: false,
         };
+        commands.entity(has_avatar.0).remove::<Seated>();
         sender.send::<ControlChannel>(ToClient::Teleported {
             protocity: protocity.id.clone(),
         });
