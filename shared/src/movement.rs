@@ -204,6 +204,9 @@ fn island_collider(island: &Island) -> ColliderBuilder {
 
 /// Advances a pose by one tick of `dt` seconds under an input. The input must already be
 /// sanitized on the server; the function clamps again so it can never exceed the rules.
+/// The avatar turns to the input's facing only while it walks: standing (or jumping on the
+/// spot) keeps the facing the server gave it, towards the plaza on arrival or the stage on a
+/// seat.
 pub fn step(pose: &mut AvatarPose, input: &AvatarInput, dt: f32, colliders: &WorldColliders) {
     let input = sanitize(input).input;
     if pose.grounded && input.direction == Vec2::ZERO && !input.jump {
@@ -211,7 +214,6 @@ pub fn step(pose: &mut AvatarPose, input: &AvatarInput, dt: f32, colliders: &Wor
         // moves, and the character controller (most of the server's tick in a crowd) is not
         // asked. Most of an assembly stands still.
         pose.vertical_speed = 0.0;
-        pose.yaw = input.yaw;
         return;
     }
     let horizontal = input.direction * max_speed(&input);
@@ -228,5 +230,7 @@ pub fn step(pose: &mut AvatarPose, input: &AvatarInput, dt: f32, colliders: &Wor
     }
     pose.position = position;
     pose.grounded = grounded && pose.vertical_speed <= 0.0;
-    pose.yaw = input.yaw;
+    if input.direction != Vec2::ZERO {
+        pose.yaw = input.yaw;
+    }
 }

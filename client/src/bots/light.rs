@@ -97,6 +97,8 @@ struct LightBot {
     next_decision: Instant,
     run: bool,
     jump: bool,
+    /// It has put on a look of its own.
+    dressed: bool,
     teleports: u32,
     received: Received,
     /// Ids the roster told of, ids a crowd frame placed, and both.
@@ -229,6 +231,7 @@ pub fn run_light_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
             next_decision: now,
             run: false,
             jump: false,
+            dressed: false,
             teleports: 0,
             received: Received::default(),
             told: HashSet::new(),
@@ -586,6 +589,11 @@ fn walk(
             bot.target = target;
             bot.run = bot.rng.gen_bool(0.3);
             bot.jump = bot.rng.gen_bool(0.1);
+            let dressed = bot.dressed;
+            bot.dressed = true;
+            if let Some(request) = super::look_and_gesture(&mut bot.rng, dressed) {
+                requests.send::<ControlChannel>(ToServer::Avatar(request));
+            }
         }
         let tick = ((now - zero).as_secs_f64() * tick_hz) as u32 + 1;
         if tick < bot.last_input + INPUT_EVERY {

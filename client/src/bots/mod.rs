@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest, HallSession};
+use archipelago_shared::avatars::{Appearance, AvatarRequest, Gesture};
 use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::tally::{Choice, Rules, VoteType, YesNo};
 use archipelago_shared::governance::{Phase, ProposalId};
@@ -53,6 +54,8 @@ struct Brain {
     target: Option<Vec3>,
     next_decision: Duration,
     next_sample: Duration,
+    /// It has put on a look of its own.
+    dressed: bool,
 }
 
 /// Makes an app a bot: a brain that writes [`AvatarControl`] and records [`BotStats`].
@@ -150,6 +153,7 @@ impl Plugin for BotPlugin {
             target: None,
             next_decision: Duration::ZERO,
             next_sample: Duration::ZERO,
+            dressed: false,
         })
         .init_resource::<BotStats>()
         .add_systems(
@@ -360,6 +364,11 @@ fn think(
         brain.target = target;
         control.run = brain.rng.gen_bool(0.3);
         control.jump = brain.rng.gen_bool(0.1);
+        let dressed = brain.dressed;
+        brain.dressed = true;
+        if let Some(request) = look_and_gesture(&mut brain.rng, dressed) {
+            requests.write(Request(ToServer::Avatar(request)));
+        }
     }
     match brain.target.and_then(|target| steer(own.position, target)) {
         Some((direction, yaw)) => {
@@ -371,6 +380,26 @@ fn think(
             brain.target = None;
         }
     }
+}
+
+/// What a bot does with its body at a decision: first a look of its own (so crowds look
+/// like crowds), then now and then a gesture, most often a wave.
+pub(crate) fn look_and_gesture(rng: &mut impl Rng, dressed: bool) -> Option<AvatarRequest> {
+    if !dressed {
+        return Some(AvatarRequest::SetAppearance(Appearance::from_seed(
+            rng.r#gen(),
+        )));
+    }
+    if !rng.gen_bool(0.3) {
+        return None;
+    }
+    let gesture = match rng.gen_range(0..10) {
+        0..5 => Gesture::Wave,
+        5..7 => Gesture::Clap,
+        7..9 => Gesture::Cheer,
+        _ => Gesture::Point,
+    };
+    Some(AvatarRequest::Gesture(gesture))
 }
 
 /// Where a bot standing at `position` goes next, or what it asks the server instead.

@@ -9,7 +9,9 @@ use bevy::prelude::*;
 use bevy_egui::PrimaryEguiContext;
 use bevy_egui::input::egui_wants_any_pointer_input;
 
-use crate::connection::Session;
+use archipelago_shared::protocol::{AvatarPose, ToClient};
+
+use crate::connection::{FromServer, Session};
 use crate::tours::TourPlayer;
 
 /// Where the camera orbits.
@@ -51,7 +53,11 @@ pub(crate) fn plugin(app: &mut App) {
         .add_systems(Startup, spawn_camera)
         .add_systems(
             Update,
-            orbit.run_if(not(egui_wants_any_pointer_input).and_then(not(touring))),
+            (
+                face_arrival.after(crate::ClientSystems::Receive),
+                orbit.run_if(not(egui_wants_any_pointer_input).and_then(not(touring))),
+            )
+                .chain(),
         )
         .add_systems(
             PostUpdate,
@@ -104,6 +110,36 @@ fn orbit(
         MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
     };
     orbit.distance = (orbit.distance * (1.0 - lines * 0.1)).clamp(3.0, 120.0);
+}
+
+/// On arriving (at login, and after each teleport), the camera swings behind the avatar, so
+/// the first thing seen is what the avatar faces: the plaza and the town hall's door.
+fn face_arrival(
+    mut orbit: ResMut<OrbitCamera>,
+    session: Res<Session>,
+    poses: Query<&AvatarPose>,
+    mut messages: MessageReader<FromServer>,
+    mut arrived: Local<Option<Entity>>,
+    mut teleported: Local<bool>,
+) {
+    if messages
+        .read()
+        .any(|FromServer(m)| matches!(m, ToClient::Teleported { .. }))
+    {
+        *teleported = true;
+    }
+    let Some(own) = session.own_avatar else {
+        *arrived = None;
+        return;
+    };
+    let Ok(pose) = poses.get(own) else {
+        return;
+    };
+    if *arrived != Some(own) || *teleported {
+        *arrived = Some(own);
+        *teleported = false;
+        orbit.yaw = pose.yaw;
+    }
 }
 
 fn place_camera(

@@ -53,6 +53,8 @@ fn status_bar(
     status: Query<&WorldStatus>,
     world: Res<World>,
     poses: Query<&AvatarPose>,
+    mut look: ResMut<super::avatars::editor::LookEditor>,
+    mut gestures: ResMut<super::avatars::gestures::GestureWheel>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let online = status.iter().next().map_or(0, |s| s.online);
@@ -89,6 +91,17 @@ fn status_bar(
                     }
                     ui.separator();
                     ui.label(format!("at {here}"));
+                    ui.separator();
+                    if ui.button("Your look").on_hover_text("B").clicked() {
+                        look.open = !look.open;
+                    }
+                    if ui
+                        .button("Gestures")
+                        .on_hover_text("X, or 1 to 5")
+                        .clicked()
+                    {
+                        gestures.open = !gestures.open;
+                    }
                 });
             });
         });
@@ -99,7 +112,8 @@ fn status_bar(
                 ui.small(
                     "WASD walk · Shift run · Space jump · Q/E or right-drag turn · wheel zoom · \
                      click a plot · V talk · O voice · C chat · G governance · L events · H hand · \
-                     M atlas · T tours · R recognition",
+                     M atlas · T tours · R recognition · B your look · X gestures · \
+                     1 wave · 2 clap · 3 cheer · 4 point · 5 sit",
                 );
             });
         });

@@ -12,7 +12,7 @@ pub mod appearance;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use appearance::{Appearance, BadAppearance, Part};
+pub use appearance::{APPEARANCE_VERSION, Appearance, BadAppearance, Part};
 
 use crate::crowd::CrowdId;
 

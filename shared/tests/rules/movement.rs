@@ -155,7 +155,7 @@ fn walls_stop_an_avatar() {
 }
 
 #[test]
-fn standing_still_on_the_ground_stays_put_and_only_turns() {
+fn standing_still_on_the_ground_stays_put_facing_where_it_was() {
     let world = world();
     let colliders = WorldColliders::new(&world);
     let standing = standing_at_spawn(&world, &colliders);
@@ -171,7 +171,10 @@ fn standing_still_on_the_ground_stays_put_and_only_turns() {
         "three seconds standing still"
     );
     assert!(pose.grounded && pose.vertical_speed == 0.0);
-    assert_eq!(pose.yaw, 1.0);
+    assert_eq!(
+        pose.yaw, standing.yaw,
+        "standing does not turn: the facing the server gave (the plaza, the stage) stays"
+    );
 
     // Walking from there, and stopping again, still go through the controller.
     let walk = AvatarInput {

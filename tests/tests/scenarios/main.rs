@@ -13,6 +13,7 @@ mod floods_do_not_hold_up_the_vote;
 mod governance_durability;
 mod hostile_packets;
 mod identity_and_roles;
+mod looks_and_gestures;
 mod metrics;
 mod moderation;
 mod places_are_kept;

@@ -434,6 +434,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .arg(&recognition_png)
         .env("WGPU_BACKEND", "vulkan")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
+        // Mid-afternoon wherever the camera is, so the colours checked are the day's.
+        .env("ARCHIPELAGO_SOLAR_HOUR", "15")
         .output()
         .expect("xvfb-run and the client start (make test installs xvfb)");
     stop.store(true, Ordering::Relaxed);
