@@ -62,6 +62,13 @@ struct Cli {
     /// With --screenshot: then open this parcel's panel and save a second PNG (ID PATH).
     #[arg(long, num_args = 2, value_names = ["ID", "PATH"])]
     screenshot_parcel: Option<Vec<String>>,
+    /// With --screenshot: then open the look editor and save a PNG here.
+    #[arg(long, value_name = "PATH")]
+    screenshot_editor: Option<PathBuf>,
+    /// With --screenshot-session: then look at the hall from outside its back wall, where
+    /// the tags of the people inside are hidden, and save a PNG here.
+    #[arg(long, value_name = "PATH")]
+    screenshot_hidden: Option<PathBuf>,
     /// With --screenshot: then face this protocity's tally board and save BOARD, then open
     /// its ballot kiosk and save WINDOW (PROTOCITY BOARD WINDOW).
     #[arg(long, num_args = 3, value_names = ["PROTOCITY", "BOARD", "WINDOW"])]
@@ -74,6 +81,10 @@ struct Cli {
     /// the recognition window and save WINDOW.
     #[arg(long, num_args = 2, value_names = ["ROW", "WINDOW"])]
     screenshot_recognition: Option<Vec<PathBuf>>,
+    /// Measure the cost of drawing N people as bodies against capsules, without a server,
+    /// and write the frame rates to PATH as JSON (N PATH); see BENCHMARKS.md.
+    #[arg(long, num_args = 2, value_names = ["N", "PATH"])]
+    bench_bodies: Option<Vec<String>>,
     /// Tour files folder.
     #[arg(long, default_value = "assets/tours")]
     tours: PathBuf,
@@ -222,6 +233,15 @@ fn main() -> anyhow::Result<()> {
         window.open = true;
         window.selected = (id != 0).then_some(id);
     }
+    if let Some([count, path]) = cli.bench_bodies.as_deref() {
+        let count: usize = count
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--bench-bodies: `{count}` is not a count: {e}"))?;
+        app.insert_resource(archipelago_client::render::avatars::bench::BodyBench::new(
+            count,
+            PathBuf::from(path),
+        ));
+    }
     if let Some(path) = cli.screenshot {
         let parcel = match cli.screenshot_parcel.as_deref() {
             Some([id, path]) => Some((id.clone(), PathBuf::from(path))),
@@ -230,6 +250,8 @@ fn main() -> anyhow::Result<()> {
         app.insert_resource(ScreenshotPlan {
             path,
             min_others: cli.screenshot_min_avatars,
+            editor: cli.screenshot_editor,
+            hidden: cli.screenshot_hidden,
             parcel,
             governance: match cli.screenshot_governance.as_deref() {
                 Some([protocity, board, window]) => {

@@ -23,15 +23,18 @@ pub struct OrbitCamera {
     pub pitch: f32,
     pub distance: f32,
     pub target: Vec3,
+    /// Height above one's own avatar's feet that the camera looks at.
+    pub lift: f32,
 }
 
 impl Default for OrbitCamera {
     fn default() -> Self {
         Self {
             yaw: 0.0,
-            pitch: 0.4,
-            distance: 26.0,
+            pitch: 0.38,
+            distance: 18.0,
             target: Vec3::ZERO,
+            lift: 1.6,
         }
     }
 }
@@ -150,7 +153,7 @@ fn place_camera(
     colliders: Res<WorldColliders>,
 ) {
     if let Some(own) = session.own_avatar.and_then(|e| targets.get(e).ok()) {
-        orbit.target = own.translation + Vec3::Y * 1.6;
+        orbit.target = own.translation + Vec3::Y * orbit.lift;
     }
     let direction = Vec3::new(
         orbit.yaw.sin() * orbit.pitch.cos(),

@@ -21,16 +21,20 @@ use serde::Serialize;
 
 use super::OrbitCamera;
 use super::assembly::HallView;
+use super::avatars::editor::LookEditor;
+use super::avatars::tags::TagStats;
 use super::chat::ChatWindow;
 use super::governance::{GovernanceWindow, TallyBoard, open_at_kiosk};
 use super::parcels::plots::SelectedParcel;
 use super::recognition::{EmbassyPlaque, RecognitionWindow, WelcomeCard};
 use super::scene::SceneReady;
+use crate::avatars::Gesturing;
 use crate::clock::ServerClock;
 use crate::connection::{ConnectionState, Request, Session};
 use crate::governance::Governance;
 use crate::parcels::ParcelBook;
 use crate::recognition::EmbassyRow;
+use archipelago_shared::avatars::Look;
 
 /// Frames to render after everything is in place, so shaders are compiled and shadows drawn
 /// (lavapipe is slow).
@@ -48,8 +52,13 @@ const ASK_AGAIN: Duration = Duration::from_secs(5);
 #[derive(Resource, Debug, Clone)]
 pub struct ScreenshotPlan {
     pub path: PathBuf,
-    /// Other avatars that must be in view first.
+    /// Other avatars that must be in view first; from five on, one of them gesturing too.
     pub min_others: usize,
+    /// Then open the look editor and capture it to this path.
+    pub editor: Option<PathBuf>,
+    /// After the session shot, look at the hall from outside its back wall and capture the
+    /// attendees' tags hidden, to this path.
+    pub hidden: Option<PathBuf>,
     /// Then open this parcel's panel and capture it to this path.
     pub parcel: Option<(String, PathBuf)>,
     /// Then face this protocity's tally board, and open its kiosk's window.
@@ -74,6 +83,8 @@ pub struct GovernanceShots {
 #[derive(Debug, Clone, PartialEq)]
 enum Shot {
     World,
+    Editor,
+    Hidden(String),
     Parcel(String),
     Board(String),
     Window(String),
@@ -85,6 +96,9 @@ enum Shot {
 impl ScreenshotPlan {
     fn shots(&self) -> Vec<(Shot, PathBuf)> {
         let mut shots = vec![(Shot::World, self.path.clone())];
+        if let Some(path) = &self.editor {
+            shots.push((Shot::Editor, path.clone()));
+        }
         if let Some((id, path)) = &self.parcel {
             shots.push((Shot::Parcel(id.clone()), path.clone()));
         }
@@ -94,6 +108,9 @@ impl ScreenshotPlan {
         }
         if let Some((id, path)) = &self.session {
             shots.push((Shot::Session(id.clone()), path.clone()));
+            if let Some(hidden) = &self.hidden {
+                shots.push((Shot::Hidden(id.clone()), hidden.clone()));
+            }
         }
         if let Some((row, window)) = &self.recognition {
             shots.push((Shot::Embassy, row.clone()));
@@ -148,6 +165,15 @@ struct Sidecar {
     /// For the session shot: who is heard speaking, and whether the voice window is open.
     talking: Vec<String>,
     voice_window: bool,
+    /// Of the others in view: how many different looks, and how many mid-gesture.
+    looks_in_view: usize,
+    gesturing_in_view: usize,
+    /// People in the photographer's hall clapping now.
+    clapping: usize,
+    /// Name tags drawn, and hidden behind something, in the last frame.
+    tags_drawn: usize,
+    tags_hidden: usize,
+    editor_open: bool,
 }
 
 pub(crate) fn plugin(app: &mut App) {
@@ -175,6 +201,28 @@ fn session_view(world: &World, protocity: &str) -> Option<Transform> {
     let stand = island.to_world(hall.door_inside(), 3.4);
     let stage = island.to_world(hall.stage_front(), 1.0);
     Some(Transform::from_translation(stand).looking_at(stage, Vec3::Y))
+}
+
+/// Outside the hall, beyond its back wall and a little above head height, looking at the
+/// wall: everyone inside is behind it.
+fn outside_view(world: &World, protocity: &str) -> Option<Transform> {
+    let island = &world.protocity(protocity)?.island;
+    let hall = &island.town_hall;
+    let centre = island.to_world(hall.center, 2.5);
+    let door = hall.door_direction();
+    let across = Vec2::new(-door.y, door.x);
+    let depth = match hall.door_side {
+        archipelago_shared::world::Side::North | archipelago_shared::world::Side::South => {
+            hall.size.y
+        }
+        _ => hall.size.x,
+    };
+    // Back and to one side, so a side wall shows too, below the walls' top.
+    let stand = island.to_world(
+        hall.center - door * (depth / 2.0 + 20.0) + across * 9.0,
+        3.0,
+    );
+    Some(Transform::from_translation(stand).looking_at(centre, Vec3::Y))
 }
 
 /// Inside the hall, halfway down the aisle and a little above head height, facing the board.
@@ -288,6 +336,16 @@ fn capture(
     let (camera, camera_transform) = *camera;
     let (in_view, total) = others_in_view(camera, camera_transform, &avatars, session.own_avatar);
     let in_world = *state == ConnectionState::InWorld && session.own_avatar.is_some();
+    let now = hall.time.elapsed_secs_f64();
+    let (looks_in_view, gesturing_in_view) =
+        hall.crowd_in_view(camera, camera_transform, session.own_avatar, now);
+    let clapping = hall.clapping(&world, now);
+    hall.editor.open = *shot == Shot::Editor;
+    let editor_open = hall.editor.open && session.own_avatar.is_some();
+    if let Shot::Hidden(id) = shot {
+        hall.camera.0 = outside_view(&world, id);
+    }
+    let tags = *hall.tags;
     let history_entries = parcel.and_then(|id| book.history.get(id)).map(Vec::len);
     let panel_ready = parcel.is_none() || history_entries.is_some();
     let (hall_id, board_rows, proposal, count_shown, hall_ready) =
@@ -303,11 +361,24 @@ fn capture(
         ),
         _ => (None, None),
     };
-    // Others must be in view for the world shot only: they walk, and the count flickers.
-    let enough_others = progress.shot > 0 || in_view >= plan.min_others;
+    // Others must be in view for the world shot only: they walk, and the count flickers. A
+    // crowd's picture waits for someone in it to gesture.
+    let enough_others = progress.shot > 0
+        || (in_view >= plan.min_others && (plan.min_others < 5 || gesturing_in_view >= 1));
+    let shot_ready = match shot {
+        Shot::Editor => editor_open,
+        Shot::Session(_) => clapping >= 3,
+        Shot::Hidden(_) => tags.hidden >= 3 && hall.view.hall.is_some(),
+        _ => true,
+    };
     let (plaques, recognizers, window_open, standing_ready) = hall.standing(shot, &world);
-    let ready =
-        in_world && scene.is_some() && enough_others && panel_ready && hall_ready && standing_ready;
+    let ready = in_world
+        && scene.is_some()
+        && enough_others
+        && panel_ready
+        && hall_ready
+        && standing_ready
+        && shot_ready;
     let timed_out = progress.started.elapsed() > GIVE_UP;
     if ready {
         let (since, frames) = progress.ready_since.get_or_insert((Instant::now(), 0));
@@ -346,6 +417,12 @@ fn capture(
         inside: hall.view.hall.as_ref().map(|(_, id)| id.clone()),
         talking: hall.talking(),
         voice_window: hall.voice.window_open,
+        looks_in_view,
+        gesturing_in_view,
+        clapping,
+        tags_drawn: tags.drawn,
+        tags_hidden: tags.hidden,
+        editor_open,
     };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -393,9 +470,66 @@ struct HallState<'w, 's> {
     heard: Option<Res<'w, crate::voice::Heard>>,
     profiles: Query<'w, 's, &'static AvatarProfile>,
     time: Res<'w, Time>,
+    editor: ResMut<'w, LookEditor>,
+    tags: Res<'w, TagStats>,
+    looks: Query<
+        'w,
+        's,
+        (
+            Entity,
+            &'static GlobalTransform,
+            &'static Look,
+            Option<&'static Gesturing>,
+        ),
+    >,
 }
 
 impl HallState<'_, '_> {
+    /// Of the others in view: how many different looks, and how many mid-gesture.
+    fn crowd_in_view(
+        &self,
+        camera: &Camera,
+        camera_transform: &GlobalTransform,
+        own: Option<Entity>,
+        now: f64,
+    ) -> (usize, usize) {
+        let mut looks = std::collections::HashSet::new();
+        let mut gesturing = 0;
+        for (entity, transform, look, gesture) in &self.looks {
+            let chest = transform.translation() + Vec3::Y;
+            let in_view = camera
+                .world_to_ndc(camera_transform, chest)
+                .is_some_and(|n| {
+                    n.x.abs() <= 1.0 && n.y.abs() <= 1.0 && (0.0..=1.0).contains(&n.z)
+                });
+            if Some(entity) == own || !in_view {
+                continue;
+            }
+            looks.insert(look.appearance);
+            if gesture.is_some_and(|g| g.progress(now).is_some()) {
+                gesturing += 1;
+            }
+        }
+        (looks.len(), gesturing)
+    }
+
+    /// People in the photographer's hall clapping now.
+    fn clapping(&self, world: &World, now: f64) -> usize {
+        let Some((index, _)) = &self.view.hall else {
+            return 0;
+        };
+        self.looks
+            .iter()
+            .filter(|(_, transform, _, gesture)| {
+                gesture.is_some_and(|g| {
+                    g.gesture == archipelago_shared::avatars::Gesture::Clap
+                        && g.progress(now).is_some()
+                }) && world.place_at(transform.translation())
+                    == archipelago_shared::world::Place::Hall(*index)
+            })
+            .count()
+    }
+
     /// The names of those heard speaking now.
     fn talking(&self) -> Vec<String> {
         let Some(heard) = &self.heard else {

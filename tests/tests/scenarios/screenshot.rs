@@ -25,11 +25,12 @@ use archipelago_client::identity::ephemeral;
 use archipelago_client::recognition::SendRecognition;
 use archipelago_server::storage::Storage;
 use archipelago_shared::assembly::{AgendaItem, AssemblyRequest};
+use archipelago_shared::avatars::{AvatarRequest, Gesture};
 use archipelago_shared::chat::ChatTo;
 use archipelago_shared::governance::tally::VoteType;
 use archipelago_shared::governance::{Eligibility, ProposalDraft, ProposalId, Scope};
 use archipelago_shared::parcels::Actor;
-use archipelago_shared::protocol::Role;
+use archipelago_shared::protocol::{Role, ToServer};
 use archipelago_shared::recognition::{
     RecognitionRequest, RecognizerKind, Relation, RelationChange,
 };
@@ -136,6 +137,8 @@ fn hold_session(
         ("Ada", Role::Member),
         ("Bo", Role::Member),
         ("Cy", Role::Member),
+        ("Dee", Role::Member),
+        ("Eli", Role::Member),
     ]
     .into_iter()
     .map(|(name, role)| {
@@ -151,10 +154,10 @@ fn hold_session(
         for client in &mut clients {
             enter_world(client);
         }
-        let [fay, ada, bo, cy] = &mut clients[..] else {
-            unreachable!("four people");
+        let [fay, ada, bo, cy, dee, eli] = &mut clients[..] else {
+            unreachable!("six people");
         };
-        enter_hall(&mut [fay, ada, bo, cy], &capital.id);
+        enter_hall(&mut [fay, ada, bo, cy, dee, eli], &capital.id);
         let hall = &capital.island.town_hall;
         let front = hall.stage_front();
         let down = (hall.door_inside() - front).normalize();
@@ -165,12 +168,14 @@ fn hold_session(
                 .to_world(front + down * along + across * side, 0.0)
         };
         let placed = walk_together(
-            &mut [fay, ada, bo, cy],
+            &mut [fay, ada, bo, cy, dee, eli],
             &[
                 spot(7.0, 0.0),
                 spot(1.0, -2.0),
                 spot(1.0, 1.5),
                 spot(5.0, 0.0),
+                spot(4.0, -3.0),
+                spot(4.0, 3.0),
             ],
             Duration::from_secs(30),
         );
@@ -229,6 +234,8 @@ fn hold_session(
         );
         let mut said = 0;
         let mut last = std::time::Instant::now();
+        // Ada, Dee and Eli applaud Bo, a clap every 2.5 s each (a clap lasts 3 s).
+        let mut clapped: Option<std::time::Instant> = None;
         let mut asked: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             if !clients[2]
@@ -270,6 +277,12 @@ fn hold_session(
                     }),
                 ));
                 asked = Some(std::time::Instant::now());
+            }
+            if clapped.is_none_or(|at| at.elapsed() > Duration::from_millis(2500)) {
+                for who in [1, 4, 5] {
+                    clients[who].request(ToServer::Avatar(AvatarRequest::Gesture(Gesture::Clap)));
+                }
+                clapped = Some(std::time::Instant::now());
             }
             if last.elapsed() > Duration::from_secs(4) {
                 let (who, text) = lines[said % lines.len()];
@@ -354,6 +367,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let board_png = out_dir.join("board.png");
     let proposal_png = out_dir.join("proposal.png");
     let session_png = out_dir.join("session.png");
+    let editor_png = out_dir.join("editor.png");
+    let hidden_png = out_dir.join("hidden-tags.png");
     let embassy_png = out_dir.join("embassy.png");
     let recognition_png = out_dir.join("recognition.png");
     for path in [
@@ -362,6 +377,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         &board_png,
         &proposal_png,
         &session_png,
+        &editor_png,
+        &hidden_png,
         &embassy_png,
         &recognition_png,
     ] {
@@ -402,6 +419,23 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .map(|v| v.proposal)
         .expect("a live proposal");
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
+    // A crowd in the plaza: light bots, each with a look of its own, now and then waving.
+    let crowd = SwarmConfig {
+        template: server.client_config("", ephemeral()),
+        count: 20,
+        duration: Duration::from_secs(780),
+        rate_hz: 30.0,
+        seed: 11,
+        behaviour: Behaviour::Gather,
+        voting: None,
+        flood: false,
+        stable_keys: false,
+        stop: stop.clone(),
+        voice: Default::default(),
+        hall_capacity: None,
+        light: true,
+    };
+    let crowd = std::thread::spawn(move || run_swarm(&crowd, &world()));
     let session = hold_session(&server, live, png_path.clone(), stop.clone());
 
     let runtime_dir = dir.path().join("xdg");
@@ -421,7 +455,9 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .arg(workspace().join("assets/world"))
         .arg("--screenshot")
         .arg(&png_path)
-        .args(["--screenshot-min-avatars", "1"])
+        .args(["--screenshot-min-avatars", "8"])
+        .arg("--screenshot-editor")
+        .arg(&editor_png)
         .args(["--screenshot-parcel", "lis-03"])
         .arg(&parcel_png)
         .args(["--screenshot-governance", &world().nation.capital])
@@ -429,6 +465,8 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .arg(&proposal_png)
         .args(["--screenshot-session", &world().nation.capital])
         .arg(&session_png)
+        .arg("--screenshot-hidden")
+        .arg(&hidden_png)
         .arg("--screenshot-recognition")
         .arg(&embassy_png)
         .arg(&recognition_png)
@@ -440,6 +478,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         .expect("xvfb-run and the client start (make test installs xvfb)");
     stop.store(true, Ordering::Relaxed);
     let report = bots.join().expect("bots ran");
+    let crowd = crowd.join().expect("the crowd ran");
     session.join().expect("the session was held");
     let log = String::from_utf8_lossy(&output.stderr);
     let tail: String = log
@@ -479,8 +518,35 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         "the world was ready before the deadline: {sidecar}; client log:\n{tail}"
     );
     assert!(
-        sidecar["others_in_view"].as_u64().unwrap_or(0) >= 1,
-        "other avatars in view: {sidecar}"
+        sidecar["others_in_view"].as_u64().unwrap_or(0) >= 8,
+        "a crowd in view: {sidecar}"
+    );
+    assert!(
+        sidecar["looks_in_view"].as_u64().unwrap_or(0) >= 6,
+        "people who look different: {sidecar}"
+    );
+    assert!(
+        sidecar["gesturing_in_view"].as_u64().unwrap_or(0) >= 1,
+        "someone in the crowd gestures: {sidecar}"
+    );
+    assert_eq!(crowd.connected, 20, "the crowd came: {:?}", crowd.errors);
+
+    // The look editor, open over one's own avatar.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(editor_png.with_extension("json"))
+            .expect("the client wrote what the editor shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "{sidecar}; client log:\n{tail}"
+    );
+    assert_eq!(sidecar["editor_open"], true, "{sidecar}");
+    let editor = palette_of(&editor_png);
+    println!("{editor:?}");
+    assert!(
+        editor.panel as f64 / editor.total as f64 > 0.05,
+        "the editor covers part of the screen: {editor:?}"
     );
 
     let palette = palette_of(&png_path);
@@ -583,11 +649,30 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         sidecar["voice_window"], true,
         "the voice window is open: {sidecar}"
     );
+    assert!(
+        sidecar["clapping"].as_u64().unwrap_or(0) >= 3,
+        "the hall applauds: {sidecar}"
+    );
     let session = palette_of(&session_png);
     println!("{session:?}");
     assert!(
         session.panel as f64 / session.total as f64 > 0.05,
         "the session panel and the chat cover part of the screen: {session:?}"
+    );
+
+    // From outside the hall's back wall, the tags of the people inside are hidden.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(hidden_png.with_extension("json"))
+            .expect("the client wrote what the hidden-tags shot showed"),
+    )
+    .expect("valid JSON");
+    assert_eq!(
+        sidecar["timed_out"], false,
+        "{sidecar}; client log:\n{tail}"
+    );
+    assert!(
+        sidecar["tags_hidden"].as_u64().unwrap_or(0) >= 3,
+        "the attendees' tags are hidden behind the wall: {sidecar}"
     );
 
     // The capital's embassy row: one plaque per recognizer, all standing.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use archipelago_shared::avatars::Appearance;
 use archipelago_shared::avatars::appearance::{HAIR_STYLES, Swatch};
+use archipelago_shared::movement::{CAPSULE_HALF_HEIGHT, CAPSULE_RADIUS};
 use archipelago_shared::protocol::Role;
 use bevy::prelude::*;
 
@@ -53,6 +54,11 @@ pub struct Wardrobe {
     roles: Vec<(Role, Handle<StandardMaterial>)>,
     dark: Handle<StandardMaterial>,
     lenses: Handle<StandardMaterial>,
+    /// The capsules avatars were before looks (the benchmark's baseline): a capsule and a
+    /// visor, one flat material per role.
+    capsule: Handle<Mesh>,
+    visor: Handle<Mesh>,
+    flat_roles: Vec<(Role, Handle<StandardMaterial>)>,
 }
 
 impl Wardrobe {
@@ -81,6 +87,19 @@ impl Wardrobe {
                 .mesh()
                 .build()
                 .translated_by(Vec3::new(0.045, 0.02, -HEAD_RADIUS + 0.01)),
+        );
+        let centre = CAPSULE_HALF_HEIGHT + CAPSULE_RADIUS;
+        let old_capsule = meshes.add(
+            Capsule3d::new(CAPSULE_RADIUS, CAPSULE_HALF_HEIGHT * 2.0)
+                .mesh()
+                .build()
+                .translated_by(Vec3::Y * centre),
+        );
+        let old_visor = meshes.add(
+            Cuboid::new(0.42, 0.14, 0.2)
+                .mesh()
+                .build()
+                .translated_by(Vec3::new(0.0, centre + 0.5, -0.26)),
         );
         let meshes = Meshes {
             pelvis: meshes.add(capsule(0.14, 0.12).scaled_by(Vec3::new(1.25, 1.0, 0.8))),
@@ -141,10 +160,24 @@ impl Wardrobe {
                 (role, material)
             })
             .collect();
+        let flat_roles = [Role::Visitor, Role::Member, Role::Resident, Role::Founder]
+            .into_iter()
+            .map(|role| {
+                let material = materials.add(StandardMaterial {
+                    base_color: role_color(role),
+                    perceptual_roughness: 0.6,
+                    ..default()
+                });
+                (role, material)
+            })
+            .collect();
         Self {
             meshes,
             colours: HashMap::new(),
             roles,
+            capsule: old_capsule,
+            visor: old_visor,
+            flat_roles,
             dark: materials.add(StandardMaterial {
                 base_color: Color::srgb(0.1, 0.09, 0.09),
                 perceptual_roughness: 0.7,
@@ -319,6 +352,41 @@ pub struct Rig {
     pub forearms: [Entity; 2],
     /// The rest positions of the pelvis and the shoulders, for this body's shape.
     pub pelvis_rest: Vec3,
+}
+
+/// On an avatar drawn as a capsule (the benchmark's baseline): its figure.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct CapsuleBody {
+    pub figure: Entity,
+}
+
+/// Draws `avatar` as the capsule of its role, the way avatars were drawn before looks.
+pub fn capsule(commands: &mut Commands, avatar: Entity, role: Role, wardrobe: &Wardrobe) -> CapsuleBody {
+    let material = wardrobe
+        .flat_roles
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map_or_else(|| wardrobe.dark.clone(), |(_, m)| m.clone());
+    let figure = commands
+        .spawn((Transform::default(), Visibility::default()))
+        .id();
+    let body = commands
+        .spawn((
+            Mesh3d(wardrobe.capsule.clone()),
+            MeshMaterial3d(material),
+            Transform::default(),
+        ))
+        .id();
+    let visor = commands
+        .spawn((
+            Mesh3d(wardrobe.visor.clone()),
+            MeshMaterial3d(wardrobe.lenses.clone()),
+            Transform::default(),
+        ))
+        .id();
+    commands.entity(figure).add_children(&[body, visor]);
+    commands.entity(avatar).add_child(figure);
+    CapsuleBody { figure }
 }
 
 /// Marks the far figure of a body.

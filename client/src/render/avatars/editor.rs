@@ -7,6 +7,7 @@ use archipelago_shared::avatars::appearance::{
     BODY_SHAPES, HAIR_COLOURS, OUTFIT_COLOURS, SKIN_TONES, Swatch,
 };
 use archipelago_shared::avatars::{Appearance, AvatarRequest, Look, Part};
+use archipelago_shared::protocol::AvatarPose;
 use bevy::prelude::*;
 use bevy_egui::input::egui_wants_any_keyboard_input;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
@@ -15,8 +16,8 @@ use super::super::OrbitCamera;
 use crate::avatars::{OwnLook, SendAvatar};
 use crate::connection::Session;
 
-/// Radians a second the avatar turns in the preview.
-const TURN_SPEED: f32 = 0.6;
+/// How fast the avatar turns from side to side in the preview (radians of phase a second).
+const TURN_SPEED: f32 = 0.5;
 
 /// The editor's state.
 #[derive(Resource, Debug, Default)]
@@ -76,13 +77,18 @@ fn preview(
     own: Res<OwnLook>,
     session: Res<Session>,
     mut looks: Query<&mut Look>,
+    poses: Query<&AvatarPose>,
     mut orbit: ResMut<OrbitCamera>,
     time: Res<Time>,
 ) {
     let avatar = session.own_avatar;
     if !editor.open {
         if let Some(before) = editor.camera_before.take() {
-            *orbit = before;
+            // The camera goes back where it was, but the avatar may have moved: it follows.
+            *orbit = OrbitCamera {
+                target: orbit.target,
+                ..before
+            };
         }
         if shown.showing.take().is_some()
             && let (Some(kept), Some(mut look)) = (
@@ -107,10 +113,15 @@ fn preview(
         editor.camera_before = Some(*orbit);
     }
     shown.showing = Some(avatar);
-    shown.turn = (shown.turn + TURN_SPEED * time.delta_secs()) % std::f32::consts::TAU;
-    // Face the avatar from a little to its right, close, at chest height.
-    orbit.distance = 4.2;
-    orbit.pitch = 0.12;
+    // The figure faces the camera and turns slowly from side to side, showing its front,
+    // its profiles and a glimpse of its back.
+    let facing = poses.get(avatar).map_or(0.0, |p| p.yaw);
+    let swing = (time.elapsed_secs() * TURN_SPEED).sin() * 1.9;
+    shown.turn = orbit.yaw + std::f32::consts::PI - facing + swing;
+    // The whole body in view, close, from a little above the waist, beside the window.
+    orbit.distance = 3.6;
+    orbit.pitch = 0.1;
+    orbit.lift = 1.0;
     if let (Some(draft), Ok(mut look)) = (editor.draft, looks.get_mut(avatar))
         && look.appearance != draft
     {

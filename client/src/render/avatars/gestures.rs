@@ -155,7 +155,7 @@ fn applause(
     }
     let ctx = contexts.ctx_mut()?;
     egui::Area::new(egui::Id::new("applause"))
-        .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 56.0))
+        .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 150.0))
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style())
                 .fill(egui::Color32::from_rgb(250, 214, 90))

@@ -4,6 +4,7 @@
 //! writes; beyond [`NEAR`] a body is a simple figure, and beyond [`MOVING`] it stands still.
 
 pub mod animation;
+pub mod bench;
 pub mod body;
 pub mod editor;
 pub mod gestures;
@@ -14,7 +15,8 @@ use archipelago_shared::protocol::{AvatarPose, AvatarProfile};
 use bevy::prelude::*;
 
 use self::animation::{Activity, advance_phase};
-use self::body::{Rig, Wardrobe};
+use self::bench::BodyStyle;
+use self::body::{CapsuleBody, Rig, Wardrobe};
 use crate::avatars::Gesturing;
 
 /// How quickly a drawn avatar catches up with its pose (per second).
@@ -40,7 +42,12 @@ pub struct Gait {
 }
 
 pub(crate) fn plugin(app: &mut App) {
-    app.add_plugins((tags::plugin, editor::plugin, gestures::plugin))
+    app.add_plugins((
+        tags::plugin,
+        editor::plugin,
+        gestures::plugin,
+        bench::plugin,
+    ))
         .add_systems(Startup, open_wardrobe)
         .add_systems(
             PostUpdate,
@@ -66,32 +73,53 @@ fn open_wardrobe(
 #[expect(clippy::type_complexity, reason = "one query per kind of entity read")]
 fn dress(
     avatars: Query<
-        (Entity, &Look, &AvatarProfile, Option<&AvatarPose>, Option<&Rig>),
+        (
+            Entity,
+            &Look,
+            &AvatarProfile,
+            Option<&AvatarPose>,
+            Option<&Rig>,
+            Option<&CapsuleBody>,
+        ),
         Or<(Changed<Look>, Changed<AvatarProfile>)>,
     >,
     wardrobe: Option<ResMut<Wardrobe>>,
+    style: Res<BodyStyle>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut commands: Commands,
 ) {
     let Some(mut wardrobe) = wardrobe else {
         return;
     };
-    for (avatar, look, profile, pose, rig) in &avatars {
-        let rig_before = rig.cloned();
-        if let Some(old) = &rig_before {
+    for (avatar, look, profile, pose, rig, capsule) in &avatars {
+        let dressed_before = rig.is_some() || capsule.is_some();
+        if let Some(old) = rig {
             commands.entity(old.figure).despawn();
         }
-        let rig = body::dress(
-            &mut commands,
-            avatar,
-            &look.appearance,
-            profile.role,
-            &mut wardrobe,
-            &mut materials,
-        );
+        if let Some(old) = capsule {
+            commands.entity(old.figure).despawn();
+        }
         let mut entity = commands.entity(avatar);
-        entity.insert(rig);
-        if rig_before.is_none() {
+        entity.remove::<(Rig, CapsuleBody)>();
+        match *style {
+            BodyStyle::Jointed => {
+                let rig = body::dress(
+                    &mut commands,
+                    avatar,
+                    &look.appearance,
+                    profile.role,
+                    &mut wardrobe,
+                    &mut materials,
+                );
+                commands.entity(avatar).insert(rig);
+            }
+            BodyStyle::Capsule => {
+                let capsule = body::capsule(&mut commands, avatar, profile.role, &wardrobe);
+                commands.entity(avatar).insert(capsule);
+            }
+        }
+        let mut entity = commands.entity(avatar);
+        if !dressed_before {
             let position = pose.map_or(Vec3::ZERO, |p| p.position);
             let yaw = pose.map_or(0.0, |p| p.yaw);
             entity.insert((
@@ -104,7 +132,7 @@ fn dress(
 }
 
 pub(crate) fn follow_pose(
-    mut avatars: Query<(&AvatarPose, &mut Transform), With<Rig>>,
+    mut avatars: Query<(&AvatarPose, &mut Transform), Or<(With<Rig>, With<CapsuleBody>)>>,
     time: Res<Time>,
 ) {
     let dt = time.delta_secs();

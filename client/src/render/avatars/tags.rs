@@ -24,8 +24,17 @@ const SMALL_TAGS: usize = 30;
 /// Height of a tag over the feet of someone standing (and sitting: it follows the head).
 const TAG_HEIGHT: f32 = 2.2;
 
+/// How many tags were drawn in the last frame, and how many were hidden behind something:
+/// what the screenshot reports.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct TagStats {
+    pub drawn: usize,
+    pub hidden: usize,
+}
+
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(EguiPrimaryContextPass, name_tags);
+    app.init_resource::<TagStats>()
+        .add_systems(EguiPrimaryContextPass, name_tags);
 }
 
 /// How a tag is drawn.
@@ -43,6 +52,7 @@ fn name_tags(
     hall: Res<HallView>,
     colliders: Res<WorldColliders>,
     heard: Option<Res<crate::voice::Heard>>,
+    mut stats: ResMut<TagStats>,
     time: Res<Time>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -76,11 +86,11 @@ fn name_tags(
         Some(entity) == session.own_avatar || on_stage(profile) || talking.contains(&entity)
     };
     let mut plain = 0;
+    let mut hidden = 0;
     let mut tags: Vec<(f32, Entity, &AvatarProfile, Vec3, Tag)> = Vec::new();
     for (distance, entity, profile, head) in tagged {
-        let own = Some(entity) == session.own_avatar;
-        // One's own tag shows whatever stands between: the camera looks for them.
-        if !own && !in_sight(&colliders, eye, head) {
+        if !in_sight(&colliders, eye, head) {
+            hidden += 1;
             continue;
         }
         let tag = if always(entity, profile) {
@@ -97,6 +107,10 @@ fn name_tags(
         };
         tags.push((distance, entity, profile, head, tag));
     }
+    *stats = TagStats {
+        drawn: tags.len(),
+        hidden,
+    };
     // The farthest first, so nearer tags are drawn over them.
     for (distance, entity, profile, head, tag) in tags.into_iter().rev() {
         let Ok(at) = camera.world_to_viewport(camera_transform, head) else {
