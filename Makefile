@@ -20,7 +20,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) xvfb xauth procps espeak-ng sox
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test fuzz bench bench-ballots bench-assembly bench-voice bench-crowd bench-flood bench-soak server client bots deps-run deps-test fmt clippy check-headless clean-data
+.PHONY: run test fuzz bench bench-bodies bench-ballots bench-assembly bench-voice bench-crowd bench-flood bench-soak server client bots deps-run deps-test fmt clippy check-headless clean-data
 
 define install_missing
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -111,6 +111,10 @@ bench-soak:
 ## bench-assembly: 200 bots in session in one town hall, 20 outside, for 60 s (BENCHMARKS.md).
 bench-assembly:
 	bash tests/bench/assembly.sh
+
+## bench-bodies: the client draws 300 walkers as bodies and as capsules, in one run (BENCHMARKS.md).
+bench-bodies:
+	bash tests/bench/bodies.sh
 
 ## bench-crowd: 100, 250, 500 and 1,000 bots on the capital's plaza, 120 s each; draws crowd.png.
 bench-crowd:

@@ -5,6 +5,7 @@
 //! descriptions, sessions, moderation, events and the nation's standing. None may panic.
 
 use archipelago_shared::assembly::{AssemblyRequest, check_moderation, check_session};
+use archipelago_shared::avatars::AvatarRequest;
 use archipelago_shared::chat::check_text;
 use archipelago_shared::events::{EventRequest, check_event};
 use archipelago_shared::governance::tally::{check_choice, tally};
@@ -113,6 +114,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = standing.check(&request, &PROTOCITIES, NOW);
             let _ = request.describe();
         }
+        ToServer::Avatar(AvatarRequest::SetAppearance(appearance)) => {
+            if let Err(bad) = appearance.check() {
+                let _ = bad.to_string();
+            }
+        }
+        ToServer::Avatar(_) => {}
     }
 });
 

@@ -67,7 +67,7 @@ impl Wardrobe {
             // Limbs hang from their joint: the mesh's origin is its top.
             meshes.add(mesh.translated_by(Vec3::Y * -top))
         };
-        let capsule = |radius: f32, length: f32| Capsule3d::new(radius, length).mesh().build();
+        let capsule = |radius: f32, length: f32| capsule_mesh(radius, length);
         let hair = HAIR_STYLES
             .iter()
             .enumerate()
@@ -76,19 +76,18 @@ impl Wardrobe {
         let accessory = (0..archipelago_shared::avatars::appearance::ACCESSORIES.len())
             .map(|a| accessory_mesh(a).map(|m| meshes.add(m)))
             .collect();
-        let mut eyes = Sphere::new(0.02).mesh().build().translated_by(Vec3::new(
+        let mut eyes = ball(0.02).translated_by(Vec3::new(
             -0.045,
             0.02,
             -HEAD_RADIUS + 0.01,
         ));
         merge(
             &mut eyes,
-            Sphere::new(0.02)
-                .mesh()
-                .build()
+            ball(0.02)
                 .translated_by(Vec3::new(0.045, 0.02, -HEAD_RADIUS + 0.01)),
         );
         let centre = CAPSULE_HALF_HEIGHT + CAPSULE_RADIUS;
+        // The capsule exactly as avatars were drawn before looks: bevy's default resolution.
         let old_capsule = meshes.add(
             Capsule3d::new(CAPSULE_RADIUS, CAPSULE_HALF_HEIGHT * 2.0)
                 .mesh()
@@ -109,16 +108,12 @@ impl Wardrobe {
                     .translated_by(Vec3::Y * 0.3),
             ),
             head: meshes.add(
-                Sphere::new(HEAD_RADIUS)
-                    .mesh()
-                    .build()
+                ball(HEAD_RADIUS)
                     .scaled_by(Vec3::new(0.92, 1.05, 1.0)),
             ),
             eyes: meshes.add(eyes),
             badge: meshes.add(
-                Cylinder::new(0.04, 0.015)
-                    .mesh()
-                    .build()
+                disc(0.04, 0.015)
                     .rotated_by(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
             ),
             thigh: part(capsule(0.075, THIGH - 0.1), THIGH / 2.0 - 0.03, meshes),
@@ -129,9 +124,7 @@ impl Wardrobe {
                 let mut arm = capsule(0.047, 0.2).translated_by(Vec3::Y * -0.13);
                 merge(
                     &mut arm,
-                    Sphere::new(0.055)
-                        .mesh()
-                        .build()
+                    ball(0.055)
                         .translated_by(Vec3::Y * -0.3),
                 );
                 meshes.add(arm)
@@ -140,9 +133,7 @@ impl Wardrobe {
             accessory,
             far_body: meshes.add(capsule(0.24, 1.0).translated_by(Vec3::Y * 0.74)),
             far_head: meshes.add(
-                Sphere::new(0.14)
-                    .mesh()
-                    .build()
+                ball(0.14)
                     .translated_by(Vec3::Y * 1.6),
             ),
         };
@@ -216,6 +207,34 @@ impl Wardrobe {
     }
 }
 
+/// Body parts are small on screen and a crowd has hundreds: their meshes are coarse (bevy's
+/// default sphere alone is 20,480 triangles). A body is about 3,000 triangles.
+fn ball(radius: f32) -> Mesh {
+    let (sectors, stacks) = if radius < 0.03 {
+        (6, 4)
+    } else if radius < 0.08 {
+        (8, 6)
+    } else {
+        (16, 10)
+    };
+    Sphere::new(radius).mesh().uv(sectors, stacks)
+}
+
+fn capsule_mesh(radius: f32, length: f32) -> Mesh {
+    Capsule3d::new(radius, length)
+        .mesh()
+        .latitudes(8)
+        .longitudes(12)
+        .build()
+}
+
+fn disc(radius: f32, height: f32) -> Mesh {
+    Cylinder::new(radius, height)
+        .mesh()
+        .resolution(if radius > 0.1 { 20 } else { 10 })
+        .build()
+}
+
 fn merge(into: &mut Mesh, other: Mesh) {
     // Meshes built here from bevy's primitives always share their attributes.
     if let Err(error) = into.merge(&other) {
@@ -227,9 +246,7 @@ fn merge(into: &mut Mesh, other: Mesh) {
 fn hair_mesh(style: usize) -> Option<Mesh> {
     let r = HEAD_RADIUS;
     let cap = || {
-        Sphere::new(r * 1.08)
-            .mesh()
-            .build()
+        ball(r * 1.08)
             .scaled_by(Vec3::new(0.98, 0.8, 1.04))
             .translated_by(Vec3::new(0.0, 0.035, 0.012))
     };
@@ -239,9 +256,7 @@ fn hair_mesh(style: usize) -> Option<Mesh> {
             let mut hair = cap();
             merge(
                 &mut hair,
-                Capsule3d::new(0.1, 0.16)
-                    .mesh()
-                    .build()
+                capsule_mesh(0.1, 0.16)
                     .scaled_by(Vec3::new(1.25, 1.0, 0.55))
                     .translated_by(Vec3::new(0.0, -0.1, 0.07)),
             );
@@ -251,17 +266,13 @@ fn hair_mesh(style: usize) -> Option<Mesh> {
             let mut hair = cap();
             merge(
                 &mut hair,
-                Sphere::new(0.06)
-                    .mesh()
-                    .build()
+                ball(0.06)
                     .translated_by(Vec3::new(0.0, 0.1, 0.1)),
             );
             Some(hair)
         }
         Some("curls") => Some(
-            Sphere::new(r * 1.32)
-                .mesh()
-                .build()
+            ball(r * 1.32)
                 .scaled_by(Vec3::new(1.0, 0.92, 1.0))
                 .translated_by(Vec3::new(0.0, 0.05, 0.02)),
         ),
@@ -277,9 +288,7 @@ fn accessory_mesh(accessory: usize) -> Option<Mesh> {
         .copied()
     {
         Some("cap") => {
-            let mut cap = Sphere::new(r * 1.12)
-                .mesh()
-                .build()
+            let mut cap = ball(r * 1.12)
                 .scaled_by(Vec3::new(1.0, 0.7, 1.0))
                 .translated_by(Vec3::Y * 0.05);
             merge(
@@ -292,31 +301,23 @@ fn accessory_mesh(accessory: usize) -> Option<Mesh> {
             Some(cap)
         }
         Some("sun hat") => {
-            let mut hat = Cylinder::new(0.27, 0.02)
-                .mesh()
-                .build()
+            let mut hat = disc(0.27, 0.02)
                 .translated_by(Vec3::Y * 0.07);
             merge(
                 &mut hat,
-                Cylinder::new(0.125, 0.12)
-                    .mesh()
-                    .build()
+                disc(0.125, 0.12)
                     .translated_by(Vec3::Y * 0.13),
             );
             Some(hat)
         }
         Some("beanie") => Some(
-            Sphere::new(r * 1.14)
-                .mesh()
-                .build()
+            ball(r * 1.14)
                 .scaled_by(Vec3::new(1.0, 0.95, 1.0))
                 .translated_by(Vec3::Y * 0.05),
         ),
         Some("glasses") => {
             let lens = |x: f32| {
-                Cylinder::new(0.032, 0.01)
-                    .mesh()
-                    .build()
+                disc(0.032, 0.01)
                     .rotated_by(Quat::from_rotation_x(std::f32::consts::FRAC_PI_2))
                     .translated_by(Vec3::new(x, 0.02, -r - 0.005))
             };

@@ -89,20 +89,23 @@ fn name_tags(
     let mut hidden = 0;
     let mut tags: Vec<(f32, Entity, &AvatarProfile, Vec3, Tag)> = Vec::new();
     for (distance, entity, profile, head) in tagged {
+        let always = always(entity, profile);
+        // Past the caps only those always tagged are looked at: the rays are the cost.
+        if !always && plain >= FULL_TAGS + SMALL_TAGS {
+            continue;
+        }
         if !in_sight(&colliders, eye, head) {
             hidden += 1;
             continue;
         }
-        let tag = if always(entity, profile) {
+        let tag = if always {
             Tag::Full
         } else {
             plain += 1;
             if plain <= FULL_TAGS {
                 Tag::Full
-            } else if plain <= FULL_TAGS + SMALL_TAGS {
-                Tag::Small
             } else {
-                continue;
+                Tag::Small
             }
         };
         tags.push((distance, entity, profile, head, tag));
