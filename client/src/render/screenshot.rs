@@ -219,8 +219,8 @@ fn outside_view(world: &World, protocity: &str) -> Option<Transform> {
     };
     // Back and to one side, so a side wall shows too, below the walls' top.
     let stand = island.to_world(
-        hall.center - door * (depth / 2.0 + 20.0) + across * 9.0,
-        3.0,
+        hall.center - door * (depth / 2.0 + 34.0) + across * 16.0,
+        2.6,
     );
     Some(Transform::from_translation(stand).looking_at(centre, Vec3::Y))
 }
@@ -341,6 +341,10 @@ fn capture(
         hall.crowd_in_view(camera, camera_transform, session.own_avatar, now);
     let clapping = hall.clapping(&world, now);
     hall.editor.open = *shot == Shot::Editor;
+    if *shot == Shot::World {
+        // The crowd, not the welcome card (which has a picture of its own).
+        hall.card.closed = true;
+    }
     let editor_open = hall.editor.open && session.own_avatar.is_some();
     if let Shot::Hidden(id) = shot {
         hall.camera.0 = outside_view(&world, id);

@@ -324,3 +324,28 @@ fn two_people_asking_at_once_never_share_a_seat_and_walking_gets_up() {
     assert!(again_at.distance(bo.own_pose().expect("Bo").position) > 0.5);
     server.stop();
 }
+
+#[test]
+fn a_newcomer_arrives_facing_the_town_hall_door_and_keeps_facing_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start(dir.path());
+    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
+    enter_world(&mut ada);
+    // Standing still for a while (inputs keep going out, facing nowhere in particular).
+    pass_time(&mut [&mut ada], Duration::from_secs(2));
+    let pose = ada.own_pose().expect("Ada's pose");
+    let capital = world().capital().clone();
+    let island = &capital.island;
+    let door = island.to_world(island.town_hall.door_outside(), 0.0);
+    let towards = (door - pose.position).with_y(0.0).normalize();
+    let facing = Vec3::new(-pose.yaw.sin(), 0.0, -pose.yaw.cos());
+    assert!(
+        facing.dot(towards) > 0.99,
+        "Ada faces the hall's door: facing {facing}, the door is towards {towards}"
+    );
+    assert!(
+        (pose.yaw - world().arrival_yaw(&capital, pose.position)).abs() < 0.05,
+        "as the server turned her on arrival"
+    );
+    server.stop();
+}
