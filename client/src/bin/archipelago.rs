@@ -65,8 +65,8 @@ struct Cli {
     /// With --screenshot: then open the look editor and save a PNG here.
     #[arg(long, value_name = "PATH")]
     screenshot_editor: Option<PathBuf>,
-    /// With --screenshot-session: then look at the hall from outside its back wall, where
-    /// the tags of the people inside are hidden, and save a PNG here.
+    /// With --screenshot-session: then look at the hall from the plaza, where the tags of
+    /// the people inside are hidden by its wall, and save a PNG here.
     #[arg(long, value_name = "PATH")]
     screenshot_hidden: Option<PathBuf>,
     /// With --screenshot: then face this protocity's tally board and save BOARD, then open

@@ -56,8 +56,8 @@ pub struct ScreenshotPlan {
     pub min_others: usize,
     /// Then open the look editor and capture it to this path.
     pub editor: Option<PathBuf>,
-    /// After the session shot, look at the hall from outside its back wall and capture the
-    /// attendees' tags hidden, to this path.
+    /// After the session shot, look at the hall from the plaza and capture the attendees'
+    /// tags hidden by its wall, to this path.
     pub hidden: Option<PathBuf>,
     /// Then open this parcel's panel and capture it to this path.
     pub parcel: Option<(String, PathBuf)>,
@@ -203,25 +203,16 @@ fn session_view(world: &World, protocity: &str) -> Option<Transform> {
     Some(Transform::from_translation(stand).looking_at(stage, Vec3::Y))
 }
 
-/// Outside the hall, beyond its back wall and a little above head height, looking at the
-/// wall: everyone inside is behind it.
+/// Outside the hall on the plaza's side, off to one side of the door and below the walls'
+/// top, looking at the hall: those inside are behind its front wall (a few may show through
+/// the door), those on the plaza in front of it.
 fn outside_view(world: &World, protocity: &str) -> Option<Transform> {
     let island = &world.protocity(protocity)?.island;
     let hall = &island.town_hall;
-    let centre = island.to_world(hall.center, 2.5);
     let door = hall.door_direction();
     let across = Vec2::new(-door.y, door.x);
-    let depth = match hall.door_side {
-        archipelago_shared::world::Side::North | archipelago_shared::world::Side::South => {
-            hall.size.y
-        }
-        _ => hall.size.x,
-    };
-    // Back and to one side, so a side wall shows too, below the walls' top.
-    let stand = island.to_world(
-        hall.center - door * (depth / 2.0 + 34.0) + across * 16.0,
-        2.6,
-    );
+    let centre = island.to_world(hall.center, 2.0);
+    let stand = island.to_world(hall.door_outside() + door * 13.0 + across * 7.0, 2.3);
     Some(Transform::from_translation(stand).looking_at(centre, Vec3::Y))
 }
 

@@ -63,15 +63,23 @@ fn ask(client: &mut TestClient, request: AvatarRequest) {
     client.request(ToServer::Avatar(request));
 }
 
-#[test]
-fn a_look_reaches_others_within_a_second_and_survives_a_restart() {
+/// A server, and Ada (with this key) and Bo in the world on it.
+fn ada_and_bo(
+    ada_key: ed25519_dalek::SigningKey,
+) -> (tempfile::TempDir, TestServer, TestClient, TestClient) {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = TestServer::start(dir.path());
-    let ada_key = ephemeral();
-    let mut ada = TestClient::new(server.client_config("Ada", ada_key.clone()));
+    let mut ada = TestClient::new(server.client_config("Ada", ada_key));
     let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
     enter_world(&mut ada);
     enter_world(&mut bo);
+    (dir, server, ada, bo)
+}
+
+#[test]
+fn a_look_reaches_others_within_a_second_and_survives_a_restart() {
+    let ada_key = ephemeral();
+    let (_dir, server, mut ada, mut bo) = ada_and_bo(ada_key.clone());
 
     // Ada first wears the look her key picks, and is told it is not chosen yet.
     let told = wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |c| {
@@ -186,12 +194,7 @@ fn a_look_reaches_others_within_a_second_and_survives_a_restart() {
 
 #[test]
 fn gestures_reach_those_in_sight_and_are_capped() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
-    let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
-    enter_world(&mut ada);
-    enter_world(&mut bo);
+    let (_dir, server, mut ada, mut bo) = ada_and_bo(ephemeral());
     wait_until(&mut [&mut ada, &mut bo], Duration::from_secs(5), |c| {
         id_of(c[1], "Ada").is_some()
     });
@@ -243,12 +246,7 @@ fn gestures_reach_those_in_sight_and_are_capped() {
 
 #[test]
 fn two_people_asking_at_once_never_share_a_seat_and_walking_gets_up() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = TestServer::start(dir.path());
-    let mut ada = TestClient::new(server.client_config("Ada", ephemeral()));
-    let mut bo = TestClient::new(server.client_config("Bo", ephemeral()));
-    enter_world(&mut ada);
-    enter_world(&mut bo);
+    let (_dir, server, mut ada, mut bo) = ada_and_bo(ephemeral());
     let capital = world().capital().id.clone();
     let hall = world()
         .protocities

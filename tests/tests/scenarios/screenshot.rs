@@ -660,7 +660,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         "the session panel and the chat cover part of the screen: {session:?}"
     );
 
-    // From outside the hall's back wall, the tags of the people inside are hidden.
+    // From the plaza, the tags of the people inside the hall are hidden by its wall.
     let sidecar: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(hidden_png.with_extension("json"))
             .expect("the client wrote what the hidden-tags shot showed"),

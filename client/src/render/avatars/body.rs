@@ -456,7 +456,10 @@ pub fn dress(
         commands.entity(head).add_child(hair);
     }
     if let Some(Some(accessory)) = m.accessory.get(usize::from(appearance.accessory)) {
-        let material = if appearance.accessory == 4 {
+        let glasses = archipelago_shared::avatars::appearance::ACCESSORIES
+            .get(usize::from(appearance.accessory))
+            == Some(&"glasses");
+        let material = if glasses {
             wardrobe.lenses.clone()
         } else {
             bottom.clone()
