@@ -28,6 +28,15 @@ pub const NEAR: f32 = 40.0;
 /// Bodies farther than this are not animated at all.
 pub const MOVING: f32 = 80.0;
 
+/// On an avatar: what its body was built for; a body is built again only when one changes
+/// (not when its owner sits down or stands up).
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+struct Worn {
+    appearance: archipelago_shared::avatars::Appearance,
+    role: archipelago_shared::protocol::Role,
+    style: BodyStyle,
+}
+
 /// On an avatar: how its body moves, kept between frames.
 #[derive(Component, Debug, Default)]
 pub struct Gait {
@@ -80,6 +89,7 @@ fn dress(
             Option<&AvatarPose>,
             Option<&Rig>,
             Option<&CapsuleBody>,
+            Option<&Worn>,
         ),
         Or<(Changed<Look>, Changed<AvatarProfile>)>,
     >,
@@ -91,8 +101,16 @@ fn dress(
     let Some(mut wardrobe) = wardrobe else {
         return;
     };
-    for (avatar, look, profile, pose, rig, capsule) in &avatars {
+    for (avatar, look, profile, pose, rig, capsule, worn) in &avatars {
+        let wanted = Worn {
+            appearance: look.appearance,
+            role: profile.role,
+            style: *style,
+        };
         let dressed_before = rig.is_some() || capsule.is_some();
+        if dressed_before && worn == Some(&wanted) {
+            continue;
+        }
         if let Some(old) = rig {
             commands.entity(old.figure).despawn();
         }
@@ -100,7 +118,7 @@ fn dress(
             commands.entity(old.figure).despawn();
         }
         let mut entity = commands.entity(avatar);
-        entity.remove::<(Rig, CapsuleBody)>();
+        entity.remove::<(Rig, CapsuleBody)>().insert(wanted);
         match *style {
             BodyStyle::Jointed => {
                 let rig = body::dress(
@@ -159,7 +177,7 @@ fn animate(
     mut avatars: Query<(
         Entity,
         &Transform,
-        &Rig,
+        Ref<Rig>,
         &mut Gait,
         &Look,
         &AvatarProfile,
@@ -185,7 +203,8 @@ fn animate(
         } else {
             distance < NEAR - 2.0
         };
-        if near != gait.near || gait.last.is_none() {
+        // A body just (re)built starts near: set its level of detail at once.
+        if near != gait.near || gait.last.is_none() || rig.is_added() || rig.is_changed() {
             gait.near = near;
             if let Ok((_, mut visibility)) = parts.get_mut(rig.near) {
                 *visibility = if near {
