@@ -95,15 +95,17 @@ fn receive(
                 own.chosen = *chosen;
                 own.answers += 1;
             }
-            AvatarNews::Gestured { id, gesture } => {
-                if seen.0.len() < 10_000 {
-                    seen.0.push((*id, *gesture));
-                }
-                if let Some(avatar) = crowd.avatar(*id) {
-                    commands.entity(avatar).try_insert(Gesturing {
-                        gesture: *gesture,
-                        since: now,
-                    });
+            AvatarNews::Gestured(gestures) => {
+                for (id, gesture) in gestures {
+                    if seen.0.len() < 10_000 {
+                        seen.0.push((*id, *gesture));
+                    }
+                    if let Some(avatar) = crowd.avatar(*id) {
+                        commands.entity(avatar).try_insert(Gesturing {
+                            gesture: *gesture,
+                            since: now,
+                        });
+                    }
                 }
             }
             AvatarNews::Refused(refusal) => {

@@ -1,9 +1,11 @@
-//! Gestures: a wave, a clap, a cheer, a point. Each is one event told to the clients that can
-//! see the avatar (their roster knows it), not state kept on it; the owner's budget caps how
-//! many go out ([`GESTURES_PER_SECOND`]), sitting and standing included.
+//! Gestures: a wave, a clap, a cheer, a point. Each is an event told to the clients that can
+//! see the avatar (their roster knows it), not state kept on it; a frame's gestures go to each
+//! client as one message, so a hall of a thousand applauding costs each listener one message
+//! a frame. The owner's budget caps how many go out ([`GESTURES_PER_SECOND`]), sitting and
+//! standing included.
 
 use archipelago_shared::avatars::{
-    AvatarNews, AvatarRefusal, AvatarRequest, GESTURE_BURST, GESTURES_PER_SECOND,
+    AvatarNews, AvatarRefusal, AvatarRequest, GESTURE_BURST, GESTURES_PER_SECOND, Gesture,
 };
 use archipelago_shared::budget::TokenBucket;
 use archipelago_shared::crowd::CrowdId;
@@ -49,6 +51,7 @@ fn gesture(
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
+    let mut made: Vec<(CrowdId, Gesture)> = Vec::new();
     for Request { link, request } in requests.read() {
         let AvatarRequest::Gesture(gesture) = request else {
             continue;
@@ -69,14 +72,19 @@ fn gesture(
             }
             continue;
         }
-        let news = ToClient::from(AvatarNews::Gestured {
-            id: *id,
-            gesture: *gesture,
-        });
-        for (.., roster, mut sender) in &mut links {
-            if roster.knows(*id) {
-                sender.send::<ControlChannel>(news.clone());
-            }
+        made.push((*id, *gesture));
+    }
+    if made.is_empty() {
+        return;
+    }
+    for (.., roster, mut sender) in &mut links {
+        let seen: Vec<(CrowdId, Gesture)> = made
+            .iter()
+            .filter(|(id, _)| roster.knows(*id))
+            .copied()
+            .collect();
+        if !seen.is_empty() {
+            sender.send::<ControlChannel>(ToClient::from(AvatarNews::Gestured(seen)));
         }
     }
 }

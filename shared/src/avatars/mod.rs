@@ -4,8 +4,8 @@
 //!
 //! Who someone is and how they look travel together in the roster
 //! ([`crate::crowd::RosterEntry`]), so a change reaches everyone who sees them with the next
-//! roster pass. Gestures are not state: each is one [`AvatarNews::Gestured`] to the people in
-//! sight, drawn for [`Gesture::seconds`].
+//! roster pass. Gestures are not state: the gestures of a server frame go to the people in
+//! sight as one [`AvatarNews::Gestured`] each, drawn for [`Gesture::seconds`].
 
 pub mod appearance;
 
@@ -91,8 +91,10 @@ pub enum AvatarNews {
         appearance: Appearance,
         chosen: bool,
     },
-    /// Someone in sight made a gesture (the client's own among them).
-    Gestured { id: CrowdId, gesture: Gesture },
+    /// People in sight made these gestures (the client's own among them): all of one
+    /// server frame's in one message, so a hall's applause is one message per listener, not
+    /// one per clap.
+    Gestured(Vec<(CrowdId, Gesture)>),
     /// A request was not done.
     Refused(AvatarRefusal),
 }
