@@ -12,6 +12,7 @@
 #
 #   make bench-crowd
 #   SIZES="100 250" HALL=0 SECONDS_=30 PROFILE=dev bash tests/bench/crowd.sh
+#   SIZES=500 HALL=0 BOT_ARGS=--plain bash tests/bench/crowd.sh   # bots without looks or gestures
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -94,7 +95,8 @@ PY
 }
 
 for n in $sizes; do
-  measure "$n" "$n" --gather --light
+  # shellcheck disable=SC2086 # BOT_ARGS is a list of flags (e.g. --plain).
+  measure "$n" "$n" --gather --light ${BOT_ARGS:-}
 done
 if [ "$hall" -gt 0 ]; then
   measure hall "$hall" --stable-keys --assemble --hall-capacity "$hall"

@@ -98,6 +98,9 @@ struct Cli {
     /// clients on one core.
     #[arg(long, conflicts_with_all = ["assemble", "flood", "speak", "record_voice"])]
     light: bool,
+    /// Bots neither put on a look nor gesture: the load benchmarks made before looks measured.
+    #[arg(long)]
+    plain: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -154,6 +157,7 @@ fn main() -> anyhow::Result<()> {
         },
         hall_capacity: cli.hall_capacity,
         light: cli.light,
+        plain: cli.plain,
     };
     if let Some(dir) = &cli.record_voice {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -157,6 +157,8 @@ struct Swarm {
     behaviour: Behaviour,
     digest: String,
     voting: Option<Voting>,
+    /// See [`SwarmConfig::plain`].
+    plain: bool,
 }
 
 /// Runs `config.count` light bots in one App for the configured time and reports as
@@ -182,6 +184,7 @@ pub fn run_light_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
         behaviour: config.behaviour,
         digest: config.template.cert_digest.to_ascii_lowercase(),
         voting: config.voting,
+        plain: config.plain,
     });
     app.add_observer(open_connection);
     app.add_systems(
@@ -591,7 +594,9 @@ fn walk(
             bot.jump = bot.rng.gen_bool(0.1);
             let dressed = bot.dressed;
             bot.dressed = true;
-            if let Some(request) = super::look_and_gesture(&mut bot.rng, dressed) {
+            if !swarm.plain
+                && let Some(request) = super::look_and_gesture(&mut bot.rng, dressed)
+            {
                 requests.send::<ControlChannel>(ToServer::Avatar(request));
             }
         }

@@ -56,6 +56,8 @@ struct Brain {
     next_sample: Duration,
     /// It has put on a look of its own.
     dressed: bool,
+    /// It neither dresses nor gestures ([`SwarmConfig::plain`]).
+    plain: bool,
 }
 
 /// Makes an app a bot: a brain that writes [`AvatarControl`] and records [`BotStats`].
@@ -69,6 +71,8 @@ pub struct BotPlugin {
     /// With [`Behaviour::Assemble`]: how many the founder bot's session lets into the hall
     /// (the server's default when `None`; the rest follow from its overflow).
     pub hall_capacity: Option<u32>,
+    /// See [`SwarmConfig::plain`].
+    pub plain: bool,
 }
 
 /// Requests per second a flooding bot sends: past the server's per-link allowance (20 a
@@ -154,6 +158,7 @@ impl Plugin for BotPlugin {
             next_decision: Duration::ZERO,
             next_sample: Duration::ZERO,
             dressed: false,
+            plain: self.plain,
         })
         .init_resource::<BotStats>()
         .add_systems(
@@ -366,7 +371,9 @@ fn think(
         control.jump = brain.rng.gen_bool(0.1);
         let dressed = brain.dressed;
         brain.dressed = true;
-        if let Some(request) = look_and_gesture(&mut brain.rng, dressed) {
+        if !brain.plain
+            && let Some(request) = look_and_gesture(&mut brain.rng, dressed)
+        {
             requests.write(Request(ToServer::Avatar(request)));
         }
     }
@@ -382,15 +389,16 @@ fn think(
     }
 }
 
-/// What a bot does with its body at a decision: first a look of its own (so crowds look
-/// like crowds), then now and then a gesture, most often a wave.
+/// What a bot does with its body at a decision (every 2 to 6 s): first a look of its own (so
+/// crowds look like crowds), then at one decision in seven a gesture, most often a wave:
+/// about one every half minute each, so a crowd of 500 makes some 17 a second.
 pub(crate) fn look_and_gesture(rng: &mut impl Rng, dressed: bool) -> Option<AvatarRequest> {
     if !dressed {
         return Some(AvatarRequest::SetAppearance(Appearance::from_seed(
             rng.r#gen(),
         )));
     }
-    if !rng.gen_bool(0.3) {
+    if !rng.gen_bool(1.0 / 7.0) {
         return None;
     }
     let gesture = match rng.gen_range(0..10) {
@@ -535,6 +543,8 @@ pub struct SwarmConfig {
     pub hall_capacity: Option<u32>,
     /// Run light bots ([`run_light_swarm`]): all in one App, only walking and counting.
     pub light: bool,
+    /// Neither put on a look nor gesture: the load the benchmarks made before looks measured.
+    pub plain: bool,
 }
 
 /// What the bots say and keep of what they hear.
@@ -779,6 +789,7 @@ pub fn run_swarm(config: &SwarmConfig, world: &World) -> SwarmReport {
                 voting: config.voting,
                 flood: config.flood,
                 hall_capacity: config.hall_capacity,
+                plain: config.plain,
             };
             bot_app(bot, world.clone(), brain, &runtime)
         })

@@ -1,7 +1,8 @@
 //! Gestures: a wave, a clap, a cheer, a point. Each is an event told to the clients that can
-//! see the avatar (their roster knows it), not state kept on it; a frame's gestures go to each
-//! client as one message, so a hall of a thousand applauding costs each listener one message
-//! a frame. The owner's budget caps how many go out ([`GESTURES_PER_SECOND`]), sitting and
+//! see the avatar (their roster knows it), not state kept on it. They are gathered and sent
+//! [`FLUSHES_PER_SECOND`] times a second, each client getting one message with those it can
+//! see: a crowd gesturing costs each listener a few messages a second however many gesture.
+//! The owner's budget caps how many a person makes ([`GESTURES_PER_SECOND`]), sitting and
 //! standing included.
 
 use archipelago_shared::avatars::{
@@ -19,6 +20,18 @@ use crate::crowd::roster::Roster;
 use crate::refusal_log::RefusalLog;
 use crate::session::{LoggedIn, Request};
 
+/// How often the gestures made are sent out: a gesture shows at most a fifth of a second
+/// later than it was made (at once after a quiet spell).
+pub const FLUSHES_PER_SECOND: u64 = 5;
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(1000 / FLUSHES_PER_SECOND);
+
+/// Gestures made since the last flush.
+#[derive(Resource, Debug, Default)]
+struct Made {
+    gestures: Vec<(CrowdId, Gesture)>,
+    since: Option<std::time::Duration>,
+}
+
 /// On an avatar: the gestures its owner may still make, over time.
 #[derive(Component, Debug)]
 pub struct GestureBudget(TokenBucket);
@@ -35,23 +48,24 @@ impl GestureBudget {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, gesture.in_set(ServerSystems::Apply));
+    app.init_resource::<Made>().add_systems(
+        Update,
+        (
+            gesture.in_set(ServerSystems::Apply),
+            tell.in_set(ServerSystems::Publish),
+        ),
+    );
 }
 
-/// Tells the gesture to everyone who sees the avatar, or refuses it past the budget.
+/// Takes each gesture in, or refuses it past the budget.
 fn gesture(
     mut requests: MessageReader<Request<AvatarRequest>>,
-    mut links: Query<(
-        &LoggedIn,
-        &HasAvatar,
-        &Roster,
-        &mut MessageSender<ToClient>,
-    )>,
+    mut links: Query<(&LoggedIn, &HasAvatar, &mut MessageSender<ToClient>)>,
     mut avatars: Query<(&CrowdId, &mut GestureBudget)>,
+    mut made: ResMut<Made>,
     mut refusals: ResMut<RefusalLog>,
     time: Res<Time>,
 ) {
-    let mut made: Vec<(CrowdId, Gesture)> = Vec::new();
     for Request { link, request } in requests.read() {
         let AvatarRequest::Gesture(gesture) = request else {
             continue;
@@ -72,13 +86,25 @@ fn gesture(
             }
             continue;
         }
-        made.push((*id, *gesture));
+        made.gestures.push((*id, *gesture));
     }
-    if made.is_empty() {
+}
+
+/// Sends the gestures made since the last flush: to each client, those it can see.
+fn tell(
+    mut made: ResMut<Made>,
+    mut links: Query<(&Roster, &mut MessageSender<ToClient>), With<LoggedIn>>,
+    time: Res<Time>,
+) {
+    let now = time.elapsed();
+    let since = *made.since.get_or_insert(now);
+    if made.gestures.is_empty() || now - since < FLUSH {
         return;
     }
-    for (.., roster, mut sender) in &mut links {
-        let seen: Vec<(CrowdId, Gesture)> = made
+    made.since = Some(now);
+    let gestures = std::mem::take(&mut made.gestures);
+    for (roster, mut sender) in &mut links {
+        let seen: Vec<(CrowdId, Gesture)> = gestures
             .iter()
             .filter(|(id, _)| roster.knows(*id))
             .copied()

@@ -40,6 +40,7 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
         voice: Default::default(),
         hall_capacity: None,
         light: true,
+        plain: false,
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
 

@@ -25,6 +25,7 @@ fn twenty_bots_all_connect_and_see_each_other() {
         voice: Default::default(),
         hall_capacity: None,
         light: false,
+        plain: false,
     };
     let report = run_swarm(&config, &world());
     println!(

@@ -48,6 +48,7 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
         voice: Default::default(),
         hall_capacity: None,
         light: false,
+        plain: false,
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
     // Until the visitors hold every place but the kept ones (the operator's view of it).

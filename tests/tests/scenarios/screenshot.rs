@@ -412,6 +412,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         voice: Default::default(),
         hall_capacity: None,
         light: false,
+        plain: false,
     };
     let live = swarm
         .voting
@@ -434,6 +435,7 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
         voice: Default::default(),
         hall_capacity: None,
         light: true,
+        plain: false,
     };
     let crowd = std::thread::spawn(move || run_swarm(&crowd, &world()));
     let session = hold_session(&server, live, png_path.clone(), stop.clone());
