@@ -53,6 +53,7 @@ fn visitors_flooding_founder_requests_do_not_cost_a_members_ballot() {
         hall_capacity: None,
         // The voters are light bots (one App for all): their ballots are the game's own.
         light: voting.is_some(),
+        plain: false,
     };
     let flooders = swarm(FLOODERS, SEED + 1000, None, true);
     let voters = swarm(
