@@ -547,6 +547,30 @@ pub struct SwarmConfig {
     pub plain: bool,
 }
 
+impl SwarmConfig {
+    /// `count` full bots gathering on the capital for `duration`, 30 passes a second, with
+    /// fresh keys, no votes, no voice, dressing and gesturing: change what a run needs with
+    /// `SwarmConfig { light: true, ..SwarmConfig::gathering(..) }`.
+    pub fn gathering(template: ClientConfig, count: usize, duration: Duration) -> Self {
+        Self {
+            template,
+            count,
+            duration,
+            rate_hz: 30.0,
+            seed: 1,
+            behaviour: Behaviour::Gather,
+            voting: None,
+            flood: false,
+            stable_keys: false,
+            stop: Arc::default(),
+            voice: BotVoice::default(),
+            hall_capacity: None,
+            light: false,
+            plain: false,
+        }
+    }
+}
+
 /// What the bots say and keep of what they hear.
 #[derive(Debug, Clone, Default)]
 pub struct BotVoice {

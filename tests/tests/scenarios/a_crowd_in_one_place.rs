@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::bots::{SwarmConfig, run_swarm};
 use archipelago_client::identity::ephemeral;
 use archipelago_shared::protocol::WorldStatus;
 use archipelago_tests::{TestClient, TestServer, wait_until, walk_to, world};
@@ -27,20 +27,14 @@ fn sixty_in_one_place_see_each_other_and_keep_up() {
     let server = TestServer::start(dir.path());
     let stop = Arc::new(AtomicBool::new(false));
     let config = SwarmConfig {
-        template: server.client_config("", ephemeral()),
-        count: BOTS,
-        duration: Duration::from_secs(150),
-        rate_hz: 30.0,
         seed: 17,
-        behaviour: Behaviour::Gather,
-        voting: None,
-        flood: false,
-        stable_keys: false,
         stop: stop.clone(),
-        voice: Default::default(),
-        hall_capacity: None,
         light: true,
-        plain: false,
+        ..SwarmConfig::gathering(
+            server.client_config("", ephemeral()),
+            BOTS,
+            Duration::from_secs(150),
+        )
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::bots::{SwarmConfig, run_swarm};
 use archipelago_client::identity::ephemeral;
 use archipelago_tests::{TestServer, world};
 
@@ -12,20 +12,12 @@ fn twenty_bots_all_connect_and_see_each_other() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = TestServer::start(dir.path());
     let config = SwarmConfig {
-        template: server.client_config("", ephemeral()),
-        count: 20,
-        duration: Duration::from_secs(20),
-        rate_hz: 30.0,
         seed: 7,
-        behaviour: Behaviour::Gather,
-        voting: None,
-        flood: false,
-        stable_keys: false,
-        stop: Default::default(),
-        voice: Default::default(),
-        hall_capacity: None,
-        light: false,
-        plain: false,
+        ..SwarmConfig::gathering(
+            server.client_config("", ephemeral()),
+            20,
+            Duration::from_secs(20),
+        )
     };
     let report = run_swarm(&config, &world());
     println!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use archipelago_client::bots::{Behaviour, SwarmConfig, run_swarm};
+use archipelago_client::bots::{SwarmConfig, run_swarm};
 use archipelago_client::connection::ConnectionState;
 use archipelago_client::identity::ephemeral;
 use archipelago_server::admission::ARRIVAL_GRACE;
@@ -35,20 +35,14 @@ fn visitors_filling_the_server_leave_the_last_places_to_a_founder_and_a_member()
     // 44 visitors arrive for 40 places, 4 of them kept for members.
     let stop = Arc::new(AtomicBool::new(false));
     let config = SwarmConfig {
-        template: server.client_config("", ephemeral()),
-        count: 44,
-        duration: Duration::from_secs(90),
         rate_hz: 20.0,
         seed: 5,
-        behaviour: Behaviour::Gather,
-        voting: None,
-        flood: false,
-        stable_keys: false,
         stop: stop.clone(),
-        voice: Default::default(),
-        hall_capacity: None,
-        light: false,
-        plain: false,
+        ..SwarmConfig::gathering(
+            server.client_config("", ephemeral()),
+            44,
+            Duration::from_secs(90),
+        )
     };
     let swarm = std::thread::spawn(move || run_swarm(&config, &world()));
     // Until the visitors hold every place but the kept ones (the operator's view of it).

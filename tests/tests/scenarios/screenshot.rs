@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use archipelago_client::bots::{Behaviour, SwarmConfig, Voting, bot_key, bot_name, run_swarm};
+use archipelago_client::bots::{SwarmConfig, Voting, bot_key, bot_name, run_swarm};
 use archipelago_client::chat::SendChat;
 use archipelago_client::identity::ephemeral;
 use archipelago_client::recognition::SendRecognition;
@@ -396,23 +396,18 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let swarm = SwarmConfig {
-        template: server.client_config("", ephemeral()),
-        count: 4,
-        duration: Duration::from_secs(780),
-        rate_hz: 30.0,
         seed: 3,
-        behaviour: Behaviour::Gather,
         voting: Some(Voting {
             proposal: propose(&server, 4),
             every: Duration::from_secs(4),
         }),
-        flood: false,
         stable_keys: true,
         stop: stop.clone(),
-        voice: Default::default(),
-        hall_capacity: None,
-        light: false,
-        plain: false,
+        ..SwarmConfig::gathering(
+            server.client_config("", ephemeral()),
+            4,
+            Duration::from_secs(780),
+        )
     };
     let live = swarm
         .voting
@@ -422,20 +417,14 @@ fn the_client_draws_the_world_with_other_avatars_in_view() {
     let bots = std::thread::spawn(move || run_swarm(&swarm, &world()));
     // A crowd in the plaza: light bots, each with a look of its own, now and then waving.
     let crowd = SwarmConfig {
-        template: server.client_config("", ephemeral()),
-        count: 20,
-        duration: Duration::from_secs(780),
-        rate_hz: 30.0,
         seed: 11,
-        behaviour: Behaviour::Gather,
-        voting: None,
-        flood: false,
-        stable_keys: false,
         stop: stop.clone(),
-        voice: Default::default(),
-        hall_capacity: None,
         light: true,
-        plain: false,
+        ..SwarmConfig::gathering(
+            server.client_config("", ephemeral()),
+            20,
+            Duration::from_secs(780),
+        )
     };
     let crowd = std::thread::spawn(move || run_swarm(&crowd, &world()));
     let session = hold_session(&server, live, png_path.clone(), stop.clone());
