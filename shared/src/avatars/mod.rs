@@ -4,8 +4,9 @@
 //!
 //! Who someone is and how they look travel together in the roster
 //! ([`crate::crowd::RosterEntry`]), so a change reaches everyone who sees them with the next
-//! roster pass. Gestures are not state: the gestures of a server frame go to the people in
-//! sight as one [`AvatarNews::Gestured`] each, drawn for [`Gesture::seconds`].
+//! roster pass. Gestures are not state: the server gathers them and, five times a second,
+//! sends each client one [`AvatarNews::Gestured`] with those in its sight, each drawn for
+//! [`Gesture::seconds`].
 
 pub mod appearance;
 
@@ -91,9 +92,9 @@ pub enum AvatarNews {
         appearance: Appearance,
         chosen: bool,
     },
-    /// People in sight made these gestures (the client's own among them): all of one
-    /// server frame's in one message, so a hall's applause is one message per listener, not
-    /// one per clap.
+    /// People in sight made these gestures (the client's own among them): those of the last
+    /// fifth of a second in one message, so a hall's applause is a few messages a second per
+    /// listener, not one per clap.
     Gestured(Vec<(CrowdId, Gesture)>),
     /// A request was not done.
     Refused(AvatarRefusal),
